@@ -1,0 +1,9 @@
+pub mod image_inspect;
+pub mod image_ls;
+pub mod image_pull;
+pub mod image_rm;
+pub mod login;
+pub mod logout;
+pub mod system_df;
+pub mod system_info;
+pub mod system_prune;

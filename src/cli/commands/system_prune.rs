@@ -1,0 +1,50 @@
+use crate::cli::PruneArgs;
+use crate::cli::context::Context;
+use crate::image::lookup;
+use crate::output::human_size;
+use std::io::{BufRead, IsTerminal, Write};
+
+pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
+    let printer = ctx.printer(false);
+    if !args.force {
+        let what = if args.all { "all images without a container" } else { "dangling images" };
+        anyhow::ensure!(
+            std::io::stdin().is_terminal(),
+            "system prune removes {what}, unreferenced layers and blobs; hint: add --force to confirm without a terminal"
+        );
+        eprint!("WARNING! This will remove {what}, unreferenced layers and blobs.\nAre you sure you want to continue? [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let store = ctx.store()?;
+    let _lock = store.lock_metadata()?;
+    let mut tags = store.tags()?;
+    let mut errors = Vec::new();
+    for image in store.images()? {
+        let own = lookup::tags_of(&store, &image.id)?;
+        if own.is_empty() || args.all {
+            for t in &own {
+                tags.remove(t);
+            }
+            store.save_tags(&tags)?;
+            errors.extend(store.delete_image(&image));
+            printer.result(format!("Deleted Images:\ndeleted: {}", image.id));
+        }
+    }
+    let freed = match store.remove_unreferenced() {
+        Ok(freed) => freed,
+        Err(errs) => {
+            errors.extend(errs);
+            0
+        }
+    };
+    printer.result(format!("Total reclaimed space: {}", human_size(freed)));
+    for e in &errors {
+        printer.error(e.to_string());
+    }
+    Ok(if errors.is_empty() { 0 } else { 1 })
+}

@@ -1,0 +1,142 @@
+//! The command line: clap definitions here, one file per command in `commands/`.
+
+pub mod commands;
+pub mod context;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "rde", version, about = "Run docker-compose projects without Docker: daemonless, rootless, fast")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Manage rde itself
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImageLsArgs),
+    /// Show the configuration of one or more images
+    Inspect(ImageInspectArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(ImageRmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Image reference: name[:tag] or name@digest
+    pub image: String,
+    /// Pull for another platform, e.g. linux/arm64/v8
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the image reference
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageLsArgs {
+    /// Only images of this repository[:tag]
+    pub repository: Option<String>,
+    /// Output format: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Only show image ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show full image ids
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageInspectArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageRmArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Remove an image even when several tags name it
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Registry host (Docker Hub when omitted)
+    pub server: Option<String>,
+    #[arg(short, long)]
+    pub username: Option<String>,
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Read the password from standard input
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    pub server: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show disk usage
+    Df,
+    /// Remove unused data: dangling images, unreferenced layers and blobs, leftovers of killed pulls
+    Prune(PruneArgs),
+    /// Show where rde keeps its data and how it runs
+    Info,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all images not used by a container, not only dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// Exit codes shared with docker: 125 means rde itself failed.
+pub const EXIT_RDE_FAILED: i32 = 125;
+
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let ctx = context::Context::new();
+    match cli.command {
+        Command::Image(ImageCommand::Pull(args)) => commands::image_pull::run(&ctx, args),
+        Command::Image(ImageCommand::Ls(args)) => commands::image_ls::run(&ctx, args),
+        Command::Image(ImageCommand::Inspect(args)) => commands::image_inspect::run(&ctx, args),
+        Command::Image(ImageCommand::Rm(args)) => commands::image_rm::run(&ctx, args),
+        Command::Login(args) => commands::login::run(&ctx, args),
+        Command::Logout(args) => commands::logout::run(&ctx, args),
+        Command::System(SystemCommand::Df) => commands::system_df::run(&ctx),
+        Command::System(SystemCommand::Prune(args)) => commands::system_prune::run(&ctx, args),
+        Command::System(SystemCommand::Info) => commands::system_info::run(&ctx),
+    }
+}

@@ -1,0 +1,307 @@
+//! Registry credentials (docker's config.json, credential helpers) and the
+//! `WWW-Authenticate` challenges registries answer with.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Docker Hub's credentials live under this historical key in config.json.
+const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl Credentials {
+    pub fn basic_header(&self) -> String {
+        format!("Basic {}", BASE64.encode(format!("{}:{}", self.username, self.password)))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid JSON: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("credential helper docker-credential-{helper} failed: {message}; hint: check that the helper is installed and on PATH")]
+    Helper { helper: String, message: String },
+    #[error("the `auth` entry for {registry} in {path} is not base64 of user:password")]
+    BadAuthEntry { registry: String, path: PathBuf },
+}
+
+/// A registry challenge from `WWW-Authenticate`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Challenge {
+    Basic,
+    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+}
+
+impl Challenge {
+    /// Parse `Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/postgres:pull"`.
+    pub fn parse(header: &str) -> Option<Challenge> {
+        let header = header.trim();
+        let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
+        match scheme.to_ascii_lowercase().as_str() {
+            "basic" => Some(Challenge::Basic),
+            "bearer" => {
+                let params = parse_params(rest);
+                let get = |k: &str| params.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+                Some(Challenge::Bearer { realm: get("realm")?, service: get("service"), scope: get("scope") })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `key="value", key=value` pairs; quoted values may hold commas and `\"`.
+fn parse_params(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace() || *c == ',').is_some() {}
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
+        if key.is_empty() {
+            break;
+        }
+        if chars.next_if_eq(&'=').is_none() {
+            continue;
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            value = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect::<String>().trim().to_string();
+        }
+        out.push((key.trim().to_string(), value));
+    }
+    out
+}
+
+/// docker's client configuration: `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
+pub struct DockerConfig {
+    path: PathBuf,
+    json: Map<String, Value>,
+}
+
+impl DockerConfig {
+    pub fn default_path() -> PathBuf {
+        match std::env::var_os("DOCKER_CONFIG") {
+            Some(dir) => PathBuf::from(dir).join("config.json"),
+            None => home_dir().join(".docker/config.json"),
+        }
+    }
+
+    pub fn load() -> Result<DockerConfig, AuthError> {
+        DockerConfig::load_from(&DockerConfig::default_path())
+    }
+
+    pub fn load_from(path: &Path) -> Result<DockerConfig, AuthError> {
+        let json = match std::fs::read(path) {
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Map::new(),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| AuthError::Parse { path: path.into(), source })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+            Err(source) => return Err(AuthError::Read { path: path.into(), source }),
+        };
+        Ok(DockerConfig { path: path.to_path_buf(), json })
+    }
+
+    /// The helper that owns `registry`'s credentials, if any.
+    fn helper_for(&self, registry: &str) -> Option<String> {
+        let by_host = self.json.get("credHelpers").and_then(Value::as_object).and_then(|helpers| {
+            helpers.iter().find(|(k, _)| normalize_key(k) == registry).and_then(|(_, v)| v.as_str())
+        });
+        by_host.or_else(|| self.json.get("credsStore").and_then(Value::as_str)).filter(|h| !h.is_empty()).map(String::from)
+    }
+
+    /// Credentials for a registry host (`docker.io`, `127.0.0.1:5000`).
+    pub fn credentials(&self, registry: &str) -> Result<Option<Credentials>, AuthError> {
+        if let Some(helper) = self.helper_for(registry) {
+            return helper_get(&helper, &server_key(registry));
+        }
+        let Some(auths) = self.json.get("auths").and_then(Value::as_object) else { return Ok(None) };
+        let Some((key, entry)) = auths.iter().find(|(k, _)| normalize_key(k) == registry) else { return Ok(None) };
+        let bad = || AuthError::BadAuthEntry { registry: key.clone(), path: self.path.clone() };
+        if let Some(auth) = entry.get("auth").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+            let decoded = BASE64.decode(auth.trim()).map_err(|_| bad())?;
+            let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+            let (username, password) = decoded.split_once(':').ok_or_else(bad)?;
+            return Ok(Some(Credentials { username: username.into(), password: password.into() }));
+        }
+        match (entry.get("username").and_then(Value::as_str), entry.get("password").and_then(Value::as_str)) {
+            (Some(u), Some(p)) => Ok(Some(Credentials { username: u.into(), password: p.into() })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Store credentials as `docker login` does: in the helper when one is set, else base64 in `auths`.
+    pub fn store(&mut self, registry: &str, creds: &Credentials) -> Result<(), AuthError> {
+        if let Some(helper) = self.helper_for(registry) {
+            let input = serde_json::json!({"ServerURL": server_key(registry), "Username": creds.username, "Secret": creds.password});
+            return helper_run(&helper, "store", &input.to_string()).map(drop);
+        }
+        let auths = self.json.entry("auths").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(auths) = auths.as_object_mut() {
+            auths.retain(|k, _| normalize_key(k) != registry);
+            let auth = BASE64.encode(format!("{}:{}", creds.username, creds.password));
+            auths.insert(server_key(registry), serde_json::json!({ "auth": auth }));
+        }
+        self.save()
+    }
+
+    /// Forget a registry's credentials; returns whether any were stored.
+    pub fn erase(&mut self, registry: &str) -> Result<bool, AuthError> {
+        if let Some(helper) = self.helper_for(registry) {
+            helper_run(&helper, "erase", &server_key(registry))?;
+        }
+        let removed = match self.json.get_mut("auths").and_then(Value::as_object_mut) {
+            Some(auths) => {
+                let before = auths.len();
+                auths.retain(|k, _| normalize_key(k) != registry);
+                before != auths.len()
+            }
+            None => false,
+        };
+        if removed {
+            self.save()?;
+        }
+        Ok(removed)
+    }
+
+    fn save(&self) -> Result<(), AuthError> {
+        let err = |source| AuthError::Write { path: self.path.clone(), source };
+        let body = serde_json::to_vec_pretty(&self.json).expect("a JSON map serialises");
+        crate::fsutil::write_atomic(&self.path, &body, 0o600).map_err(err)
+    }
+}
+
+/// Registry host a config.json key refers to (`https://index.docker.io/v1/` is docker.io).
+fn normalize_key(key: &str) -> String {
+    let host = key.trim_start_matches("https://").trim_start_matches("http://");
+    let host = host.split('/').next().unwrap_or(host);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => "docker.io".into(),
+        h => h.to_string(),
+    }
+}
+
+fn server_key(registry: &str) -> String {
+    if registry == "docker.io" { DOCKER_HUB_AUTH_KEY.into() } else { registry.into() }
+}
+
+fn helper_run(helper: &str, action: &str, input: &str) -> Result<String, AuthError> {
+    let program = format!("docker-credential-{helper}");
+    let fail = |message: String| AuthError::Helper { helper: helper.into(), message };
+    let mut child = Command::new(&program)
+        .arg(action)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("cannot run {program}: {e}")))?;
+    child.stdin.take().expect("piped").write_all(input.as_bytes()).map_err(|e| fail(e.to_string()))?;
+    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        Err(fail(if stdout.is_empty() { stderr } else { stdout }))
+    }
+}
+
+fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>, AuthError> {
+    match helper_run(helper, "get", server) {
+        Ok(out) => {
+            let v: Value = serde_json::from_str(&out)
+                .map_err(|e| AuthError::Helper { helper: helper.into(), message: format!("bad JSON from helper: {e}") })?;
+            let field = |k| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            Ok(Some(Credentials { username: field("Username"), password: field("Secret") }))
+        }
+        // The helper protocol's way of saying "nothing stored".
+        Err(AuthError::Helper { message, .. }) if message.contains("credentials not found") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_docker_hub_challenge() {
+        let c = Challenge::parse(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/postgres:pull,push""#,
+        );
+        assert_eq!(
+            c,
+            Some(Challenge::Bearer {
+                realm: "https://auth.docker.io/token".into(),
+                service: Some("registry.docker.io".into()),
+                scope: Some("repository:library/postgres:pull,push".into()),
+            })
+        );
+        assert_eq!(Challenge::parse(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            Challenge::parse(r#"bearer realm=http://127.0.0.1:5001/token, service = "x\"y""#),
+            Some(Challenge::Bearer { realm: "http://127.0.0.1:5001/token".into(), service: Some("x\"y".into()), scope: None })
+        );
+        assert_eq!(Challenge::parse("Bearer service=x"), None);
+        assert_eq!(Challenge::parse("Negotiate abc"), None);
+    }
+
+    #[test]
+    fn reads_auths_and_keys_like_docker() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(
+            &path,
+            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},"127.0.0.1:5000":{"username":"a","password":"b"},"bad.io":{"auth":"!!"}}}"#,
+        )
+        .unwrap();
+        let cfg = DockerConfig::load_from(&path).unwrap();
+        assert_eq!(cfg.credentials("docker.io").unwrap(), Some(Credentials { username: "user".into(), password: "pass".into() }));
+        assert_eq!(cfg.credentials("127.0.0.1:5000").unwrap().unwrap().username, "a");
+        assert_eq!(cfg.credentials("ghcr.io").unwrap(), None);
+        assert!(matches!(cfg.credentials("bad.io"), Err(AuthError::BadAuthEntry { .. })));
+    }
+
+    #[test]
+    fn store_and_erase_keep_other_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/config.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, r#"{"psFormat":"x","auths":{"other:1":{"auth":"YTpi"}}}"#).unwrap();
+        let mut cfg = DockerConfig::load_from(&path).unwrap();
+        let creds = Credentials { username: "u".into(), password: "p:w".into() };
+        cfg.store("docker.io", &creds).unwrap();
+        let again = DockerConfig::load_from(&path).unwrap();
+        assert_eq!(again.credentials("docker.io").unwrap(), Some(creds));
+        assert!(again.credentials("other:1").unwrap().is_some());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let mut again = again;
+        assert!(again.erase("docker.io").unwrap());
+        assert!(!again.erase("docker.io").unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("psFormat") && !text.contains("index.docker.io"), "{text}");
+    }
+}

@@ -1,0 +1,384 @@
+//! The content store: verified blobs, unpacked layers, image records and tags.
+//!
+//! ```text
+//! <root>/CACHEDIR.TAG
+//! <root>/blobs-v1/sha256/<hex>        manifests, indexes and configs, named by their digest
+//! <root>/layers-v1/<diff-id hex>/     one unpacked layer: diff/ (an overlay lower dir) + meta.json
+//! <root>/images-v1/<id hex>.json      one image record (id = config digest)
+//! <root>/images-v1/tags.json          "docker.io/library/postgres:15" -> image id
+//! <root>/tmp/                         staging, same filesystem so renames are atomic
+//! <root>/locks/                       advisory locks: one per layer, one for image metadata
+//! ```
+//!
+//! Layers are keyed by diff id (the digest of the uncompressed tar): an unpacked
+//! layer does not depend on the layers below it, so any image that contains the
+//! same layer shares the directory. A layer appears under `layers-v1/` only by one
+//! rename of a complete, verified staging directory, so a reader never sees half a layer.
+
+use super::digest::Digest;
+use super::unpack::{OverlayXattrs, UnpackStats};
+use crate::fsutil::{self, LockGuard};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This directory holds rde's image store.\n# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("image store {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("image store record {path} is corrupt: {source}; hint: remove it and pull the image again")]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error("blob {expected} failed verification (its bytes hash to {actual}); nothing was stored")]
+    DigestMismatch { expected: Digest, actual: Digest },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
+}
+
+/// What the store knows about one unpacked layer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LayerMeta {
+    pub diff_id: Digest,
+    /// Digest and media type of the compressed blob it was unpacked from.
+    pub compressed_digest: Digest,
+    pub media_type: String,
+    pub compressed_size: u64,
+    pub overlay_xattrs: OverlayXattrs,
+    pub stats: UnpackStats,
+}
+
+/// One layer of an image record.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ImageLayer {
+    pub diff_id: Digest,
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The config digest, docker's image id.
+    pub id: Digest,
+    pub manifest_digest: Digest,
+    /// `name@digest` of what each repository pointed at (index or manifest).
+    pub repo_digests: Vec<String>,
+    pub layers: Vec<ImageLayer>,
+    pub platform: String,
+    pub created: Option<String>,
+    /// Unpacked size: the sum of the layers' file bytes.
+    pub size: u64,
+    pub pulled_at: u64,
+}
+
+pub struct Store {
+    root: PathBuf,
+    pub overlay_xattrs: OverlayXattrs,
+}
+
+impl Store {
+    pub fn open(root: &Path, overlay_xattrs: OverlayXattrs) -> Result<Store, StoreError> {
+        for dir in ["blobs-v1/sha256", "layers-v1", "images-v1", "tmp", "locks"] {
+            let p = root.join(dir);
+            std::fs::create_dir_all(&p).map_err(io_err(&p))?;
+        }
+        let tag = root.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            fsutil::write_atomic(&tag, CACHEDIR_TAG.as_bytes(), 0o644).map_err(io_err(&tag))?;
+        }
+        Ok(Store { root: root.to_path_buf(), overlay_xattrs })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    // ---- blobs ----
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs-v1/sha256").join(digest.hex())
+    }
+
+    /// Store `bytes` under `digest` after checking that they hash to it.
+    pub fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<(), StoreError> {
+        let actual = Digest::of(bytes);
+        if &actual != digest {
+            return Err(StoreError::DigestMismatch { expected: digest.clone(), actual });
+        }
+        let path = self.blob_path(digest);
+        fsutil::write_atomic(&path, bytes, 0o644).map_err(io_err(&path))
+    }
+
+    /// A stored blob, re-verified: a blob damaged on disk reads as absent.
+    pub fn get_blob(&self, digest: &Digest) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(self.blob_path(digest)).ok()?;
+        (&Digest::of(&bytes) == digest).then_some(bytes)
+    }
+
+    // ---- layers ----
+
+    pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.root.join("layers-v1").join(diff_id.hex())
+    }
+
+    /// The directory to use as an overlay lower dir.
+    pub fn layer_diff(&self, diff_id: &Digest) -> PathBuf {
+        self.layer_dir(diff_id).join("diff")
+    }
+
+    pub fn has_layer(&self, diff_id: &Digest) -> bool {
+        self.layer_dir(diff_id).join("meta.json").is_file()
+    }
+
+    pub fn layer_meta(&self, diff_id: &Digest) -> Option<LayerMeta> {
+        let bytes = std::fs::read(self.layer_dir(diff_id).join("meta.json")).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Held while a layer is downloaded and unpacked, so two pulls never unpack it twice.
+    pub fn lock_layer(&self, diff_id: &Digest) -> Result<LockGuard, StoreError> {
+        let p = self.root.join("locks").join(format!("layer-{}.lock", diff_id.hex()));
+        fsutil::lock_exclusive(&p).map_err(io_err(&p))
+    }
+
+    /// A fresh, empty staging directory for a layer (call with its lock held): what a
+    /// killed pull left there is thrown away first.
+    pub fn layer_staging(&self, diff_id: &Digest) -> Result<PathBuf, StoreError> {
+        let staging = self.root.join("tmp").join(format!("layer-{}", diff_id.hex()));
+        fsutil::remove_tree(&staging).map_err(io_err(&staging))?;
+        let diff = staging.join("diff");
+        std::fs::create_dir_all(&diff).map_err(io_err(&diff))?;
+        Ok(staging)
+    }
+
+    /// Publish a verified staging directory as the layer, in one rename.
+    pub fn commit_layer(&self, staging: &Path, meta: &LayerMeta) -> Result<(), StoreError> {
+        let meta_path = staging.join("meta.json");
+        let bytes = serde_json::to_vec_pretty(meta).expect("layer meta serialises");
+        fsutil::write_atomic(&meta_path, &bytes, 0o644).map_err(io_err(&meta_path))?;
+        let target = self.layer_dir(&meta.diff_id);
+        std::fs::rename(staging, &target).map_err(io_err(&target))
+    }
+
+    pub fn discard_staging(&self, staging: &Path) {
+        let _ = fsutil::remove_tree(staging);
+    }
+
+    // ---- images and tags ----
+
+    /// Held while image records or tags change.
+    pub fn lock_metadata(&self) -> Result<LockGuard, StoreError> {
+        let p = self.root.join("locks/images.lock");
+        fsutil::lock_exclusive(&p).map_err(io_err(&p))
+    }
+
+    fn tags_path(&self) -> PathBuf {
+        self.root.join("images-v1/tags.json")
+    }
+
+    fn record_path(&self, id: &Digest) -> PathBuf {
+        self.root.join("images-v1").join(format!("{}.json", id.hex()))
+    }
+
+    pub fn tags(&self) -> Result<BTreeMap<String, Digest>, StoreError> {
+        read_json_or_default(&self.tags_path())
+    }
+
+    pub fn save_tags(&self, tags: &BTreeMap<String, Digest>) -> Result<(), StoreError> {
+        write_json(&self.tags_path(), tags)
+    }
+
+    pub fn image(&self, id: &Digest) -> Result<Option<ImageRecord>, StoreError> {
+        let path = self.record_path(id);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| StoreError::Corrupt { path, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
+    pub fn save_image(&self, record: &ImageRecord) -> Result<(), StoreError> {
+        write_json(&self.record_path(&record.id), record)
+    }
+
+    pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        let dir = self.root.join("images-v1");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let entry = entry.map_err(io_err(&dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(hex) = name.strip_suffix(".json") else { continue };
+            let Ok(id) = Digest::from_hex(hex) else { continue };
+            if let Some(record) = self.image(&id)? {
+                out.push(record);
+            }
+        }
+        out.sort_by(|a, b| b.pulled_at.cmp(&a.pulled_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Delete an image record and whatever only it used: its config and manifest
+    /// blobs and its layers. Call with the metadata lock held. Returns every error,
+    /// having tried everything.
+    pub fn delete_image(&self, record: &ImageRecord) -> Vec<StoreError> {
+        let mut errors = Vec::new();
+        let path = self.record_path(&record.id);
+        if let Err(e) = std::fs::remove_file(&path) {
+            if e.kind() != io::ErrorKind::NotFound {
+                errors.push(StoreError::Io { path, source: e });
+                return errors;
+            }
+        }
+        errors.extend(self.remove_unreferenced().err().into_iter().flatten());
+        errors
+    }
+
+    /// Remove layers and blobs that no image record references, and staging
+    /// leftovers nobody is working on. Returns the bytes freed.
+    pub fn remove_unreferenced(&self) -> Result<u64, Vec<StoreError>> {
+        let mut errors = Vec::new();
+        let images = self.images().map_err(|e| vec![e])?;
+        let used_layers: BTreeSet<String> = images.iter().flat_map(|i| i.layers.iter().map(|l| l.diff_id.hex().to_string())).collect();
+        let mut used_blobs: BTreeSet<String> = BTreeSet::new();
+        for image in &images {
+            used_blobs.insert(image.id.hex().to_string());
+            used_blobs.insert(image.manifest_digest.hex().to_string());
+            for rd in &image.repo_digests {
+                if let Some((_, d)) = rd.rsplit_once("@sha256:") {
+                    used_blobs.insert(d.to_string());
+                }
+            }
+        }
+        let mut freed = 0;
+        let layers = self.root.join("layers-v1");
+        for entry in std::fs::read_dir(&layers).map_err(|e| vec![StoreError::Io { path: layers.clone(), source: e }])?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if used_layers.contains(&name) {
+                continue;
+            }
+            let Ok(diff_id) = Digest::from_hex(&name) else { continue };
+            // Skip a layer that a concurrent pull is publishing right now.
+            let lock = self.root.join("locks").join(format!("layer-{name}.lock"));
+            let Ok(Some(_guard)) = fsutil::try_lock_exclusive(&lock) else { continue };
+            let dir = self.layer_dir(&diff_id);
+            freed += self.layer_meta(&diff_id).map_or(0, |m| m.stats.file_bytes);
+            // Move aside first so a half-removed layer is never seen under its name.
+            let doomed = self.root.join("tmp").join(format!("remove-{name}-{}", fsutil::unique_suffix()));
+            let result = std::fs::rename(&dir, &doomed).and_then(|_| fsutil::remove_tree(&doomed));
+            match result {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&lock);
+                }
+                Err(e) => errors.push(StoreError::Io { path: dir, source: e }),
+            }
+        }
+        let blobs = self.root.join("blobs-v1/sha256");
+        if let Ok(rd) = std::fs::read_dir(&blobs) {
+            for entry in rd.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !used_blobs.contains(&name) {
+                    freed += entry.metadata().map_or(0, |m| m.len());
+                    if let Err(e) = std::fs::remove_file(entry.path()) {
+                        errors.push(StoreError::Io { path: entry.path(), source: e });
+                    }
+                }
+            }
+        }
+        errors.extend(self.clean_tmp());
+        if errors.is_empty() { Ok(freed) } else { Err(errors) }
+    }
+
+    /// Remove staging directories whose owner is gone (their lock is free).
+    fn clean_tmp(&self) -> Vec<StoreError> {
+        let tmp = self.root.join("tmp");
+        let mut errors = Vec::new();
+        let Ok(rd) = std::fs::read_dir(&tmp) else { return errors };
+        for entry in rd.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let guard = match name.strip_prefix("layer-") {
+                Some(hex) => match fsutil::try_lock_exclusive(&self.root.join("locks").join(format!("layer-{hex}.lock"))) {
+                    Ok(Some(g)) => Some(g),
+                    _ => continue,
+                },
+                None if name.starts_with("remove-") => None,
+                None => continue,
+            };
+            if let Err(e) = fsutil::remove_tree(&entry.path()) {
+                errors.push(StoreError::Io { path: entry.path(), source: e });
+            }
+            drop(guard);
+        }
+        errors
+    }
+
+    /// Bytes of unpacked layers and of blobs, for `system df`.
+    pub fn usage(&self) -> (u64, u64) {
+        (fsutil::disk_usage(&self.root.join("layers-v1")), fsutil::disk_usage(&self.root.join("blobs-v1")))
+    }
+}
+
+fn read_json_or_default<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T, StoreError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path: path.into(), source }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(StoreError::Io { path: path.into(), source: e }),
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec_pretty(value).expect("store records serialise");
+    fsutil::write_atomic(path, &bytes, 0o644).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_are_verified_before_they_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), OverlayXattrs::User).unwrap();
+        let good = Digest::of(b"config");
+        store.put_blob(&good, b"config").unwrap();
+        assert_eq!(store.get_blob(&good).unwrap(), b"config");
+        let err = store.put_blob(&good, b"tampered").unwrap_err();
+        assert!(matches!(err, StoreError::DigestMismatch { .. }));
+        assert_eq!(store.get_blob(&good).unwrap(), b"config");
+        // Damaged on disk: reads as absent, so it is fetched again.
+        std::fs::write(store.blob_path(&good), b"bitrot").unwrap();
+        assert!(store.get_blob(&good).is_none());
+        assert!(dir.path().join("CACHEDIR.TAG").is_file());
+    }
+
+    #[test]
+    fn layers_appear_only_when_committed_and_go_when_unreferenced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), OverlayXattrs::User).unwrap();
+        let diff_id = Digest::of(b"layer");
+        let _lock = store.lock_layer(&diff_id).unwrap();
+        let staging = store.layer_staging(&diff_id).unwrap();
+        std::fs::write(staging.join("diff/file"), b"x").unwrap();
+        assert!(!store.has_layer(&diff_id));
+        let meta = LayerMeta {
+            diff_id: diff_id.clone(),
+            compressed_digest: Digest::of(b"gz"),
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            compressed_size: 2,
+            overlay_xattrs: OverlayXattrs::User,
+            stats: UnpackStats { file_bytes: 1, ..Default::default() },
+        };
+        store.commit_layer(&staging, &meta).unwrap();
+        assert!(store.has_layer(&diff_id));
+        assert_eq!(std::fs::read(store.layer_diff(&diff_id).join("file")).unwrap(), b"x");
+        drop(_lock);
+        // A killed pull's staging dir is cleaned when its lock is free.
+        std::fs::create_dir_all(dir.path().join("tmp/layer-abc/diff")).unwrap();
+        assert_eq!(store.remove_unreferenced().unwrap(), 1);
+        assert!(!store.has_layer(&diff_id));
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+}

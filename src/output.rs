@@ -1,0 +1,293 @@
+//! The one printer for everything a user reads: status lines, warnings, errors,
+//! tables, JSON, progress bars. Commands never print with `println!` directly.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone)]
+pub struct Printer {
+    quiet: bool,
+    /// Progress bars only when stderr is a terminal; plain lines otherwise.
+    bars: Option<MultiProgress>,
+    color: bool,
+}
+
+impl Printer {
+    pub fn new(quiet: bool) -> Printer {
+        let tty = std::io::stderr().is_terminal();
+        let color = tty && std::env::var_os("NO_COLOR").is_none();
+        let bars = (tty && !quiet).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
+        Printer { quiet, bars, color }
+    }
+
+    /// A progress line (suppressed by `-q`).
+    pub fn status(&self, msg: impl AsRef<str>) {
+        if self.quiet {
+            return;
+        }
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(msg.as_ref());
+            }
+            None => {
+                let _ = writeln!(std::io::stdout().lock(), "{}", msg.as_ref());
+            }
+        }
+    }
+
+    /// The command's result, printed even with `-q`.
+    pub fn result(&self, msg: impl AsRef<str>) {
+        let _ = writeln!(std::io::stdout().lock(), "{}", msg.as_ref());
+    }
+
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        let prefix = if self.color { "\x1b[33mWARNING\x1b[0m" } else { "WARNING" };
+        self.stderr_line(&format!("{prefix}: {}", msg.as_ref()));
+    }
+
+    pub fn error(&self, msg: impl AsRef<str>) {
+        let prefix = if self.color { "\x1b[31mError\x1b[0m" } else { "Error" };
+        let text = msg.as_ref();
+        // Keep a hint on its own line, where the eye finds it.
+        match text.split_once("; hint: ") {
+            Some((err, hint)) => self.stderr_line(&format!("{prefix}: {err}\nhint: {hint}")),
+            None => self.stderr_line(&format!("{prefix}: {text}")),
+        }
+    }
+
+    fn stderr_line(&self, line: &str) {
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.suspend(|| writeln!(std::io::stderr().lock(), "{line}"));
+            }
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }
+        }
+    }
+
+    /// A byte-progress bar for one download; a no-op without a terminal.
+    pub fn progress(&self, label: &str, total: u64) -> Progress {
+        let bar = self.bars.as_ref().map(|bars| {
+            let bar = bars.add(ProgressBar::new(total));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix}: {msg:<12} [{bar:30}] {bytes:>9}/{total_bytes:<9}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(label.to_string());
+            bar.set_message("Waiting");
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress { bar, label: label.to_string(), printer: self.clone() }
+    }
+
+    pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) {
+        self.result(table(headers, rows).trim_end());
+    }
+
+    pub fn json(&self, value: &serde_json::Value) {
+        self.result(serde_json::to_string_pretty(value).expect("JSON values serialise"));
+    }
+}
+
+/// One layer's bar, or plain status lines when there is no terminal.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    label: String,
+    printer: Printer,
+}
+
+impl Progress {
+    pub fn set_message(&self, msg: &'static str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(msg),
+            None => self.printer.status(format!("{}: {msg}", self.label)),
+        }
+    }
+
+    pub fn inc(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    pub fn reset(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(0);
+        }
+    }
+
+    pub fn finish(&self, msg: &str) {
+        match &self.bar {
+            Some(bar) => {
+                bar.finish_and_clear();
+                self.printer.status(format!("{}: {msg}", self.label));
+            }
+            None => self.printer.status(format!("{}: {msg}", self.label)),
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// Columns padded to their widest cell, three spaces apart, as docker prints them.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let cells: Vec<&str> = cells.collect();
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(cell);
+            if i + 1 < cells.len() {
+                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
+            }
+        }
+        out.push('\n');
+    };
+    line(&mut headers.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// Sizes as docker prints them: SI units, three significant digits (`7.81MB`, `125MB`).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 999.5 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let digits = if value >= 99.95 || unit == 0 { 0 } else if value >= 9.995 { 1 } else { 2 };
+    let mut text = format!("{value:.digits$}");
+    if text.contains('.') {
+        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{text}{}", UNITS[unit])
+}
+
+/// "3 days ago", as docker's `CREATED` column.
+pub fn human_ago(then_unix: i64) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    format!("{} ago", human_duration(Duration::from_secs((now - then_unix).max(0) as u64)))
+}
+
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let plural = |n: u64, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
+    match s {
+        0 => "Less than a second".into(),
+        1..=59 => plural(s, "second"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => plural(s / 60, "minute"),
+        3600..=7199 => "About an hour".into(),
+        7200..=172_799 => plural(s / 3600, "hour"),
+        172_800..=1_209_599 => plural(s / 86_400, "day"),
+        1_209_600..=5_183_999 => plural(s / 604_800, "week"),
+        5_184_000..=63_071_999 => plural(s / 2_592_000, "month"),
+        _ => plural(s / 31_536_000, "year"),
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`2024-05-01T10:00:00.5+02:00`).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.chars().take_while(char::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
+            let h: i64 = rest[1..3].parse().ok()?;
+            let m: i64 = rest[4..6].parse().ok()?;
+            let o = h * 3600 + m * 60;
+            if rest.starts_with('-') { -o } else { o }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (proleptic Gregorian), Howard Hinnant's algorithm.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + min * 60 + sec - offset)
+}
+
+pub fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(1000), "1kB");
+        assert_eq!(human_size(7_812_345), "7.81MB");
+        assert_eq!(human_size(125_400_000), "125MB");
+        assert_eq!(human_size(1_010_000_000), "1.01GB");
+        assert_eq!(human_size(12_300_000), "12.3MB");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(Duration::from_secs(0)), "Less than a second");
+        assert_eq!(human_duration(Duration::from_secs(1)), "1 second");
+        assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
+        assert_eq!(human_duration(Duration::from_secs(3 * 86_400)), "3 days");
+        assert_eq!(human_duration(Duration::from_secs(3 * 604_800)), "3 weeks");
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2024-05-01T10:00:00.123456789Z"), Some(1_714_557_600));
+        assert_eq!(parse_rfc3339("2024-05-01T12:00:00+02:00"), Some(1_714_557_600));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()], vec!["z".into(), "".into()]]);
+        assert_eq!(t, "A     BB\nxxx   y\nz     \n");
+    }
+}
