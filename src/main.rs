@@ -5,11 +5,21 @@ mod fsutil;
 mod image;
 mod output;
 mod paths;
+mod rootless;
 
 use clap::Parser;
 
 fn main() {
+    rootless::finish_handshake();
     let cli = cli::Cli::parse();
+    // Rootless, rde works inside its own user namespace so that layers keep their owners.
+    if cli.command.needs_user_namespace() && !rustix::process::geteuid().is_root() {
+        let code = rootless::run_in_userns().unwrap_or_else(|e| {
+            output::Printer::new(false).error(e.to_string());
+            cli::EXIT_RDE_FAILED
+        });
+        std::process::exit(code);
+    }
     let code = match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

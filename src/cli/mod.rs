@@ -123,6 +123,13 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
+impl Command {
+    /// Commands that touch the store; credentials and info do not need the namespace.
+    pub fn needs_user_namespace(&self) -> bool {
+        !matches!(self, Command::Login(_) | Command::Logout(_) | Command::System(SystemCommand::Info))
+    }
+}
+
 /// Exit codes shared with docker: 125 means rde itself failed.
 pub const EXIT_RDE_FAILED: i32 = 125;
 
