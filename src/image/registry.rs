@@ -16,6 +16,8 @@ const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    #[error("registry {registry} is blocked in {config} and has no mirror; hint: remove it from blocked-registries or add a registry mirror")]
+    Blocked { registry: String, config: String },
     #[error("registry {registry} is unreachable: {reason}; hint: check the address and your network")]
     Unreachable { registry: String, reason: String },
     #[error("registry {registry} does not speak HTTPS ({reason}); hint: add it to insecure-registries in {config} to allow plain HTTP")]
@@ -82,14 +84,17 @@ impl RegistryClient {
     pub fn open_manifest(&self, reference: &Reference) -> Result<(RepoSession<'_>, FetchedManifest), RegistryError> {
         let endpoints = self.settings.endpoints(&reference.registry);
         let mut mirror_errors = Vec::new();
-        for endpoint in endpoints {
+        let last = endpoints.len();
+        for (i, endpoint) in endpoints.into_iter().enumerate() {
             let attempt = self.session(endpoint.clone(), &reference.repository).and_then(|s| {
                 let m = s.manifest(&reference.manifest_key())?;
                 Ok((s, m))
             });
             match attempt {
                 Ok(found) => return Ok(found),
-                Err(e) if endpoint.mirror && e.is_fallback_worthy() => mirror_errors.push(format!("{}: {e}", endpoint.base)),
+                Err(e) if endpoint.mirror && e.is_fallback_worthy() && i + 1 < last => {
+                    mirror_errors.push(format!("{}: {e}", endpoint.base))
+                }
                 Err(e) => {
                     return Err(if mirror_errors.is_empty() {
                         e
@@ -99,7 +104,10 @@ impl RegistryClient {
                 }
             }
         }
-        unreachable!("the origin endpoint is always last and returns")
+        Err(RegistryError::Blocked {
+            registry: reference.registry.clone(),
+            config: self.config_path.clone(),
+        })
     }
 
     /// A session authenticated for `repository` (pull scope) at `endpoint`.
@@ -119,7 +127,10 @@ impl RegistryClient {
 
     /// Check credentials against a registry's /v2/ endpoint, as `docker login` does.
     pub fn verify_login(&self, registry: &str, creds: &Credentials) -> Result<(), RegistryError> {
-        let endpoint = self.settings.endpoints(registry).pop().expect("origin endpoint");
+        let endpoint = self.settings.endpoints(registry).into_iter().rfind(|e| !e.mirror).ok_or_else(|| RegistryError::Blocked {
+            registry: registry.to_string(),
+            config: self.config_path.clone(),
+        })?;
         let session = RepoSession {
             client: self,
             base: Mutex::new(endpoint.base.clone()),

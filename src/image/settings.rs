@@ -6,6 +6,9 @@
 //! ```toml
 //! registry-mirrors = ["http://127.0.0.1:5000", "https://mirror.example.com"]
 //! insecure-registries = ["registry.lan:5000"]
+//! # Never contact these registries themselves; their mirrors still serve
+//! # (an air-gapped CI, or a test suite that must not reach Docker Hub).
+//! blocked-registries = ["docker.io"]
 //! ```
 //!
 //! `RDE_REGISTRY_MIRRORS` and `RDE_INSECURE_REGISTRIES` (comma separated) add to it,
@@ -20,13 +23,15 @@ pub struct Settings {
     pub registry_mirrors: Vec<String>,
     #[serde(default)]
     pub insecure_registries: Vec<String>,
+    #[serde(default)]
+    pub blocked_registries: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}; hint: the keys are registry-mirrors and insecure-registries, both lists of strings")]
+    #[error("{path}: {message}; hint: the keys are registry-mirrors, insecure-registries and blocked-registries, all lists of strings")]
     Parse { path: PathBuf, message: String },
     #[error("{origin}: registry mirror {url:?} is not a URL; hint: write it as http://host:port or https://host")]
     BadMirror { origin: String, url: String },
@@ -75,6 +80,10 @@ impl Settings {
         is_loopback(host) || self.insecure_registries.iter().any(|h| h.trim_end_matches('/') == host)
     }
 
+    pub fn is_blocked(&self, registry: &str) -> bool {
+        self.blocked_registries.iter().any(|b| b.trim_end_matches('/') == registry)
+    }
+
     /// Where to look for images of `registry`, in order: mirrors first for Docker Hub.
     pub fn endpoints(&self, registry: &str) -> Vec<Endpoint> {
         let mut out = Vec::new();
@@ -86,13 +95,15 @@ impl Settings {
                     out.push(Endpoint { base: format!("{scheme}://{host}"), host, mirror: true, allow_http: scheme == "http" });
                 }
             }
-            out.push(Endpoint {
-                base: "https://registry-1.docker.io".into(),
-                host: registry.into(),
-                mirror: false,
-                allow_http: false,
-            });
-        } else {
+            if !self.is_blocked(registry) {
+                out.push(Endpoint {
+                    base: "https://registry-1.docker.io".into(),
+                    host: registry.into(),
+                    mirror: false,
+                    allow_http: false,
+                });
+            }
+        } else if !self.is_blocked(registry) {
             out.push(Endpoint {
                 base: format!("https://{registry}"),
                 host: registry.into(),
@@ -146,6 +157,7 @@ mod tests {
         let s = Settings {
             registry_mirrors: vec!["http://127.0.0.1:5000/".into(), "mirror.example.com".into()],
             insecure_registries: vec!["reg.lan:5000".into()],
+            blocked_registries: vec![],
         };
         let eps = s.endpoints("docker.io");
         let bases: Vec<&str> = eps.iter().map(|e| e.base.as_str()).collect();
@@ -156,6 +168,10 @@ mod tests {
         assert_eq!(eps.len(), 1);
         assert!(eps[0].allow_http);
         assert!(!s.endpoints("ghcr.io")[0].allow_http);
+        let blocked = Settings { blocked_registries: vec!["docker.io".into(), "ghcr.io".into()], ..s };
+        let bases: Vec<String> = blocked.endpoints("docker.io").into_iter().map(|e| e.base).collect();
+        assert_eq!(bases, ["http://127.0.0.1:5000", "https://mirror.example.com"]);
+        assert!(blocked.endpoints("ghcr.io").is_empty());
     }
 
     #[test]

@@ -1,0 +1,224 @@
+//! Shared test harness: the real rde binary, a private store per test, real
+//! registries started on 127.0.0.1 (and stopped on drop, also when a test fails).
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The registry that `scripts/test` starts with every test image pushed.
+pub fn shared_registry() -> String {
+    std::env::var("RDE_TEST_REGISTRY").expect(
+        "RDE_TEST_REGISTRY is not set: run the tests through scripts/test, which starts the test registry and pushes the test images",
+    )
+}
+
+const BLOCK_DOCKER_HUB: &str = "blocked-registries = [\"docker.io\"]\n";
+
+/// A private rde world: its own store, config file, HOME and docker config.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::Builder::new().prefix("rde-test-").tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("home/.docker")).unwrap();
+        // Tests must never reach Docker Hub: its names resolve through local mirrors only.
+        std::fs::write(dir.path().join("config.toml"), BLOCK_DOCKER_HUB).unwrap();
+        Env { dir, extra_env: Vec::new() }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub fn docker_config(&self) -> PathBuf {
+        self.home().join(".docker/config.json")
+    }
+
+    /// Make `docker.io` images come from `registry` (host:port), as a Docker Hub mirror.
+    pub fn with_mirror(self, registry: &str) -> Env {
+        std::fs::write(self.config_file(), format!("registry-mirrors = [\"http://{registry}\"]\n{BLOCK_DOCKER_HUB}")).unwrap();
+        self
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rde"));
+        c.args(args)
+            .env("RDE_ROOT", self.root())
+            .env("RDE_RUNROOT", self.dir.path().join("run"))
+            .env("RDE_CONFIG", self.config_file())
+            .env("HOME", self.home())
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("RDE_REGISTRY_MIRRORS")
+            .env_remove("RDE_INSECURE_REGISTRIES")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        for (k, v) in &self.extra_env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run rde"), args)
+    }
+
+    /// Run and insist on success.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert!(r.code == 0, "rde {} failed ({}):\n{}{}", args.join(" "), r.code, r.stdout, r.stderr);
+        r
+    }
+
+    /// Run and insist on failure.
+    pub fn fails(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert!(r.code != 0, "rde {} should have failed:\n{}{}", args.join(" "), r.stdout, r.stderr);
+        r
+    }
+
+    pub fn layer_dirs(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.root().join("layers-v1"))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Nothing half-written: every layer dir is complete, no staging left behind.
+    pub fn assert_store_consistent(&self) {
+        for layer in self.layer_dirs() {
+            assert!(layer.join("meta.json").is_file(), "incomplete layer {}", layer.display());
+            assert!(layer.join("diff").is_dir(), "layer without diff {}", layer.display());
+        }
+        for entry in std::fs::read_dir(self.root().join("blobs-v1/sha256")).into_iter().flatten().flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            let hex = entry.file_name().to_string_lossy().into_owned();
+            assert_eq!(sha256_hex(&bytes), hex, "blob {hex} does not match its name");
+        }
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output, _args: &[&str]) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let out = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().and_then(|mut c| {
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(bytes)?;
+        c.wait_with_output()
+    });
+    String::from_utf8_lossy(&out.unwrap().stdout).split_whitespace().next().unwrap_or("").to_string()
+}
+
+pub fn free_port() -> u16 {
+    // Two consecutive free ports: token mode uses port+1 for the issuer.
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if port < 65000 && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A registry of the test's own (plain, htpasswd or token), stopped on drop.
+pub struct Registry {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+pub const USER: &str = "tester";
+pub const PASSWORD: &str = "s3cret-pass";
+
+impl Registry {
+    pub fn start(mode: &str) -> Registry {
+        let dir = tempfile::Builder::new().prefix("rde-registry-").tempdir().unwrap();
+        let port = free_port();
+        let status = Command::new(repo_root().join("scripts/registry"))
+            .args(["start", "--mode", mode, "--port", &port.to_string(), "--dir"])
+            .arg(dir.path())
+            .args(["--user", USER, "--password", PASSWORD])
+            .status()
+            .expect("scripts/registry");
+        let registry = Registry { dir, port };
+        assert!(status.success(), "scripts/registry start --mode {mode} failed");
+        registry
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Push test images (by destination repository, e.g. `library/busybox`) with skopeo.
+    pub fn push(&self, repos: &[&str], creds: bool) {
+        let mut c = Command::new(repo_root().join("scripts/test-images"));
+        c.args(["push", &self.host(), "--only", &repos.join(",")]);
+        if creds {
+            c.args(["--creds", &format!("{USER}:{PASSWORD}")]);
+        }
+        let out = c.output().expect("scripts/test-images");
+        assert!(out.status.success(), "push failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Path of a blob's data in the registry's filesystem storage.
+    pub fn blob_data(&self, hex: &str) -> PathBuf {
+        self.dir.path().join(format!("data/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/registry")).args(["stop", "--dir"]).arg(self.dir.path()).status();
+    }
+}
+
+/// The manifest of `repo:tag` in an OCI/Docker registry, via skopeo (independent of rde).
+pub fn skopeo_inspect_raw(image: &str) -> serde_json::Value {
+    let out = Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{image}")]).output().unwrap();
+    assert!(out.status.success(), "skopeo inspect {image}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Files under `dir`, for quick listings in assertions.
+pub fn list(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}

@@ -1,0 +1,140 @@
+//! Rootless pulls: an unprivileged user with subordinate id ranges pulls into
+//! their own store; layers keep their owners (mapped into the user's range),
+//! whiteouts and `user.overlay.opaque` markers are written. The test creates the
+//! users it needs, so it runs as root.
+
+mod common;
+use common::*;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const USER_WITH_RANGE: &str = "rde-rootless";
+const USER_WITHOUT_RANGE: &str = "rde-norange";
+
+fn ensure_user(name: &str, subids: Option<&str>) -> u32 {
+    if Command::new("id").arg(name).output().unwrap().status.code() != Some(0) {
+        let status = Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", name]).status().unwrap();
+        assert!(status.success(), "useradd {name}");
+    }
+    let has_range = |file: &str| std::fs::read_to_string(file).unwrap_or_default().lines().any(|l| l.starts_with(&format!("{name}:")));
+    match subids {
+        Some(range) if !has_range("/etc/subuid") || !has_range("/etc/subgid") => {
+            let status = Command::new("usermod").args(["--add-subuids", range, "--add-subgids", range, name]).status().unwrap();
+            assert!(status.success());
+        }
+        None if has_range("/etc/subuid") || has_range("/etc/subgid") => {
+            for (file, flag) in [("/etc/subuid", "--del-subuids"), ("/etc/subgid", "--del-subgids")] {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                for line in text.lines().filter(|l| l.starts_with(&format!("{name}:"))) {
+                    let parts: Vec<&str> = line.split(':').collect();
+                    let start: u64 = parts[1].parse().unwrap();
+                    let count: u64 = parts[2].parse().unwrap();
+                    let range = format!("{start}-{}", start + count - 1);
+                    Command::new("usermod").args([flag, &range, name]).status().unwrap();
+                }
+            }
+        }
+        _ => {}
+    }
+    let out = Command::new("id").args(["-u", name]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn subuid_start(name: &str) -> u32 {
+    let text = std::fs::read_to_string("/etc/subuid").unwrap();
+    let line = text.lines().find(|l| l.starts_with(&format!("{name}:"))).unwrap();
+    line.split(':').nth(1).unwrap().parse().unwrap()
+}
+
+/// A world-readable copy of the binary and a store the user owns.
+struct UserWorld {
+    dir: tempfile::TempDir,
+    user: String,
+}
+
+impl UserWorld {
+    fn new(user: &str, uid: u32) -> UserWorld {
+        let dir = tempfile::Builder::new().prefix("rde-rootless-").tempdir().unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_rde"), dir.path().join("rde")).unwrap();
+        for sub in ["home", "home/.docker"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        std::fs::write(dir.path().join("config.toml"), "blocked-registries = [\"docker.io\"]\n").unwrap();
+        Command::new("chmod").args(["755"]).arg(dir.path()).status().unwrap();
+        Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(dir.path().join("home")).status().unwrap();
+        UserWorld { dir, user: user.to_string() }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("home/store")
+    }
+
+    fn rde(&self, args: &[&str]) -> Run {
+        let home = self.dir.path().join("home");
+        let out = Command::new("runuser")
+            .args(["-u", &self.user, "--", "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "NO_COLOR=1"])
+            .arg(format!("HOME={}", home.display()))
+            .arg(format!("RDE_ROOT={}", self.store().display()))
+            .arg(format!("RDE_CONFIG={}", self.dir.path().join("config.toml").display()))
+            .arg(self.dir.path().join("rde"))
+            .args(args)
+            .current_dir(&home)
+            .output()
+            .unwrap();
+        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    }
+}
+
+fn find(root: &Path, name: &str) -> Vec<PathBuf> {
+    let out = Command::new("find").arg(root).args(["-name", name]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(PathBuf::from).collect()
+}
+
+#[test]
+fn rootless_pull_keeps_owners_and_overlay_markers() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let reg = shared_registry();
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    let out = world.rde(&["image", "pull", &format!("{reg}/test/layers")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+
+    let base = subuid_start(USER_WITH_RANGE);
+    // uid 0 in the image is the user; uid 1000 is subordinate id base+999.
+    let owned = find(&world.store().join("layers-v1"), "owned.txt");
+    assert_eq!(owned.len(), 1, "{owned:?}");
+    let meta = std::fs::metadata(&owned[0]).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (base + 999, base + 999));
+    let suid = &find(&world.store().join("layers-v1"), "suid")[0];
+    assert_eq!(std::fs::metadata(suid).unwrap().uid(), uid);
+    // Layer 2's whiteout and opaque directory.
+    let whiteouts: Vec<_> = find(&world.store().join("layers-v1"), "deleteme.txt")
+        .into_iter()
+        .filter(|p| std::fs::symlink_metadata(p).unwrap().file_type().is_char_device())
+        .collect();
+    assert_eq!(whiteouts.len(), 1, "a 0:0 whiteout for deleteme.txt");
+    let opaque = find(&world.store().join("layers-v1"), "opaque");
+    let marked = opaque.iter().filter(|p| {
+        let mut buf = [0u8; 8];
+        rustix::fs::lgetxattr(p.as_path(), "user.overlay.opaque", &mut buf).is_ok()
+    });
+    assert_eq!(marked.count(), 1, "{opaque:?}");
+
+    // The user can remove what they pulled, subordinate-owned files included.
+    let out = world.rde(&["image", "rm", &format!("{reg}/test/layers")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(list(&world.store().join("layers-v1")).is_empty());
+}
+
+#[test]
+fn a_user_without_subordinate_ids_gets_the_fix() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let reg = shared_registry();
+    let uid = ensure_user(USER_WITHOUT_RANGE, None);
+    let world = UserWorld::new(USER_WITHOUT_RANGE, uid);
+    let out = world.rde(&["image", "pull", &format!("{reg}/library/busybox")]);
+    assert_eq!(out.code, 125, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("usermod --add-subuids"), "{}", out.stderr);
+    assert!(!world.store().join("layers-v1").exists() || list(&world.store().join("layers-v1")).is_empty());
+}
