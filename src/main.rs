@@ -1,13 +1,7 @@
 //! rde: run docker-compose projects without Docker.
 
-mod cli;
-mod fsutil;
-mod image;
-mod output;
-mod paths;
-mod rootless;
-
 use clap::Parser;
+use rde::{cli, output, rootless};
 
 fn main() {
     rootless::finish_handshake();

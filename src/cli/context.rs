@@ -11,11 +11,36 @@ use crate::paths::Paths;
 
 pub struct Context {
     pub paths: Paths,
+    pub project: super::ProjectArgs,
 }
 
 impl Context {
-    pub fn new() -> Context {
-        Context { paths: Paths::detect() }
+    pub fn new(project: super::ProjectArgs) -> Context {
+        Context { paths: Paths::detect(), project }
+    }
+
+    /// Load the compose project named by the global flags, printing its warnings.
+    pub fn load_project(&self, services: &[String], interpolate: bool) -> anyhow::Result<crate::compose::Project> {
+        use std::io::Read;
+        let mut opts = crate::compose::ProjectOptions::from_process()?;
+        opts.files = self.project.files.clone();
+        opts.project_name = self.project.project_name.clone();
+        opts.env_files = self.project.env_files.clone();
+        opts.profiles = self.project.profiles.clone();
+        opts.project_directory = self.project.project_directory.clone();
+        opts.services = services.to_vec();
+        opts.interpolate = interpolate;
+        if opts.files.iter().any(|f| f.as_os_str() == "-") {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            opts.stdin = Some(text);
+        }
+        let project = crate::compose::load_project(&opts)?;
+        let printer = self.printer(false);
+        for warning in &project.warnings {
+            printer.warn(warning.to_string());
+        }
+        Ok(project)
     }
 
     pub fn printer(&self, quiet: bool) -> Printer {

@@ -8,12 +8,36 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "rde", version, about = "Run docker-compose projects without Docker: daemonless, rootless, fast")]
 pub struct Cli {
+    #[command(flatten)]
+    pub project: ProjectArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// docker compose's global flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ProjectArgs {
+    /// Compose configuration files (repeatable; `-` reads standard input)
+    #[arg(short = 'f', long = "file", global = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Project name
+    #[arg(short = 'p', long = "project-name", global = true)]
+    pub project_name: Option<String>,
+    /// Alternate environment files (repeatable)
+    #[arg(long = "env-file", global = true)]
+    pub env_files: Vec<std::path::PathBuf>,
+    /// Profiles to enable (repeatable)
+    #[arg(long = "profile", global = true)]
+    pub profiles: Vec<String>,
+    /// Alternate working directory (default: the directory of the first compose file)
+    #[arg(long = "project-directory", global = true)]
+    pub project_directory: Option<std::path::PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Parse, resolve and render the compose file in canonical format
+    Config(ConfigArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -24,6 +48,36 @@ pub enum Command {
     /// Manage rde itself
     #[command(subcommand)]
     System(SystemCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Services to render (others are left out)
+    pub services: Vec<String>,
+    /// Output format: yaml or json
+    #[arg(long, default_value = "yaml")]
+    pub format: String,
+    /// Only validate the configuration, print nothing
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print the service names, one per line
+    #[arg(long)]
+    pub services_only: bool,
+    /// Print the volume names, one per line
+    #[arg(long)]
+    pub volumes: bool,
+    /// Print the profile names, one per line
+    #[arg(long)]
+    pub profiles: bool,
+    /// Print the image names, one per line
+    #[arg(long)]
+    pub images: bool,
+    /// Don't interpolate environment variables
+    #[arg(long)]
+    pub no_interpolate: bool,
+    /// Write the output to a file instead of standard output
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,7 +180,7 @@ pub struct PruneArgs {
 impl Command {
     /// Commands that touch the store; credentials and info do not need the namespace.
     pub fn needs_user_namespace(&self) -> bool {
-        !matches!(self, Command::Login(_) | Command::Logout(_) | Command::System(SystemCommand::Info))
+        !matches!(self, Command::Config(_) | Command::Login(_) | Command::Logout(_) | Command::System(SystemCommand::Info))
     }
 }
 
@@ -134,8 +188,9 @@ impl Command {
 pub const EXIT_RDE_FAILED: i32 = 125;
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    let ctx = context::Context::new();
+    let ctx = context::Context::new(cli.project);
     match cli.command {
+        Command::Config(args) => commands::config::run(&ctx, args),
         Command::Image(ImageCommand::Pull(args)) => commands::image_pull::run(&ctx, args),
         Command::Image(ImageCommand::Ls(args)) => commands::image_ls::run(&ctx, args),
         Command::Image(ImageCommand::Inspect(args)) => commands::image_inspect::run(&ctx, args),

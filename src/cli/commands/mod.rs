@@ -1,3 +1,4 @@
+pub mod config;
 pub mod image_inspect;
 pub mod image_ls;
 pub mod image_pull;

@@ -1,0 +1,388 @@
+//! The loading pipeline: options -> files -> environment -> per-file parse, interpolate,
+//! resolve paths, `extends`, `include` -> merge -> typed model -> profiles -> validation.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use super::discover;
+use super::dotenv;
+use super::error::{ComposeError, Pos, Result, Warning};
+use super::extends;
+use super::include;
+use super::interpolate;
+use super::merge;
+use super::model::Project;
+use super::parse::parse_document;
+use super::parse_service::ServiceContext;
+use super::paths;
+use super::validate;
+use super::yaml::{self, Node, Value};
+
+/// How to find and read a project; mirrors docker compose's global flags.
+#[derive(Clone, Debug, Default)]
+pub struct ProjectOptions {
+    /// `-f` (repeatable; `-` = stdin). Empty: COMPOSE_FILE, else discovery.
+    pub files: Vec<PathBuf>,
+    /// `--project-directory`.
+    pub project_directory: Option<PathBuf>,
+    /// `-p`.
+    pub project_name: Option<String>,
+    /// `--env-file` (repeatable, later wins). Empty: `<project dir>/.env` if present.
+    pub env_files: Vec<PathBuf>,
+    /// `--profile` (repeatable). Empty: COMPOSE_PROFILES.
+    pub profiles: Vec<String>,
+    /// Services named on the command line: they are enabled even if their profile is not.
+    pub services: Vec<String>,
+    /// False for `--no-interpolate`.
+    pub interpolate: bool,
+    /// The process environment (injected for testability).
+    pub environment: IndexMap<String, String>,
+    /// The current directory.
+    pub working_dir: PathBuf,
+    /// The content of standard input, used for `-f -`.
+    pub stdin: Option<String>,
+}
+
+impl ProjectOptions {
+    /// Options for the real process: current directory and environment, interpolation on.
+    pub fn from_process() -> std::io::Result<Self> {
+        Ok(ProjectOptions {
+            interpolate: true,
+            environment: std::env::vars().collect(),
+            working_dir: std::env::current_dir()?,
+            ..Default::default()
+        })
+    }
+}
+
+/// Reads compose files the same way for the main project, `include` and `extends`.
+pub struct Loader {
+    /// Variables used for interpolation (changes while loading an `include`).
+    pub environment: IndexMap<String, String>,
+    pub interpolate: bool,
+    pub include_stack: Vec<PathBuf>,
+    pub warnings: Vec<Warning>,
+    cwd: PathBuf,
+    stdin: Option<String>,
+}
+
+impl Loader {
+    pub fn home(&self) -> Option<&str> {
+        self.environment.get("HOME").map(String::as_str)
+    }
+
+    /// A path as shown in messages: relative to the current directory when below it.
+    pub fn display(&self, path: &Path) -> String {
+        path.strip_prefix(&self.cwd)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path.display().to_string())
+    }
+
+    /// Reads one file: parse (all documents merged), interpolate, make paths absolute
+    /// against `base_dir`. `referenced_from` is the `include`/`extends` that asked for it.
+    pub fn load_file(
+        &mut self,
+        path: &Path,
+        base_dir: &Path,
+        referenced_from: Option<&Pos>,
+    ) -> Result<Node> {
+        let is_stdin = path == Path::new("-");
+        let text = if is_stdin {
+            self.stdin.clone().ok_or_else(|| ComposeError::Read {
+                path: path.into(),
+                message: "no standard input was provided".into(),
+            })?
+        } else {
+            std::fs::read_to_string(path).map_err(|e| ComposeError::Read {
+                path: PathBuf::from(self.display(path)),
+                message: match referenced_from {
+                    Some(pos) => format!("cannot read compose file (referenced at {pos}): {e}"),
+                    None => format!("cannot read compose file: {e}"),
+                },
+            })?
+        };
+        let name: Arc<str> = Arc::from(if is_stdin {
+            "<stdin>".to_string()
+        } else {
+            self.display(path)
+        });
+        let documents = yaml::parse(&text, &name)?;
+        let mut doc = documents
+            .into_iter()
+            .reduce(merge::merge_documents)
+            .unwrap_or(Node::new(
+                Value::Null,
+                Pos {
+                    file: name.clone(),
+                    line: 1,
+                    column: 1,
+                },
+            ));
+        match &doc.value {
+            Value::Map(_) => {}
+            Value::Null => {
+                return Err(ComposeError::invalid(
+                    &doc.pos,
+                    "(top level)",
+                    "empty compose file",
+                ));
+            }
+            _ => return Err(super::fields::type_error(&doc, "(top level)", "a mapping")),
+        }
+        if self.interpolate {
+            let env = &self.environment;
+            let unset =
+                interpolate::interpolate_tree(&mut doc, "", &|k: &str| env.get(k).cloned())?;
+            for variable in unset {
+                self.warnings.push(Warning {
+                    file: Some(name.to_string()),
+                    service: None,
+                    field: None,
+                    message: format!(
+                        "the {variable:?} variable is not set; defaulting to a blank string"
+                    ),
+                });
+            }
+        }
+        let home = self.home().map(str::to_string);
+        paths::resolve_relative_paths(&mut doc, base_dir, home.as_deref());
+        Ok(doc)
+    }
+
+    /// Reads and merges several files of one (sub-)project, resolving `extends` and `include`.
+    pub fn load_files(
+        &mut self,
+        files: &[PathBuf],
+        base_dir: &Path,
+        referenced_from: Option<&Pos>,
+    ) -> Result<Node> {
+        let mut merged: Option<Node> = None;
+        for file in files {
+            let mut doc = self.load_file(file, base_dir, referenced_from)?;
+            if let Some(version) = doc.get("version") {
+                self.warnings.push(Warning {
+                    file: Some(version.pos.file.to_string()),
+                    service: None,
+                    field: Some("version".into()),
+                    message: "the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion".into(),
+                });
+            }
+            extends::apply(&mut doc, file, self)?;
+            include::apply(&mut doc, file, base_dir, self)?;
+            merged = Some(match merged {
+                Some(base) => merge::merge_documents(base, doc),
+                None => doc,
+            });
+        }
+        let mut merged = merged.expect("at least one compose file");
+        merge::strip_merge_tags(&mut merged);
+        Ok(merged)
+    }
+}
+
+/// Loads, merges, interpolates, normalises and validates a compose project.
+pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
+    let cwd = &opts.working_dir;
+    let absolute = |p: &Path| paths::clean(&cwd.join(p));
+    let mut warnings = Vec::new();
+
+    // Variables: `.env` (or --env-file) under the process environment. They may name the
+    // compose files (COMPOSE_FILE), so they are read first from the directory we know.
+    let first_file_dir = opts
+        .files
+        .iter()
+        .find(|f| f.as_os_str() != "-")
+        .and_then(|f| absolute(f).parent().map(Path::to_path_buf));
+    let early_dir = opts
+        .project_directory
+        .as_deref()
+        .map(absolute)
+        .or(first_file_dir)
+        .unwrap_or_else(|| cwd.clone());
+    let mut environment = project_environment(opts, &early_dir)?;
+
+    let files: Vec<PathBuf> = if !opts.files.is_empty() {
+        opts.files
+            .iter()
+            .map(|f| {
+                if f.as_os_str() == "-" {
+                    f.clone()
+                } else {
+                    absolute(f)
+                }
+            })
+            .collect()
+    } else if let Some(files) = discover::files_from_env(&environment) {
+        files.iter().map(|f| absolute(f)).collect()
+    } else {
+        let (found, notes) = discover::find_default_files(cwd)?;
+        warnings.extend(notes.into_iter().map(|message| Warning {
+            file: None,
+            service: None,
+            field: None,
+            message,
+        }));
+        found
+    };
+    let project_dir = opts
+        .project_directory
+        .as_deref()
+        .map(absolute)
+        .or_else(|| {
+            files
+                .iter()
+                .find(|f| f.as_os_str() != "-")
+                .and_then(|f| f.parent().map(Path::to_path_buf))
+        })
+        .unwrap_or_else(|| cwd.clone());
+    if project_dir != early_dir {
+        // The compose file was found in a parent directory: its `.env` is the project's.
+        environment = project_environment(opts, &project_dir)?;
+    }
+
+    let mut loader = Loader {
+        environment: environment.clone(),
+        interpolate: opts.interpolate,
+        include_stack: Vec::new(),
+        warnings,
+        cwd: cwd.clone(),
+        stdin: opts.stdin.clone(),
+    };
+    let merged = loader.load_files(&files, &project_dir, None)?;
+
+    let name = project_name(opts, &environment, &merged, &project_dir)?;
+    let home = environment.get("HOME").cloned();
+    let mut warnings = std::mem::take(&mut loader.warnings);
+    let mut ctx = ServiceContext {
+        environment: &environment,
+        resolve_environment: opts.interpolate,
+        home: home.as_deref(),
+        warnings: &mut warnings,
+    };
+    let mut resources = parse_document(&merged, &name, &mut ctx)?;
+    for service in resources.services.values_mut() {
+        if let Some(build) = service.build.as_mut().filter(|b| b.context == ".") {
+            build.context = paths::to_string(&project_dir);
+        }
+    }
+
+    let mut active_profiles = if opts.profiles.is_empty() {
+        environment
+            .get("COMPOSE_PROFILES")
+            .map(|p| {
+                p.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        opts.profiles.clone()
+    };
+    let (mut enabled, mut disabled) = validate::apply_profiles(
+        std::mem::take(&mut resources.services),
+        &mut active_profiles,
+        &opts.services,
+    )?;
+    validate::check_project(
+        &merged,
+        &mut enabled,
+        &disabled,
+        &mut resources.networks,
+        &resources.volumes,
+        &resources.secrets,
+        &resources.configs,
+        &name,
+        &mut warnings,
+    )?;
+    enabled.sort_keys();
+    disabled.sort_keys();
+
+    Ok(Project {
+        name,
+        working_dir: project_dir,
+        services: enabled,
+        disabled_services: disabled,
+        networks: resources.networks,
+        volumes: resources.volumes,
+        secrets: resources.secrets,
+        configs: resources.configs,
+        files,
+        profiles: active_profiles,
+        environment,
+        warnings,
+    })
+}
+
+/// `.env` in `dir` (or the --env-file list) overlaid by the process environment.
+fn project_environment(opts: &ProjectOptions, dir: &Path) -> Result<IndexMap<String, String>> {
+    let env_files: Vec<PathBuf> = if opts.env_files.is_empty() {
+        let default = dir.join(".env");
+        if default.is_file() {
+            vec![default]
+        } else {
+            Vec::new()
+        }
+    } else {
+        opts.env_files
+            .iter()
+            .map(|f| paths::clean(&opts.working_dir.join(f)))
+            .collect()
+    };
+    let mut from_files: IndexMap<String, String> = IndexMap::new();
+    for file in env_files {
+        let process = &opts.environment;
+        let earlier = from_files.clone();
+        let lookup = |k: &str| process.get(k).or_else(|| earlier.get(k)).cloned();
+        from_files.extend(dotenv::read(&file, &lookup)?);
+    }
+    let mut environment = from_files;
+    environment.extend(opts.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(environment)
+}
+
+/// `-p` > COMPOSE_PROJECT_NAME > top-level `name:` > the project directory's name.
+fn project_name(
+    opts: &ProjectOptions,
+    environment: &IndexMap<String, String>,
+    merged: &Node,
+    project_dir: &Path,
+) -> Result<String> {
+    let explicit = opts
+        .project_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            environment
+                .get("COMPOSE_PROJECT_NAME")
+                .filter(|n| !n.is_empty())
+                .cloned()
+        });
+    if let Some(name) = explicit {
+        discover::validate_project_name(&name)?;
+        return Ok(name);
+    }
+    if let Some(node) = merged.get("name").filter(|n| !n.is_null()) {
+        let name = super::fields::string(node, "name")?;
+        if !name.is_empty() {
+            discover::validate_project_name(&name)
+                .map_err(|e| ComposeError::invalid(&node.pos, "name", e.to_string()))?;
+            return Ok(name);
+        }
+    }
+    let base = project_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = discover::normalize_project_name(&base);
+    if name.is_empty() {
+        return Err(ComposeError::InvalidProjectName {
+            name: base,
+            hint: Some("set one with -p NAME or a top-level `name:`".into()),
+        });
+    }
+    Ok(name)
+}

@@ -1,0 +1,515 @@
+//! `rde config`: the normalised project printed like `docker compose config` (v2): fields
+//! in compose's order, maps sorted by key, defaults filled in, long syntax everywhere.
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+
+use super::model::*;
+use super::syntax::format_duration;
+use super::validate::dependency_order;
+use super::yaml_emit;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigFormat {
+    Yaml,
+    Json,
+}
+
+/// The whole project as `docker compose config` prints it.
+pub fn render_config(project: &Project, format: ConfigFormat) -> String {
+    let value = project_value(project, format);
+    match format {
+        ConfigFormat::Yaml => yaml_emit::to_yaml(&value),
+        ConfigFormat::Json => {
+            serde_json::to_string_pretty(&value).expect("JSON values always serialise") + "\n"
+        }
+    }
+}
+
+/// `config --services`: enabled services, dependencies first.
+pub fn service_names(project: &Project) -> Vec<String> {
+    dependency_order(&project.services)
+}
+
+/// `config --volumes`: top-level volume keys.
+pub fn volume_names(project: &Project) -> Vec<String> {
+    project.volumes.keys().cloned().collect()
+}
+
+/// `config --profiles`: every profile used by any service, sorted.
+pub fn profile_names(project: &Project) -> Vec<String> {
+    let mut names: Vec<String> = project
+        .services
+        .values()
+        .chain(project.disabled_services.values())
+        .flat_map(|s| s.profiles.iter().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// `config --images`: each service's image, or the name rde will build (`<project>-<service>`).
+pub fn image_names(project: &Project) -> Vec<String> {
+    project
+        .services
+        .values()
+        .map(|s| {
+            s.image
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", project.name, s.name))
+        })
+        .collect()
+}
+
+/// Builds a JSON object from `(key, value)` pairs, skipping `None`s.
+fn object(entries: Vec<(&str, Option<Value>)>) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+            .collect(),
+    )
+}
+
+fn sorted<V>(map: &IndexMap<String, V>, f: impl Fn(&V) -> Value) -> Option<Value> {
+    if map.is_empty() {
+        return None;
+    }
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    Some(Value::Object(
+        keys.into_iter().map(|k| (k.clone(), f(&map[k]))).collect(),
+    ))
+}
+
+fn strings(list: &[String]) -> Option<Value> {
+    (!list.is_empty()).then(|| json!(list))
+}
+
+fn text(value: &Option<String>) -> Option<Value> {
+    value.as_ref().map(|v| json!(v))
+}
+
+fn flag(value: bool) -> Option<Value> {
+    value.then_some(Value::Bool(true))
+}
+
+/// Byte sizes print as strings of digits, as compose's UnitBytes does.
+fn size(value: Option<u64>) -> Option<Value> {
+    value.map(|v| json!(v.to_string()))
+}
+
+fn duration(value: Option<std::time::Duration>) -> Option<Value> {
+    value.map(|d| json!(format_duration(d)))
+}
+
+fn number(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        json!(value as i64)
+    } else {
+        json!(value)
+    }
+}
+
+fn extra(map: &Extra, key: &str) -> Option<Value> {
+    map.get(key).cloned()
+}
+
+fn project_value(project: &Project, format: ConfigFormat) -> Value {
+    let mut names: Vec<&String> = project.services.keys().collect();
+    names.sort();
+    let services: Map<String, Value> = names
+        .into_iter()
+        .map(|n| (n.clone(), service_value(&project.services[n], format)))
+        .collect();
+    object(vec![
+        ("name", Some(json!(project.name))),
+        ("services", Some(Value::Object(services))),
+        ("networks", sorted(&project.networks, network_value)),
+        ("volumes", sorted(&project.volumes, volume_value)),
+        ("secrets", sorted(&project.secrets, file_object_value)),
+        ("configs", sorted(&project.configs, file_object_value)),
+    ])
+}
+
+fn service_value(s: &Service, format: ConfigFormat) -> Value {
+    let e = |key: &str| extra(&s.extra, key);
+    // JSON output always has `command` and `entrypoint` (null when unset), like compose.
+    let command_like = |v: &Option<Vec<String>>| match (v, format) {
+        (Some(list), _) => Some(json!(list)),
+        (None, ConfigFormat::Json) => Some(Value::Null),
+        (None, ConfigFormat::Yaml) => None,
+    };
+    object(vec![
+        ("profiles", strings(&s.profiles)),
+        ("annotations", e("annotations")),
+        ("attach", e("attach")),
+        ("build", s.build.as_ref().map(build_value)),
+        ("develop", e("develop")),
+        ("blkio_config", e("blkio_config")),
+        ("cap_add", strings(&s.cap_add)),
+        ("cap_drop", strings(&s.cap_drop)),
+        ("cgroup_parent", e("cgroup_parent")),
+        ("cgroup", e("cgroup")),
+        ("cpu_count", e("cpu_count")),
+        ("cpu_percent", e("cpu_percent")),
+        ("cpu_period", e("cpu_period")),
+        ("cpu_quota", e("cpu_quota")),
+        ("cpu_rt_period", e("cpu_rt_period")),
+        ("cpu_rt_runtime", e("cpu_rt_runtime")),
+        ("cpus", s.cpus.map(number)),
+        ("cpuset", e("cpuset")),
+        ("cpu_shares", e("cpu_shares")),
+        ("command", command_like(&s.command)),
+        (
+            "configs",
+            (!s.configs.is_empty())
+                .then(|| Value::Array(s.configs.iter().map(reference_value).collect())),
+        ),
+        ("container_name", text(&s.container_name)),
+        ("credential_spec", e("credential_spec")),
+        ("depends_on", sorted(&s.depends_on, dependency_value)),
+        ("deploy", s.deploy.as_ref().map(deploy_value)),
+        ("device_cgroup_rules", e("device_cgroup_rules")),
+        (
+            "devices",
+            (!s.devices.is_empty())
+                .then(|| Value::Array(s.devices.iter().map(device_value).collect())),
+        ),
+        ("dns", strings(&s.dns)),
+        ("dns_opt", strings(&s.dns_opt)),
+        ("dns_search", strings(&s.dns_search)),
+        ("domainname", text(&s.domainname)),
+        ("entrypoint", command_like(&s.entrypoint)),
+        ("provider", e("provider")),
+        (
+            "environment",
+            sorted(&s.environment, |v| {
+                v.as_ref().map(|v| json!(v)).unwrap_or(Value::Null)
+            }),
+        ),
+        ("expose", strings(&s.expose)),
+        ("external_links", strings(&s.external_links)),
+        ("extra_hosts", hosts_value(&s.extra_hosts)),
+        ("group_add", strings(&s.group_add)),
+        ("gpus", e("gpus")),
+        ("hostname", text(&s.hostname)),
+        ("healthcheck", s.healthcheck.as_ref().map(healthcheck_value)),
+        ("image", text(&s.image)),
+        ("init", s.init.map(Value::Bool)),
+        ("ipc", text(&s.ipc)),
+        ("isolation", e("isolation")),
+        ("labels", sorted(&s.labels, |v| json!(v))),
+        ("label_file", e("label_file")),
+        ("links", strings(&s.links)),
+        ("logging", s.logging.as_ref().map(logging_value)),
+        ("mem_limit", size(s.mem_limit)),
+        ("mem_reservation", size(s.mem_reservation)),
+        ("memswap_limit", e("memswap_limit")),
+        ("mem_swappiness", e("mem_swappiness")),
+        ("mac_address", text(&s.mac_address)),
+        ("models", e("models")),
+        (
+            "network_mode",
+            s.network_mode.as_ref().map(|m| json!(m.to_string())),
+        ),
+        (
+            "networks",
+            sorted(&s.networks, |n| {
+                n.as_ref().map(service_network_value).unwrap_or(Value::Null)
+            }),
+        ),
+        ("oom_kill_disable", e("oom_kill_disable")),
+        ("oom_score_adj", e("oom_score_adj")),
+        ("pid", text(&s.pid)),
+        ("pids_limit", s.pids_limit.map(|v| json!(v))),
+        ("platform", text(&s.platform)),
+        (
+            "ports",
+            (!s.ports.is_empty()).then(|| Value::Array(s.ports.iter().map(port_value).collect())),
+        ),
+        ("privileged", flag(s.privileged)),
+        ("pull_policy", text(&s.pull_policy)),
+        ("read_only", flag(s.read_only)),
+        ("restart", text(&s.restart)),
+        ("runtime", e("runtime")),
+        ("scale", s.scale.map(|v| json!(v))),
+        (
+            "secrets",
+            (!s.secrets.is_empty())
+                .then(|| Value::Array(s.secrets.iter().map(reference_value).collect())),
+        ),
+        ("security_opt", strings(&s.security_opt)),
+        ("shm_size", size(s.shm_size)),
+        ("stdin_open", flag(s.stdin_open)),
+        ("stop_grace_period", duration(s.stop_grace_period)),
+        ("stop_signal", text(&s.stop_signal)),
+        ("storage_opt", e("storage_opt")),
+        ("sysctls", sorted(&s.sysctls, |v| json!(v))),
+        ("tmpfs", strings(&s.tmpfs)),
+        ("tty", flag(s.tty)),
+        ("ulimits", sorted(&s.ulimits, ulimit_value)),
+        ("user", text(&s.user)),
+        ("userns_mode", e("userns_mode")),
+        ("uts", e("uts")),
+        (
+            "volumes",
+            (!s.volumes.is_empty())
+                .then(|| Value::Array(s.volumes.iter().map(mount_value).collect())),
+        ),
+        ("volumes_from", e("volumes_from")),
+        ("working_dir", text(&s.working_dir)),
+        ("post_start", e("post_start")),
+        ("pre_stop", e("pre_stop")),
+    ])
+}
+
+fn build_value(b: &Build) -> Value {
+    let e = |key: &str| extra(&b.extra, key);
+    object(vec![
+        ("context", Some(json!(b.context))),
+        ("dockerfile", Some(json!(b.dockerfile))),
+        ("dockerfile_inline", text(&b.dockerfile_inline)),
+        ("entitlements", e("entitlements")),
+        (
+            "args",
+            sorted(&b.args, |v| {
+                v.as_ref().map(|v| json!(v)).unwrap_or(Value::Null)
+            }),
+        ),
+        ("provenance", e("provenance")),
+        ("sbom", e("sbom")),
+        ("ssh", e("ssh")),
+        ("labels", sorted(&b.labels, |v| json!(v))),
+        ("cache_from", strings(&b.cache_from)),
+        ("cache_to", strings(&b.cache_to)),
+        ("no_cache", flag(b.no_cache)),
+        ("no_cache_filter", e("no_cache_filter")),
+        ("additional_contexts", e("additional_contexts")),
+        ("pull", flag(b.pull)),
+        ("extra_hosts", hosts_value(&b.extra_hosts)),
+        ("isolation", e("isolation")),
+        ("network", text(&b.network)),
+        ("target", text(&b.target)),
+        ("secrets", e("secrets")),
+        ("shm_size", size(b.shm_size)),
+        ("tags", strings(&b.tags)),
+        ("ulimits", e("ulimits")),
+        ("platforms", strings(&b.platforms)),
+        ("privileged", e("privileged")),
+    ])
+}
+
+/// `host=ip` entries, sorted, as compose prints extra_hosts.
+fn hosts_value(hosts: &IndexMap<String, Vec<String>>) -> Option<Value> {
+    if hosts.is_empty() {
+        return None;
+    }
+    let mut entries: Vec<String> = hosts
+        .iter()
+        .flat_map(|(h, ips)| ips.iter().map(move |ip| format!("{h}={ip}")))
+        .collect();
+    entries.sort();
+    Some(json!(entries))
+}
+
+fn port_value(p: &PortMapping) -> Value {
+    object(vec![
+        ("name", text(&p.name)),
+        ("mode", Some(json!(p.mode))),
+        ("host_ip", text(&p.host_ip)),
+        ("target", Some(json!(p.target))),
+        ("published", p.published.map(|r| json!(r.to_string()))),
+        ("protocol", Some(json!(p.protocol))),
+        ("app_protocol", text(&p.app_protocol)),
+    ])
+}
+
+fn mount_value(m: &VolumeMount) -> Value {
+    object(vec![
+        ("type", Some(json!(m.kind.as_str()))),
+        ("source", text(&m.source)),
+        ("target", Some(json!(m.target))),
+        ("read_only", flag(m.read_only)),
+        ("consistency", text(&m.consistency)),
+        (
+            "bind",
+            m.bind.as_ref().map(|b| {
+                object(vec![
+                    ("selinux", text(&b.selinux)),
+                    ("propagation", text(&b.propagation)),
+                    ("create_host_path", flag(b.create_host_path)),
+                    ("recursive", text(&b.recursive)),
+                ])
+            }),
+        ),
+        (
+            "volume",
+            m.volume.as_ref().map(|v| {
+                object(vec![
+                    ("labels", sorted(&v.labels, |l| json!(l))),
+                    ("nocopy", flag(v.nocopy)),
+                    ("subpath", text(&v.subpath)),
+                ])
+            }),
+        ),
+        (
+            "tmpfs",
+            m.tmpfs.as_ref().map(|t| {
+                object(vec![
+                    ("size", size(t.size)),
+                    ("mode", t.mode.map(|m| json!(m))),
+                ])
+            }),
+        ),
+        (
+            "image",
+            m.image_subpath.as_ref().map(|s| json!({ "subpath": s })),
+        ),
+    ])
+}
+
+fn dependency_value(d: &Dependency) -> Value {
+    object(vec![
+        ("condition", Some(json!(d.condition.as_str()))),
+        ("restart", flag(d.restart)),
+        ("required", Some(Value::Bool(d.required))),
+    ])
+}
+
+fn healthcheck_value(h: &Healthcheck) -> Value {
+    object(vec![
+        ("test", h.test.as_ref().map(|t| json!(t))),
+        ("timeout", duration(h.timeout)),
+        ("interval", duration(h.interval)),
+        ("retries", h.retries.map(|r| json!(r))),
+        ("start_period", duration(h.start_period)),
+        ("start_interval", duration(h.start_interval)),
+        ("disable", flag(h.disable)),
+    ])
+}
+
+fn service_network_value(n: &ServiceNetwork) -> Value {
+    object(vec![
+        ("priority", n.priority.map(|p| json!(p))),
+        ("aliases", strings(&n.aliases)),
+        ("driver_opts", sorted(&n.driver_opts, |v| json!(v))),
+        ("ipv4_address", text(&n.ipv4_address)),
+        ("ipv6_address", text(&n.ipv6_address)),
+        ("link_local_ips", strings(&n.link_local_ips)),
+        ("mac_address", text(&n.mac_address)),
+    ])
+}
+
+fn deploy_value(d: &Deploy) -> Value {
+    let limits = |r: &ResourceLimits| {
+        object(vec![
+            ("cpus", r.cpus.map(number)),
+            ("memory", size(r.memory)),
+            ("pids", r.pids.map(|p| json!(p))),
+            ("devices", extra(&r.extra, "devices")),
+            ("generic_resources", extra(&r.extra, "generic_resources")),
+        ])
+    };
+    let resources = object(vec![
+        ("limits", d.resources.limits.as_ref().map(limits)),
+        (
+            "reservations",
+            d.resources.reservations.as_ref().map(limits),
+        ),
+    ]);
+    object(vec![
+        ("mode", text(&d.mode)),
+        ("replicas", d.replicas.map(|r| json!(r))),
+        ("labels", sorted(&d.labels, |v| json!(v))),
+        ("update_config", extra(&d.extra, "update_config")),
+        ("rollback_config", extra(&d.extra, "rollback_config")),
+        (
+            "resources",
+            (d.resources.limits.is_some() || d.resources.reservations.is_some())
+                .then_some(resources),
+        ),
+        (
+            "restart_policy",
+            d.restart_policy.as_ref().map(|p| {
+                object(vec![
+                    ("condition", text(&p.condition)),
+                    ("delay", duration(p.delay)),
+                    ("max_attempts", p.max_attempts.map(|m| json!(m))),
+                    ("window", duration(p.window)),
+                ])
+            }),
+        ),
+        ("placement", extra(&d.extra, "placement")),
+        ("endpoint_mode", extra(&d.extra, "endpoint_mode")),
+    ])
+}
+
+fn reference_value(r: &FileReference) -> Value {
+    object(vec![
+        ("source", Some(json!(r.source))),
+        ("target", text(&r.target)),
+        ("uid", text(&r.uid)),
+        ("gid", text(&r.gid)),
+        ("mode", r.mode.map(|m| json!(m))),
+    ])
+}
+
+fn device_value(d: &DeviceMapping) -> Value {
+    json!({ "source": d.source, "target": d.target, "permissions": d.permissions })
+}
+
+fn ulimit_value(u: &Ulimit) -> Value {
+    if u.single {
+        json!(u.soft)
+    } else {
+        json!({ "soft": u.soft, "hard": u.hard })
+    }
+}
+
+fn logging_value(l: &Logging) -> Value {
+    object(vec![
+        ("driver", text(&l.driver)),
+        ("options", sorted(&l.options, |v| json!(v))),
+    ])
+}
+
+fn network_value(n: &Network) -> Value {
+    object(vec![
+        ("name", Some(json!(n.name))),
+        ("driver", text(&n.driver)),
+        ("driver_opts", sorted(&n.driver_opts, |v| json!(v))),
+        ("ipam", extra(&n.extra, "ipam")),
+        ("external", flag(n.external)),
+        ("internal", flag(n.internal)),
+        ("attachable", flag(n.attachable)),
+        ("labels", sorted(&n.labels, |v| json!(v))),
+        ("enable_ipv4", extra(&n.extra, "enable_ipv4")),
+        ("enable_ipv6", n.enable_ipv6.map(Value::Bool)),
+    ])
+}
+
+fn volume_value(v: &Volume) -> Value {
+    object(vec![
+        ("name", Some(json!(v.name))),
+        ("driver", text(&v.driver)),
+        ("driver_opts", sorted(&v.driver_opts, |o| json!(o))),
+        ("external", flag(v.external)),
+        ("labels", sorted(&v.labels, |l| json!(l))),
+    ])
+}
+
+fn file_object_value(o: &FileObject) -> Value {
+    object(vec![
+        ("name", Some(json!(o.name))),
+        ("file", o.file.as_ref().map(|f| json!(f.to_string_lossy()))),
+        ("environment", text(&o.environment)),
+        ("content", text(&o.content)),
+        ("external", flag(o.external)),
+        ("labels", sorted(&o.labels, |l| json!(l))),
+        ("driver", extra(&o.extra, "driver")),
+        ("driver_opts", extra(&o.extra, "driver_opts")),
+        ("template_driver", extra(&o.extra, "template_driver")),
+    ])
+}

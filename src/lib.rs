@@ -1,0 +1,11 @@
+//! rde: run docker-compose projects without Docker. The binary (`main.rs`) is a
+//! thin shell over these modules; they are a library so that integration tests
+//! can exercise pure logic (the compose loader) directly.
+
+pub mod cli;
+pub mod compose;
+pub mod fsutil;
+pub mod image;
+pub mod output;
+pub mod paths;
+pub mod rootless;
