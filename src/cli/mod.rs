@@ -18,19 +18,19 @@ pub struct Cli {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ProjectArgs {
     /// Compose configuration files (repeatable; `-` reads standard input)
-    #[arg(short = 'f', long = "file", global = true)]
+    #[arg(short = 'f', long = "file")]
     pub files: Vec<std::path::PathBuf>,
     /// Project name
-    #[arg(short = 'p', long = "project-name", global = true)]
+    #[arg(short = 'p', long = "project-name")]
     pub project_name: Option<String>,
     /// Alternate environment files (repeatable)
-    #[arg(long = "env-file", global = true)]
+    #[arg(long = "env-file")]
     pub env_files: Vec<std::path::PathBuf>,
     /// Profiles to enable (repeatable)
-    #[arg(long = "profile", global = true)]
+    #[arg(long = "profile")]
     pub profiles: Vec<String>,
     /// Alternate working directory (default: the directory of the first compose file)
-    #[arg(long = "project-directory", global = true)]
+    #[arg(long = "project-directory")]
     pub project_directory: Option<std::path::PathBuf>,
 }
 
@@ -200,5 +200,23 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::System(SystemCommand::Df) => commands::system_df::run(&ctx),
         Command::System(SystemCommand::Prune(args)) => commands::system_prune::run(&ctx, args),
         Command::System(SystemCommand::Info) => commands::system_info::run(&ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn compose_flags_come_before_the_command_and_force_flags_after() {
+        let cli = Cli::try_parse_from(["rde", "-f", "a.yml", "-p", "demo", "system", "prune", "-f"]).unwrap();
+        assert_eq!(cli.project.files, [std::path::PathBuf::from("a.yml")]);
+        assert!(matches!(cli.command, Command::System(SystemCommand::Prune(PruneArgs { force: true, .. }))));
     }
 }

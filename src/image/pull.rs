@@ -44,7 +44,7 @@ pub enum PullFailure {
     SizeMismatch { digest: Digest, registry: String, expected: u64, actual: u64 },
     #[error("layer {digest}: {source}")]
     Unpack { digest: Digest, source: UnpackError },
-    #[error("layer {digest}: reading the download: {source}")]
+    #[error("layer {digest}: the download broke off ({source}); nothing was stored, pull again to complete")]
     Stream { digest: Digest, source: io::Error },
     #[error("bad image config {digest}: {source}")]
     Config { digest: Digest, source: serde_json::Error },

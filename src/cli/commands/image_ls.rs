@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: ImageLsArgs) -> anyhow::Result<i32> {
         for (repository, tag) in names {
             if let Some(f) = &filter {
                 let same_repo = f.familiar_repository() == repository;
-                let same_tag = args.repository.as_deref().is_none_or(|q| !q.contains(':') || f.tag.as_deref() == Some(tag.as_str()));
+                let same_tag = f.tag.is_none() || f.tag.as_deref() == Some(tag.as_str());
                 if !same_repo || !same_tag {
                     continue;
                 }
