@@ -53,7 +53,8 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct ConfigArgs {
     /// Services to render (others are left out)
-    pub services: Vec<String>,
+    #[arg(value_name = "SERVICE")]
+    pub service_names: Vec<String>,
     /// Output format: yaml or json
     #[arg(long, default_value = "yaml")]
     pub format: String,
@@ -61,8 +62,8 @@ pub struct ConfigArgs {
     #[arg(short, long)]
     pub quiet: bool,
     /// Print the service names, one per line
-    #[arg(long)]
-    pub services_only: bool,
+    #[arg(long = "services")]
+    pub list_services: bool,
     /// Print the volume names, one per line
     #[arg(long)]
     pub volumes: bool,

@@ -5,18 +5,18 @@ use crate::compose::{self, ConfigFormat};
 /// `rde config`: the normalised model, as `docker compose config` prints it.
 pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
-    let mut project = ctx.load_project(&args.services, !args.no_interpolate)?;
+    let mut project = ctx.load_project(&args.service_names, !args.no_interpolate)?;
     if args.quiet {
         return Ok(0);
     }
-    if !args.services.is_empty() {
-        for name in &args.services {
+    if !args.service_names.is_empty() {
+        for name in &args.service_names {
             anyhow::ensure!(project.services.contains_key(name), "no such service: {name}; hint: `rde config --services` lists them");
         }
-        project.services.retain(|name, _| args.services.contains(name));
+        project.services.retain(|name, _| args.service_names.contains(name));
     }
     let lines = |names: Vec<String>| names.join("\n");
-    let text = if args.services_only {
+    let text = if args.list_services {
         lines(compose::service_names(&project))
     } else if args.volumes {
         lines(compose::volume_names(&project))
