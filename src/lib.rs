@@ -9,3 +9,4 @@ pub mod image;
 pub mod output;
 pub mod paths;
 pub mod rootless;
+pub mod runtime;

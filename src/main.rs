@@ -5,6 +5,12 @@ use rde::{cli, output, rootless};
 
 fn main() {
     rootless::finish_handshake();
+    // The per-container supervisor: rde re-executed, single-threaded, no CLI parsing.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("__shim") {
+        let id = args.get(2).map(String::as_str).unwrap_or("");
+        std::process::exit(rde::runtime::shim::run(&rde::paths::Paths::detect(), id));
+    }
     let cli = cli::Cli::parse();
     // Rootless, rde works inside its own user namespace so that layers keep their owners.
     if cli.command.needs_user_namespace() && !rustix::process::geteuid().is_root() {

@@ -153,3 +153,38 @@ fn concurrent_pulls_of_one_image_are_safe() {
     let ls = env.ok(&["image", "ls", "-q"]);
     assert_eq!(ls.stdout.lines().count(), 1, "{}", ls.stdout);
 }
+
+/// A server that answers every request with a 307 to the real registry, as
+/// registries do when blobs live in object storage.
+fn redirector(target: String) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let mut stream = stream;
+            let _ = write!(stream, "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    port
+}
+
+#[test]
+fn redirects_are_followed() {
+    let reg = shared_registry();
+    let port = redirector(reg.clone());
+    let env = Env::new();
+    let out = env.ok(&["image", "pull", &format!("127.0.0.1:{port}/library/busybox")]);
+    assert!(out.stdout.contains("Pull complete"), "{}", out.stdout);
+    env.assert_store_consistent();
+}

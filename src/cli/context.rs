@@ -57,6 +57,10 @@ impl Context {
         Ok(Settings::load(&self.paths.config_file)?)
     }
 
+    pub fn containers(&self) -> anyhow::Result<crate::runtime::state::Containers> {
+        Ok(crate::runtime::state::Containers::open(&self.paths.data)?)
+    }
+
     pub fn registry(&self) -> anyhow::Result<RegistryClient> {
         Ok(RegistryClient::new(self.settings()?, DockerConfig::load()?, &self.paths.config_file))
     }

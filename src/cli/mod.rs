@@ -41,6 +41,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -79,6 +82,156 @@ pub struct ConfigArgs {
     /// Write the output to a file instead of standard output
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// Create and run a new container from an image
+    Run(Box<RunArgs>),
+    /// List containers
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(ContainerLsArgs),
+    /// Show a container's output
+    Logs(LogsArgs),
+    /// Stop running containers (stop signal, grace period, then SIGKILL)
+    Stop(StopArgs),
+    /// Send a signal to running containers
+    Kill(KillArgs),
+    /// Remove containers
+    #[command(visible_alias = "remove")]
+    Rm(ContainerRmArgs),
+    /// Show the details of containers
+    Inspect(ContainerInspectArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct RunArgs {
+    /// Run in the background and print the container id
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (KEY=VALUE, or KEY to copy ours)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    #[arg(long = "env-file")]
+    pub env_file: Vec<std::path::PathBuf>,
+    /// Bind mount or named volume: SRC:DEST[:ro]
+    #[arg(short, long = "volume")]
+    pub volume: Vec<String>,
+    /// Mount a tmpfs at this path
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// USER[:GROUP], names or ids
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Override the image's entrypoint ("" clears it)
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Keep standard input open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Run an init process as PID 1 that forwards signals and reaps zombies
+    #[arg(long)]
+    pub init: bool,
+    /// Mount the root filesystem read-only
+    #[arg(long)]
+    pub read_only: bool,
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Memory limit, e.g. 512m or 2g
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// CPUs, e.g. 1.5
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait after the stop signal before killing
+    #[arg(long)]
+    pub stop_timeout: Option<u64>,
+    /// Pull for another platform when the image is missing
+    #[arg(long)]
+    pub platform: Option<String>,
+    pub image: String,
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerLsArgs {
+    /// Show all containers, not only running ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    pub container: String,
+    /// Follow the output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines
+    #[arg(short = 'n', long)]
+    pub tail: Option<String>,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Seconds to wait before killing
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    #[arg(short, long, default_value = "SIGKILL")]
+    pub signal: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerRmArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Kill running containers first
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerInspectArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -192,6 +345,13 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let ctx = context::Context::new(cli.project);
     match cli.command {
         Command::Config(args) => commands::config::run(&ctx, args),
+        Command::Container(ContainerCommand::Run(args)) => commands::container_run::run(&ctx, *args),
+        Command::Container(ContainerCommand::Ls(args)) => commands::container_ls::run(&ctx, args),
+        Command::Container(ContainerCommand::Logs(args)) => commands::container_logs::run(&ctx, args),
+        Command::Container(ContainerCommand::Stop(args)) => commands::container_stop::run(&ctx, args),
+        Command::Container(ContainerCommand::Kill(args)) => commands::container_kill::run(&ctx, args),
+        Command::Container(ContainerCommand::Rm(args)) => commands::container_rm::run(&ctx, args),
+        Command::Container(ContainerCommand::Inspect(args)) => commands::container_inspect::run(&ctx, args),
         Command::Image(ImageCommand::Pull(args)) => commands::image_pull::run(&ctx, args),
         Command::Image(ImageCommand::Ls(args)) => commands::image_ls::run(&ctx, args),
         Command::Image(ImageCommand::Inspect(args)) => commands::image_inspect::run(&ctx, args),

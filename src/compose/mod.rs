@@ -3,8 +3,8 @@
 //!
 //! # Public API
 //!
-//! ```ignore
-//! use crate::compose::{load_project, render_config, ConfigFormat, ProjectOptions};
+//! ```text
+//! use rde::compose::{load_project, render_config, ConfigFormat, ProjectOptions};
 //!
 //! let mut opts = ProjectOptions::from_process()?;     // cwd + process env, interpolation on
 //! opts.files = vec!["docker-compose.yml".into()];     // -f (repeatable, "-" = opts.stdin)

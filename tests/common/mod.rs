@@ -114,6 +114,30 @@ impl Env {
     }
 }
 
+impl Drop for Env {
+    /// Whatever a test left running or mounted goes, also when the test failed.
+    fn drop(&mut self) {
+        if self.root().join("containers-v1").is_dir() {
+            let ids = self.run(&["container", "ls", "-aq", "--no-trunc"]).stdout;
+            for id in ids.lines().filter(|l| !l.is_empty()) {
+                let _ = self.command(&["container", "rm", "-f", id]).output();
+            }
+        }
+        let root = self.dir.path().display().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        for target in mounts.lines().filter_map(|l| l.split_whitespace().nth(1)).filter(|t| t.starts_with(&root)) {
+            let _ = Command::new("umount").args(["-l", target]).status();
+        }
+    }
+}
+
+/// Mount points under `dir` (a test asserts none are left).
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let root = dir.display().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts.lines().filter_map(|l| l.split_whitespace().nth(1)).filter(|t| t.starts_with(&root)).map(String::from).collect()
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

@@ -1,4 +1,11 @@
 pub mod config;
+pub mod container_inspect;
+pub mod container_kill;
+pub mod container_logs;
+pub mod container_ls;
+pub mod container_rm;
+pub mod container_run;
+pub mod container_stop;
 pub mod image_inspect;
 pub mod image_ls;
 pub mod image_pull;

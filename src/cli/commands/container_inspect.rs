@@ -1,0 +1,49 @@
+use crate::cli::ContainerInspectArgs;
+use crate::cli::context::Context;
+use serde_json::json;
+
+pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
+    let printer = ctx.printer(false);
+    let containers = ctx.containers()?;
+    let mut out = Vec::new();
+    let mut failed = 0;
+    for name in &args.containers {
+        match containers.find(name) {
+            Ok(r) => {
+                let state = containers.state(&r.id);
+                out.push(json!({
+                    "Id": r.id,
+                    "Name": r.name,
+                    "Image": r.image_id.to_string(),
+                    "ImageName": r.image,
+                    "Created": r.created,
+                    "State": {
+                        "Status": containers.observe(&r.id).to_string(),
+                        "Pid": state.pid,
+                        "ExitCode": state.exit_code,
+                        "StartedAt": state.started_at,
+                        "FinishedAt": state.finished_at,
+                        "Error": state.error,
+                    },
+                    "Config": {
+                        "Cmd": r.spec.process.args,
+                        "Env": r.spec.process.env,
+                        "WorkingDir": r.spec.process.cwd,
+                        "User": format!("{}:{}", r.spec.process.uid, r.spec.process.gid),
+                        "Hostname": r.spec.hostname,
+                        "StopSignal": r.stop_signal,
+                        "StopTimeout": r.stop_timeout,
+                    },
+                    "Mounts": r.spec.mounts,
+                    "LogPath": containers.log_path(&r.id),
+                }));
+            }
+            Err(e) => {
+                printer.error(e.to_string());
+                failed += 1;
+            }
+        }
+    }
+    printer.json(&serde_json::Value::Array(out));
+    Ok(if failed == 0 { 0 } else { 1 })
+}

@@ -1,0 +1,59 @@
+use crate::cli::ContainerLsArgs;
+use crate::cli::context::Context;
+use crate::output::human_ago;
+use crate::runtime::state::Observed;
+
+pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
+    let printer = ctx.printer(false);
+    let containers = ctx.containers()?;
+    let mut rows = Vec::new();
+    for record in containers.all()? {
+        let observed = containers.observe(&record.id);
+        if !args.all && !matches!(observed, Observed::Running | Observed::Unknown) {
+            continue;
+        }
+        let state = containers.state(&record.id);
+        let status = match observed {
+            Observed::Running => format!("Up {}", crate::output::human_duration(std::time::Duration::from_secs(crate::output::now_unix().saturating_sub(state.started_at.unwrap_or(0))))),
+            Observed::Exited(code) => format!("Exited ({code}) {}", state.finished_at.map_or(String::new(), |t| human_ago(t as i64))),
+            Observed::Created => "Created".into(),
+            Observed::Unknown => "Unknown (supervisor gone)".into(),
+        };
+        rows.push((record, observed, status));
+    }
+    if args.quiet {
+        for (record, _, _) in &rows {
+            printer.result(if args.no_trunc { record.id.clone() } else { record.id[..12].to_string() });
+        }
+        return Ok(0);
+    }
+    let command = |args: &[String]| {
+        let text = args.join(" ");
+        if text.chars().count() > 20 { format!("\"{}…\"", text.chars().take(19).collect::<String>()) } else { format!("\"{text}\"") }
+    };
+    match args.format.as_str() {
+        "json" => {
+            for (record, observed, status) in &rows {
+                printer.result(
+                    serde_json::json!({
+                        "ID": record.id, "Names": record.name, "Image": record.image, "Command": record.spec.process.args.join(" "),
+                        "State": observed.to_string(), "Status": status, "CreatedAt": record.created,
+                    })
+                    .to_string(),
+                );
+            }
+        }
+        "table" => {
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(r, _, status)| {
+                    let id = if args.no_trunc { r.id.clone() } else { r.id[..12].to_string() };
+                    vec![id, r.image.clone(), command(&r.spec.process.args), human_ago(r.created as i64), status.clone(), String::new(), r.name.clone()]
+                })
+                .collect();
+            printer.table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], &table);
+        }
+        other => anyhow::bail!("unknown --format {other:?}; hint: use table or json"),
+    }
+    Ok(0)
+}

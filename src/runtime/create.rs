@@ -1,0 +1,351 @@
+//! From `rde container run` options and the image config to a container record,
+//! with docker's rules: entrypoint/cmd/env/workdir/user/stop signal from the
+//! image, overridden by flags; users resolved through the image's files.
+
+use super::spec::{ContainerSpec, Mount, MountKind, ProcessSpec};
+use super::state::{ContainerRecord, Containers, generated_name, new_id};
+use super::user;
+use crate::image::config::ImageConfig;
+use crate::image::store::{ImageRecord, Store};
+use std::path::PathBuf;
+
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub name: Option<String>,
+    pub command: Vec<String>,
+    pub entrypoint: Option<String>,
+    /// `-e K=V` or `-e K` (taken from our environment).
+    pub env: Vec<String>,
+    pub env_files: Vec<PathBuf>,
+    pub volumes: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub memory: Option<u64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u64>,
+    pub auto_remove: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("invalid volume specification {0:?}; hint: use HOST_PATH:CONTAINER_PATH[:ro] or VOLUME:CONTAINER_PATH[:ro], with an absolute container path")]
+    BadVolume(String),
+    #[error("invalid environment variable {0:?}: the name may not be empty or contain '='")]
+    BadEnv(String),
+    #[error("env file {path}: {source}")]
+    EnvFile { path: PathBuf, source: std::io::Error },
+    #[error("bind mount source {0} does not exist; hint: create it first, or check the path")]
+    MissingBindSource(PathBuf),
+    #[error("invalid size {0:?}; hint: a number with an optional unit k, m, g, e.g. 512m")]
+    BadSize(String),
+    #[error("no command specified: the image has no Cmd or Entrypoint; hint: give a command after the image name")]
+    NoCommand,
+    #[error("image config: {0}")]
+    Config(String),
+    #[error(transparent)]
+    User(#[from] user::UserError),
+    #[error(transparent)]
+    State(#[from] super::state::StateError),
+    #[error("volume {name}: {source}")]
+    Volume { name: String, source: std::io::Error },
+}
+
+/// Create the container record and its directories (nothing runs yet).
+pub fn create(
+    store: &Store,
+    containers: &Containers,
+    image_ref: &str,
+    image: &ImageRecord,
+    opts: &CreateOptions,
+) -> Result<ContainerRecord, CreateError> {
+    let config_bytes = store.get_blob(&image.id).ok_or_else(|| CreateError::Config("missing from the store; pull the image again".into()))?;
+    let config = ImageConfig::parse(&config_bytes).map_err(|e| CreateError::Config(e.to_string()))?.config;
+    let layers: Vec<PathBuf> = image.layers.iter().rev().map(|l| store.layer_diff(&l.diff_id)).collect();
+
+    let entrypoint = match &opts.entrypoint {
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+        None => config.entrypoint.clone().unwrap_or_default(),
+    };
+    // A new entrypoint drops the image's Cmd, as docker does.
+    let cmd = if !opts.command.is_empty() {
+        opts.command.clone()
+    } else if opts.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        config.cmd.clone().unwrap_or_default()
+    };
+    let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    if args.is_empty() {
+        return Err(CreateError::NoCommand);
+    }
+
+    let user_spec = opts.user.clone().or(config.user.clone()).unwrap_or_default();
+    let passwd = image_file(&layers, "etc/passwd").unwrap_or_default();
+    let group = image_file(&layers, "etc/group").unwrap_or_default();
+    let user = user::resolve(&user_spec, &passwd, &group)?;
+
+    let mut env = EnvList::default();
+    for e in config.env.clone().unwrap_or_default() {
+        env.set_line(&e);
+    }
+    for file in &opts.env_files {
+        let text = std::fs::read_to_string(file).map_err(|source| CreateError::EnvFile { path: file.clone(), source })?;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            env.set_from_flag(line)?;
+        }
+    }
+    for e in &opts.env {
+        env.set_from_flag(e)?;
+    }
+    if !env.has("PATH") {
+        env.set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    }
+    if !env.has("HOME") {
+        env.set("HOME", &user.home);
+    }
+
+    let id = new_id();
+    let name = opts.name.clone().unwrap_or_else(|| generated_name(&id));
+    let hostname = opts.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+    env.set("HOSTNAME", &hostname);
+    let mut mounts = Vec::new();
+    for v in &opts.volumes {
+        mounts.push(parse_volume(v, containers)?);
+    }
+    for t in &opts.tmpfs {
+        let (dest, _) = t.split_once(':').unwrap_or((t, ""));
+        mounts.push(Mount { destination: dest.to_string(), kind: MountKind::Tmpfs { size: None }, read_only: false });
+    }
+    let dir = containers.dir(&id);
+    let etc = dir.join("etc");
+    let etc_files = vec![
+        ("/etc/hosts".to_string(), etc.join("hosts").display().to_string()),
+        ("/etc/hostname".to_string(), etc.join("hostname").display().to_string()),
+        ("/etc/resolv.conf".to_string(), etc.join("resolv.conf").display().to_string()),
+    ];
+    let (soft, hard) = nofile_limit();
+    let spec = ContainerSpec {
+        process: ProcessSpec {
+            args,
+            env: env.lines(),
+            cwd: opts.workdir.clone().or(config.working_dir.clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+            uid: user.uid,
+            gid: user.gid,
+            additional_gids: user.additional_gids,
+            terminal: false,
+            cap_add: opts.cap_add.clone(),
+            cap_drop: opts.cap_drop.clone(),
+            rlimits: vec![("RLIMIT_NOFILE".into(), soft, hard)],
+        },
+        hostname: hostname.clone(),
+        rootfs: String::new(),
+        read_only: opts.read_only,
+        mounts,
+        etc_files,
+        cgroups_path: format!("/rde/{id}"),
+        memory_limit: opts.memory,
+        cpu_quota: opts.cpus.map(|c| ((c * 100_000.0) as i64, 100_000)),
+        pids_limit: opts.pids_limit,
+        netns_path: None,
+        shm_size: None,
+    };
+    let record = ContainerRecord {
+        id: id.clone(),
+        name,
+        image: image_ref.to_string(),
+        image_id: image.id.clone(),
+        layers,
+        spec,
+        created: crate::output::now_unix(),
+        auto_remove: opts.auto_remove,
+        stop_signal: opts.stop_signal.clone().or(config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
+        stop_timeout: opts.stop_timeout.unwrap_or(10),
+        labels: Default::default(),
+    };
+    let _lock = containers.lock()?;
+    let dir = containers.create(&record)?;
+    let write = |name: &str, text: String| std::fs::write(dir.join("etc").join(name), text);
+    let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let io = |e| CreateError::State(super::state::StateError::Io { path: dir.clone(), source: e });
+    write("hosts", hosts).map_err(io)?;
+    write("hostname", format!("{hostname}\n")).map_err(io)?;
+    write("resolv.conf", resolv).map_err(io)?;
+    Ok(record)
+}
+
+/// `-v`: `/host:/ctr[:ro]`, `./rel:/ctr`, or `name:/ctr` for a named volume.
+fn parse_volume(spec: &str, containers: &Containers) -> Result<Mount, CreateError> {
+    let bad = || CreateError::BadVolume(spec.to_string());
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, destination, mode) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => return Err(bad()),
+    };
+    if !destination.starts_with('/') || source.is_empty() || !matches!(mode, "" | "ro" | "rw" | "z" | "Z") {
+        return Err(bad());
+    }
+    let read_only = mode == "ro";
+    let source = if source.starts_with('/') || source.starts_with('.') || source.starts_with('~') {
+        let path = std::path::absolute(source).map_err(|_| bad())?;
+        if !path.exists() {
+            return Err(CreateError::MissingBindSource(path));
+        }
+        path
+    } else {
+        if !source.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+            return Err(bad());
+        }
+        containers.volume_dir(source).map_err(|e| CreateError::Volume { name: source.to_string(), source: e })?
+    };
+    Ok(Mount { destination: destination.to_string(), kind: MountKind::Bind { source: source.display().to_string() }, read_only })
+}
+
+/// `512m`, `2g`, `1024k`, `1048576`: bytes, as docker reads sizes (binary units).
+pub fn parse_bytes(text: &str) -> Result<u64, CreateError> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(CreateError::BadSize(text.to_string())),
+    };
+    let value: f64 = number.parse().map_err(|_| CreateError::BadSize(text.to_string()))?;
+    Ok((value * (1u64 << shift) as f64) as u64)
+}
+
+/// A file of the image, read from the topmost layer that has it (a whiteout hides it).
+pub fn image_file(layers: &[PathBuf], path: &str) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    for layer in layers {
+        let p = layer.join(path);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_char_device() => return None,
+            Ok(_) => return std::fs::read_to_string(&p).ok(),
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+/// The caller's open-files limit: containers inherit it (raising the hard limit
+/// is not allowed here, and podman's 1048576 would fail).
+fn nofile_limit() -> (u64, u64) {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    (limit.current.unwrap_or(1024), limit.maximum.unwrap_or(1024))
+}
+
+/// Environment in order, later settings replacing earlier ones.
+#[derive(Default)]
+struct EnvList(Vec<(String, String)>);
+
+impl EnvList {
+    fn set(&mut self, key: &str, value: &str) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value.to_string(),
+            None => self.0.push((key.to_string(), value.to_string())),
+        }
+    }
+
+    fn set_line(&mut self, line: &str) {
+        let (k, v) = line.split_once('=').unwrap_or((line, ""));
+        self.set(k, v);
+    }
+
+    /// `K=V` sets; a bare `K` copies our own value, or is dropped when unset.
+    fn set_from_flag(&mut self, flag: &str) -> Result<(), CreateError> {
+        match flag.split_once('=') {
+            Some(("", _)) => Err(CreateError::BadEnv(flag.to_string())),
+            Some((k, v)) => {
+                self.set(k, v);
+                Ok(())
+            }
+            None if flag.is_empty() => Err(CreateError::BadEnv(flag.to_string())),
+            None => {
+                if let Ok(v) = std::env::var(flag) {
+                    self.set(flag, &v);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("2G").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("1.5g").unwrap(), 3 << 29);
+        assert_eq!(parse_bytes("4096").unwrap(), 4096);
+        assert_eq!(parse_bytes("10kb").unwrap(), 10 << 10);
+        assert!(parse_bytes("lots").is_err() && parse_bytes("5x").is_err());
+    }
+
+    #[test]
+    fn env_flags_override_in_order() {
+        let mut env = EnvList::default();
+        env.set_line("PATH=/usr/bin");
+        env.set_line("LANG=C.UTF-8");
+        env.set_from_flag("LANG=en_US.UTF-8").unwrap();
+        env.set_from_flag("EMPTY=").unwrap();
+        env.set_from_flag("RDE_SURELY_UNSET_VARIABLE").unwrap();
+        assert_eq!(env.lines(), ["PATH=/usr/bin", "LANG=en_US.UTF-8", "EMPTY="]);
+        assert!(matches!(env.set_from_flag("=x"), Err(CreateError::BadEnv(_))));
+    }
+
+    #[test]
+    fn volume_specs() {
+        let dir = tempfile::tempdir().unwrap();
+        let containers = Containers::open(dir.path()).unwrap();
+        let m = parse_volume(&format!("{}:/data:ro", dir.path().display()), &containers).unwrap();
+        assert!(m.read_only && m.destination == "/data");
+        let m = parse_volume("pgdata:/var/lib/postgresql/data", &containers).unwrap();
+        assert_eq!(m.kind, MountKind::Bind { source: dir.path().join("volumes-v1/pgdata/_data").display().to_string() });
+        for bad in ["/x", "a:b", "/x:/y:rx", ":/y", "a b:/y", "/x:/y:ro:extra"] {
+            assert!(parse_volume(bad, &containers).is_err(), "{bad}");
+        }
+        assert!(matches!(parse_volume("/surely/missing/dir:/y", &containers), Err(CreateError::MissingBindSource(_))));
+    }
+
+    #[test]
+    fn image_files_respect_whiteouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (upper, lower) = (dir.path().join("upper"), dir.path().join("lower"));
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::create_dir_all(lower.join("etc")).unwrap();
+        std::fs::write(lower.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        std::fs::write(lower.join("etc/group"), "root:x:0:\n").unwrap();
+        let layers = vec![upper.clone(), lower.clone()];
+        assert!(image_file(&layers, "etc/passwd").unwrap().starts_with("root"));
+        rustix::fs::mknodat(rustix::fs::CWD, &upper.join("etc/group"), rustix::fs::FileType::CharacterDevice, rustix::fs::Mode::empty(), 0).unwrap();
+        assert_eq!(image_file(&layers, "etc/group"), None);
+    }
+}

@@ -1,0 +1,215 @@
+//! Starting, stopping, killing and removing containers from the CLI side. The
+//! CLI never calls libcontainer to create: it spawns a shim and waits for its
+//! report. Stop and remove work from the recorded pids, so they still clean up
+//! when the shim or a CLI was killed.
+
+use super::shim::{REPORT_FD_ENV, Report};
+use super::state::{ContainerRecord, Containers, Observed, Status, process_alive};
+use crate::paths::Paths;
+use nix::sys::signal::Signal;
+use std::io::BufRead;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("{message}")]
+    Failed { message: String, exit_code: i32 },
+    #[error("cannot start the container's supervisor: {0}")]
+    Spawn(std::io::Error),
+    #[error("the container's supervisor died before reporting; see {0}")]
+    ShimDied(String),
+    #[error("invalid signal {0:?}; hint: use a name like SIGTERM or TERM, or a number")]
+    BadSignal(String),
+    #[error("container {0} is running; hint: stop it first, or remove it with --force")]
+    Running(String),
+    #[error("{0}")]
+    Cleanup(String),
+    #[error(transparent)]
+    State(#[from] super::state::StateError),
+}
+
+impl LifecycleError {
+    /// The exit code `run` passes on: 125, or docker's 126/127 for a command that cannot run.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LifecycleError::Failed { exit_code, .. } => *exit_code,
+            _ => 125,
+        }
+    }
+}
+
+/// The shim's report pipe, kept by a foreground `run` to learn the exit code.
+pub struct Started {
+    pub pid: i32,
+    pub reports: std::io::BufReader<std::fs::File>,
+}
+
+impl Started {
+    /// Wait (up to `timeout`) for the shim's last report; `Some(code)` once the container exited.
+    pub fn exit_code(&mut self, timeout: Duration) -> Option<Option<i32>> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        if self.reports.buffer().is_empty() {
+            let mut fds = [PollFd::new(self.reports.get_ref().as_fd(), PollFlags::POLLIN)];
+            let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::NONE);
+            if poll(&mut fds, ms).unwrap_or(0) == 0 {
+                return None;
+            }
+        }
+        let mut line = String::new();
+        match self.reports.read_line(&mut line) {
+            Ok(0) | Err(_) => Some(None), // the shim is gone without a word
+            Ok(_) => match serde_json::from_str::<Report>(&line) {
+                Ok(Report::Exited { exit_code }) => Some(Some(exit_code)),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Start a created container through a new shim.
+pub fn start(containers: &Containers, record: &ContainerRecord) -> Result<Started, LifecycleError> {
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| LifecycleError::Spawn(e.into()))?;
+    let raw = write_end.as_raw_fd();
+    let mut command = Command::new("/proc/self/exe");
+    command.args(["__shim", &record.id]).env(REPORT_FD_ENV, raw.to_string()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: setsid and fcntl are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            // Its own session: the terminal's Ctrl-C must not reach the supervisor.
+            nix::unistd::setsid()?;
+            if libc::fcntl(raw, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn().map_err(LifecycleError::Spawn)?;
+    drop(write_end);
+    let mut reports = std::io::BufReader::new(std::fs::File::from(read_end));
+    let mut line = String::new();
+    let _ = reports.read_line(&mut line);
+    match serde_json::from_str::<Report>(&line) {
+        Ok(Report::Started { pid }) => Ok(Started { pid, reports }),
+        Ok(Report::Failed { message, exit_code }) => Err(LifecycleError::Failed { message, exit_code }),
+        _ => Err(LifecycleError::ShimDied(containers.dir(&record.id).join("state.json").display().to_string())),
+    }
+}
+
+pub fn parse_signal(name: &str) -> Result<Signal, LifecycleError> {
+    let bad = || LifecycleError::BadSignal(name.to_string());
+    if let Ok(n) = name.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    Signal::from_str(&full).map_err(|_| bad())
+}
+
+pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -> Result<(), LifecycleError> {
+    let state = containers.state(&record.id);
+    match (containers.observe(&record.id), state.pid) {
+        (Observed::Running | Observed::Unknown, Some(pid)) if process_alive(pid) => {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).map_err(|e| LifecycleError::Cleanup(e.to_string()))
+        }
+        _ => Err(LifecycleError::Cleanup(format!("container {} is not running", record.name))),
+    }
+}
+
+/// The stop signal, the grace period, then SIGKILL; returns once the shim has
+/// recorded the exit (or, without a shim, once the init is gone).
+pub fn stop(containers: &Containers, record: &ContainerRecord, timeout: Option<u64>, paths: &Paths) -> Result<(), LifecycleError> {
+    let Some(pid) = containers.state(&record.id).pid.filter(|p| process_alive(*p)) else {
+        return reconcile(containers, record, paths);
+    };
+    let signal = parse_signal(&record.stop_signal)?;
+    let grace = Duration::from_secs(timeout.unwrap_or(record.stop_timeout));
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, signal);
+    if !wait_stopped(containers, record, grace) {
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        wait_stopped(containers, record, Duration::from_secs(10));
+    }
+    reconcile(containers, record, paths)
+}
+
+fn wait_stopped(containers: &Containers, record: &ContainerRecord, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        let state = containers.state(&record.id);
+        let init_gone = state.pid.is_none_or(|p| !process_alive(p));
+        let shim_gone = state.shim_pid.is_none_or(|p| !process_alive(p));
+        if matches!(state.status, Some(Status::Exited)) || (init_gone && shim_gone) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// When the shim is gone (killed), do its cleanup: delete the libcontainer
+/// state, unmount the rootfs, record an exit.
+fn reconcile(containers: &Containers, record: &ContainerRecord, paths: &Paths) -> Result<(), LifecycleError> {
+    let mut state = containers.state(&record.id);
+    if state.shim_pid.is_some_and(process_alive) || matches!(state.status, Some(Status::Exited)) {
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    if let Ok(mut c) = libcontainer::container::Container::load(super::shim::libcontainer_root(paths).join(&record.id)) {
+        if let Err(e) = c.delete(true) {
+            errors.push(format!("delete container state: {e}"));
+        }
+    }
+    if let Err(e) = super::rootfs::unmount(&containers.dir(&record.id).join("merged")) {
+        errors.push(format!("unmount rootfs: {e}"));
+    }
+    if state.status == Some(Status::Running) {
+        state.status = Some(Status::Exited);
+        state.exit_code = Some(state.exit_code.unwrap_or(137));
+        state.finished_at = Some(crate::output::now_unix());
+        containers.save_state(&record.id, &state)?;
+    }
+    if errors.is_empty() { Ok(()) } else { Err(LifecycleError::Cleanup(errors.join("; "))) }
+}
+
+/// Remove a container and everything it owns; with `force`, kill it first.
+/// Keeps going after a failure and reports every error.
+pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, paths: &Paths) -> Result<(), LifecycleError> {
+    let observed = containers.observe(&record.id);
+    if matches!(observed, Observed::Running) && !force {
+        return Err(LifecycleError::Running(record.name.clone()));
+    }
+    let mut errors = Vec::new();
+    if let Some(pid) = containers.state(&record.id).pid.filter(|p| process_alive(*p)) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        wait_stopped(containers, record, Duration::from_secs(10));
+    }
+    if let Err(e) = reconcile(containers, record, paths) {
+        errors.push(e.to_string());
+    }
+    let dir = containers.dir(&record.id);
+    if let Err(e) = crate::fsutil::remove_tree(&dir) {
+        errors.push(format!("remove {}: {e}", dir.display()));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(LifecycleError::Cleanup(errors.join("; "))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("SIGINT").unwrap(), Signal::SIGINT);
+        assert_eq!(parse_signal("term").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("99").is_err());
+    }
+}

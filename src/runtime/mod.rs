@@ -1,0 +1,12 @@
+//! Containers: the OCI spec from image and options, the overlay rootfs, the
+//! per-container shim that drives libcontainer, state on disk, logs.
+
+pub mod create;
+pub mod executor;
+pub mod lifecycle;
+pub mod logs;
+pub mod rootfs;
+pub mod shim;
+pub mod spec;
+pub mod state;
+pub mod user;

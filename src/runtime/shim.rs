@@ -1,0 +1,236 @@
+//! The shim: one small supervisor per container, rde re-executed as
+//! `rde __shim <id>` (single-threaded, as libcontainer requires). It mounts the
+//! overlay rootfs, creates and starts the container through libcontainer, tells
+//! the waiting CLI "started" (or why not) over a pipe, then owns the container's
+//! stdout/stderr (written to the log as JSON lines), waits for its init, records
+//! the exit code, and tears everything down.
+
+use super::executor::{NOT_EXECUTABLE, NOT_FOUND, RdeExecutor};
+use super::logs::LogWriter;
+use super::spec;
+use super::state::{ContainerRecord, ContainerState, Containers, Status};
+use crate::output::now_unix;
+use crate::paths::Paths;
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub const REPORT_FD_ENV: &str = "_RDE_SHIM_REPORT_FD";
+
+/// What the shim tells the CLI once the container runs, or could not be started.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub enum Report {
+    Started { pid: i32 },
+    Failed { message: String, exit_code: i32 },
+    /// Sent last, after cleanup, to a CLI still listening (foreground `run`).
+    Exited { exit_code: i32 },
+}
+
+struct Failure {
+    message: String,
+    exit_code: i32,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure { message: e.to_string(), exit_code: 125 }
+    }
+}
+
+/// Entry point of `rde __shim <id>`; returns the shim's own exit code.
+pub fn run(paths: &Paths, id: &str) -> i32 {
+    let mut report = std::env::var(REPORT_FD_ENV)
+        .ok()
+        .and_then(|fd| fd.parse::<i32>().ok())
+        // SAFETY: the CLI passed us this pipe end for our report.
+        .map(|fd| File::from(unsafe { OwnedFd::from_raw_fd(fd) }));
+    let send = |report: &mut Option<File>, r: &Report| {
+        if let Some(f) = report {
+            let _ = writeln!(f, "{}", serde_json::to_string(r).expect("reports serialise"));
+        }
+    };
+    let containers = match Containers::open(&paths.data) {
+        Ok(c) => c,
+        Err(e) => {
+            send(&mut report, &Report::Failed { message: e.to_string(), exit_code: 125 });
+            return 1;
+        }
+    };
+    let record = match containers.find(id) {
+        Ok(r) => r,
+        Err(e) => {
+            send(&mut report, &Report::Failed { message: e.to_string(), exit_code: 125 });
+            return 1;
+        }
+    };
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let dir = containers.dir(&record.id);
+    let libcontainer_root = paths.run.join("libcontainer");
+    match start(&containers, &record, &dir, &libcontainer_root) {
+        Ok((pid, stdout, stderr)) => {
+            send(&mut report, &Report::Started { pid });
+            let code = supervise(&containers, &record, pid, stdout, stderr);
+            finish(&containers, &record, &dir, &libcontainer_root, Some(code), None);
+            // A CLI that went away just makes this write fail.
+            send(&mut report, &Report::Exited { exit_code: code });
+            0
+        }
+        Err(f) => {
+            finish(&containers, &record, &dir, &libcontainer_root, None, Some(&f.message));
+            send(&mut report, &Report::Failed { message: f.message, exit_code: f.exit_code });
+            1
+        }
+    }
+}
+
+fn start(containers: &Containers, record: &ContainerRecord, dir: &Path, libcontainer_root: &Path) -> Result<(i32, OwnedFd, OwnedFd), Failure> {
+    let merged = dir.join("merged");
+    super::rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &merged)?;
+    super::rootfs::ensure_dir(&merged, &record.spec.process.cwd)?;
+    for m in &record.spec.mounts {
+        super::rootfs::ensure_dir(&merged, &m.destination)?;
+        // An empty named volume starts as a copy of what the image has there (owners included).
+        if let spec::MountKind::Bind { source } = &m.kind {
+            if containers.is_volume(Path::new(source)) {
+                super::rootfs::copy_up(&merged, &m.destination, Path::new(source))?;
+            }
+        }
+    }
+    let mut container_spec = record.spec.clone();
+    container_spec.rootfs = merged.display().to_string();
+    let bundle = dir.join("bundle");
+    let body = serde_json::to_vec_pretty(&spec::runtime_spec(&container_spec)).expect("spec serialises");
+    crate::fsutil::write_atomic(&bundle.join("config.json"), &body, 0o644)?;
+
+    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let devnull = File::open("/dev/null")?;
+    std::fs::create_dir_all(libcontainer_root)?;
+    let mut container = ContainerBuilder::new(record.id.clone(), SyscallType::default())
+        .with_executor(RdeExecutor)
+        .with_root_path(libcontainer_root)
+        .map_err(Failure::from)?
+        .with_stdin(OwnedFd::from(devnull))
+        .with_stdout(out_w)
+        .with_stderr(err_w)
+        .validate_id()
+        .map_err(Failure::from)?
+        .as_init(&bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build()
+        .map_err(create_failure)?;
+    container.start().map_err(Failure::from)?;
+    let pid = container.pid().map(|p| p.as_raw()).ok_or_else(|| Failure::from("the container has no init pid"))?;
+    containers.save_state(
+        &record.id,
+        &ContainerState {
+            status: Some(Status::Running),
+            pid: Some(pid),
+            shim_pid: Some(std::process::id() as i32),
+            started_at: Some(now_unix()),
+            ..Default::default()
+        },
+    )?;
+    Ok((pid, out_r, err_r))
+}
+
+/// docker's exit codes and messages for a command that cannot run; the
+/// executor's message sits inside libcontainer's error chain.
+fn create_failure(e: libcontainer::error::LibcontainerError) -> Failure {
+    let full = format!("{e:?}");
+    for (marker, exit_code) in [(NOT_FOUND, 127), (NOT_EXECUTABLE, 126)] {
+        if let Some(end) = full.find(marker) {
+            if let Some(start) = full[..end].rfind("exec: ") {
+                let suffix = if exit_code == 127 { " in $PATH" } else { "" };
+                let message = format!("{}{marker}{suffix}", full[start..end].replace("\\\"", "\""));
+                return Failure { message, exit_code };
+            }
+        }
+    }
+    Failure { message: format!("cannot create the container: {e}"), exit_code: 125 }
+}
+
+/// Copy the container's output into the log until its init exits; returns the
+/// exit code (128+N when killed by signal N).
+fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, stdout: OwnedFd, stderr: OwnedFd) -> i32 {
+    let mut log = LogWriter::open(&containers.log_path(&record.id));
+    let mut streams: Vec<(Option<File>, &'static str)> = vec![(Some(File::from(stdout)), "stdout"), (Some(File::from(stderr)), "stderr")];
+    let mut exit_code = None;
+    let mut exited_at = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let open: Vec<usize> = (0..streams.len()).filter(|i| streams[*i].0.is_some()).collect();
+        if open.is_empty() && exit_code.is_some() {
+            break;
+        }
+        // After init exits, give daemons that inherited the pipes a moment, then stop reading.
+        if exited_at.is_some_and(|t: std::time::Instant| t.elapsed().as_secs() >= 2) {
+            break;
+        }
+        if !open.is_empty() {
+            let mut fds: Vec<PollFd> =
+                open.iter().map(|i| PollFd::new(streams[*i].0.as_ref().expect("open").as_fd(), PollFlags::POLLIN)).collect();
+            let _ = poll(&mut fds, PollTimeout::from(200u16));
+            let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+            drop(fds);
+            for (k, i) in open.iter().enumerate() {
+                if !ready[k] {
+                    continue;
+                }
+                let (file, stream) = &mut streams[*i];
+                match file.as_mut().expect("open").read(&mut buf) {
+                    Ok(0) | Err(_) => {
+                        log.flush_partial(stream);
+                        *file = None;
+                    }
+                    Ok(n) => log.write(stream, &buf[..n]),
+                }
+            }
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // Reap everything (we are a subreaper); note the init's status.
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => exit_code = Some(code),
+                Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => exit_code = Some(128 + sig as i32),
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        if exit_code.is_some() && exited_at.is_none() {
+            exited_at = Some(std::time::Instant::now());
+        }
+    }
+    for (_, stream) in &streams {
+        log.flush_partial(stream);
+    }
+    exit_code.unwrap_or(255)
+}
+
+/// Tear down after exit or a failed start: every step runs even if one fails.
+fn finish(containers: &Containers, record: &ContainerRecord, dir: &Path, libcontainer_root: &Path, exit_code: Option<i32>, error: Option<&str>) {
+    if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root.join(&record.id)) {
+        let _ = c.delete(true);
+    }
+    let _ = super::rootfs::unmount(&dir.join("merged"));
+    let mut state = containers.state(&record.id);
+    state.status = Some(Status::Exited);
+    state.exit_code = exit_code.or(Some(state.exit_code.unwrap_or(125)));
+    state.finished_at = Some(now_unix());
+    state.error = error.map(str::to_string);
+    let _ = containers.save_state(&record.id, &state);
+    if record.auto_remove {
+        let _ = crate::fsutil::remove_tree(dir);
+    }
+}
+
+pub fn libcontainer_root(paths: &Paths) -> PathBuf {
+    paths.run.join("libcontainer")
+}

@@ -1,0 +1,247 @@
+//! The OCI runtime spec (bundle `config.json`) for a container: pure data in,
+//! JSON out, with docker's defaults (capabilities, masked paths, /dev, /proc...).
+
+use serde_json::{Value, json};
+
+/// Docker's default capability set: enough for chown, setuid daemons (postgres), binding low ports.
+pub const DEFAULT_CAPABILITIES: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+const MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+const READONLY_PATHS: [&str; 6] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys/fs/cgroup"];
+
+/// A mount into the container, after volumes and binds are resolved to host paths.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Mount {
+    pub destination: String,
+    pub kind: MountKind,
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase", tag = "type")]
+pub enum MountKind {
+    /// A host path (bind mount or a named volume's directory).
+    Bind { source: String },
+    Tmpfs { size: Option<u64> },
+}
+
+/// Everything the spec depends on, resolved (user names to ids, image defaults applied).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct ProcessSpec {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub terminal: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// (resource, soft, hard), e.g. ("RLIMIT_NOFILE", 1024, 4096).
+    pub rlimits: Vec<(String, u64, u64)>,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct ContainerSpec {
+    pub process: ProcessSpec,
+    pub hostname: String,
+    pub rootfs: String,
+    pub read_only: bool,
+    pub mounts: Vec<Mount>,
+    /// Files rde writes for the container (/etc/hosts, /etc/hostname, /etc/resolv.conf).
+    pub etc_files: Vec<(String, String)>,
+    pub cgroups_path: String,
+    pub memory_limit: Option<u64>,
+    pub cpu_quota: Option<(i64, u64)>,
+    pub pids_limit: Option<i64>,
+    /// Join this network namespace (a path) instead of creating one.
+    pub netns_path: Option<String>,
+    pub shm_size: Option<u64>,
+}
+
+/// Normalise a capability name: `net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN`.
+pub fn capability_name(name: &str) -> String {
+    let upper = name.trim().to_ascii_uppercase();
+    if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") }
+}
+
+/// The effective capability set: docker's defaults, plus `cap_add`, minus `cap_drop` (`ALL` works in both).
+pub fn capabilities(cap_add: &[String], cap_drop: &[String]) -> Vec<String> {
+    let all_dropped = cap_drop.iter().any(|c| capability_name(c) == "CAP_ALL");
+    let mut caps: Vec<String> = if all_dropped { Vec::new() } else { DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect() };
+    for add in cap_add {
+        let add = capability_name(add);
+        if add == "CAP_ALL" {
+            caps = ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect();
+        } else if !caps.contains(&add) {
+            caps.push(add);
+        }
+    }
+    let drops: Vec<String> = cap_drop.iter().map(|c| capability_name(c)).collect();
+    caps.retain(|c| !drops.contains(c));
+    caps
+}
+
+const ALL_CAPABILITIES: [&str; 41] = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+    "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+    "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The bundle's config.json.
+pub fn runtime_spec(c: &ContainerSpec) -> Value {
+    let p = &c.process;
+    let caps = capabilities(&p.cap_add, &p.cap_drop);
+    let rlimits: Vec<Value> = p.rlimits.iter().map(|(t, soft, hard)| json!({"type": t, "soft": soft, "hard": hard})).collect();
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", c.shm_size.unwrap_or(64 << 20))]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+    ];
+    for m in &c.mounts {
+        mounts.push(match &m.kind {
+            MountKind::Bind { source } => {
+                let mut options = vec!["rbind", "rprivate"];
+                if m.read_only {
+                    options.push("ro");
+                }
+                json!({"destination": m.destination, "type": "bind", "source": source, "options": options})
+            }
+            MountKind::Tmpfs { size } => {
+                let mut options = vec!["nosuid".to_string(), "nodev".to_string(), "mode=1777".to_string()];
+                if let Some(size) = size {
+                    options.push(format!("size={size}"));
+                }
+                if m.read_only {
+                    options.push("ro".into());
+                }
+                json!({"destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": options})
+            }
+        });
+    }
+    for (destination, source) in &c.etc_files {
+        mounts.push(json!({"destination": destination, "type": "bind", "source": source, "options": ["rbind", "rprivate"]}));
+    }
+    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    namespaces.push(match &c.netns_path {
+        Some(path) => json!({"type": "network", "path": path}),
+        None => json!({"type": "network"}),
+    });
+    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    if let Some(limit) = c.memory_limit {
+        resources["memory"] = json!({"limit": limit});
+    }
+    if let Some((quota, period)) = c.cpu_quota {
+        resources["cpu"] = json!({"quota": quota, "period": period});
+    }
+    if let Some(pids) = c.pids_limit {
+        resources["pids"] = json!({"limit": pids});
+    }
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": p.terminal,
+            "user": {"uid": p.uid, "gid": p.gid, "additionalGids": p.additional_gids},
+            "args": p.args,
+            "env": p.env,
+            "cwd": p.cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": rlimits,
+            "noNewPrivileges": false,
+        },
+        "root": {"path": c.rootfs, "readonly": c.read_only},
+        "hostname": c.hostname,
+        "mounts": mounts,
+        "linux": {
+            "cgroupsPath": c.cgroups_path,
+            "namespaces": namespaces,
+            "resources": resources,
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ContainerSpec {
+        ContainerSpec {
+            process: ProcessSpec {
+                args: vec!["postgres".into()],
+                env: vec!["PATH=/usr/bin:/bin".into()],
+                cwd: "/".into(),
+                uid: 0,
+                gid: 0,
+                rlimits: vec![("RLIMIT_NOFILE".into(), 1024, 20000)],
+                ..Default::default()
+            },
+            hostname: "db".into(),
+            rootfs: "/var/lib/rde/containers-v1/abc/merged".into(),
+            mounts: vec![
+                Mount { destination: "/data".into(), kind: MountKind::Bind { source: "/srv/data".into() }, read_only: true },
+                Mount { destination: "/tmp".into(), kind: MountKind::Tmpfs { size: Some(1 << 20) }, read_only: false },
+            ],
+            cgroups_path: "/rde/abc".into(),
+            memory_limit: Some(512 << 20),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_spec_is_a_valid_oci_runtime_spec() {
+        let v = runtime_spec(&sample());
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).expect("oci-spec accepts it");
+        assert_eq!(spec.hostname().as_deref(), Some("db"));
+        assert_eq!(v["linux"]["cgroupsPath"], "/rde/abc");
+        assert_eq!(v["process"]["capabilities"]["bounding"].as_array().unwrap().len(), 14);
+        let binds: Vec<&Value> = v["mounts"].as_array().unwrap().iter().filter(|m| m["destination"] == "/data").collect();
+        assert_eq!(binds[0]["options"], json!(["rbind", "rprivate", "ro"]));
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], 512 << 20);
+    }
+
+    #[test]
+    fn capability_arithmetic() {
+        let caps = capabilities(&["net_admin".into()], &["CAP_MKNOD".into(), "chown".into()]);
+        assert!(caps.contains(&"CAP_NET_ADMIN".to_string()));
+        assert!(!caps.contains(&"CAP_MKNOD".to_string()) && !caps.contains(&"CAP_CHOWN".to_string()));
+        assert_eq!(capabilities(&[], &["ALL".into()]), Vec::<String>::new());
+        assert_eq!(capabilities(&["ALL".into()], &[]).len(), 41);
+        assert_eq!(capabilities(&["kill".into()], &["all".into()]), ["CAP_KILL"]);
+    }
+}

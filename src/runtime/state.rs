@@ -1,0 +1,228 @@
+//! Container records on disk. One directory per container:
+//!
+//! ```text
+//! <data>/containers-v1/<id>/
+//!   container.json   what the container is (written once by `create`)
+//!   state.json       what it is doing (written by its shim: running, exited + code)
+//!   bundle/config.json, upper/, work/, merged/ (overlay mount point), etc/, ctr.log
+//! ```
+//!
+//! Every write is atomic; creation and naming happen under `locks/containers.lock`.
+
+use super::spec::ContainerSpec;
+use crate::fsutil::{self, LockGuard};
+use crate::image::digest::Digest;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("container store {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("container record {path} is corrupt: {source}")]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error("no such container: {0}; hint: `rde container ls -a` lists them")]
+    NotFound(String),
+    #[error("container name {0:?} is already in use by container {1}; hint: remove it with `rde container rm {0}` or choose another --name")]
+    NameInUse(String, String),
+    #[error("container id prefix {0:?} is ambiguous")]
+    Ambiguous(String),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it, and what it resolved to.
+    pub image: String,
+    pub image_id: Digest,
+    /// Overlay lower dirs, topmost first.
+    pub layers: Vec<PathBuf>,
+    pub spec: ContainerSpec,
+    pub created: u64,
+    pub auto_remove: bool,
+    pub stop_signal: String,
+    pub stop_timeout: u64,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub status: Option<Status>,
+    pub pid: Option<i32>,
+    pub shim_pid: Option<i32>,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<u64>,
+    pub finished_at: Option<u64>,
+    pub error: Option<String>,
+}
+
+/// What `ls` shows: the recorded state checked against the living processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Observed {
+    Created,
+    Running,
+    Exited(i32),
+    /// The state says running but its supervisor is gone.
+    Unknown,
+}
+
+impl std::fmt::Display for Observed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Observed::Created => write!(f, "created"),
+            Observed::Running => write!(f, "running"),
+            Observed::Exited(code) => write!(f, "exited ({code})"),
+            Observed::Unknown => write!(f, "unknown"),
+        }
+    }
+}
+
+pub struct Containers {
+    root: PathBuf,
+    locks: PathBuf,
+    volumes: PathBuf,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
+    move |source| StateError::Io { path: path.to_path_buf(), source }
+}
+
+impl Containers {
+    pub fn open(data: &Path) -> Result<Containers, StateError> {
+        let root = data.join("containers-v1");
+        std::fs::create_dir_all(&root).map_err(io_err(&root))?;
+        Ok(Containers { root, locks: data.join("locks"), volumes: data.join("volumes-v1") })
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    pub fn lock(&self) -> Result<LockGuard, StateError> {
+        let p = self.locks.join("containers.lock");
+        fsutil::lock_exclusive(&p).map_err(io_err(&p))
+    }
+
+    pub fn all(&self) -> Result<Vec<ContainerRecord>, StateError> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.root).map_err(io_err(&self.root))?.flatten() {
+            let path = entry.path().join("container.json");
+            match std::fs::read(&path) {
+                Ok(bytes) => out.push(serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })?),
+                // A directory being created or removed right now.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StateError::Io { path, source: e }),
+            }
+        }
+        out.sort_by(|a: &ContainerRecord, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// By exact name, exact id or unique id prefix.
+    pub fn find(&self, query: &str) -> Result<ContainerRecord, StateError> {
+        let all = self.all()?;
+        if let Some(c) = all.iter().find(|c| c.name == query || c.id == query) {
+            return Ok(c.clone());
+        }
+        let matches: Vec<&ContainerRecord> = all.iter().filter(|c| query.len() >= 3 && c.id.starts_with(query)).collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(StateError::NotFound(query.to_string())),
+            _ => Err(StateError::Ambiguous(query.to_string())),
+        }
+    }
+
+    /// Create the record (call with the lock held): fails if the name is taken.
+    pub fn create(&self, record: &ContainerRecord) -> Result<PathBuf, StateError> {
+        if let Some(other) = self.all()?.into_iter().find(|c| c.name == record.name) {
+            return Err(StateError::NameInUse(record.name.clone(), other.id[..12].to_string()));
+        }
+        let dir = self.dir(&record.id);
+        for sub in ["bundle", "upper", "work", "merged", "etc"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(io_err(&dir))?;
+        }
+        self.save_state(&record.id, &ContainerState { status: Some(Status::Created), ..Default::default() })?;
+        // The log exists from the start, so a reader can open it before the container writes.
+        std::fs::File::create(dir.join("ctr.log")).map_err(io_err(&dir))?;
+        // container.json last: a directory without it is not a container yet.
+        write_json(&dir.join("container.json"), record)?;
+        Ok(dir)
+    }
+
+    pub fn state(&self, id: &str) -> ContainerState {
+        std::fs::read(self.dir(id).join("state.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), StateError> {
+        write_json(&self.dir(id).join("state.json"), state)
+    }
+
+    pub fn observe(&self, id: &str) -> Observed {
+        let state = self.state(id);
+        match state.status {
+            Some(Status::Exited) => Observed::Exited(state.exit_code.unwrap_or(-1)),
+            Some(Status::Running) if state.shim_pid.is_some_and(process_alive) => Observed::Running,
+            Some(Status::Running) => Observed::Unknown,
+            Some(Status::Created) | None => Observed::Created,
+        }
+    }
+
+    /// A named volume's data directory, created on first use.
+    pub fn volume_dir(&self, name: &str) -> io::Result<PathBuf> {
+        let dir = self.volumes.join(name).join("_data");
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    pub fn is_volume(&self, path: &Path) -> bool {
+        path.starts_with(&self.volumes)
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.dir(id).join("ctr.log")
+    }
+}
+
+pub fn process_alive(pid: i32) -> bool {
+    // A zombie is dead for our purposes.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    let bytes = serde_json::to_vec_pretty(value).expect("records serialise");
+    fsutil::write_atomic(path, &bytes, 0o644).map_err(io_err(path))
+}
+
+/// 64 random hex characters, as docker's container ids.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    let _ = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
+    hex::encode(bytes)
+}
+
+/// docker-style names for containers started without `--name`.
+pub fn generated_name(id: &str) -> String {
+    const ADJECTIVES: [&str; 16] = [
+        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quirky", "sharp", "tender", "witty",
+    ];
+    const NOUNS: [&str; 16] = [
+        "hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "torvalds", "hamilton", "knuth", "liskov", "dijkstra", "goldberg", "kay", "babbage", "shannon",
+    ];
+    let n = u64::from_str_radix(&id[..8], 16).unwrap_or(0) as usize;
+    format!("{}_{}_{}", ADJECTIVES[n % 16], NOUNS[(n / 16) % 16], &id[8..12])
+}

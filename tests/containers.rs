@@ -1,0 +1,156 @@
+//! Real containers through libcontainer, from the test images (rootful).
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+fn busybox() -> String {
+    format!("{}/library/busybox", shared_registry())
+}
+
+fn require_root() {
+    assert!(is_root(), "the container suite needs root; run it through scripts/test");
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    require_root();
+    let env = Env::new();
+    let image = busybox();
+    let code = |args: &[&str]| {
+        let mut all = vec!["container", "run", "--rm", image.as_str()];
+        all.extend_from_slice(args);
+        env.run(&all)
+    };
+    assert_eq!(code(&["true"]).code, 0);
+    assert_eq!(code(&["sh", "-c", "exit 3"]).code, 3);
+    let out = code(&["no-such-command"]);
+    assert_eq!(out.code, 127, "{}", out.stderr);
+    assert!(out.stderr.contains("executable file not found"), "{}", out.stderr);
+    let out = code(&["/etc/passwd"]);
+    assert_eq!(out.code, 126, "{}", out.stderr);
+    // Killed by a signal from outside: 128 + 9. (PID 1 ignores SIGKILL sent from inside its namespace.)
+    env.ok(&["container", "run", "-d", "--name", "victim", &image, "sleep", "1000"]);
+    env.ok(&["container", "kill", "victim"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env.ok(&["container", "ls", "-a"]).stdout.contains("Exited (137)") {
+        assert!(Instant::now() < deadline, "{}", env.run(&["container", "ls", "-a"]).stdout);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    env.ok(&["container", "rm", "victim"]);
+    // --rm left nothing behind.
+    assert!(list(&env.root().join("containers-v1")).is_empty(), "{:?}", list(&env.root().join("containers-v1")));
+    assert!(mounts_under(env.dir.path()).is_empty());
+}
+
+#[test]
+fn output_env_workdir_and_user() {
+    require_root();
+    let env = Env::new();
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    let out = env.ok(&[
+        "container", "run", "--rm", "-e", "FOO=bar", "-w", "/tmp/work", "-u", "app", &busybox(),
+        "sh", "-c", "echo $FOO; pwd; id -u; id -g; echo $HOME; echo oops >&2",
+    ]);
+    assert_eq!(out.stdout, "bar\n/tmp/work\n1000\n1000\n/home/app\n");
+    assert_eq!(out.stderr, "oops\n");
+    let out = env.fails(&["container", "run", "--rm", "-u", "nobody-here", &busybox(), "true"]);
+    assert!(out.stderr.contains("unable to find user nobody-here"), "{}", out.stderr);
+}
+
+#[test]
+fn bind_mounts_and_named_volumes() {
+    require_root();
+    let env = Env::new();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("in.txt"), "from host").unwrap();
+    let bind = format!("{}:/data", host.path().display());
+    let out = env.ok(&["container", "run", "--rm", "-v", &bind, &busybox(), "sh", "-c", "cat /data/in.txt; echo hi > /data/out.txt"]);
+    assert_eq!(out.stdout, "from host");
+    assert_eq!(std::fs::read_to_string(host.path().join("out.txt")).unwrap(), "hi\n");
+    let ro = format!("{}:/data:ro", host.path().display());
+    let out = env.run(&["container", "run", "--rm", "-v", &ro, &busybox(), "sh", "-c", "echo x > /data/nope"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("Read-only file system"), "{}", out.stderr);
+
+    env.ok(&["container", "run", "--rm", "-v", "keep:/keep", &busybox(), "sh", "-c", "echo persisted > /keep/f"]);
+    let out = env.ok(&["container", "run", "--rm", "-v", "keep:/keep", &busybox(), "cat", "/keep/f"]);
+    assert_eq!(out.stdout, "persisted\n");
+    let out = env.fails(&["container", "run", "--rm", "-v", "not a volume", &busybox(), "true"]);
+    assert!(out.stderr.contains("invalid volume specification"), "{}", out.stderr);
+}
+
+#[test]
+fn detached_logs_follow_and_stop_of_a_shell_pid1() {
+    require_root();
+    let env = Env::new();
+    let id = env.ok(&["container", "run", "-d", "--name", "ticker", &busybox(), "sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.2; done"]).stdout;
+    assert_eq!(id.trim().len(), 64);
+    let out = env.ok(&["container", "logs", "-f", "ticker"]);
+    assert_eq!(out.stdout, "line1\nline2\nline3\n");
+    let ls = env.ok(&["container", "ls", "-a"]);
+    assert!(ls.stdout.contains("ticker") && ls.stdout.contains("Exited (0)"), "{}", ls.stdout);
+    let tail = env.ok(&["container", "logs", "--tail", "1", "ticker"]);
+    assert_eq!(tail.stdout, "line3\n");
+
+    // A shell as PID 1 ignores SIGTERM: stop waits the grace period, then kills.
+    env.ok(&["container", "run", "-d", "--name", "stubborn", &busybox(), "sh", "-c", "while true; do sleep 1; done"]);
+    let ls = env.ok(&["container", "ls"]);
+    assert!(ls.stdout.contains("stubborn") && ls.stdout.contains("Up"), "{}", ls.stdout);
+    let started = Instant::now();
+    env.ok(&["container", "stop", "-t", "1", "stubborn"]);
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["container", "inspect", "stubborn"]).stdout).unwrap();
+    assert_eq!(v[0]["State"]["ExitCode"], 137, "{v}");
+    env.ok(&["container", "rm", "ticker", "stubborn"]);
+    assert!(mounts_under(env.dir.path()).is_empty());
+}
+
+#[test]
+fn the_container_outlives_a_killed_cli_and_shim() {
+    require_root();
+    let env = Env::new();
+    // kill -9 of a foreground CLI: the container keeps running under its shim.
+    let mut cli = env.command(&["container", "run", "--name", "survivor", &busybox(), "sh", "-c", "echo up; sleep 1000"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !env.run(&["container", "ls"]).stdout.contains("survivor") {
+        assert!(Instant::now() < deadline, "the container never showed up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    assert!(env.ok(&["container", "ls"]).stdout.contains("Up"));
+    assert_eq!(env.ok(&["container", "logs", "survivor"]).stdout, "up\n");
+    env.ok(&["container", "stop", "-t", "1", "survivor"]);
+    assert!(env.ok(&["container", "ls", "-a"]).stdout.contains("Exited (137)"));
+
+    // kill -9 of the shim: ls says so, rm -f still cleans everything.
+    env.ok(&["container", "run", "-d", "--name", "orphan", &busybox(), "sleep", "1000"]);
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["container", "inspect", "orphan"]).stdout).unwrap();
+    let id = v[0]["Id"].as_str().unwrap().to_string();
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(env.root().join("containers-v1").join(&id).join("state.json")).unwrap()).unwrap();
+    let shim = state["shim_pid"].as_i64().unwrap() as i32;
+    let init = state["pid"].as_i64().unwrap() as i32;
+    rustix::process::kill_process(rustix::process::Pid::from_raw(shim).unwrap(), rustix::process::Signal::KILL).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(env.ok(&["container", "ls"]).stdout.contains("Unknown"));
+    env.ok(&["container", "rm", "-f", "orphan", "survivor"]);
+    assert!(!std::path::Path::new(&format!("/proc/{init}")).exists() || std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap().contains(") Z"));
+    assert!(list(&env.root().join("containers-v1")).is_empty());
+    assert!(mounts_under(env.dir.path()).is_empty());
+}
+
+#[test]
+fn bad_input_leaves_nothing() {
+    require_root();
+    let env = Env::new();
+    let out = env.fails(&["container", "run", "--rm", &format!("{}:no-such-tag", busybox()), "true"]);
+    assert!(out.stderr.contains("not found"), "{}", out.stderr);
+    env.ok(&["container", "run", "-d", "--name", "taken", &busybox(), "true"]);
+    let out = env.fails(&["container", "run", "--name", "taken", &busybox(), "true"]);
+    assert!(out.stderr.contains("already in use"), "{}", out.stderr);
+    let out = env.fails(&["container", "logs", "no-such-container"]);
+    assert!(out.stderr.contains("no such container"), "{}", out.stderr);
+    env.ok(&["container", "rm", "-f", "taken"]);
+    assert!(list(&env.root().join("containers-v1")).is_empty());
+}
