@@ -154,3 +154,56 @@ fn bad_input_leaves_nothing() {
     env.ok(&["container", "rm", "-f", "taken"]);
     assert!(list(&env.root().join("containers-v1")).is_empty());
 }
+
+#[test]
+fn exec_joins_the_container() {
+    require_root();
+    let env = Env::new();
+    env.ok(&["container", "run", "-d", "--name", "box", "-e", "FROM_RUN=1", "-w", "/tmp", &busybox(), "sleep", "1000"]);
+    let out = env.run(&["container", "exec", "box", "sh", "-c", "echo $FROM_RUN; pwd; cat /etc/hostname >/dev/null; exit 4"]);
+    assert_eq!((out.code, out.stdout.as_str()), (4, "1\n/tmp\n"), "{}", out.stderr);
+    let out = env.ok(&["container", "exec", "-u", "app", "-w", "/", "-e", "X=y", "box", "sh", "-c", "id -u; pwd; echo $X"]);
+    assert_eq!(out.stdout, "1000\n/\ny\n");
+    // The same processes: exec sees the container's PID 1.
+    let out = env.ok(&["container", "exec", "box", "cat", "/proc/1/cmdline"]);
+    assert_eq!(out.stdout, "sleep\u{0}1000\u{0}");
+    let out = env.run(&["container", "exec", "box", "no-such-command"]);
+    assert_eq!(out.code, 127, "{}", out.stderr);
+    env.ok(&["container", "stop", "-t", "1", "box"]);
+    let out = env.run(&["container", "exec", "box", "true"]);
+    assert!(out.code != 0 && out.stderr.contains("not running"), "{}", out.stderr);
+}
+
+#[test]
+fn postgres_initialises_its_volume_and_accepts_connections() {
+    require_root();
+    let env = Env::new();
+    let image = format!("{}/library/postgres:15", shared_registry());
+    env.ok(&[
+        "container", "run", "-d", "--name", "db", "-e", "POSTGRES_PASSWORD=secret", "-e", "POSTGRES_USER=app", "-e", "POSTGRES_DB=appdb",
+        "-v", "pgdata:/var/lib/postgresql/data", &image,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = env.run(&["container", "exec", "db", "psql", "-U", "app", "-d", "appdb", "-tAc", "select 40 + 2"]);
+        if out.code == 0 && out.stdout.trim() == "42" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "postgres never answered: {}{}", out.stdout, out.stderr);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The data directory in the named volume belongs to user postgres, as initdb requires.
+    use std::os::unix::fs::MetadataExt;
+    let data = env.root().join("volumes-v1/pgdata/_data");
+    let meta = std::fs::metadata(&data).unwrap();
+    let passwd = env.ok(&["container", "exec", "db", "id", "-u", "postgres"]).stdout;
+    assert_eq!(meta.uid().to_string(), passwd.trim());
+    assert!(data.join("PG_VERSION").is_file());
+    // SIGINT (the image's stop signal) shuts postgres down cleanly, well within the grace period.
+    env.ok(&["container", "stop", "db"]);
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["container", "inspect", "db"]).stdout).unwrap();
+    assert_eq!(v[0]["State"]["ExitCode"], 0, "{v}");
+    // The volume outlives the container.
+    env.ok(&["container", "rm", "db"]);
+    assert!(data.join("PG_VERSION").is_file());
+}

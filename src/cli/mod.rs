@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod context;
+pub mod signals;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -91,6 +92,8 @@ pub enum ContainerCommand {
     /// List containers
     #[command(visible_aliases = ["list", "ps"])]
     Ls(ContainerLsArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
     /// Show a container's output
     Logs(LogsArgs),
     /// Stop running containers (stop signal, grace period, then SIGKILL)
@@ -170,6 +173,29 @@ pub struct RunArgs {
     #[arg(long)]
     pub platform: Option<String>,
     pub image: String,
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct ExecArgs {
+    /// Keep standard input open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set an environment variable
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// USER[:GROUP], names or ids
+    #[arg(short, long)]
+    pub user: Option<String>,
+    pub container: String,
+    #[arg(required = true)]
     pub command: Vec<String>,
 }
 
@@ -347,6 +373,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Config(args) => commands::config::run(&ctx, args),
         Command::Container(ContainerCommand::Run(args)) => commands::container_run::run(&ctx, *args),
         Command::Container(ContainerCommand::Ls(args)) => commands::container_ls::run(&ctx, args),
+        Command::Container(ContainerCommand::Exec(args)) => commands::container_exec::run(&ctx, args),
         Command::Container(ContainerCommand::Logs(args)) => commands::container_logs::run(&ctx, args),
         Command::Container(ContainerCommand::Stop(args)) => commands::container_stop::run(&ctx, args),
         Command::Container(ContainerCommand::Kill(args)) => commands::container_kill::run(&ctx, args),

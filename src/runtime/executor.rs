@@ -44,6 +44,21 @@ impl Executor for RdeExecutor {
     }
 }
 
+/// docker's message and exit code for a process that could not be started: the
+/// executor's words sit inside libcontainer's error chain.
+pub fn describe_failure(e: &libcontainer::error::LibcontainerError) -> (String, i32) {
+    let full = format!("{e:?}");
+    for (marker, exit_code) in [(NOT_FOUND, 127), (NOT_EXECUTABLE, 126)] {
+        if let Some(end) = full.find(marker) {
+            if let Some(start) = full[..end].rfind("exec: ") {
+                let suffix = if exit_code == 127 { " in $PATH" } else { "" };
+                return (format!("{}{marker}{suffix}", full[start..end].replace("\\\"", "\"")), exit_code);
+            }
+        }
+    }
+    (format!("cannot start the process: {e}"), 125)
+}
+
 fn args_env(spec: &Spec) -> (Vec<String>, Vec<String>) {
     let process = spec.process().as_ref();
     let args = process.and_then(|p| p.args().clone()).unwrap_or_default();

@@ -2,6 +2,7 @@
 //! per-container shim that drives libcontainer, state on disk, logs.
 
 pub mod create;
+pub mod exec;
 pub mod executor;
 pub mod lifecycle;
 pub mod logs;

@@ -5,7 +5,7 @@
 //! stdout/stderr (written to the log as JSON lines), waits for its init, records
 //! the exit code, and tears everything down.
 
-use super::executor::{NOT_EXECUTABLE, NOT_FOUND, RdeExecutor};
+use super::executor::RdeExecutor;
 use super::logs::LogWriter;
 use super::spec;
 use super::state::{ContainerRecord, ContainerState, Containers, Status};
@@ -140,20 +140,9 @@ fn start(containers: &Containers, record: &ContainerRecord, dir: &Path, libconta
     Ok((pid, out_r, err_r))
 }
 
-/// docker's exit codes and messages for a command that cannot run; the
-/// executor's message sits inside libcontainer's error chain.
 fn create_failure(e: libcontainer::error::LibcontainerError) -> Failure {
-    let full = format!("{e:?}");
-    for (marker, exit_code) in [(NOT_FOUND, 127), (NOT_EXECUTABLE, 126)] {
-        if let Some(end) = full.find(marker) {
-            if let Some(start) = full[..end].rfind("exec: ") {
-                let suffix = if exit_code == 127 { " in $PATH" } else { "" };
-                let message = format!("{}{marker}{suffix}", full[start..end].replace("\\\"", "\""));
-                return Failure { message, exit_code };
-            }
-        }
-    }
-    Failure { message: format!("cannot create the container: {e}"), exit_code: 125 }
+    let (message, exit_code) = super::executor::describe_failure(&e);
+    Failure { message, exit_code }
 }
 
 /// Copy the container's output into the log until its init exits; returns the

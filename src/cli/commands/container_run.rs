@@ -7,16 +7,9 @@ use crate::image::reference::Reference;
 use crate::runtime::create::{self, CreateOptions};
 use crate::runtime::lifecycle;
 use crate::runtime::logs::LogReader;
+use crate::cli::signals;
 use std::io::Write;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
-
-/// Signals a foreground `run` received, to pass on to the container.
-static PENDING_SIGNAL: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn remember_signal(sig: libc::c_int) {
-    PENDING_SIGNAL.store(sig, Ordering::SeqCst);
-}
 
 pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
@@ -72,18 +65,11 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         printer.result(&record.id);
         return Ok(0);
     }
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
-        // SAFETY: the handler only stores into an atomic.
-        unsafe { libc::signal(sig, remember_signal as *const () as libc::sighandler_t) };
-    }
+    signals::catch_forwardable();
     let exit_code = loop {
         let done = started.exit_code(Duration::from_millis(50));
         copy_out(&mut log);
-        let sig = PENDING_SIGNAL.swap(0, Ordering::SeqCst);
-        if sig != 0 {
-            // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(started.pid, sig) };
-        }
+        signals::forward_to(started.pid);
         if let Some(code) = done {
             copy_out(&mut log);
             break code.unwrap_or(125);

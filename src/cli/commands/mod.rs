@@ -1,4 +1,5 @@
 pub mod config;
+pub mod container_exec;
 pub mod container_inspect;
 pub mod container_kill;
 pub mod container_logs;

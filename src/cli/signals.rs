@@ -1,0 +1,30 @@
+//! Signals a foreground command receives (Ctrl-C, TERM, ...), remembered so
+//! that the command can pass them on to the container's process.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static PENDING: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn remember(sig: libc::c_int) {
+    PENDING.store(sig, Ordering::SeqCst);
+}
+
+/// From now on, these signals are remembered instead of ending rde. Without
+/// SA_RESTART, so that a blocking wait returns EINTR and the signal is passed on at once.
+pub fn catch_forwardable() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(SigHandler::Handler(remember), SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH] {
+        // SAFETY: the handler only stores into an atomic.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
+/// Pass a remembered signal, if any, on to `pid`.
+pub fn forward_to(pid: i32) {
+    let sig = PENDING.swap(0, Ordering::SeqCst);
+    if sig != 0 && sig != libc::SIGWINCH {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
