@@ -156,6 +156,22 @@ fn bad_input_leaves_nothing() {
 }
 
 #[test]
+fn init_runs_as_pid_1_and_forwards_signals() {
+    require_root();
+    let env = Env::new();
+    let out = env.ok(&["container", "run", "--rm", "--init", &busybox(), "sh", "-c", "cat /proc/1/comm; echo $$"]);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "docker-init");
+    assert_ne!(lines[1], "1", "the command is not PID 1 under --init");
+    // With an init, SIGTERM reaches the shell, which then exits at once.
+    env.ok(&["container", "run", "-d", "--init", "--name", "term", &busybox(), "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]);
+    let started = Instant::now();
+    env.ok(&["container", "stop", "-t", "20", "term"]);
+    assert!(started.elapsed() < Duration::from_secs(10), "stop waited for the grace period");
+    env.ok(&["container", "rm", "term"]);
+}
+
+#[test]
 fn exec_joins_the_container() {
     require_root();
     let env = Env::new();

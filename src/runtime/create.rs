@@ -31,7 +31,14 @@ pub struct CreateOptions {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
     pub auto_remove: bool,
+    /// Run a small init as PID 1 (forwards signals, reaps zombies), as `docker run --init`.
+    pub init: bool,
 }
+
+/// The init binary `--init` mounts into the container: statically linked, so it
+/// runs in any image (Debian package `tini`).
+pub const INIT_BINARY: &str = "/usr/bin/tini-static";
+const INIT_IN_CONTAINER: &str = "/sbin/docker-init";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -45,6 +52,8 @@ pub enum CreateError {
     MissingBindSource(PathBuf),
     #[error("invalid size {0:?}; hint: a number with an optional unit k, m, g, e.g. 512m")]
     BadSize(String),
+    #[error("--init needs {INIT_BINARY}; hint: install it with `apt-get install tini`")]
+    NoInit,
     #[error("no command specified: the image has no Cmd or Entrypoint; hint: give a command after the image name")]
     NoCommand,
     #[error("image config: {0}")]
@@ -82,9 +91,17 @@ pub fn create(
     } else {
         config.cmd.clone().unwrap_or_default()
     };
-    let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    let mut args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
     if args.is_empty() {
         return Err(CreateError::NoCommand);
+    }
+    let mut mounts = Vec::new();
+    if opts.init {
+        if !std::path::Path::new(INIT_BINARY).is_file() {
+            return Err(CreateError::NoInit);
+        }
+        mounts.push(Mount { destination: INIT_IN_CONTAINER.into(), kind: MountKind::Bind { source: INIT_BINARY.into() }, read_only: true });
+        args.splice(0..0, [INIT_IN_CONTAINER.to_string(), "--".to_string()]);
     }
 
     let user_spec = opts.user.clone().or(config.user.clone()).unwrap_or_default();
@@ -116,7 +133,6 @@ pub fn create(
     let name = opts.name.clone().unwrap_or_else(|| generated_name(&id));
     let hostname = opts.hostname.clone().unwrap_or_else(|| id[..12].to_string());
     env.set("HOSTNAME", &hostname);
-    let mut mounts = Vec::new();
     for v in &opts.volumes {
         mounts.push(parse_volume(v, containers)?);
     }

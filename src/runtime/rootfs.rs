@@ -78,3 +78,15 @@ pub fn ensure_dir(root: &Path, inside: &str) -> Result<(), RootfsError> {
     }
     std::fs::create_dir_all(&path).map_err(|source| RootfsError::Mkdir { path: PathBuf::from(inside), source })
 }
+
+/// Create an empty file at `inside` (a bind mount target for a file).
+pub fn ensure_file(root: &Path, inside: &str) -> Result<(), RootfsError> {
+    let path = root.join(inside.trim_start_matches('/'));
+    if std::fs::symlink_metadata(&path).is_ok() {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(inside).parent() {
+        ensure_dir(root, &parent.display().to_string())?;
+    }
+    std::fs::File::create(&path).map(drop).map_err(|source| RootfsError::Mkdir { path: PathBuf::from(inside), source })
+}

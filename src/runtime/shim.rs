@@ -93,7 +93,11 @@ fn start(containers: &Containers, record: &ContainerRecord, dir: &Path, libconta
     super::rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &merged)?;
     super::rootfs::ensure_dir(&merged, &record.spec.process.cwd)?;
     for m in &record.spec.mounts {
-        super::rootfs::ensure_dir(&merged, &m.destination)?;
+        // A file bind-mounts onto a file, anything else onto a directory.
+        match &m.kind {
+            spec::MountKind::Bind { source } if !Path::new(source).is_dir() => super::rootfs::ensure_file(&merged, &m.destination)?,
+            _ => super::rootfs::ensure_dir(&merged, &m.destination)?,
+        }
         // An empty named volume starts as a copy of what the image has there (owners included).
         if let spec::MountKind::Bind { source } = &m.kind {
             if containers.is_volume(Path::new(source)) {

@@ -48,6 +48,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         auto_remove: args.rm,
+        init: args.init,
     };
     let record = create::create(&store, &containers, &args.image, &image, &opts)?;
     let mut log = LogReader::open(&containers.log_path(&record.id))?;
