@@ -185,6 +185,26 @@ fn exec_joins_the_container() {
     assert_eq!(out.stdout, "sleep\u{0}1000\u{0}");
     let out = env.run(&["container", "exec", "box", "no-such-command"]);
     assert_eq!(out.code, 127, "{}", out.stderr);
+    // Standard input only with -i.
+    let mut child = env.command(&["container", "exec", "-i", "box", "cat"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
+    assert_eq!(String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout), "through stdin\n");
+    assert_eq!(env.ok(&["container", "exec", "box", "cat"]).stdout, "");
+    // -t: a real terminal (script(1) gives us one), with our size and TERM.
+    let rde = env!("CARGO_BIN_EXE_rde");
+    let script = format!("stty rows 30 cols 100; {rde} container exec -it box sh -c 'tty; stty size; echo $TERM; exit 5'");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &script, "/dev/null"]);
+    for (k, v) in env.command(&[]).get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(text.contains("/dev/pts/") && text.contains("30 100") && text.contains("xterm"), "{text}");
     env.ok(&["container", "stop", "-t", "1", "box"]);
     let out = env.run(&["container", "exec", "box", "true"]);
     assert!(out.code != 0 && out.stderr.contains("not running"), "{}", out.stderr);

@@ -4,9 +4,19 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 
 static PENDING: AtomicI32 = AtomicI32::new(0);
+static RESIZED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn remember(sig: libc::c_int) {
-    PENDING.store(sig, Ordering::SeqCst);
+    if sig == libc::SIGWINCH {
+        RESIZED.store(1, Ordering::SeqCst);
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
+    }
+}
+
+/// Whether our terminal changed size since the last call.
+pub fn take_resize() -> bool {
+    RESIZED.swap(0, Ordering::SeqCst) == 1
 }
 
 /// From now on, these signals are remembered instead of ending rde. Without
@@ -23,7 +33,7 @@ pub fn catch_forwardable() {
 /// Pass a remembered signal, if any, on to `pid`.
 pub fn forward_to(pid: i32) {
     let sig = PENDING.swap(0, Ordering::SeqCst);
-    if sig != 0 && sig != libc::SIGWINCH {
+    if sig != 0 {
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(pid, sig) };
     }

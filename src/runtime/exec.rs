@@ -15,6 +15,16 @@ pub struct ExecOptions {
     pub env: Vec<String>,
     pub workdir: Option<String>,
     pub user: Option<String>,
+    /// Keep our stdin attached (otherwise the process reads /dev/null).
+    pub interactive: bool,
+    /// A pseudo-terminal: the process gets the slave, we get the master.
+    pub tty: bool,
+}
+
+/// The started process: our child, and the pty master when a terminal was asked for.
+pub struct Spawned {
+    pub pid: i32,
+    pub master: Option<std::os::fd::OwnedFd>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +46,8 @@ impl ExecError {
     }
 }
 
-/// Start the process; returns its pid (our child).
-pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptions, libcontainer_root: &Path) -> Result<i32, ExecError> {
+/// Start the process.
+pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptions, libcontainer_root: &Path) -> Result<Spawned, ExecError> {
     if containers.observe(&record.id) != Observed::Running {
         return Err(ExecError::NotRunning(record.name.clone()));
     }
@@ -59,13 +69,47 @@ pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptio
             None => std::env::var(e).ok().and_then(|v| env.insert(e.clone(), v)),
         };
     }
+    if opts.tty {
+        env.entry("TERM".into()).or_insert_with(|| "xterm".into());
+    }
     let cwd = opts.workdir.clone().unwrap_or_else(|| p.cwd.clone());
     let failed = |e: libcontainer::error::LibcontainerError| {
         let (message, exit_code) = super::executor::describe_failure(&e);
         ExecError::Failed { message, exit_code }
     };
-    let pid = ContainerBuilder::new(record.id.clone(), SyscallType::default())
-        .with_executor(RdeExecutor)
+    let io = |e: std::io::Error| ExecError::Failed { message: e.to_string(), exit_code: 125 };
+    let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default()).with_executor(RdeExecutor);
+    if !opts.interactive && !opts.tty {
+        builder = builder.with_stdin(std::os::fd::OwnedFd::from(std::fs::File::open("/dev/null").map_err(io)?));
+    }
+    // With a terminal the whole process comes from a process.json (the only way
+    // libcontainer takes `terminal: true` for exec) and the pty master arrives on a socket.
+    let dir = containers.dir(&record.id);
+    let console = if opts.tty {
+        let socket = super::tty::socket_dir().map_err(io)?.join("console.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).map_err(io)?;
+        let (rows, cols) = super::tty::current_size();
+        let caps = super::spec::capabilities(&p.cap_add, &p.cap_drop);
+        let mut env_list: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env_list.sort();
+        let process = serde_json::json!({
+            "terminal": true,
+            "consoleSize": {"height": rows, "width": cols},
+            "user": {"uid": uid, "gid": gid, "additionalGids": additional_gids},
+            "args": opts.command,
+            "env": env_list,
+            "cwd": cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": false,
+        });
+        let process_file = dir.join(format!("exec-{}.json", crate::fsutil::unique_suffix()));
+        crate::fsutil::write_atomic(&process_file, process.to_string().as_bytes(), 0o600).map_err(io)?;
+        builder = builder.with_console_socket(Some(&socket));
+        Some((listener, socket, process_file))
+    } else {
+        None
+    };
+    let mut tenant = builder
         .with_root_path(libcontainer_root)
         .map_err(failed)?
         .as_tenant()
@@ -76,8 +120,21 @@ pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptio
         .with_group(Some(gid))
         .with_additional_gids(additional_gids)
         .with_capabilities(super::spec::capabilities(&p.cap_add, &p.cap_drop))
-        .with_detach(false)
-        .build()
-        .map_err(failed)?;
-    Ok(pid.as_raw())
+        .with_detach(opts.tty);
+    if let Some((_, _, process_file)) = &console {
+        tenant = tenant.with_process(Some(process_file));
+    }
+    let built = tenant.build();
+    let master = match &console {
+        Some((listener, socket, process_file)) => {
+            let _ = std::fs::remove_file(process_file);
+            let master = built.as_ref().ok().map(|_| super::tty::receive_master(listener));
+            let _ = std::fs::remove_file(socket);
+            let _ = socket.parent().map(std::fs::remove_dir);
+            master.transpose().map_err(io)?
+        }
+        None => None,
+    };
+    let pid = built.map_err(failed)?;
+    Ok(Spawned { pid: pid.as_raw(), master })
 }

@@ -10,4 +10,5 @@ pub mod rootfs;
 pub mod shim;
 pub mod spec;
 pub mod state;
+pub mod tty;
 pub mod user;

@@ -7,20 +7,37 @@ use nix::sys::wait::{WaitStatus, waitpid};
 
 /// The process shares our standard streams; its exit code becomes ours.
 pub fn run(ctx: &Context, args: ExecArgs) -> anyhow::Result<i32> {
-    anyhow::ensure!(!args.tty, "-t (a terminal) is not supported yet; hint: run without -t");
     let printer = ctx.printer(false);
     let containers = ctx.containers()?;
     let record = containers.find(&args.container)?;
-    let opts = ExecOptions { command: args.command, env: args.env, workdir: args.workdir, user: args.user };
-    let pid = match exec::spawn(&containers, &record, &opts, &libcontainer_root(&ctx.paths)) {
-        Ok(pid) => pid,
+    use std::io::IsTerminal;
+    let tty = args.tty && std::io::stdin().is_terminal();
+    if args.tty && !tty {
+        printer.warn("the input device is not a TTY; running without a terminal");
+    }
+    let opts = ExecOptions { command: args.command, env: args.env, workdir: args.workdir, user: args.user, interactive: args.interactive, tty };
+    let spawned = match exec::spawn(&containers, &record, &opts, &libcontainer_root(&ctx.paths)) {
+        Ok(spawned) => spawned,
         Err(e) => {
             printer.error(e.to_string());
             return Ok(e.exit_code());
         }
     };
+    let pid = spawned.pid;
     signals::catch_forwardable();
     let target = nix::unistd::Pid::from_raw(pid);
+    if let Some(master) = &spawned.master {
+        use std::os::fd::AsFd;
+        let _raw = crate::runtime::tty::RawMode::enter();
+        crate::runtime::tty::sync_size(master.as_fd());
+        crate::runtime::tty::relay(master, || {
+            if signals::take_resize() {
+                crate::runtime::tty::sync_size(master.as_fd());
+            }
+            signals::forward_to(pid);
+            true
+        });
+    }
     loop {
         match waitpid(target, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),
