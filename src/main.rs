@@ -14,7 +14,11 @@ fn main() {
     let cli = cli::Cli::parse();
     // Rootless, rde works inside its own user namespace so that layers keep their owners.
     if cli.command.needs_user_namespace() && !rustix::process::geteuid().is_root() {
-        let code = rootless::run_in_userns().unwrap_or_else(|e| {
+        let code = match running_shim(&cli) {
+            Some(shim) => rootless::run_joining(shim),
+            None => rootless::run_in_userns(),
+        };
+        let code = code.unwrap_or_else(|e| {
             output::Printer::new(false).error(e.to_string());
             cli::EXIT_RDE_FAILED
         });
@@ -28,6 +32,14 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The live shim of the container a rootless command addresses, if any.
+fn running_shim(cli: &cli::Cli) -> Option<i32> {
+    let name = cli.command.container_to_join()?;
+    let containers = rde::runtime::state::Containers::open(&rde::paths::Paths::detect().data).ok()?;
+    let record = containers.find(name).ok()?;
+    containers.state(&record.id).shim_pid.filter(|pid| rde::runtime::state::process_alive(*pid))
 }
 
 /// One line: each cause once, even when a message already embeds its source.

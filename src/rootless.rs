@@ -96,7 +96,7 @@ pub fn run_in_userns() -> Result<i32, RootlessError> {
     // SAFETY: only async-signal-safe calls (unshare, fcntl) between fork and exec.
     unsafe {
         command.pre_exec(move || {
-            if libc::unshare(libc::CLONE_NEWUSER) != 0 {
+            if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // Keep the read end open across exec for the handshake.
@@ -121,6 +121,32 @@ pub fn run_in_userns() -> Result<i32, RootlessError> {
     drop(parent_pipe);
     // Ctrl-C reaches the child through the terminal's process group; we just wait.
     let status = child.wait().map_err(RootlessError::Spawn)?;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// Run this same command inside the user and mount namespaces of `pid` (a
+/// container's shim), so that it can exec into, signal and unmount what that shim set up.
+pub fn run_joining(pid: i32) -> Result<i32, RootlessError> {
+    let open = |ns: &str| std::fs::File::open(format!("/proc/{pid}/ns/{ns}")).map_err(RootlessError::Spawn);
+    let (user, mnt) = (open("user")?, open("mnt")?);
+    let (user_fd, mnt_fd) = (user.as_raw_fd(), mnt.as_raw_fd());
+    let mut command = Command::new("/proc/self/exe");
+    command
+        .arg0(std::env::args_os().next().unwrap_or_else(|| OsString::from("rde")))
+        .args(std::env::args_os().skip(1))
+        .env(IN_USERNS_ENV, "1");
+    // SAFETY: only async-signal-safe calls (setns) between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            for (fd, kind) in [(user_fd, libc::CLONE_NEWUSER), (mnt_fd, libc::CLONE_NEWNS)] {
+                if libc::setns(fd, kind) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let status = command.status().map_err(RootlessError::Spawn)?;
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 

@@ -77,6 +77,7 @@ impl UserWorld {
             .arg(format!("HOME={}", home.display()))
             .arg(format!("RDE_ROOT={}", self.store().display()))
             .arg(format!("RDE_CONFIG={}", self.dir.path().join("config.toml").display()))
+            .arg(format!("RDE_RUNROOT={}", home.join("run").display()))
             .arg(self.dir.path().join("rde"))
             .args(args)
             .current_dir(&home)
@@ -137,4 +138,50 @@ fn a_user_without_subordinate_ids_gets_the_fix() {
     assert_eq!(out.code, 125, "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("usermod --add-subuids"), "{}", out.stderr);
     assert!(!world.store().join("layers-v1").exists() || list(&world.store().join("layers-v1")).is_empty());
+}
+
+#[test]
+fn rootless_containers_run_exec_stop_and_map_owners() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let reg = shared_registry();
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    let image = format!("{reg}/library/busybox");
+    let bind = world.dir.path().join("home/shared");
+    std::fs::create_dir_all(&bind).unwrap();
+    std::os::unix::fs::chown(&bind, Some(uid), Some(uid)).unwrap();
+    let volume = format!("{}:/shared", bind.display());
+
+    // Root in the container is the user on the host; uid 1000 is a subordinate id.
+    let out = world.rde(&["container", "run", "--rm", "-v", &volume, &image, "sh", "-c", "id -u; echo root > /shared/by-root; su app -c 'echo app > /tmp/x'; touch /shared/owned-by-app; chown 1000:1000 /shared/owned-by-app"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.lines().next(), Some("0"));
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(bind.join("by-root")).unwrap().uid(), uid);
+    assert_eq!(std::fs::metadata(bind.join("owned-by-app")).unwrap().uid(), subuid_start(USER_WITH_RANGE) + 999);
+
+    // A detached container: exec joins it, stop and rm clean it up.
+    let out = world.rde(&["container", "run", "-d", "--name", "rl", &image, "sleep", "1000"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = world.rde(&["container", "exec", "-u", "app", "rl", "id", "-u"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "1000\n"), "{}", out.stderr);
+    let out = world.rde(&["container", "exec", "rl", "cat", "/proc/1/cmdline"]);
+    assert_eq!(out.stdout, "sleep\u{0}1000\u{0}", "{}", out.stderr);
+    let out = world.rde(&["container", "stop", "-t", "1", "rl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(world.rde(&["container", "ls", "-a"]).stdout.contains("Exited (137)"));
+    let out = world.rde(&["container", "rm", "rl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(list(&world.store().join("containers-v1")).is_empty());
+    // Nothing of the user's is left running (exited supervisors may take a moment to be reaped).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let ps = Command::new("ps").args(["-u", USER_WITH_RANGE, "-o", "pid=,args="]).output().unwrap();
+        let left = String::from_utf8_lossy(&ps.stdout).trim().to_string();
+        if left.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "left running: {left}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

@@ -62,6 +62,8 @@ pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptio
         }
         None => (p.uid, p.gid, p.additional_gids.clone()),
     };
+    // Without supplementary groups, drop ours (root's) rather than inherit them.
+    let additional_gids = if additional_gids.is_empty() { vec![gid] } else { additional_gids };
     let mut env: HashMap<String, String> = p.env.iter().filter_map(|e| e.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect();
     for e in &opts.env {
         match e.split_once('=') {

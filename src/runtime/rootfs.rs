@@ -15,14 +15,30 @@ pub enum RootfsError {
     Mkdir { path: PathBuf, source: std::io::Error },
 }
 
-pub fn mount_overlay(layers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Result<(), RootfsError> {
+/// `userxattr`: rootless, overlayfs keeps its markers in `user.overlay.*` xattrs
+/// (what the layer writer wrote), since `trusted.*` needs real root.
+pub fn mount_overlay(layers: &[PathBuf], upper: &Path, work: &Path, target: &Path, userxattr: bool) -> Result<(), RootfsError> {
     let lower: Vec<String> = layers.iter().map(|l| l.display().to_string()).collect();
-    let options = format!("lowerdir={},upperdir={},workdir={}", lower.join(":"), upper.display(), work.display());
+    let mut options = format!("lowerdir={},upperdir={},workdir={}", lower.join(":"), upper.display(), work.display());
+    if userxattr {
+        options.push_str(",userxattr");
+    }
     // The kernel takes one page of mount options.
     if options.len() >= 4096 {
         return Err(RootfsError::TooManyLayers { len: options.len() });
     }
     nix::mount::mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
+        .map_err(|source| RootfsError::Mount { target: target.to_path_buf(), source })
+}
+
+/// Rootless on a cgroup v1 host, the user may not create cgroups, and
+/// libcontainer cannot run without them: give it an empty tmpfs at
+/// /sys/fs/cgroup in our own mount namespace. Limits are then not enforced
+/// (best effort rootless, as with podman on cgroup v1).
+pub fn hide_host_cgroups() -> Result<(), RootfsError> {
+    let target = Path::new("/sys/fs/cgroup");
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(|source| RootfsError::Mount { target: target.to_path_buf(), source })?;
+    nix::mount::mount(Some("cgroup2"), target, Some("cgroup2"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>)
         .map_err(|source| RootfsError::Mount { target: target.to_path_buf(), source })
 }
 

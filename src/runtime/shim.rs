@@ -71,7 +71,7 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let dir = containers.dir(&record.id);
     let libcontainer_root = paths.run.join("libcontainer");
-    match start(&containers, &record, &dir, &libcontainer_root) {
+    match start(&containers, &record, &dir, &libcontainer_root, paths.rootless) {
         Ok((pid, stdout, stderr)) => {
             send(&mut report, &Report::Started { pid });
             let code = supervise(&containers, &record, pid, stdout, stderr);
@@ -88,9 +88,12 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
     }
 }
 
-fn start(containers: &Containers, record: &ContainerRecord, dir: &Path, libcontainer_root: &Path) -> Result<(i32, OwnedFd, OwnedFd), Failure> {
+fn start(containers: &Containers, record: &ContainerRecord, dir: &Path, libcontainer_root: &Path, rootless: bool) -> Result<(i32, OwnedFd, OwnedFd), Failure> {
     let merged = dir.join("merged");
-    super::rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &merged)?;
+    if rootless {
+        super::rootfs::hide_host_cgroups()?;
+    }
+    super::rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &merged, rootless)?;
     super::rootfs::ensure_dir(&merged, &record.spec.process.cwd)?;
     for m in &record.spec.mounts {
         // A file bind-mounts onto a file, anything else onto a directory.
