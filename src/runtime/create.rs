@@ -33,6 +33,8 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     /// Run a small init as PID 1 (forwards signals, reaps zombies), as `docker run --init`.
     pub init: bool,
+    pub interactive: bool,
+    pub tty: bool,
 }
 
 /// The init binary `--init` mounts into the container: statically linked, so it
@@ -156,7 +158,7 @@ pub fn create(
             uid: user.uid,
             gid: user.gid,
             additional_gids: user.additional_gids,
-            terminal: false,
+            terminal: opts.tty,
             cap_add: opts.cap_add.clone(),
             cap_drop: opts.cap_drop.clone(),
             rlimits: vec![("RLIMIT_NOFILE".into(), soft, hard)],
@@ -185,6 +187,7 @@ pub fn create(
         stop_signal: opts.stop_signal.clone().or(config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
         stop_timeout: opts.stop_timeout.unwrap_or(10),
         labels: Default::default(),
+        interactive: opts.interactive,
     };
     let _lock = containers.lock()?;
     let dir = containers.create(&record)?;

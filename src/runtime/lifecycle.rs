@@ -46,9 +46,16 @@ impl LifecycleError {
 pub struct Started {
     pub pid: i32,
     pub reports: std::io::BufReader<std::fs::File>,
+    /// Connected to the shim before the container started (`start(.., attach: true)`).
+    pub attached: Option<std::os::unix::net::UnixStream>,
 }
 
 impl Started {
+    pub fn report_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.reports.get_ref().as_fd()
+    }
+
     /// Wait (up to `timeout`) for the shim's last report; `Some(code)` once the container exited.
     pub fn exit_code(&mut self, timeout: Duration) -> Option<Option<i32>> {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -71,12 +78,16 @@ impl Started {
     }
 }
 
-/// Start a created container through a new shim.
-pub fn start(containers: &Containers, record: &ContainerRecord) -> Result<Started, LifecycleError> {
+/// Start a created container through a new shim. With `attach`, connect to the
+/// shim's attach socket while the container waits, so not a byte of output is missed.
+pub fn start(containers: &Containers, record: &ContainerRecord, paths: &Paths, attach: bool) -> Result<Started, LifecycleError> {
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| LifecycleError::Spawn(e.into()))?;
     let raw = write_end.as_raw_fd();
     let mut command = Command::new("/proc/self/exe");
     command.args(["__shim", &record.id]).env(REPORT_FD_ENV, raw.to_string()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    if attach {
+        command.env(super::shim::WAIT_ATTACH_ENV, "1");
+    }
     // SAFETY: setsid and fcntl are async-signal-safe.
     unsafe {
         command.pre_exec(move || {
@@ -91,10 +102,17 @@ pub fn start(containers: &Containers, record: &ContainerRecord) -> Result<Starte
     command.spawn().map_err(LifecycleError::Spawn)?;
     drop(write_end);
     let mut reports = std::io::BufReader::new(std::fs::File::from(read_end));
+    let mut attached = None;
     let mut line = String::new();
     let _ = reports.read_line(&mut line);
+    if let Ok(Report::Created) = serde_json::from_str::<Report>(&line) {
+        let socket = super::shim::attach_socket(paths, &record.id);
+        attached = Some(std::os::unix::net::UnixStream::connect(&socket).map_err(LifecycleError::Spawn)?);
+        line.clear();
+        let _ = reports.read_line(&mut line);
+    }
     match serde_json::from_str::<Report>(&line) {
-        Ok(Report::Started { pid }) => Ok(Started { pid, reports }),
+        Ok(Report::Started { pid }) => Ok(Started { pid, reports, attached }),
         Ok(Report::Failed { message, exit_code }) => Err(LifecycleError::Failed { message, exit_code }),
         _ => Err(LifecycleError::ShimDied(containers.dir(&record.id).join("state.json").display().to_string())),
     }
@@ -189,6 +207,13 @@ pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, pa
     if let Some(pid) = containers.state(&record.id).pid.filter(|p| process_alive(*p)) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
         wait_stopped(containers, record, Duration::from_secs(10));
+    }
+    // The shim writes its last state while it exits: let it finish before removing.
+    if let Some(shim) = containers.state(&record.id).shim_pid {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process_alive(shim) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
     if let Err(e) = reconcile(containers, record, paths) {
         errors.push(e.to_string());

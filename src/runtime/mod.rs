@@ -1,6 +1,7 @@
 //! Containers: the OCI spec from image and options, the overlay rootfs, the
 //! per-container shim that drives libcontainer, state on disk, logs.
 
+pub mod attach;
 pub mod create;
 pub mod exec;
 pub mod executor;

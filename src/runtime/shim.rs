@@ -17,14 +17,20 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use std::fs::File;
 use std::io::{Read, Write};
+use super::attach::{Decoder, Frame};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 pub const REPORT_FD_ENV: &str = "_RDE_SHIM_REPORT_FD";
+/// Set when the CLI will attach: start only once it has connected, so no output is lost.
+pub const WAIT_ATTACH_ENV: &str = "_RDE_SHIM_WAIT_ATTACH";
 
 /// What the shim tells the CLI once the container runs, or could not be started.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum Report {
+    /// The container exists but waits: a foreground `run -i/-t` attaches first, then it starts.
+    Created,
     Started { pid: i32 },
     Failed { message: String, exit_code: i32 },
     /// Sent last, after cleanup, to a CLI still listening (foreground `run`).
@@ -71,10 +77,17 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let dir = containers.dir(&record.id);
     let libcontainer_root = paths.run.join("libcontainer");
-    match start(&containers, &record, &dir, &libcontainer_root, paths.rootless) {
-        Ok((pid, stdout, stderr)) => {
+    let wait_attach = std::env::var_os(WAIT_ATTACH_ENV).is_some();
+    let mut on_created = |client: &mut Option<UnixStream>, listener: Option<&UnixListener>| {
+        if let (true, Some(listener)) = (wait_attach, listener) {
+            send(&mut report, &Report::Created);
+            *client = accept_within(listener, std::time::Duration::from_secs(30));
+        }
+    };
+    match start(&containers, &record, &dir, &libcontainer_root, paths, &mut on_created) {
+        Ok((pid, io, client)) => {
             send(&mut report, &Report::Started { pid });
-            let code = supervise(&containers, &record, pid, stdout, stderr);
+            let code = supervise(&containers, &record, pid, io, client);
             finish(&containers, &record, &dir, &libcontainer_root, Some(code), None);
             // A CLI that went away just makes this write fail.
             send(&mut report, &Report::Exited { exit_code: code });
@@ -88,7 +101,26 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
     }
 }
 
-fn start(containers: &Containers, record: &ContainerRecord, dir: &Path, libcontainer_root: &Path, rootless: bool) -> Result<(i32, OwnedFd, OwnedFd), Failure> {
+/// The container's standard streams, as the shim holds them.
+struct Io {
+    /// Output to log (and to an attached client): the two pipes, or the pty master.
+    outputs: Vec<(Option<File>, &'static str)>,
+    /// Where an attached client's input goes: a pipe to the container's stdin, or the pty master.
+    stdin: Option<File>,
+    /// The pty master, for window sizes.
+    master: Option<OwnedFd>,
+    attach: Option<UnixListener>,
+}
+
+fn start(
+    containers: &Containers,
+    record: &ContainerRecord,
+    dir: &Path,
+    libcontainer_root: &Path,
+    paths: &Paths,
+    on_created: &mut dyn FnMut(&mut Option<UnixStream>, Option<&UnixListener>),
+) -> Result<(i32, Io, Option<UnixStream>), Failure> {
+    let rootless = paths.rootless;
     let merged = dir.join("merged");
     if rootless {
         super::rootfs::hide_host_cgroups()?;
@@ -114,24 +146,57 @@ fn start(containers: &Containers, record: &ContainerRecord, dir: &Path, libconta
     let body = serde_json::to_vec_pretty(&spec::runtime_spec(&container_spec)).expect("spec serialises");
     crate::fsutil::write_atomic(&bundle.join("config.json"), &body, 0o644)?;
 
-    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let devnull = File::open("/dev/null")?;
     std::fs::create_dir_all(libcontainer_root)?;
-    let mut container = ContainerBuilder::new(record.id.clone(), SyscallType::default())
-        .with_executor(RdeExecutor)
+    let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default()).with_executor(RdeExecutor);
+    let mut io = Io { outputs: Vec::new(), stdin: None, master: None, attach: None };
+    // A terminal: the init sends us the pty master over a console socket.
+    let console = if record.spec.process.terminal {
+        let socket = super::tty::socket_dir()?.join("console.sock");
+        let listener = UnixListener::bind(&socket)?;
+        builder = builder.with_console_socket(Some(&socket));
+        Some((listener, socket))
+    } else {
+        let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let stdin = if record.interactive {
+            let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            io.stdin = Some(File::from(in_w));
+            in_r
+        } else {
+            OwnedFd::from(File::open("/dev/null")?)
+        };
+        builder = builder.with_stdin(stdin).with_stdout(out_w).with_stderr(err_w);
+        io.outputs = vec![(Some(File::from(out_r)), "stdout"), (Some(File::from(err_r)), "stderr")];
+        None
+    };
+    if record.interactive || record.spec.process.terminal {
+        let path = attach_socket(paths, &record.id);
+        std::fs::create_dir_all(path.parent().expect("attach dir"))?;
+        let _ = std::fs::remove_file(&path);
+        io.attach = Some(UnixListener::bind(&path)?);
+    }
+    let built = builder
         .with_root_path(libcontainer_root)
         .map_err(Failure::from)?
-        .with_stdin(OwnedFd::from(devnull))
-        .with_stdout(out_w)
-        .with_stderr(err_w)
         .validate_id()
         .map_err(Failure::from)?
         .as_init(&bundle)
         .with_systemd(false)
         .with_detach(true)
-        .build()
-        .map_err(create_failure)?;
+        .build();
+    if let Some((listener, socket)) = console {
+        if built.is_ok() {
+            let master = super::tty::receive_master(&listener)?;
+            io.stdin = Some(File::from(master.try_clone()?));
+            io.outputs = vec![(Some(File::from(master.try_clone()?)), "stdout")];
+            io.master = Some(master);
+        }
+        let _ = std::fs::remove_file(&socket);
+        let _ = socket.parent().map(std::fs::remove_dir);
+    }
+    let mut container = built.map_err(create_failure)?;
+    let mut client = None;
+    on_created(&mut client, io.attach.as_ref());
     container.start().map_err(Failure::from)?;
     let pid = container.pid().map(|p| p.as_raw()).ok_or_else(|| Failure::from("the container has no init pid"))?;
     containers.save_state(
@@ -144,7 +209,21 @@ fn start(containers: &Containers, record: &ContainerRecord, dir: &Path, libconta
             ..Default::default()
         },
     )?;
-    Ok((pid, out_r, err_r))
+    Ok((pid, io, client))
+}
+
+fn accept_within(listener: &UnixListener, within: std::time::Duration) -> Option<UnixStream> {
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(within.as_millis() as i32).unwrap_or(PollTimeout::NONE);
+    match poll(&mut fds, ms) {
+        Ok(n) if n > 0 => listener.accept().ok().map(|(s, _)| s),
+        _ => None,
+    }
+}
+
+/// Where a foreground `run -i/-t` connects to the shim (short: unix socket paths are limited).
+pub fn attach_socket(paths: &Paths, id: &str) -> PathBuf {
+    paths.run.join("attach").join(format!("{}.sock", &id[..12]))
 }
 
 fn create_failure(e: libcontainer::error::LibcontainerError) -> Failure {
@@ -152,16 +231,17 @@ fn create_failure(e: libcontainer::error::LibcontainerError) -> Failure {
     Failure { message, exit_code }
 }
 
-/// Copy the container's output into the log until its init exits; returns the
-/// exit code (128+N when killed by signal N).
-fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, stdout: OwnedFd, stderr: OwnedFd) -> i32 {
+/// Copy the container's output into the log (and to an attached client) until
+/// its init exits, feed an attached client's input to it; returns the exit code
+/// (128+N when killed by signal N).
+fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io: Io, attached: Option<UnixStream>) -> i32 {
     let mut log = LogWriter::open(&containers.log_path(&record.id));
-    let mut streams: Vec<(Option<File>, &'static str)> = vec![(Some(File::from(stdout)), "stdout"), (Some(File::from(stderr)), "stderr")];
+    let mut client: Option<(UnixStream, Decoder)> = attached.map(|s| (s, Decoder::default()));
     let mut exit_code = None;
     let mut exited_at = None;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let open: Vec<usize> = (0..streams.len()).filter(|i| streams[*i].0.is_some()).collect();
+        let open: Vec<usize> = (0..io.outputs.len()).filter(|i| io.outputs[*i].0.is_some()).collect();
         if open.is_empty() && exit_code.is_some() {
             break;
         }
@@ -169,27 +249,64 @@ fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, stdout
         if exited_at.is_some_and(|t: std::time::Instant| t.elapsed().as_secs() >= 2) {
             break;
         }
-        if !open.is_empty() {
-            let mut fds: Vec<PollFd> =
-                open.iter().map(|i| PollFd::new(streams[*i].0.as_ref().expect("open").as_fd(), PollFlags::POLLIN)).collect();
-            let _ = poll(&mut fds, PollTimeout::from(200u16));
-            let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
-            drop(fds);
-            for (k, i) in open.iter().enumerate() {
-                if !ready[k] {
-                    continue;
+        let mut fds: Vec<PollFd> = open.iter().map(|i| PollFd::new(io.outputs[*i].0.as_ref().expect("open").as_fd(), PollFlags::POLLIN)).collect();
+        if let Some(l) = &io.attach {
+            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some((c, _)) = &client {
+            fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+        }
+        let _ = poll(&mut fds, PollTimeout::from(200u16));
+        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        for (k, i) in open.iter().enumerate() {
+            if !ready[k] {
+                continue;
+            }
+            let (file, stream) = &mut io.outputs[*i];
+            match file.as_mut().expect("open").read(&mut buf) {
+                // EOF, or EIO from a pty whose last slave closed.
+                Ok(0) | Err(_) => {
+                    log.flush_partial(stream);
+                    *file = None;
                 }
-                let (file, stream) = &mut streams[*i];
-                match file.as_mut().expect("open").read(&mut buf) {
-                    Ok(0) | Err(_) => {
-                        log.flush_partial(stream);
-                        *file = None;
+                Ok(n) => {
+                    log.write(stream, &buf[..n]);
+                    if let Some((c, _)) = &mut client {
+                        let frame = if *stream == "stderr" { Frame::Stderr(buf[..n].to_vec()) } else { Frame::Stdout(buf[..n].to_vec()) };
+                        if c.write_all(&frame.encode()).is_err() {
+                            client = None;
+                        }
                     }
-                    Ok(n) => log.write(stream, &buf[..n]),
                 }
             }
-        } else {
-            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let mut k = open.len();
+        if io.attach.is_some() {
+            if ready[k] {
+                if let Ok((stream, _)) = io.attach.as_ref().expect("listening").accept() {
+                    client = Some((stream, Decoder::default()));
+                }
+            }
+            k += 1;
+        }
+        if ready.get(k).copied().unwrap_or(false) {
+            let gone = match client.as_mut().expect("polled").0.read(&mut buf) {
+                Ok(0) | Err(_) => true,
+                Ok(n) => {
+                    let frames = client.as_mut().expect("polled").1.feed(&buf[..n]);
+                    match frames {
+                        Ok(frames) => {
+                            frames.into_iter().for_each(|f| apply_input(&mut io, f));
+                            false
+                        }
+                        Err(_) => true,
+                    }
+                }
+            };
+            if gone {
+                client = None;
+            }
         }
         // Reap everything (we are a subreaper); note the init's status.
         loop {
@@ -204,10 +321,29 @@ fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, stdout
             exited_at = Some(std::time::Instant::now());
         }
     }
-    for (_, stream) in &streams {
+    for (_, stream) in &io.outputs {
         log.flush_partial(stream);
     }
     exit_code.unwrap_or(255)
+}
+
+/// An attached client's input: bytes to the container, a new terminal size, end of input.
+fn apply_input(io: &mut Io, frame: Frame) {
+    match frame {
+        Frame::Stdin(data) => {
+            if let Some(stdin) = &mut io.stdin {
+                let _ = stdin.write_all(&data);
+            }
+        }
+        Frame::Resize { rows, cols } => {
+            if let Some(master) = &io.master {
+                super::tty::set_size(master.as_fd(), rows, cols);
+            }
+        }
+        // A pipe closes (the container reads EOF); a terminal stays, as docker's does.
+        Frame::CloseStdin if io.master.is_none() => io.stdin = None,
+        _ => {}
+    }
 }
 
 /// Tear down after exit or a failed start: every step runs even if one fails.

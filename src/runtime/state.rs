@@ -47,6 +47,9 @@ pub struct ContainerRecord {
     pub stop_timeout: u64,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Keep stdin open for an attached client (`-i`).
+    #[serde(default)]
+    pub interactive: bool,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -66,6 +66,12 @@ pub fn sync_size(master: BorrowedFd<'_>) {
     }
 }
 
+pub fn set_size(master: BorrowedFd<'_>, rows: u16, cols: u16) {
+    let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads the winsize we own.
+    let _ = unsafe { set_winsize(master.as_raw_fd(), &size) };
+}
+
 /// Our terminal's size, for the process spec.
 pub fn current_size() -> (u16, u16) {
     let mut size = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };

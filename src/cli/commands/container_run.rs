@@ -13,7 +13,11 @@ use std::time::Duration;
 
 pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
-    anyhow::ensure!(!args.tty, "-t (a terminal) is not supported yet; hint: run without -t, output is streamed");
+    use std::io::IsTerminal;
+    let tty = args.tty && std::io::stdin().is_terminal() && !args.detach;
+    if args.tty && !tty && !args.detach {
+        printer.warn("the input device is not a TTY; running without a terminal");
+    }
     let store = ctx.store()?;
     let containers = ctx.containers()?;
     let image = match lookup::find(&store, &args.image) {
@@ -49,10 +53,12 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         stop_timeout: args.stop_timeout,
         auto_remove: args.rm,
         init: args.init,
+        interactive: args.interactive,
+        tty,
     };
     let record = create::create(&store, &containers, &args.image, &image, &opts)?;
     let mut log = LogReader::open(&containers.log_path(&record.id))?;
-    let mut started = match lifecycle::start(&containers, &record) {
+    let mut started = match lifecycle::start(&containers, &record, &ctx.paths, !args.detach && (args.interactive || tty)) {
         Ok(started) => started,
         Err(e) => {
             printer.error(e.to_string());
@@ -67,6 +73,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     signals::catch_forwardable();
+    if args.interactive || tty {
+        return attach(&mut started, tty);
+    }
     let exit_code = loop {
         let done = started.exit_code(Duration::from_millis(50));
         copy_out(&mut log);
@@ -89,4 +98,87 @@ fn copy_out(log: &mut LogReader) {
         let _ = if line.stream == "stderr" { err.write_all(line.log.as_bytes()) } else { out.write_all(line.log.as_bytes()) };
     }
     let _ = out.flush();
+}
+
+/// Foreground with -i/-t: our stdin goes to the container through the shim's
+/// attach socket, its output comes back the same way.
+fn attach(started: &mut lifecycle::Started, tty: bool) -> anyhow::Result<i32> {
+    use crate::runtime::attach::{Decoder, Frame};
+    use crate::runtime::tty;
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let mut socket = started.attached.take().ok_or_else(|| anyhow::anyhow!("the container's supervisor did not wait for us to attach"))?;
+    let _raw = tty.then(tty::RawMode::enter);
+    if tty {
+        let (rows, cols) = tty::current_size();
+        socket.write_all(&Frame::Resize { rows, cols }.encode())?;
+    }
+    let mut decoder = Decoder::default();
+    let mut stdin_open = true;
+    let mut socket_open = true;
+    let mut exit_code = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    while socket_open {
+        let stdin = std::io::stdin();
+        let mut fds = vec![PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+        if exit_code.is_none() {
+            fds.push(PollFd::new(started.report_fd(), PollFlags::POLLIN));
+        }
+        if stdin_open && exit_code.is_none() {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        // Once the container exited, wait a moment for the last output, then stop.
+        let timeout = if exit_code.is_some() { 1000u16 } else { 200 };
+        let n = poll(&mut fds, PollTimeout::from(timeout)).unwrap_or(0);
+        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        if tty && signals::take_resize() {
+            let (rows, cols) = tty::current_size();
+            let _ = socket.write_all(&Frame::Resize { rows, cols }.encode());
+        }
+        if !tty {
+            signals::forward_to(started.pid);
+        }
+        if n == 0 && exit_code.is_some() {
+            break;
+        }
+        if ready[0] {
+            match socket.read(&mut buf) {
+                Ok(0) | Err(_) => socket_open = false,
+                Ok(n) => {
+                    for frame in decoder.feed(&buf[..n]).map_err(anyhow::Error::msg)? {
+                        match frame {
+                            Frame::Stdout(d) => {
+                                let mut out = std::io::stdout().lock();
+                                out.write_all(&d)?;
+                                out.flush()?;
+                            }
+                            Frame::Stderr(d) => std::io::stderr().write_all(&d)?,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        if exit_code.is_none() && ready.get(1).copied().unwrap_or(false) {
+            exit_code = started.exit_code(Duration::ZERO).map(|c| c.unwrap_or(125));
+        }
+        if stdin_open && ready.get(2).copied().unwrap_or(false) {
+            match std::io::stdin().lock().read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    stdin_open = false;
+                    let _ = socket.write_all(&Frame::CloseStdin.encode());
+                }
+                Ok(n) => {
+                    let _ = socket.write_all(&Frame::Stdin(buf[..n].to_vec()).encode());
+                }
+            }
+        }
+    }
+    let code = match exit_code {
+        Some(code) => code,
+        None => started.exit_code(Duration::from_secs(5)).flatten().unwrap_or(125),
+    };
+    Ok(code)
 }
