@@ -92,6 +92,10 @@ fn detached_logs_follow_and_stop_of_a_shell_pid1() {
     assert!(ls.stdout.contains("ticker") && ls.stdout.contains("Exited (0)"), "{}", ls.stdout);
     let tail = env.ok(&["container", "logs", "--tail", "1", "ticker"]);
     assert_eq!(tail.stdout, "line3\n");
+    assert_eq!(env.ok(&["container", "logs", "--since", "10m", "ticker"]).stdout.lines().count(), 3);
+    assert_eq!(env.ok(&["container", "logs", "--since", "2999-01-01T00:00:00Z", "ticker"]).stdout, "");
+    let stamped = env.ok(&["container", "logs", "-t", "ticker"]).stdout;
+    assert!(stamped.lines().all(|l| l.len() > 31 && l.as_bytes()[4] == b'-'), "{stamped}");
 
     // A shell as PID 1 ignores SIGTERM: stop waits the grace period, then kills.
     env.ok(&["container", "run", "-d", "--name", "stubborn", &busybox(), "sh", "-c", "while true; do sleep 1; done"]);
@@ -277,5 +281,35 @@ fn run_interactive_and_with_a_terminal() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(6), "{text}");
     assert!(text.contains("/dev/pts/0") && text.contains("30 100"), "{text}");
+    assert!(list(&env.root().join("containers-v1")).is_empty());
+}
+
+#[test]
+fn limits_capabilities_read_only_and_env_files() {
+    require_root();
+    let env = Env::new();
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    // Resource limits land in the container's cgroup.
+    let id = env.ok(&["container", "run", "-d", "--memory", "64m", "--pids-limit", "50", &busybox(), "sleep", "1000"]).stdout.trim().to_string();
+    let read = |ctrl: &str, file: &str| std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}/rde/{id}/{file}")).unwrap_or_default();
+    assert_eq!(read("memory", "memory.limit_in_bytes").trim(), (64u64 << 20).to_string());
+    assert_eq!(read("pids", "pids.max").trim(), "50");
+    env.ok(&["container", "rm", "-f", &id]);
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory/rde/{id}")).exists(), "the cgroup is removed");
+    // Capabilities: docker's defaults allow chown; dropping CHOWN forbids it.
+    env.ok(&["container", "run", "--rm", &busybox(), "chown", "1000", "/tmp"]);
+    let out = env.run(&["container", "run", "--rm", "--cap-drop", "chown", &busybox(), "chown", "1000", "/tmp"]);
+    assert_ne!(out.code, 0, "chown without CAP_CHOWN");
+    // A read-only root filesystem; tmpfs stays writable.
+    let out = env.run(&["container", "run", "--rm", "--read-only", "--tmpfs", "/scratch", &busybox(), "sh", "-c", "touch /scratch/ok && touch /nope"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("Read-only file system"), "{}", out.stderr);
+    // --env-file, then -e on top; a bad -e is refused.
+    let file = env.dir.path().join("vars.env");
+    std::fs::write(&file, "# comment\nA=from-file\nB=from-file\n").unwrap();
+    let out = env.ok(&["container", "run", "--rm", "--env-file", file.to_str().unwrap(), "-e", "B=from-flag", &busybox(), "sh", "-c", "echo $A $B"]);
+    assert_eq!(out.stdout, "from-file from-flag\n");
+    let out = env.fails(&["container", "run", "--rm", "-e", "=oops", &busybox(), "true"]);
+    assert!(out.stderr.contains("invalid environment variable"), "{}", out.stderr);
     assert!(list(&env.root().join("containers-v1")).is_empty());
 }

@@ -226,6 +226,9 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     pub timestamps: bool,
+    /// Only lines since a time: RFC 3339, unix seconds, or a duration ago (30s, 10m, 2h)
+    #[arg(long)]
+    pub since: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -80,7 +80,9 @@ impl Started {
 
 /// Start a created container through a new shim. With `attach`, connect to the
 /// shim's attach socket while the container waits, so not a byte of output is missed.
-pub fn start(containers: &Containers, record: &ContainerRecord, paths: &Paths, attach: bool) -> Result<Started, LifecycleError> {
+/// `size`: our terminal's size, sent before the container starts so that its
+/// first command already sees it.
+pub fn start(containers: &Containers, record: &ContainerRecord, paths: &Paths, attach: bool, size: Option<(u16, u16)>) -> Result<Started, LifecycleError> {
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| LifecycleError::Spawn(e.into()))?;
     let raw = write_end.as_raw_fd();
     let mut command = Command::new("/proc/self/exe");
@@ -107,7 +109,12 @@ pub fn start(containers: &Containers, record: &ContainerRecord, paths: &Paths, a
     let _ = reports.read_line(&mut line);
     if let Ok(Report::Created) = serde_json::from_str::<Report>(&line) {
         let socket = super::shim::attach_socket(paths, &record.id);
-        attached = Some(std::os::unix::net::UnixStream::connect(&socket).map_err(LifecycleError::Spawn)?);
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).map_err(LifecycleError::Spawn)?;
+        if let Some((rows, cols)) = size {
+            use std::io::Write;
+            stream.write_all(&super::attach::Frame::Resize { rows, cols }.encode()).map_err(LifecycleError::Spawn)?;
+        }
+        attached = Some(stream);
         line.clear();
         let _ = reports.read_line(&mut line);
     }

@@ -11,8 +11,13 @@ pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<i32> {
         None | Some("all") => None,
         Some(n) => Some(n.parse::<usize>().map_err(|_| anyhow::anyhow!("invalid --tail {n:?}; hint: a number of lines, or all"))?),
     };
+    let since = args.since.as_deref().map(parse_since).transpose()?;
     let mut reader = LogReader::open(&containers.log_path(&record.id))?;
-    print(&reader.tail(tail), args.timestamps);
+    let mut lines = reader.tail(tail);
+    if let Some(since) = since {
+        lines.retain(|l| crate::output::parse_rfc3339(&l.time).is_some_and(|t| t >= since));
+    }
+    print(&lines, args.timestamps);
     while args.follow {
         let running = matches!(containers.observe(&record.id), Observed::Running | Observed::Created);
         let lines = reader.read_available();
@@ -34,4 +39,23 @@ fn print(lines: &[LogLine], timestamps: bool) {
         let _ = if line.stream == "stderr" { err.write_all(text.as_bytes()) } else { out.write_all(text.as_bytes()) };
     }
     let _ = out.flush();
+}
+
+/// `--since`: an RFC 3339 time, unix seconds, or a duration before now (`90s`, `10m`, `2h`).
+fn parse_since(text: &str) -> anyhow::Result<i64> {
+    if let Some(t) = crate::output::parse_rfc3339(text) {
+        return Ok(t);
+    }
+    if let Ok(secs) = text.parse::<i64>() {
+        return Ok(secs);
+    }
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => anyhow::bail!("invalid --since {text:?}; hint: a time like 2026-01-02T15:04:05Z, unix seconds, or a duration such as 10m"),
+    };
+    let n: i64 = number.parse().map_err(|_| anyhow::anyhow!("invalid --since {text:?}; hint: a duration such as 10m"))?;
+    Ok(crate::output::now_unix() as i64 - n * scale)
 }

@@ -58,7 +58,8 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     };
     let record = create::create(&store, &containers, &args.image, &image, &opts)?;
     let mut log = LogReader::open(&containers.log_path(&record.id))?;
-    let mut started = match lifecycle::start(&containers, &record, &ctx.paths, !args.detach && (args.interactive || tty)) {
+    let size = tty.then(crate::runtime::tty::current_size);
+    let mut started = match lifecycle::start(&containers, &record, &ctx.paths, !args.detach && (args.interactive || tty), size) {
         Ok(started) => started,
         Err(e) => {
             printer.error(e.to_string());
@@ -110,10 +111,6 @@ fn attach(started: &mut lifecycle::Started, tty: bool) -> anyhow::Result<i32> {
     use std::os::fd::AsFd;
     let mut socket = started.attached.take().ok_or_else(|| anyhow::anyhow!("the container's supervisor did not wait for us to attach"))?;
     let _raw = tty.then(tty::RawMode::enter);
-    if tty {
-        let (rows, cols) = tty::current_size();
-        socket.write_all(&Frame::Resize { rows, cols }.encode())?;
-    }
     let mut decoder = Decoder::default();
     let mut stdin_open = true;
     let mut socket_open = true;
