@@ -87,6 +87,17 @@ impl UserWorld {
     }
 }
 
+impl Drop for UserWorld {
+    /// Containers a failed test left behind go with it.
+    fn drop(&mut self) {
+        if self.store().join("containers-v1").is_dir() {
+            for id in self.rde(&["container", "ls", "-aq", "--no-trunc"]).stdout.lines() {
+                self.rde(&["container", "rm", "-f", id]);
+            }
+        }
+    }
+}
+
 fn find(root: &Path, name: &str) -> Vec<PathBuf> {
     let out = Command::new("find").arg(root).args(["-name", name]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).lines().map(PathBuf::from).collect()
@@ -167,21 +178,48 @@ fn rootless_containers_run_exec_stop_and_map_owners() {
     assert_eq!((out.code, out.stdout.as_str()), (0, "1000\n"), "{}", out.stderr);
     let out = world.rde(&["container", "exec", "rl", "cat", "/proc/1/cmdline"]);
     assert_eq!(out.stdout, "sleep\u{0}1000\u{0}", "{}", out.stderr);
+    let state_file = std::fs::read_dir(world.store().join("containers-v1")).unwrap().next().unwrap().unwrap().path().join("state.json");
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(state_file).unwrap()).unwrap();
+    let pids = [state["shim_pid"].as_i64().unwrap(), state["pid"].as_i64().unwrap()];
     let out = world.rde(&["container", "stop", "-t", "1", "rl"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(world.rde(&["container", "ls", "-a"]).stdout.contains("Exited (137)"));
     let out = world.rde(&["container", "rm", "rl"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(list(&world.store().join("containers-v1")).is_empty());
-    // Nothing of the user's is left running (exited supervisors may take a moment to be reaped).
+    // Neither its supervisor nor its init is left (an exited process may take a moment to be reaped).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    for pid in pids {
+        while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z")) {
+            assert!(std::time::Instant::now() < deadline, "process {pid} is still running");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn rootless_postgres_in_a_named_volume() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let reg = shared_registry();
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    let image = format!("{reg}/library/postgres:15");
+    let out = world.rde(&["container", "run", "-d", "--name", "db", "-e", "POSTGRES_PASSWORD=pw", "-v", "pgdata:/var/lib/postgresql/data", &image]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let ps = Command::new("ps").args(["-u", USER_WITH_RANGE, "-o", "pid=,args="]).output().unwrap();
-        let left = String::from_utf8_lossy(&ps.stdout).trim().to_string();
-        if left.is_empty() {
+        let out = world.rde(&["container", "exec", "db", "psql", "-U", "postgres", "-tAc", "select 6 * 7"]);
+        if out.code == 0 && out.stdout.trim() == "42" {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "left running: {left}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(std::time::Instant::now() < deadline, "postgres never answered rootless: {}{}", out.stdout, out.stderr);
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    // initdb ran as user postgres: on the host its files belong to a subordinate id.
+    let data = world.store().join("volumes-v1/pgdata/_data");
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(data.join("PG_VERSION")).unwrap().uid();
+    assert!(owner >= subuid_start(USER_WITH_RANGE), "owned by {owner}");
+    assert_eq!(world.rde(&["container", "stop", "db"]).code, 0);
+    assert_eq!(world.rde(&["container", "rm", "db"]).code, 0);
 }
