@@ -56,6 +56,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         interactive: args.interactive,
         tty,
     };
+    if ctx.paths.rootless && (opts.memory.is_some() || opts.cpus.is_some() || opts.pids_limit.is_some()) {
+        printer.warn("resource limits are not enforced rootless on this host (the user may not create cgroups)");
+    }
     let record = create::create(&store, &containers, &args.image, &image, &opts)?;
     let mut log = LogReader::open(&containers.log_path(&record.id))?;
     let size = tty.then(crate::runtime::tty::current_size);
