@@ -1,22 +1,30 @@
-//! Rootless mode: rde re-runs itself inside a user namespace that maps the
-//! user's subordinate uid/gid ranges (through the setuid `newuidmap` and
-//! `newgidmap` helpers). Inside, rde is root of that namespace: image layers keep
-//! their owners (uid 1000 in the image is a subordinate uid on the host), and
-//! whiteouts and `user.overlay.*` xattrs can be written.
+//! Rootless mode, podman's session model: one long-lived pause process per
+//! user (`rde __pause`, pid in `<run>/pause.pid`) holds a user namespace that
+//! maps the user's subordinate uid/gid ranges (through the setuid `newuidmap`
+//! and `newgidmap` helpers), a mount namespace, and a cgroup namespace with
+//! cgroup2 mounted over /sys/fs/cgroup. Every rootless command re-executes
+//! itself joined to those namespaces (setns), so all of them, and every
+//! container's shim, share one view: overlay mounts, signals between them.
+//! Inside, rde is root of the namespace: layers keep their owners (uid 1000 in
+//! an image is a subordinate id on the host), whiteouts and `user.overlay.*`
+//! xattrs can be written.
 //!
-//! The handshake: the parent spawns `/proc/self/exe` with the same arguments in a
-//! new user namespace; the child waits on a pipe until the parent has written the
-//! id maps, then executes itself once more, because capabilities in the namespace
-//! are only granted by an exec that happens while uid 0 is mapped.
+//! Starting the session: the pause process waits on a pipe until the id maps are
+//! written, then executes itself once more (namespace capabilities are only
+//! granted by an exec that happens while uid 0 is mapped), prepares the mounts
+//! and answers "ok" on a second pipe.
 
 use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::Command;
 
 const SYNC_FD_ENV: &str = "_RDE_USERNS_SYNC_FD";
-const IN_USERNS_ENV: &str = "_RDE_IN_USERNS";
+const READY_FD_ENV: &str = "_RDE_SESSION_READY_FD";
+/// The hidden command the pause process runs as.
+pub const PAUSE_ARG: &str = "__pause";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootlessError {
@@ -28,6 +36,8 @@ pub enum RootlessError {
     MapFailed { tool: &'static str, message: String },
     #[error("cannot create the rootless user namespace: {0}")]
     Spawn(std::io::Error),
+    #[error("cannot set up the rootless session: {0}")]
+    Session(String),
 }
 
 /// A subordinate id range: `start` on the host, `count` ids.
@@ -62,18 +72,45 @@ pub fn finish_handshake() {
         std::process::exit(crate::cli::EXIT_RDE_FAILED);
     }
     drop(pipe);
-    let err = Command::new("/proc/self/exe")
-        .arg0(std::env::args_os().next().unwrap_or_default())
-        .args(std::env::args_os().skip(1))
-        .env_remove(SYNC_FD_ENV)
-        .env(IN_USERNS_ENV, "1")
-        .exec();
+    let err = Command::new("/proc/self/exe").arg0(std::env::args_os().next().unwrap_or_default()).args(std::env::args_os().skip(1)).env_remove(SYNC_FD_ENV).exec();
     eprintln!("Error: cannot re-execute rde inside its user namespace: {err}");
     std::process::exit(crate::cli::EXIT_RDE_FAILED);
 }
 
-/// Run this same command inside the user's namespace and return its exit code.
-pub fn run_in_userns() -> Result<i32, RootlessError> {
+/// Run this same command inside the user's rootless session, starting the
+/// session first if there is none (or it died). Returns the command's exit code.
+pub fn run_in_session(run_dir: &Path) -> Result<i32, RootlessError> {
+    let pid = ensure_session(run_dir)?;
+    run_joining(pid)
+}
+
+/// The session's pause process: found alive, or started.
+fn ensure_session(run_dir: &Path) -> Result<i32, RootlessError> {
+    std::fs::create_dir_all(run_dir).map_err(RootlessError::Spawn)?;
+    // Two first commands at once must not start two sessions.
+    let _lock = crate::fsutil::lock_exclusive(&run_dir.join("session.lock")).map_err(RootlessError::Spawn)?;
+    let pid_file = run_dir.join("pause.pid");
+    let recorded = std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse::<i32>().ok());
+    if let Some(pid) = recorded.filter(|p| is_pause(*p)) {
+        return Ok(pid);
+    }
+    let pid = start_session()?;
+    crate::fsutil::write_atomic(&pid_file, pid.to_string().as_bytes(), 0o600).map_err(RootlessError::Spawn)?;
+    Ok(pid)
+}
+
+fn is_pause(pid: i32) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let owner_is_us = std::fs::metadata(format!("/proc/{pid}")).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == rustix::process::getuid().as_raw()
+    });
+    owner_is_us.unwrap_or(false) && cmdline.split(|b| *b == 0).any(|arg| arg == PAUSE_ARG.as_bytes())
+}
+
+/// Start `rde __pause` in a new user + mount namespace mapped with the user's
+/// subordinate ranges; returns once it is ready to be joined.
+fn start_session() -> Result<i32, RootlessError> {
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
     let user = user_name(uid).unwrap_or_else(|| uid.to_string());
@@ -87,58 +124,90 @@ pub fn run_in_userns() -> Result<i32, RootlessError> {
             return Err(RootlessError::MissingTool { tool });
         }
     }
-
-    let (child_end, parent_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| RootlessError::Spawn(e.into()))?;
-    let child_raw = child_end.as_raw_fd();
+    let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| RootlessError::Spawn(e.into()));
+    let (sync_child, sync_parent) = pipe()?;
+    let (ready_parent, ready_child) = pipe()?;
+    let (sync_raw, ready_raw) = (sync_child.as_raw_fd(), ready_child.as_raw_fd());
     let mut command = Command::new("/proc/self/exe");
-    command.arg0(std::env::args_os().next().unwrap_or_else(|| OsString::from("rde"))).args(std::env::args_os().skip(1));
-    command.env(SYNC_FD_ENV, child_raw.to_string());
-    // SAFETY: only async-signal-safe calls (unshare, fcntl) between fork and exec.
+    command
+        .arg0("rde")
+        .arg(PAUSE_ARG)
+        .env(SYNC_FD_ENV, sync_raw.to_string())
+        .env(READY_FD_ENV, ready_raw.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe calls (setsid, unshare, fcntl) between fork and exec.
     unsafe {
         command.pre_exec(move || {
-            if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) != 0 {
+            // Its own session: no terminal signal may end it.
+            if libc::setsid() < 0 || libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            // Keep the read end open across exec for the handshake.
-            if libc::fcntl(child_raw, libc::F_SETFD, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
+            for fd in [sync_raw, ready_raw] {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             Ok(())
         });
     }
-    let mut child = command.spawn().map_err(RootlessError::Spawn)?;
-    drop(child_end);
+    let child = command.spawn().map_err(RootlessError::Spawn)?;
+    drop((sync_child, ready_child));
     let pid = child.id().to_string();
     let mapped = map_ids("newuidmap", &pid, uid, subuid).and_then(|()| map_ids("newgidmap", &pid, gid, subgid));
-    let mut parent_pipe = std::fs::File::from(parent_end);
+    let mut sync = std::fs::File::from(sync_parent);
     use std::io::Write;
-    if let Err(e) = mapped {
-        drop(parent_pipe);
-        let _ = child.wait();
-        return Err(e);
+    mapped?;
+    let _ = sync.write_all(b"1");
+    drop(sync);
+    // "ok", or why the session could not be set up.
+    let mut answer = String::new();
+    let _ = std::fs::File::from(ready_parent).read_to_string(&mut answer);
+    if answer != "ok" {
+        return Err(RootlessError::Session(if answer.is_empty() { "the pause process exited".into() } else { answer }));
     }
-    let _ = parent_pipe.write_all(b"1");
-    drop(parent_pipe);
-    // Ctrl-C reaches the child through the terminal's process group; we just wait.
-    let status = child.wait().map_err(RootlessError::Spawn)?;
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(child.id() as i32)
 }
 
-/// Run this same command inside the user and mount namespaces of `pid` (a
-/// container's shim), so that it can exec into, signal and unmount what that shim set up.
-pub fn run_joining(pid: i32) -> Result<i32, RootlessError> {
+/// The pause process: prepares the session's namespaces, says it is ready, and
+/// then only holds them, sleeping, until it is killed.
+pub fn pause_main() -> ! {
+    let ready = std::env::var(READY_FD_ENV).ok().and_then(|fd| fd.parse::<i32>().ok());
+    // SAFETY: the starting rde passed us this pipe end for our answer.
+    let mut ready = ready.map(|fd| std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }));
+    let result = crate::runtime::rootfs::hide_host_cgroups();
+    if let Some(pipe) = &mut ready {
+        use std::io::Write;
+        let _ = match &result {
+            Ok(()) => pipe.write_all(b"ok"),
+            Err(e) => pipe.write_all(e.to_string().as_bytes()),
+        };
+    }
+    drop(ready);
+    if result.is_err() {
+        std::process::exit(1);
+    }
+    loop {
+        // SAFETY: pause only waits for a signal.
+        unsafe { libc::pause() };
+    }
+}
+
+/// Run this same command inside the user, mount and cgroup namespaces of the
+/// session's pause process `pid`.
+fn run_joining(pid: i32) -> Result<i32, RootlessError> {
     let open = |ns: &str| std::fs::File::open(format!("/proc/{pid}/ns/{ns}")).map_err(RootlessError::Spawn);
-    let (user, mnt) = (open("user")?, open("mnt")?);
-    let (user_fd, mnt_fd) = (user.as_raw_fd(), mnt.as_raw_fd());
+    let (user, mnt, cgroup) = (open("user")?, open("mnt")?, open("cgroup")?);
+    let (user_fd, mnt_fd, cgroup_fd) = (user.as_raw_fd(), mnt.as_raw_fd(), cgroup.as_raw_fd());
     let mut command = Command::new("/proc/self/exe");
     command
         .arg0(std::env::args_os().next().unwrap_or_else(|| OsString::from("rde")))
-        .args(std::env::args_os().skip(1))
-        .env(IN_USERNS_ENV, "1");
+        .args(std::env::args_os().skip(1));
     // SAFETY: only async-signal-safe calls (setns) between fork and exec.
     unsafe {
         command.pre_exec(move || {
-            for (fd, kind) in [(user_fd, libc::CLONE_NEWUSER), (mnt_fd, libc::CLONE_NEWNS)] {
+            for (fd, kind) in [(user_fd, libc::CLONE_NEWUSER), (mnt_fd, libc::CLONE_NEWNS), (cgroup_fd, libc::CLONE_NEWCGROUP)] {
                 if libc::setns(fd, kind) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }

@@ -88,12 +88,16 @@ impl UserWorld {
 }
 
 impl Drop for UserWorld {
-    /// Containers a failed test left behind go with it.
+    /// Containers a failed test left behind go with it, and so does the user's
+    /// session (its pause process).
     fn drop(&mut self) {
         if self.store().join("containers-v1").is_dir() {
             for id in self.rde(&["container", "ls", "-aq", "--no-trunc"]).stdout.lines() {
                 self.rde(&["container", "rm", "-f", id]);
             }
+        }
+        if let Some(pid) = std::fs::read_to_string(self.dir.path().join("home/run/pause.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
         }
     }
 }

@@ -361,17 +361,6 @@ pub struct PruneArgs {
 }
 
 impl Command {
-    /// Rootless, these act on a running container from inside its namespaces.
-    pub fn container_to_join(&self) -> Option<&str> {
-        match self {
-            Command::Container(ContainerCommand::Exec(a)) => Some(&a.container),
-            Command::Container(ContainerCommand::Stop(a)) => a.containers.first().map(String::as_str),
-            Command::Container(ContainerCommand::Kill(a)) => a.containers.first().map(String::as_str),
-            Command::Container(ContainerCommand::Rm(a)) => a.containers.first().map(String::as_str),
-            _ => None,
-        }
-    }
-
     /// Commands that touch the store; credentials and info do not need the namespace.
     pub fn needs_user_namespace(&self) -> bool {
         !matches!(self, Command::Config(_) | Command::Login(_) | Command::Logout(_) | Command::System(SystemCommand::Info))

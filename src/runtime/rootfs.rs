@@ -32,9 +32,10 @@ pub fn mount_overlay(layers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
 }
 
 /// Rootless on a cgroup v1 host, the user may not create cgroups, and
-/// libcontainer cannot run without them: give it an empty tmpfs at
-/// /sys/fs/cgroup in our own mount namespace. Limits are then not enforced
-/// (best effort rootless, as with podman on cgroup v1).
+/// libcontainer cannot run without them: in the session's own cgroup and mount
+/// namespaces, mount cgroup2 over /sys/fs/cgroup, where libcontainer's v2
+/// manager tolerates what it may not do. Limits are then not enforced (best
+/// effort rootless, as with podman on cgroup v1).
 pub fn hide_host_cgroups() -> Result<(), RootfsError> {
     let target = Path::new("/sys/fs/cgroup");
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(|source| RootfsError::Mount { target: target.to_path_buf(), source })?;

@@ -132,9 +132,6 @@ fn start(
 ) -> Result<(i32, Io, Option<UnixStream>), Failure> {
     let rootless = paths.rootless;
     let merged = dir.join("merged");
-    if rootless {
-        super::rootfs::hide_host_cgroups()?;
-    }
     super::rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &merged, rootless)?;
     super::rootfs::ensure_dir(&merged, &record.spec.process.cwd)?;
     for m in &record.spec.mounts {
