@@ -282,6 +282,15 @@ fn run_interactive_and_with_a_terminal() {
     assert_eq!(out.status.code(), Some(6), "{text}");
     assert!(text.contains("/dev/pts/0") && text.contains("30 100"), "{text}");
     assert!(list(&env.root().join("containers-v1")).is_empty());
+    // -d -t: the container still gets a terminal; its output goes to the log.
+    env.ok(&["container", "run", "-d", "-t", "--name", "dt", &busybox(), "sh", "-c", "tty"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env.ok(&["container", "ls", "-a"]).stdout.contains("Exited (0)") {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(env.ok(&["container", "logs", "dt"]).stdout.starts_with("/dev/pts/0"));
+    env.ok(&["container", "rm", "dt"]);
 }
 
 #[test]

@@ -14,8 +14,9 @@ use std::time::Duration;
 pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
     use std::io::IsTerminal;
-    let tty = args.tty && std::io::stdin().is_terminal() && !args.detach;
-    if args.tty && !tty && !args.detach {
+    // Detached, the shim holds the terminal (its output goes to the log).
+    let tty = args.tty && (args.detach || std::io::stdin().is_terminal());
+    if args.tty && !tty {
         printer.warn("the input device is not a TTY; running without a terminal");
     }
     let store = ctx.store()?;
