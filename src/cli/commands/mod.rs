@@ -16,3 +16,28 @@ pub mod logout;
 pub mod system_df;
 pub mod system_info;
 pub mod system_prune;
+
+use crate::cli::context::Context;
+use crate::runtime::state::{ContainerRecord, Containers};
+
+/// Apply `action` to each named container, printing the name on success and
+/// every error, going on after a failure (docker's stop/kill/rm); exit 1 if any failed.
+fn each_container(
+    ctx: &Context,
+    names: &[String],
+    action: impl Fn(&Containers, &ContainerRecord) -> anyhow::Result<()>,
+) -> anyhow::Result<i32> {
+    let printer = ctx.printer(false);
+    let containers = ctx.containers()?;
+    let mut failed = 0;
+    for name in names {
+        match containers.find(name).map_err(anyhow::Error::from).and_then(|record| action(&containers, &record)) {
+            Ok(()) => printer.result(name),
+            Err(e) => {
+                printer.error(format!("{e:#}"));
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}
