@@ -1,4 +1,5 @@
-//! Networking (issue 4, in progress): published ports so far; bridges, veths,
-//! IPAM, name resolution and port proxies come next.
+//! Networking (issue 4, in progress): published ports and address arithmetic so far; bridges, veths,
+//! the IPAM file, name resolution and port proxies come next.
 
+pub mod ipam;
 pub mod ports;
