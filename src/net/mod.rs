@@ -2,4 +2,5 @@
 //! the IPAM file, name resolution and port proxies come next.
 
 pub mod ipam;
+pub mod loopback;
 pub mod ports;

@@ -202,6 +202,12 @@ fn start(
         let _ = socket.parent().map(std::fs::remove_dir);
     }
     let mut container = built.map_err(create_failure)?;
+    // Created, not started yet: its network namespace exists, its process waits.
+    if record.spec.netns_path.is_none() {
+        if let Some(pid) = container.pid() {
+            crate::net::loopback::bring_up_in(pid.as_raw())?;
+        }
+    }
     let mut client = None;
     on_created(&mut client, io.attach.as_ref(), io.master.as_ref());
     container.start().map_err(Failure::from)?;
