@@ -41,6 +41,11 @@ impl Printer {
         let _ = writeln!(std::io::stdout().lock(), "{}", msg.as_ref());
     }
 
+    /// A line for the user that is not the command's output (stderr, as docker's "Unable to find image").
+    pub fn notice(&self, msg: impl AsRef<str>) {
+        self.stderr_line(msg.as_ref());
+    }
+
     pub fn warn(&self, msg: impl AsRef<str>) {
         let prefix = if self.color { "\x1b[33mWARNING\x1b[0m" } else { "WARNING" };
         self.stderr_line(&format!("{prefix}: {}", msg.as_ref()));

@@ -68,12 +68,12 @@ pub fn finish_handshake() {
     let mut pipe = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     let mut byte = [0u8; 1];
     if pipe.read_exact(&mut byte).is_err() || byte[0] != b'1' {
-        eprintln!("Error: the rootless user namespace could not be set up (the parent rde gave up)");
+        crate::output::Printer::new(false).error("the rootless user namespace could not be set up (the parent rde gave up)");
         std::process::exit(crate::cli::EXIT_RDE_FAILED);
     }
     drop(pipe);
     let err = Command::new("/proc/self/exe").arg0(std::env::args_os().next().unwrap_or_default()).args(std::env::args_os().skip(1)).env_remove(SYNC_FD_ENV).exec();
-    eprintln!("Error: cannot re-execute rde inside its user namespace: {err}");
+    crate::output::Printer::new(false).error(format!("cannot re-execute rde inside its user namespace: {err}"));
     std::process::exit(crate::cli::EXIT_RDE_FAILED);
 }
 

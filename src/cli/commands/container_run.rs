@@ -8,12 +8,11 @@ use crate::runtime::create::{self, CreateOptions};
 use crate::runtime::lifecycle;
 use crate::runtime::logs::LogReader;
 use crate::cli::signals;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
-    use std::io::IsTerminal;
     // Detached, the shim holds the terminal (its output goes to the log).
     let tty = args.tty && (args.detach || std::io::stdin().is_terminal());
     if args.tty && !tty {
@@ -27,7 +26,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
             // As docker: pull what is missing, with progress on stderr.
             let reference: Reference = args.image.parse()?;
             let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
-            eprintln!("Unable to find image '{}' locally", reference.familiar());
+            printer.notice(format!("Unable to find image '{}' locally", reference.familiar()));
             pull::pull(&ctx.registry()?, &store, &reference, &PullOptions { platform }, &ctx.printer(true))?;
             lookup::find(&store, &args.image)?.0
         }
