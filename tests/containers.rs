@@ -53,10 +53,10 @@ fn output_env_workdir_and_user() {
         "sh", "-c", "echo $FOO; pwd; id -u; id -g; echo $HOME; echo oops >&2",
     ]);
     assert_eq!(out.stdout, "bar\n/tmp/work\n1000\n1000\n/home/app\n");
+    assert_eq!(out.stderr, "oops\n");
     // Its own network namespace, with lo up.
     let out = env.ok(&["container", "run", "--rm", &busybox(), "cat", "/sys/class/net/lo/flags"]);
     assert_eq!(out.stdout.trim(), "0x9", "lo is UP|LOOPBACK");
-    assert_eq!(out.stderr, "oops\n");
     let out = env.fails(&["container", "run", "--rm", "-u", "nobody-here", &busybox(), "true"]);
     assert!(out.stderr.contains("unable to find user nobody-here"), "{}", out.stderr);
 }
