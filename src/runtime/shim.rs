@@ -48,29 +48,32 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// The pipe to the CLI that started us (absent when nobody listens).
+struct Reporter(Option<File>);
+
+impl Reporter {
+    fn from_env() -> Reporter {
+        let fd = std::env::var(REPORT_FD_ENV).ok().and_then(|fd| fd.parse::<i32>().ok());
+        // SAFETY: the CLI passed us this pipe end for our report.
+        Reporter(fd.map(|fd| File::from(unsafe { OwnedFd::from_raw_fd(fd) })))
+    }
+
+    /// A CLI that went away just makes the write fail.
+    fn send(&mut self, report: &Report) {
+        if let Some(f) = &mut self.0 {
+            let _ = writeln!(f, "{}", serde_json::to_string(report).expect("reports serialise"));
+        }
+    }
+}
+
 /// Entry point of `rde __shim <id>`; returns the shim's own exit code.
 pub fn run(paths: &Paths, id: &str) -> i32 {
-    let mut report = std::env::var(REPORT_FD_ENV)
-        .ok()
-        .and_then(|fd| fd.parse::<i32>().ok())
-        // SAFETY: the CLI passed us this pipe end for our report.
-        .map(|fd| File::from(unsafe { OwnedFd::from_raw_fd(fd) }));
-    let send = |report: &mut Option<File>, r: &Report| {
-        if let Some(f) = report {
-            let _ = writeln!(f, "{}", serde_json::to_string(r).expect("reports serialise"));
-        }
-    };
-    let containers = match Containers::open(&paths.data) {
-        Ok(c) => c,
+    let mut reporter = Reporter::from_env();
+    let found = Containers::open(&paths.data).and_then(|c| c.find(id).map(|r| (c, r)));
+    let (containers, record) = match found {
+        Ok(found) => found,
         Err(e) => {
-            send(&mut report, &Report::Failed { message: e.to_string(), exit_code: 125 });
-            return 1;
-        }
-    };
-    let record = match containers.find(id) {
-        Ok(r) => r,
-        Err(e) => {
-            send(&mut report, &Report::Failed { message: e.to_string(), exit_code: 125 });
+            reporter.send(&Report::Failed { message: e.to_string(), exit_code: 125 });
             return 1;
         }
     };
@@ -78,34 +81,18 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
     let dir = containers.dir(&record.id);
     let libcontainer_root = paths.run.join("libcontainer");
     let wait_attach = std::env::var_os(WAIT_ATTACH_ENV).is_some();
-    let mut on_created = |client: &mut Option<UnixStream>, listener: Option<&UnixListener>| {
-        if let (true, Some(listener)) = (wait_attach, listener) {
-            send(&mut report, &Report::Created);
-            *client = accept_within(listener, std::time::Duration::from_secs(30));
-        }
-    };
-    let mut on_created = |client: &mut Option<UnixStream>, listener: Option<&UnixListener>, master: Option<&OwnedFd>| {
-        on_created(client, listener);
-        // A terminal's first size comes before the start, or `stty size` would see 0 0.
-        if let (Some(stream), Some(master)) = (client.as_mut(), master) {
-            if let Some(Frame::Resize { rows, cols }) = first_frame(stream, std::time::Duration::from_secs(2)) {
-                super::tty::set_size(master.as_fd(), rows, cols);
-            }
-        }
-    };
-    match start(&containers, &record, &dir, &libcontainer_root, paths, &mut on_created) {
+    match start(&containers, &record, &dir, &libcontainer_root, paths, wait_attach.then_some(&mut reporter)) {
         Ok((pid, io, client)) => {
-            send(&mut report, &Report::Started { pid });
+            reporter.send(&Report::Started { pid });
             shed_startup_memory();
             let code = supervise(&containers, &record, pid, io, client);
             finish(&containers, &record, &dir, &libcontainer_root, Some(code), None);
-            // A CLI that went away just makes this write fail.
-            send(&mut report, &Report::Exited { exit_code: code });
+            reporter.send(&Report::Exited { exit_code: code });
             0
         }
         Err(f) => {
             finish(&containers, &record, &dir, &libcontainer_root, None, Some(&f.message));
-            send(&mut report, &Report::Failed { message: f.message, exit_code: f.exit_code });
+            reporter.send(&Report::Failed { message: f.message, exit_code: f.exit_code });
             1
         }
     }
@@ -128,7 +115,7 @@ fn start(
     dir: &Path,
     libcontainer_root: &Path,
     paths: &Paths,
-    on_created: &mut dyn FnMut(&mut Option<UnixStream>, Option<&UnixListener>, Option<&OwnedFd>),
+    attach: Option<&mut Reporter>,
 ) -> Result<(i32, Io, Option<UnixStream>), Failure> {
     let rootless = paths.rootless;
     let merged = dir.join("merged");
@@ -208,8 +195,10 @@ fn start(
             crate::net::loopback::bring_up_in(pid.as_raw())?;
         }
     }
-    let mut client = None;
-    on_created(&mut client, io.attach.as_ref(), io.master.as_ref());
+    let client = match (attach, &io.attach) {
+        (Some(reporter), Some(listener)) => attach_client(reporter, listener, io.master.as_ref()),
+        _ => None,
+    };
     container.start().map_err(Failure::from)?;
     let pid = container.pid().map(|p| p.as_raw()).ok_or_else(|| Failure::from("the container has no init pid"))?;
     containers.save_state(
@@ -258,6 +247,19 @@ fn shed_startup_memory() {
     }
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
+}
+
+/// A foreground `run -i/-t`: say Created, wait for the CLI to connect, and give
+/// the terminal its size before the start, or the first `stty size` sees 0 0.
+fn attach_client(reporter: &mut Reporter, listener: &UnixListener, master: Option<&OwnedFd>) -> Option<UnixStream> {
+    reporter.send(&Report::Created);
+    let mut client = accept_within(listener, std::time::Duration::from_secs(30))?;
+    if let Some(master) = master {
+        if let Some(Frame::Resize { rows, cols }) = first_frame(&mut client, std::time::Duration::from_secs(2)) {
+            super::tty::set_size(master.as_fd(), rows, cols);
+        }
+    }
+    Some(client)
 }
 
 /// Read one frame within `within` (the attach client's opening resize).
