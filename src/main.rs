@@ -10,7 +10,7 @@ fn main() {
     if args.get(1).map(String::as_str) == Some(rootless::PAUSE_ARG) {
         rootless::pause_main();
     }
-    if args.get(1).map(String::as_str) == Some("__shim") {
+    if args.get(1).map(String::as_str) == Some(rde::runtime::shim::SHIM_ARG) {
         let id = args.get(2).map(String::as_str).unwrap_or("");
         std::process::exit(rde::runtime::shim::run(&rde::paths::Paths::detect(), id));
     }

@@ -86,7 +86,7 @@ pub fn start(containers: &Containers, record: &ContainerRecord, paths: &Paths, a
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| LifecycleError::Spawn(e.into()))?;
     let raw = write_end.as_raw_fd();
     let mut command = Command::new("/proc/self/exe");
-    command.args(["__shim", &record.id]).env(REPORT_FD_ENV, raw.to_string()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    command.args([super::shim::SHIM_ARG, &record.id]).env(REPORT_FD_ENV, raw.to_string()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     if attach {
         command.env(super::shim::WAIT_ATTACH_ENV, "1");
     }

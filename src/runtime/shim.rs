@@ -22,6 +22,8 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
+/// The hidden command a shim runs as: `rde __shim <id>`.
+pub const SHIM_ARG: &str = "__shim";
 pub const REPORT_FD_ENV: &str = "_RDE_SHIM_REPORT_FD";
 /// Set when the CLI will attach: start only once it has connected, so no output is lost.
 pub const WAIT_ATTACH_ENV: &str = "_RDE_SHIM_WAIT_ATTACH";
@@ -79,7 +81,7 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
     };
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let dir = containers.dir(&record.id);
-    let libcontainer_root = paths.run.join("libcontainer");
+    let libcontainer_root = libcontainer_root(paths);
     let wait_attach = std::env::var_os(WAIT_ATTACH_ENV).is_some();
     match start(&containers, &record, &dir, &libcontainer_root, paths, wait_attach.then_some(&mut reporter)) {
         Ok((pid, io, client)) => {
