@@ -11,3 +11,4 @@ pub mod output;
 pub mod paths;
 pub mod rootless;
 pub mod runtime;
+pub mod settings;

@@ -99,6 +99,13 @@ fn ensure_session(run_dir: &Path) -> Result<i32, RootlessError> {
     Ok(pid)
 }
 
+/// The session's network namespace, which holds the rootless bridges (asked
+/// from inside the session, by a command or a shim that joined it).
+pub fn session_netns(run_dir: &Path) -> Option<std::path::PathBuf> {
+    let pid = std::fs::read_to_string(run_dir.join("pause.pid")).ok()?.trim().parse::<i32>().ok()?;
+    Some(std::path::PathBuf::from(format!("/proc/{pid}/ns/net")))
+}
+
 fn is_pause(pid: i32) -> bool {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let owner_is_us = std::fs::metadata(format!("/proc/{pid}")).map(|m| {
@@ -141,7 +148,7 @@ fn start_session() -> Result<i32, RootlessError> {
     unsafe {
         command.pre_exec(move || {
             // Its own session: no terminal signal may end it.
-            if libc::setsid() < 0 || libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) != 0 {
+            if libc::setsid() < 0 || libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWNET) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             for fd in [sync_raw, ready_raw] {
@@ -176,7 +183,10 @@ pub fn pause_main() -> ! {
     let ready = std::env::var(READY_FD_ENV).ok().and_then(|fd| fd.parse::<i32>().ok());
     // SAFETY: the starting rde passed us this pipe end for our answer.
     let mut ready = ready.map(|fd| std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }));
-    let result = crate::runtime::rootfs::hide_host_cgroups();
+    let result = crate::runtime::rootfs::hide_host_cgroups().map_err(|e| e.to_string()).and_then(|()| {
+        // The session's network namespace holds the rootless bridges; its lo serves the proxies.
+        crate::net::netlink::Netlink::open().and_then(|nl| nl.set_up("lo")).map_err(|e| e.to_string())
+    });
     if let Some(pipe) = &mut ready {
         use std::io::Write;
         let _ = match &result {

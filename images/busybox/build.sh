@@ -20,6 +20,8 @@ busybox = open(sys.argv[1], "rb").read()
 applets = open(sys.argv[2]).read().split()
 w = rootfs.LayerWriter(sys.argv[3])
 rootfs.busybox_tree(w, busybox, applets)
+# Names in /etc/hosts first: looking up a peer never becomes a DNS query.
+w.file("etc/nsswitch.conf", "hosts: files dns\n")
 w.close()
 PY
 

@@ -3,7 +3,7 @@
 
 use crate::image::auth::DockerConfig;
 use crate::image::registry::RegistryClient;
-use crate::image::settings::Settings;
+use crate::settings::Settings;
 use crate::image::store::Store;
 use crate::image::unpack::OverlayXattrs;
 use crate::output::Printer;

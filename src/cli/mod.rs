@@ -45,6 +45,9 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -105,6 +108,74 @@ pub enum ContainerCommand {
     Rm(ContainerRmArgs),
     /// Show the details of containers
     Inspect(ContainerInspectArgs),
+    /// Start stopped containers
+    Start(ContainerStartArgs),
+    /// Stop and start containers again
+    Restart(StopArgs),
+    /// List a container's published ports, or the host address of one
+    Port(PortArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerStartArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    pub container: String,
+    /// PORT[/PROTO]: only this container port
+    pub private_port: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetworkCommand {
+    /// Create a bridge network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(visible_alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Show the details of networks
+    Inspect(NetworkNamesArgs),
+    /// Remove networks
+    #[command(visible_alias = "remove")]
+    Rm(NetworkNamesArgs),
+    /// Remove every network no container uses
+    Prune,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkCreateArgs {
+    pub name: String,
+    /// The network's subnet in CIDR form, e.g. 10.90.0.0/24
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Keep traffic on the network: no way out, no way in but published ports
+    #[arg(long)]
+    pub internal: bool,
+    /// Only bridge networks exist here
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    /// KEY=VALUE
+    #[arg(long)]
+    pub label: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkLsArgs {
+    /// Only names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkNamesArgs {
+    #[arg(required = true)]
+    pub networks: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -172,6 +243,21 @@ pub struct RunArgs {
     /// Pull for another platform when the image is missing
     #[arg(long)]
     pub platform: Option<String>,
+    /// Connect to a network: a name, or none, host, container:NAME (repeatable)
+    #[arg(long = "network", alias = "net")]
+    pub network: Vec<String>,
+    /// Another name the container answers to on its (first) network
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+    /// A fixed IPv4 address on the (first) network
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/udp], ranges allowed
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes on a free host port
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
     pub image: String,
     pub command: Vec<String>,
 }
@@ -382,6 +468,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Container(ContainerCommand::Kill(args)) => commands::container_kill::run(&ctx, args),
         Command::Container(ContainerCommand::Rm(args)) => commands::container_rm::run(&ctx, args),
         Command::Container(ContainerCommand::Inspect(args)) => commands::container_inspect::run(&ctx, args),
+        Command::Container(ContainerCommand::Start(args)) => commands::container_start::run(&ctx, args),
+        Command::Container(ContainerCommand::Restart(args)) => commands::container_start::restart(&ctx, args),
+        Command::Container(ContainerCommand::Port(args)) => commands::container_port::run(&ctx, args),
+        Command::Network(NetworkCommand::Create(args)) => commands::network_create::run(&ctx, args),
+        Command::Network(NetworkCommand::Ls(args)) => commands::network_ls::run(&ctx, args),
+        Command::Network(NetworkCommand::Inspect(args)) => commands::network_inspect::run(&ctx, args),
+        Command::Network(NetworkCommand::Rm(args)) => commands::network_rm::run(&ctx, args),
+        Command::Network(NetworkCommand::Prune) => commands::network_rm::prune(&ctx),
         Command::Image(ImageCommand::Pull(args)) => commands::image_pull::run(&ctx, args),
         Command::Image(ImageCommand::Ls(args)) => commands::image_ls::run(&ctx, args),
         Command::Image(ImageCommand::Inspect(args)) => commands::image_inspect::run(&ctx, args),

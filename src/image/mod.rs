@@ -1,6 +1,6 @@
 //! Images: references, the registry client, the verified content store and the
 //! layer writer. The data path reads top to bottom: `reference` -> `registry`
-//! (+ `auth`, `settings`) -> `manifest`/`config` -> `pull` -> `unpack` -> `store`.
+//! (+ `auth`, and `crate::settings`) -> `manifest`/`config` -> `pull` -> `unpack` -> `store`.
 
 pub mod auth;
 pub mod config;
@@ -11,6 +11,5 @@ pub mod platform;
 pub mod pull;
 pub mod reference;
 pub mod registry;
-pub mod settings;
 pub mod store;
 pub mod unpack;

@@ -6,7 +6,7 @@ use super::auth::{Challenge, Credentials, DockerConfig};
 use super::digest::Digest;
 use super::manifest::ACCEPT;
 use super::reference::Reference;
-use super::settings::{Endpoint, Settings};
+use crate::settings::{Endpoint, Settings};
 use std::io::Read;
 use std::sync::Mutex;
 use std::time::Duration;

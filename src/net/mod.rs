@@ -1,9 +1,19 @@
-//! Networking (issue 4, in progress). Here so far: `-p` specs, subnet and
-//! address arithmetic, `lo` up in a container's namespace, TCP/UDP port
-//! proxies. Next: bridges and veths (netlink), the IPAM file, name resolution,
-//! and wiring the proxies into the shim.
+//! Networking: bridge networks with a veth per container, addresses from a
+//! locked IPAM, names through each container's /etc/hosts, an nftables table for
+//! masquerade and isolation, and published ports relayed by a proxy process.
+//! Rootless, the bridges live in the session's network namespace.
+//!
+//! Pure parts (`ports`, `ipam`, `hosts`, `firewall::render`) are unit-tested;
+//! the kernel-facing parts (`netlink`, `netns`) sit under `connect`, which the
+//! shim calls between create and start and after exit.
 
+pub mod connect;
+pub mod firewall;
+pub mod hosts;
 pub mod ipam;
-pub mod loopback;
+pub mod netlink;
+pub mod netns;
+pub mod network;
 pub mod ports;
 pub mod proxy;
+pub mod publish;

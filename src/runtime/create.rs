@@ -5,6 +5,8 @@
 use super::spec::{ContainerSpec, Mount, MountKind, ProcessSpec};
 use super::state::{ContainerRecord, Containers, generated_name, new_id};
 use super::user;
+use crate::net::network::NetworkMode;
+use crate::net::ports::PortMapping;
 use crate::image::config::ImageConfig;
 use crate::image::store::{ImageRecord, Store};
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub struct CreateOptions {
     pub init: bool,
     pub interactive: bool,
     pub tty: bool,
+    pub network: NetworkMode,
+    pub ports: Vec<PortMapping>,
+    /// `-P`: publish every port the image exposes.
+    pub publish_all: bool,
 }
 
 /// The init binary `--init` mounts into the container: statically linked, so it
@@ -175,6 +181,11 @@ pub fn create(
         netns_path: None,
         shm_size: None,
     };
+    let mut ports = opts.ports.clone();
+    if opts.publish_all {
+        let exposed: Vec<String> = config.exposed_ports.clone().unwrap_or_default().into_keys().collect();
+        ports.extend(crate::net::ports::publish_all(&exposed));
+    }
     let record = ContainerRecord {
         id: id.clone(),
         name,
@@ -188,6 +199,8 @@ pub fn create(
         stop_timeout: opts.stop_timeout.unwrap_or(10),
         labels: Default::default(),
         interactive: opts.interactive,
+        network: opts.network.clone(),
+        ports,
     };
     let _lock = containers.lock()?;
     let dir = containers.create(&record)?;

@@ -194,6 +194,7 @@ fn reconcile(containers: &Containers, record: &ContainerRecord, paths: &Paths) -
     if let Err(e) = super::rootfs::unmount(&containers.dir(&record.id).join("merged")) {
         errors.push(format!("unmount rootfs: {e}"));
     }
+    errors.extend(crate::net::connect::disconnect(paths, &record.id, &record.network.network_names()));
     if state.status == Some(Status::Running) {
         state.status = Some(Status::Exited);
         state.exit_code = Some(state.exit_code.unwrap_or(137));

@@ -9,6 +9,10 @@ use super::executor::RdeExecutor;
 use super::logs::LogWriter;
 use super::spec;
 use super::state::{ContainerRecord, ContainerState, Containers, Status};
+use crate::net::connect;
+use crate::net::netns::Netns;
+use crate::net::network::NetworkMode;
+use crate::net::publish;
 use crate::output::now_unix;
 use crate::paths::Paths;
 use libcontainer::container::builder::ContainerBuilder;
@@ -83,17 +87,18 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
     let dir = containers.dir(&record.id);
     let libcontainer_root = libcontainer_root(paths);
     let wait_attach = std::env::var_os(WAIT_ATTACH_ENV).is_some();
-    match start(&containers, &record, &dir, &libcontainer_root, paths, wait_attach.then_some(&mut reporter)) {
+    let mut proxy = None;
+    match start(&containers, &record, &dir, &libcontainer_root, paths, wait_attach.then_some(&mut reporter), &mut proxy) {
         Ok((pid, io, client)) => {
             reporter.send(&Report::Started { pid });
             shed_startup_memory();
             let code = supervise(&containers, &record, pid, io, client);
-            finish(&containers, &record, &dir, &libcontainer_root, Some(code), None);
+            finish(&containers, &record, &dir, paths, proxy, Some(code), None);
             reporter.send(&Report::Exited { exit_code: code });
             0
         }
         Err(f) => {
-            finish(&containers, &record, &dir, &libcontainer_root, None, Some(&f.message));
+            finish(&containers, &record, &dir, paths, proxy, None, Some(&f.message));
             reporter.send(&Report::Failed { message: f.message, exit_code: f.exit_code });
             1
         }
@@ -118,8 +123,13 @@ fn start(
     libcontainer_root: &Path,
     paths: &Paths,
     attach: Option<&mut Reporter>,
+    proxy: &mut Option<i32>,
 ) -> Result<(i32, Io, Option<UnixStream>), Failure> {
     let rootless = paths.rootless;
+    let previous = containers.state(&record.id);
+    // Published ports first: a taken port fails the start before anything exists.
+    let on_bridge = matches!(record.network, NetworkMode::Bridge(_));
+    let listeners = if on_bridge { Some(publish::bind(&record.ports, &previous.ports)?) } else { None };
     let merged = dir.join("merged");
     super::rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &merged, rootless)?;
     super::rootfs::ensure_dir(&merged, &record.spec.process.cwd)?;
@@ -138,6 +148,11 @@ fn start(
     }
     let mut container_spec = record.spec.clone();
     container_spec.rootfs = merged.display().to_string();
+    container_spec.netns_path = match &record.network {
+        NetworkMode::Host => Some(spec::HOST_NETWORK.to_string()),
+        NetworkMode::Container(other) => Some(joined_netns(containers, other)?),
+        _ => None,
+    };
     let bundle = dir.join("bundle");
     let body = serde_json::to_vec_pretty(&spec::runtime_spec(&container_spec)).expect("spec serialises");
     crate::fsutil::write_atomic(&bundle.join("config.json"), &body, 0o644)?;
@@ -192,17 +207,34 @@ fn start(
     }
     let mut container = built.map_err(create_failure)?;
     // Created, not started yet: its network namespace exists, its process waits.
-    if record.spec.netns_path.is_none() {
-        if let Some(pid) = container.pid() {
-            crate::net::loopback::bring_up_in(pid.as_raw())?;
+    let init = container.pid().map(|p| p.as_raw()).ok_or_else(|| Failure::from("the container has no init pid"))?;
+    let mut networks = Vec::new();
+    match &record.network {
+        NetworkMode::Bridge(requests) => {
+            let member = connect::Member {
+                container_id: &record.id,
+                names: vec![record.name.clone(), record.spec.hostname.clone()],
+                shim_pid: std::process::id() as i32,
+                hosts_file: dir.join("etc").join("hosts"),
+            };
+            networks = connect::connect(paths, &member, requests, &Netns::of_process(init)?, &previous.networks)?;
         }
+        NetworkMode::None => connect::loopback_up(&Netns::of_process(init)?)?,
+        NetworkMode::Host | NetworkMode::Container(_) => {}
     }
     let client = match (attach, &io.attach) {
         (Some(reporter), Some(listener)) => attach_client(reporter, listener, io.master.as_ref()),
         _ => None,
     };
     container.start().map_err(Failure::from)?;
-    let pid = container.pid().map(|p| p.as_raw()).ok_or_else(|| Failure::from("the container has no init pid"))?;
+    let pid = init;
+    let mut ports = Vec::new();
+    if let (Some(listeners), Some(first)) = (listeners, networks.first()) {
+        ports = listeners.ports.clone();
+        // Rootless, the container's address is only reachable from the session's namespace.
+        let upstream = if rootless { Some(connect::bridge_netns(paths)?) } else { None };
+        *proxy = Some(publish::spawn_proxy(listeners, first.ip, upstream.as_ref())?);
+    }
     containers.save_state(
         &record.id,
         &ContainerState {
@@ -210,6 +242,8 @@ fn start(
             pid: Some(pid),
             shim_pid: Some(std::process::id() as i32),
             started_at: Some(now_unix()),
+            networks,
+            ports,
             ..Default::default()
         },
     )?;
@@ -418,19 +452,33 @@ fn apply_input(io: &mut Io, frame: Frame) {
 }
 
 /// Tear down after exit or a failed start: every step runs even if one fails.
-fn finish(containers: &Containers, record: &ContainerRecord, dir: &Path, libcontainer_root: &Path, exit_code: Option<i32>, error: Option<&str>) {
-    if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root.join(&record.id)) {
+fn finish(containers: &Containers, record: &ContainerRecord, dir: &Path, paths: &Paths, proxy: Option<i32>, exit_code: Option<i32>, error: Option<&str>) {
+    if let Some(pid) = proxy {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);
+    }
+    if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root(paths).join(&record.id)) {
         let _ = c.delete(true);
     }
     let _ = super::rootfs::unmount(&dir.join("merged"));
+    let network_errors = connect::disconnect(paths, &record.id, &record.network.network_names());
     let mut state = containers.state(&record.id);
     state.status = Some(Status::Exited);
     state.exit_code = exit_code.or(Some(state.exit_code.unwrap_or(125)));
     state.finished_at = Some(now_unix());
-    state.error = error.map(str::to_string);
+    state.error = error.map(str::to_string).or_else(|| (!network_errors.is_empty()).then(|| network_errors.join("; ")));
     let _ = containers.save_state(&record.id, &state);
     if record.auto_remove {
         let _ = crate::fsutil::remove_tree(dir);
+    }
+}
+
+/// The network namespace of another running container (`--network container:NAME`).
+fn joined_netns(containers: &Containers, other: &str) -> Result<String, Failure> {
+    let target = containers.find(other)?;
+    match containers.state(&target.id).pid.filter(|p| super::state::process_alive(*p)) {
+        Some(pid) => Ok(format!("/proc/{pid}/ns/net")),
+        None => Err(Failure::from(format!("cannot join the network of container {}: it is not running", target.name))),
     }
 }
 

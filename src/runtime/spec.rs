@@ -37,6 +37,9 @@ const MASKED_PATHS: [&str; 11] = [
 
 const READONLY_PATHS: [&str; 6] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys/fs/cgroup"];
 
+/// `netns_path` for a container on the host's network.
+pub const HOST_NETWORK: &str = "host";
+
 /// A mount into the container, after volumes and binds are resolved to host paths.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Mount {
@@ -82,7 +85,7 @@ pub struct ContainerSpec {
     pub memory_limit: Option<u64>,
     pub cpu_quota: Option<(i64, u64)>,
     pub pids_limit: Option<i64>,
-    /// Join this network namespace (a path) instead of creating one.
+    /// Join this network namespace (a path) instead of creating one; `HOST_NETWORK`: none.
     pub netns_path: Option<String>,
     pub shm_size: Option<u64>,
 }
@@ -157,10 +160,12 @@ pub fn runtime_spec(c: &ContainerSpec) -> Value {
         mounts.push(json!({"destination": destination, "type": "bind", "source": source, "options": ["rbind", "rprivate"]}));
     }
     let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
-    namespaces.push(match &c.netns_path {
-        Some(path) => json!({"type": "network", "path": path}),
-        None => json!({"type": "network"}),
-    });
+    match &c.netns_path {
+        // The host's network: no namespace of its own.
+        Some(path) if path == HOST_NETWORK => {}
+        Some(path) => namespaces.push(json!({"type": "network", "path": path})),
+        None => namespaces.push(json!({"type": "network"})),
+    }
     let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
     if let Some(limit) = c.memory_limit {
         resources["memory"] = json!({"limit": limit});

@@ -10,6 +10,8 @@
 //! Every write is atomic; creation and naming happen under `locks/containers.lock`.
 
 use super::spec::ContainerSpec;
+use crate::net::network::{Attachment, NetworkMode};
+use crate::net::ports::PortMapping;
 use crate::fsutil::{self, LockGuard};
 use crate::image::digest::Digest;
 use serde::{Deserialize, Serialize};
@@ -50,6 +52,11 @@ pub struct ContainerRecord {
     /// Keep stdin open for an attached client (`-i`).
     #[serde(default)]
     pub interactive: bool,
+    #[serde(default)]
+    pub network: NetworkMode,
+    /// Published ports as asked (`host_port: None`: any free port).
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -69,6 +76,12 @@ pub struct ContainerState {
     pub started_at: Option<u64>,
     pub finished_at: Option<u64>,
     pub error: Option<String>,
+    /// Where it is on its networks while it runs (kept after, so a restart reuses the addresses).
+    #[serde(default)]
+    pub networks: Vec<Attachment>,
+    /// The published ports with their actual host ports.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
 }
 
 /// What `ls` shows: the recorded state checked against the living processes.

@@ -19,19 +19,38 @@ pub fn shared_registry() -> String {
 
 const BLOCK_DOCKER_HUB: &str = "blocked-registries = [\"docker.io\"]\n";
 
-/// A private rde world: its own store, config file, HOME and docker config.
+/// A private rde world: its own store, config file, HOME and docker config,
+/// and its own bridge names, firewall table and subnets (tests run in parallel).
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub extra_env: Vec<(String, String)>,
+    /// Bridges are `<prefix>0`, ...; the nftables table is `ip <prefix>`.
+    pub net_prefix: String,
+    net_pool: String,
+}
+
+/// A network prefix and /16 pool no other Env of this test run shares.
+pub fn unique_network() -> (String, String) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tag = (std::process::id().wrapping_mul(31).wrapping_add(n)) % 4096;
+    (format!("rt{tag:03x}"), format!("10.{}.0.0/16", 100 + (std::process::id() % 10) * 15 + n % 15))
 }
 
 impl Env {
     pub fn new() -> Env {
         let dir = tempfile::Builder::new().prefix("rde-test-").tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("home/.docker")).unwrap();
-        // Tests must never reach Docker Hub: its names resolve through local mirrors only.
-        std::fs::write(dir.path().join("config.toml"), BLOCK_DOCKER_HUB).unwrap();
-        Env { dir, extra_env: Vec::new() }
+        let (net_prefix, net_pool) = unique_network();
+        let env = Env { dir, extra_env: Vec::new(), net_prefix, net_pool };
+        env.write_config("");
+        env
+    }
+
+    /// Tests must never reach Docker Hub: its names resolve through local mirrors only.
+    fn write_config(&self, extra: &str) {
+        let text = format!("{extra}{BLOCK_DOCKER_HUB}network-prefix = \"{}\"\nnetwork-pool = \"{}\"\n", self.net_prefix, self.net_pool);
+        std::fs::write(self.config_file(), text).unwrap();
     }
 
     pub fn root(&self) -> PathBuf {
@@ -52,7 +71,7 @@ impl Env {
 
     /// Make `docker.io` images come from `registry` (host:port), as a Docker Hub mirror.
     pub fn with_mirror(self, registry: &str) -> Env {
-        std::fs::write(self.config_file(), format!("registry-mirrors = [\"http://{registry}\"]\n{BLOCK_DOCKER_HUB}")).unwrap();
+        self.write_config(&format!("registry-mirrors = [\"http://{registry}\"]\n"));
         self
     }
 
@@ -122,7 +141,9 @@ impl Drop for Env {
             for id in ids.lines().filter(|l| !l.is_empty()) {
                 let _ = self.command(&["container", "rm", "-f", id]).output();
             }
+            let _ = self.command(&["network", "prune"]).output();
         }
+        remove_network_leftovers(&self.net_prefix);
         let root = self.dir.path().display().to_string();
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         for target in mounts.lines().filter_map(|l| l.split_whitespace().nth(1)).filter(|t| t.starts_with(&root)) {
@@ -245,4 +266,15 @@ pub fn list(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
     v.sort();
     v
+}
+
+/// Bridges named `<prefix>...` and the `ip <prefix>` table, if anything is left of them.
+pub fn remove_network_leftovers(prefix: &str) {
+    let links = Command::new("ip").args(["-o", "link", "show"]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    for name in links.lines().filter_map(|l| l.split(": ").nth(1)).map(|n| n.split('@').next().unwrap_or(n)) {
+        if name.starts_with(prefix) {
+            let _ = Command::new("ip").args(["link", "delete", name]).status();
+        }
+    }
+    let _ = Command::new("nft").args(["delete", "table", "ip", prefix]).stderr(Stdio::null()).status();
 }

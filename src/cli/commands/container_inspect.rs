@@ -1,5 +1,6 @@
 use crate::cli::ContainerInspectArgs;
 use crate::cli::context::Context;
+use crate::net::network::NetworkMode;
 use serde_json::json;
 
 pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
@@ -35,6 +36,20 @@ pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
                         "StopTimeout": r.stop_timeout,
                     },
                     "Mounts": r.spec.mounts,
+                    "HostConfig": {
+                        "NetworkMode": network_mode(&r.network),
+                        "PortBindings": r.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                    },
+                    "NetworkSettings": {
+                        "Ports": state.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                        "Networks": state.networks.iter().map(|a| (a.network.clone(), json!({
+                            "IPAddress": a.ip, "IPPrefixLen": a.prefix, "Gateway": a.gateway, "Interface": a.interface,
+                            "Aliases": match &r.network {
+                                NetworkMode::Bridge(reqs) => reqs.iter().find(|q| q.name == a.network).map(|q| q.aliases.clone()).unwrap_or_default(),
+                                _ => Vec::new(),
+                            },
+                        }))).collect::<serde_json::Map<_, _>>(),
+                    },
                     "LogPath": containers.log_path(&r.id),
                 }));
             }
@@ -46,4 +61,13 @@ pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
     }
     printer.json(&serde_json::Value::Array(out));
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+fn network_mode(mode: &NetworkMode) -> String {
+    match mode {
+        NetworkMode::Bridge(reqs) => reqs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(","),
+        NetworkMode::None => "none".into(),
+        NetworkMode::Host => "host".into(),
+        NetworkMode::Container(c) => format!("container:{c}"),
+    }
 }

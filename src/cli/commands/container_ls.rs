@@ -19,10 +19,11 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
             Observed::Created => "Created".into(),
             Observed::Unknown => "Unknown (supervisor gone)".into(),
         };
-        rows.push((record, observed, status));
+        let ports = if observed == Observed::Running { state.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ") } else { String::new() };
+        rows.push((record, observed, status, ports));
     }
     if args.quiet {
-        for (record, _, _) in &rows {
+        for (record, ..) in &rows {
             printer.result(if args.no_trunc { record.id.clone() } else { record.id[..12].to_string() });
         }
         return Ok(0);
@@ -33,11 +34,11 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
     };
     match args.format.as_str() {
         "json" => {
-            for (record, observed, status) in &rows {
+            for (record, observed, status, ports) in &rows {
                 printer.result(
                     serde_json::json!({
                         "ID": record.id, "Names": record.name, "Image": record.image, "Command": record.spec.process.args.join(" "),
-                        "State": observed.to_string(), "Status": status, "CreatedAt": record.created,
+                        "State": observed.to_string(), "Status": status, "CreatedAt": record.created, "Ports": ports,
                     })
                     .to_string(),
                 );
@@ -46,9 +47,9 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
         "table" => {
             let table: Vec<Vec<String>> = rows
                 .iter()
-                .map(|(r, _, status)| {
+                .map(|(r, _, status, ports)| {
                     let id = if args.no_trunc { r.id.clone() } else { r.id[..12].to_string() };
-                    vec![id, r.image.clone(), command(&r.spec.process.args), human_ago(r.created as i64), status.clone(), String::new(), r.name.clone()]
+                    vec![id, r.image.clone(), command(&r.spec.process.args), human_ago(r.created as i64), status.clone(), ports.clone(), r.name.clone()]
                 })
                 .collect();
             printer.table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], &table);

@@ -8,6 +8,7 @@ use crate::runtime::create::{self, CreateOptions};
 use crate::runtime::lifecycle;
 use crate::runtime::logs::LogReader;
 use crate::cli::signals;
+use crate::net::network::{DEFAULT_NETWORK, NetworkMode, NetworkRequest, Networks};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -55,6 +56,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         init: args.init,
         interactive: args.interactive,
         tty,
+        network: network_mode(ctx, &args)?,
+        ports: args.publish.iter().map(|p| crate::net::ports::parse(p)).collect::<Result<Vec<_>, _>>()?.concat(),
+        publish_all: args.publish_all,
     };
     if ctx.paths.rootless && (opts.memory.is_some() || opts.cpus.is_some() || opts.pids_limit.is_some()) {
         printer.warn("resource limits are not enforced rootless on this host (the user may not create cgroups)");
@@ -90,6 +94,38 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         }
     };
     Ok(exit_code)
+}
+
+/// `--network`, `--network-alias`, `--ip`: checked now, so a typo fails before anything is made.
+fn network_mode(ctx: &Context, args: &RunArgs) -> anyhow::Result<NetworkMode> {
+    let names: Vec<&str> = if args.network.is_empty() { vec![DEFAULT_NETWORK] } else { args.network.iter().map(String::as_str).collect() };
+    let single = |mode: NetworkMode| -> anyhow::Result<NetworkMode> {
+        if names.len() > 1 {
+            anyhow::bail!("--network {} cannot be combined with other networks", names[0]);
+        }
+        if !args.network_alias.is_empty() || args.ip.is_some() {
+            anyhow::bail!("--network-alias and --ip need a bridge network; hint: `rde network create NAME`, then --network NAME");
+        }
+        Ok(mode)
+    };
+    match names[0] {
+        "none" => return single(NetworkMode::None),
+        "host" => return single(NetworkMode::Host),
+        n if n.starts_with("container:") => return single(NetworkMode::Container(n["container:".len()..].to_string())),
+        _ => {}
+    }
+    let networks = Networks::open(&ctx.paths)?;
+    let _lock = networks.lock()?;
+    let mut requests = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let network = networks.get(name)?;
+        requests.push(NetworkRequest {
+            name: network.name,
+            aliases: if i == 0 { args.network_alias.clone() } else { Vec::new() },
+            ip: if i == 0 { args.ip } else { None },
+        });
+    }
+    Ok(NetworkMode::Bridge(requests))
 }
 
 fn copy_out(log: &mut LogReader) {

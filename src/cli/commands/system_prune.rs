@@ -10,9 +10,9 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
         let what = if args.all { "all images without a container" } else { "dangling images" };
         anyhow::ensure!(
             std::io::stdin().is_terminal(),
-            "system prune removes {what}, unreferenced layers and blobs; hint: add --force to confirm without a terminal"
+            "system prune removes {what}, unused networks, unreferenced layers and blobs; hint: add --force to confirm without a terminal"
         );
-        eprint!("WARNING! This will remove {what}, unreferenced layers and blobs.\nAre you sure you want to continue? [y/N] ");
+        eprint!("WARNING! This will remove {what}, unused networks, unreferenced layers and blobs.\nAre you sure you want to continue? [y/N] ");
         std::io::stderr().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
@@ -46,5 +46,16 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
     for e in &errors {
         printer.error(e.to_string());
     }
-    Ok(if errors.is_empty() { 0 } else { 1 })
+    let mut failed = !errors.is_empty();
+    let networks = crate::net::network::Networks::open(&ctx.paths)?;
+    for name in super::network_rm::unused(ctx)? {
+        match super::network_rm::remove_named(ctx, &networks, &name) {
+            Ok(()) => printer.result(format!("Deleted Networks:\n{name}")),
+            Err(e) => {
+                printer.error(format!("{e:#}"));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
 }

@@ -1,7 +1,6 @@
-//! Registry settings: Docker Hub mirrors and registries allowed over plain HTTP.
-//!
-//! The file (`/etc/rde/config.toml`, or `~/.config/rde/config.toml` rootless)
-//! uses the key names of docker's daemon.json:
+//! rde's settings file (`/etc/rde/config.toml`, or `~/.config/rde/config.toml`
+//! rootless): Docker Hub mirrors and registries allowed over plain HTTP, with
+//! the key names of docker's daemon.json, and where networks come from:
 //!
 //! ```toml
 //! registry-mirrors = ["http://127.0.0.1:5000", "https://mirror.example.com"]
@@ -9,6 +8,10 @@
 //! # Never contact these registries themselves; their mirrors still serve
 //! # (an air-gapped CI, or a test suite that must not reach Docker Hub).
 //! blocked-registries = ["docker.io"]
+//! # Bridges are named rde0, rde1, ...; the nftables table is `ip rde`.
+//! network-prefix = "rde"
+//! # Each new network takes a /24 from here.
+//! network-pool = "10.89.0.0/16"
 //! ```
 //!
 //! `RDE_REGISTRY_MIRRORS` and `RDE_INSECURE_REGISTRIES` (comma separated) add to it,
@@ -16,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
@@ -25,13 +28,37 @@ pub struct Settings {
     pub insecure_registries: Vec<String>,
     #[serde(default)]
     pub blocked_registries: Vec<String>,
+    #[serde(default = "default_network_prefix")]
+    pub network_prefix: String,
+    #[serde(default = "default_network_pool")]
+    pub network_pool: crate::net::ipam::Subnet,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            registry_mirrors: Vec::new(),
+            insecure_registries: Vec::new(),
+            blocked_registries: Vec::new(),
+            network_prefix: default_network_prefix(),
+            network_pool: default_network_pool(),
+        }
+    }
+}
+
+fn default_network_prefix() -> String {
+    "rde".into()
+}
+
+fn default_network_pool() -> crate::net::ipam::Subnet {
+    crate::net::ipam::DEFAULT_POOL.parse().expect("valid pool")
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}; hint: the keys are registry-mirrors, insecure-registries and blocked-registries, all lists of strings")]
+    #[error("{path}: {message}; hint: the keys are registry-mirrors, insecure-registries and blocked-registries (lists of strings), network-prefix and network-pool (strings)")]
     Parse { path: PathBuf, message: String },
     #[error("{origin}: registry mirror {url:?} is not a URL; hint: write it as http://host:port or https://host")]
     BadMirror { origin: String, url: String },
@@ -64,6 +91,10 @@ impl Settings {
         mirrors.append(&mut settings.registry_mirrors);
         settings.registry_mirrors = mirrors;
         settings.insecure_registries.extend(from_env("RDE_INSECURE_REGISTRIES"));
+        let prefix = &settings.network_prefix;
+        if prefix.is_empty() || prefix.len() > 8 || !prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+            return Err(SettingsError::Parse { path: path.into(), message: format!("network-prefix {prefix:?} must be 1 to 8 lowercase letters or digits") });
+        }
         for url in &settings.registry_mirrors {
             let origin = if std::env::var("RDE_REGISTRY_MIRRORS").unwrap_or_default().contains(url.as_str()) {
                 "RDE_REGISTRY_MIRRORS".to_string()
@@ -87,7 +118,7 @@ impl Settings {
     /// Where to look for images of `registry`, in order: mirrors first for Docker Hub.
     pub fn endpoints(&self, registry: &str) -> Vec<Endpoint> {
         let mut out = Vec::new();
-        if registry == super::reference::DOCKER_HUB {
+        if registry == crate::image::reference::DOCKER_HUB {
             for url in &self.registry_mirrors {
                 if let Some((scheme, host)) = split_url(url) {
                     let insecure = self.is_insecure(&host);
@@ -158,6 +189,7 @@ mod tests {
             registry_mirrors: vec!["http://127.0.0.1:5000/".into(), "mirror.example.com".into()],
             insecure_registries: vec!["reg.lan:5000".into()],
             blocked_registries: vec![],
+            ..Settings::default()
         };
         let eps = s.endpoints("docker.io");
         let bases: Vec<&str> = eps.iter().map(|e| e.base.as_str()).collect();

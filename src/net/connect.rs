@@ -1,0 +1,241 @@
+//! Putting a container on its networks and taking it off again, called by its
+//! shim between create and start, and after exit. Under the networks lock:
+//! bring the bridge up if this is its first container (and reload the
+//! firewall), make a veth pair from the container's namespace to the bridge's,
+//! give the container its address and default route, record the endpoint and
+//! rewrite the /etc/hosts of everyone on those networks. Taking it off undoes
+//! each step, collecting every error; the last container out takes the bridge
+//! and its rules with it.
+
+use super::firewall::{self, FirewallError};
+
+use super::hosts;
+use super::netlink::Netlink;
+use super::netns::{Netns, NetnsError};
+use super::network::{self, Attachment, Endpoint, Network, NetworkError, NetworkRequest, Networks};
+use crate::paths::Paths;
+use std::collections::BTreeMap;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Firewall(#[from] FirewallError),
+    #[error("the rootless session has no network namespace; hint: run `rde system info` to restart the session")]
+    NoSession,
+}
+
+/// Who is being connected.
+pub struct Member<'a> {
+    pub container_id: &'a str,
+    /// Name, aliases, hostname: what the peers resolve.
+    pub names: Vec<String>,
+    pub shim_pid: i32,
+    pub hosts_file: PathBuf,
+}
+
+/// The namespace that holds the bridges: the host's, or the rootless session's.
+pub fn bridge_netns(paths: &Paths) -> Result<Netns, ConnectError> {
+    if paths.rootless {
+        let path = crate::rootless::session_netns(&paths.run).ok_or(ConnectError::NoSession)?;
+        Ok(Netns::open(path)?)
+    } else {
+        Ok(Netns::current()?)
+    }
+}
+
+/// Bring up `lo` in a container's namespace (every container gets this, even with no network).
+pub fn loopback_up(container: &Netns) -> Result<(), ConnectError> {
+    Ok(container.run(|| Netlink::open().and_then(|nl| nl.set_up("lo")).map_err(|e| e.to_string()))?)
+}
+
+/// Connect the container whose namespace is `container` to each requested network.
+/// `previous`: its addresses from an earlier run, kept when still free.
+pub fn connect(paths: &Paths, member: &Member, requests: &[NetworkRequest], container: &Netns, previous: &[Attachment]) -> Result<Vec<Attachment>, ConnectError> {
+    let nets = Networks::open(paths)?;
+    let _lock = nets.lock()?;
+    let bridges = bridge_netns(paths)?;
+    let mut attached = Vec::new();
+    let mut new_bridge = false;
+    let mut default_route = false;
+    for (i, request) in requests.iter().enumerate() {
+        let net = nets.get(&request.name)?;
+        let mut endpoints = nets.endpoints(&net.name)?;
+        endpoints.retain(|e| e.container_id != member.container_id);
+        let before = previous.iter().find(|a| a.network == net.name).map(|a| a.ip);
+        let ip = network::allocate(&net, &endpoints, request.ip, before)?;
+        if endpoints.is_empty() {
+            bridge_up(&bridges, &net)?;
+            new_bridge = true;
+        }
+        let interface = format!("eth{i}");
+        let veth = format!("rv{}{i}", &member.container_id[..10]);
+        let route = !net.internal && !default_route;
+        default_route |= route;
+        let (prefix, gateway) = (net.subnet.prefix(), net.gateway);
+        let bridge_fd = bridges.file().as_fd();
+        container.run(|| {
+            let nl = Netlink::open().map_err(|e| e.to_string())?;
+            // A stale peer from an earlier run on the bridge side would block the name.
+            nl.create_veth(&interface, &veth, bridge_fd).map_err(|e| e.to_string())?;
+            nl.add_address(&interface, ip, prefix).and_then(|()| nl.set_up(&interface)).and_then(|()| nl.set_up("lo")).map_err(|e| e.to_string())?;
+            if route {
+                nl.add_default_route(gateway).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })?;
+        bridges.run(|| {
+            let nl = Netlink::open().map_err(|e| e.to_string())?;
+            nl.set_master(&veth, &net.bridge).and_then(|()| nl.set_up(&veth)).map_err(|e| e.to_string())
+        })?;
+        let mut names = member.names.clone();
+        names.extend(request.aliases.iter().cloned());
+        endpoints.push(Endpoint { container_id: member.container_id.to_string(), names, ip, veth, shim_pid: member.shim_pid, hosts_file: member.hosts_file.clone() });
+        nets.save_endpoints(&net.name, &endpoints)?;
+        attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface });
+    }
+    if new_bridge {
+        sync_firewall(&nets, &bridges)?;
+    }
+    refresh_hosts(&nets)?;
+    Ok(attached)
+}
+
+/// Take the container off `networks`: its veths, its endpoints, and each bridge
+/// it was the last one on. Every step runs; the errors come back together.
+pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let nets = match Networks::open(paths) {
+        Ok(n) => n,
+        Err(e) => return vec![e.to_string()],
+    };
+    let _lock = match nets.lock() {
+        Ok(l) => l,
+        Err(e) => return vec![e.to_string()],
+    };
+    let bridges = match bridge_netns(paths) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            errors.push(e.to_string());
+            None
+        }
+    };
+    let mut bridge_gone = false;
+    for name in networks {
+        let net = match nets.get(name) {
+            Ok(n) => n,
+            Err(NetworkError::NotFound(_)) => continue,
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
+        let recorded = nets.recorded_endpoints(&net.name).unwrap_or_default();
+        let (mine, others): (Vec<Endpoint>, Vec<Endpoint>) = recorded.into_iter().partition(|e| e.container_id == container_id);
+        let live: Vec<Endpoint> = others.into_iter().filter(|e| crate::runtime::state::process_alive(e.shim_pid)).collect();
+        let mut doomed: Vec<String> = mine.iter().map(|e| e.veth.clone()).collect();
+        if live.is_empty() {
+            doomed.push(net.bridge.clone());
+            bridge_gone = true;
+        }
+        if let Some(b) = &bridges {
+            if let Err(e) = b.run(|| delete_links(&doomed)) {
+                errors.push(e.to_string());
+            }
+        }
+        if let Err(e) = nets.save_endpoints(&net.name, &live) {
+            errors.push(e.to_string());
+        }
+    }
+    if let (true, Some(b)) = (bridge_gone, &bridges) {
+        if let Err(e) = sync_firewall(&nets, b) {
+            errors.push(e.to_string());
+        }
+    }
+    if let Err(e) = refresh_hosts(&nets) {
+        errors.push(e.to_string());
+    }
+    errors
+}
+
+/// Remove a network: its bridge (if up) and its definition. The caller checks
+/// that no container uses it.
+pub fn remove_network(paths: &Paths, net: &Network) -> Result<(), ConnectError> {
+    let nets = Networks::open(paths)?;
+    let _lock = nets.lock()?;
+    let bridges = bridge_netns(paths)?;
+    let bridge = vec![net.bridge.clone()];
+    bridges.run(|| delete_links(&bridge))?;
+    nets.remove(&net.name)?;
+    sync_firewall(&nets, &bridges)?;
+    Ok(())
+}
+
+/// Delete links, skipping those already gone (a veth dies with its container's namespace).
+fn delete_links(names: &[String]) -> Result<(), String> {
+    let nl = Netlink::open().map_err(|e| e.to_string())?;
+    let mut errors = Vec::new();
+    for name in names {
+        match nl.delete_link(name) {
+            Err(e) if !e.is_missing() => errors.push(e.to_string()),
+            _ => {}
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+}
+
+fn bridge_up(bridges: &Netns, net: &Network) -> Result<(), ConnectError> {
+    Ok(bridges.run(|| {
+        let nl = Netlink::open().map_err(|e| e.to_string())?;
+        match nl.create_bridge(&net.bridge) {
+            Err(e) if !e.is_exists() => return Err(e.to_string()),
+            _ => {}
+        }
+        match nl.add_address(&net.bridge, net.gateway, net.subnet.prefix()) {
+            Err(e) if !e.is_exists() => return Err(e.to_string()),
+            _ => {}
+        }
+        nl.set_up(&net.bridge).map_err(|e| e.to_string())
+    })?)
+}
+
+/// Reload the rules for the networks that have someone on them.
+fn sync_firewall(nets: &Networks, bridges: &Netns) -> Result<(), ConnectError> {
+    let all = nets.all()?;
+    let mut active = Vec::new();
+    for n in &all {
+        if !nets.endpoints(&n.name)?.is_empty() {
+            active.push(n);
+        }
+    }
+    Ok(bridges.run(|| firewall::apply(&nets.prefix, &active).map_err(|e| e.to_string()))?)
+}
+
+/// Rewrite every connected container's /etc/hosts from the endpoints of all networks.
+fn refresh_hosts(nets: &Networks) -> Result<(), ConnectError> {
+    // container id -> its endpoints, one per network it is on.
+    let mut by_container: BTreeMap<String, Vec<(String, Endpoint)>> = BTreeMap::new();
+    for n in nets.all()? {
+        for e in nets.endpoints(&n.name)? {
+            by_container.entry(e.container_id.clone()).or_default().push((n.name.clone(), e));
+        }
+    }
+    for (id, mine) in &by_container {
+        let own: Vec<hosts::Entry> = mine.iter().map(|(_, e)| hosts::Entry { ip: e.ip, names: e.names.clone() }).collect();
+        let my_networks: Vec<&String> = mine.iter().map(|(n, _)| n).collect();
+        let peers: Vec<hosts::Entry> = by_container
+            .iter()
+            .filter(|(other, _)| *other != id)
+            .flat_map(|(_, theirs)| theirs.iter().filter(|(n, _)| my_networks.contains(&n)))
+            .map(|(_, e)| hosts::Entry { ip: e.ip, names: e.names.clone() })
+            .collect();
+        // A container being removed right now may have lost its file: nothing to update.
+        let _ = hosts::write_in_place(&mine[0].1.hosts_file, &hosts::render(&own, &peers));
+    }
+    Ok(())
+}

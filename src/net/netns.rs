@@ -1,0 +1,81 @@
+//! Running a piece of work inside another network namespace. setns() changes
+//! the namespace of the calling thread for good (rootless, the host's cannot
+//! be re-entered), so a forked child enters the namespace, does the work and
+//! exits with its verdict; the caller never moves.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    #[error("cannot open network namespace {path}: {source}")]
+    Open { path: String, source: std::io::Error },
+    #[error("cannot fork a helper to enter a network namespace: {0}")]
+    Fork(nix::Error),
+    #[error("cannot enter network namespace: {0}")]
+    Enter(nix::Error),
+    #[error("{0}")]
+    Work(String),
+}
+
+/// A network namespace held open by a file descriptor.
+pub struct Netns(File);
+
+impl Netns {
+    pub fn open(path: impl AsRef<Path>) -> Result<Netns, NetnsError> {
+        let path = path.as_ref();
+        File::open(path).map(Netns).map_err(|source| NetnsError::Open { path: path.display().to_string(), source })
+    }
+
+    /// The namespace of process `pid`.
+    pub fn of_process(pid: i32) -> Result<Netns, NetnsError> {
+        Netns::open(format!("/proc/{pid}/ns/net"))
+    }
+
+    /// The caller's own namespace.
+    pub fn current() -> Result<Netns, NetnsError> {
+        Netns::open("/proc/self/ns/net")
+    }
+
+    pub fn file(&self) -> &File {
+        &self.0
+    }
+
+    /// Run `work` in this namespace, in a forked child; its error message comes back.
+    /// Call only while the process is single-threaded (the child allocates).
+    pub fn run<F>(&self, work: F) -> Result<(), NetnsError>
+    where
+        F: FnOnce() -> Result<(), String>,
+    {
+        let (mut verdict_r, verdict_w) = std::io::pipe().map_err(|e| NetnsError::Work(e.to_string()))?;
+        // SAFETY: the caller is single-threaded; the child runs `work` and _exits.
+        match unsafe { nix::unistd::fork() }.map_err(NetnsError::Fork)? {
+            nix::unistd::ForkResult::Child => {
+                drop(verdict_r);
+                let mut verdict_w = verdict_w;
+                let result = nix::sched::setns(self.0.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| NetnsError::Enter(e).to_string()).and_then(|()| work());
+                let code = match result {
+                    Ok(()) => 0,
+                    Err(message) => {
+                        let _ = verdict_w.write_all(message.as_bytes());
+                        1
+                    }
+                };
+                // SAFETY: _exit skips destructors and atexit handlers, right for a forked child.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(verdict_w);
+                let mut message = String::new();
+                let _ = verdict_r.read_to_string(&mut message);
+                match nix::sys::wait::waitpid(child, None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+                    _ if !message.is_empty() => Err(NetnsError::Work(message)),
+                    other => Err(NetnsError::Work(format!("the namespace helper failed ({other:?})"))),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! Network definitions and their live endpoints.
+//!
+//! ```text
+//! <data>/networks-v1/<name>.json   what the network is (subnet, bridge, internal)
+//! <run>/networks/<name>.json       who is on it now: one endpoint per running container
+//! <data>/locks/networks.lock       held for every change to either, and to bridges
+//! ```
+//!
+//! Endpoints live in the run directory: after a reboot nobody is connected. An
+//! endpoint whose shim died is stale and is dropped when next read.
+
+use super::ipam::{self, Subnet};
+use crate::fsutil::{self, LockGuard};
+use crate::paths::Paths;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// The network `rde container run` uses without `--network`, as docker's `bridge`.
+pub const DEFAULT_NETWORK: &str = "bridge";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("network store {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("network record {path} is corrupt: {source}")]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error("no such network: {0}; hint: `rde network ls` lists them, `rde network create {0}` makes it")]
+    NotFound(String),
+    #[error("network {0} already exists")]
+    Exists(String),
+    #[error("invalid network name {0:?}; hint: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    BadName(String),
+    #[error("subnet {0} overlaps network {1} ({2})")]
+    Overlap(Subnet, String, Subnet),
+    #[error("no free subnet left in {0}; hint: remove unused networks with `rde network prune`, or give --subnet")]
+    PoolExhausted(Subnet),
+    #[error("network {network} has no free address left in {subnet}")]
+    Full { network: String, subnet: Subnet },
+    #[error("address {ip} is not in network {network}'s subnet {subnet}")]
+    OutsideSubnet { ip: Ipv4Addr, network: String, subnet: Subnet },
+    #[error("address {ip} on network {network} is already in use by container {by}")]
+    AddressInUse { ip: Ipv4Addr, network: String, by: String },
+    #[error("network {0} is the default network and cannot be removed")]
+    Default(String),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> NetworkError + '_ {
+    move |source| NetworkError::Io { path: path.to_path_buf(), source }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Network {
+    pub name: String,
+    pub id: String,
+    pub driver: String,
+    pub subnet: Subnet,
+    pub gateway: Ipv4Addr,
+    /// No traffic leaves the bridge: no masquerade, nothing forwarded.
+    pub internal: bool,
+    /// The Linux bridge, in the host's namespace (rootful) or the session's (rootless).
+    pub bridge: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub created: u64,
+}
+
+/// One running container on a network.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Endpoint {
+    pub container_id: String,
+    /// Name, aliases and hostname: what the other containers can resolve.
+    pub names: Vec<String>,
+    pub ip: Ipv4Addr,
+    /// The host-side veth, on the bridge.
+    pub veth: String,
+    /// The shim that owns the endpoint: when it is gone, so is the endpoint.
+    pub shim_pid: i32,
+    /// The container's /etc/hosts, rewritten as peers come and go.
+    pub hosts_file: PathBuf,
+}
+
+/// How a container is networked (`--network`, compose's `network_mode`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// On these networks, each through a veth on its bridge.
+    Bridge(Vec<NetworkRequest>),
+    /// Its own namespace with only `lo`.
+    #[default]
+    None,
+    /// The host's namespace.
+    Host,
+    /// Another container's namespace (`container:NAME`, compose's `service:NAME`).
+    Container(String),
+}
+
+impl NetworkMode {
+    /// The networks a container in this mode joins.
+    pub fn network_names(&self) -> Vec<String> {
+        match self {
+            NetworkMode::Bridge(requests) => requests.iter().map(|r| r.name.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One network a container joins, with its aliases and maybe a fixed address.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct NetworkRequest {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+}
+
+/// Where a container is on one network (kept in its state, shown by inspect).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Attachment {
+    pub network: String,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    pub interface: String,
+}
+
+/// What `create` accepts: everything but the name is optional.
+#[derive(Clone, Debug, Default)]
+pub struct NetworkOptions {
+    pub subnet: Option<Subnet>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+pub struct Networks {
+    defs: PathBuf,
+    live: PathBuf,
+    lock: PathBuf,
+    /// Bridges are `<prefix>0`, `<prefix>1`, ...; the firewall table is `ip <prefix>`.
+    pub prefix: String,
+    pool: Subnet,
+}
+
+impl Networks {
+    pub fn open(paths: &Paths) -> Result<Networks, NetworkError> {
+        let (defs, live) = (paths.data.join("networks-v1"), paths.run.join("networks"));
+        for dir in [&defs, &live] {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        let settings = crate::settings::Settings::load(&paths.config_file)?;
+        Ok(Networks { defs, live, lock: paths.data.join("locks").join("networks.lock"), prefix: settings.network_prefix, pool: settings.network_pool })
+    }
+
+    /// Held for every change to networks, endpoints and bridges.
+    pub fn lock(&self) -> Result<LockGuard, NetworkError> {
+        fsutil::lock_exclusive(&self.lock).map_err(io_err(&self.lock))
+    }
+
+    pub fn all(&self) -> Result<Vec<Network>, NetworkError> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.defs).map_err(io_err(&self.defs))?.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                out.push(read_json(&path)?.expect("listed"));
+            }
+        }
+        out.sort_by(|a: &Network, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// A network by name (or id prefix); the default network is made on first use.
+    /// Call with the lock held.
+    pub fn get(&self, query: &str) -> Result<Network, NetworkError> {
+        if let Some(n) = read_json(&self.def_path(query)?)? {
+            return Ok(n);
+        }
+        if query == DEFAULT_NETWORK {
+            return self.create(DEFAULT_NETWORK, &NetworkOptions::default());
+        }
+        let all = self.all()?;
+        let mut found = all.into_iter().filter(|n| query.len() >= 3 && n.id.starts_with(query));
+        match (found.next(), found.next()) {
+            (Some(n), None) => Ok(n),
+            _ => Err(NetworkError::NotFound(query.to_string())),
+        }
+    }
+
+    /// Create a network (call with the lock held).
+    pub fn create(&self, name: &str, opts: &NetworkOptions) -> Result<Network, NetworkError> {
+        let path = self.def_path(name)?;
+        if path.exists() {
+            return Err(NetworkError::Exists(name.to_string()));
+        }
+        let all = self.all()?;
+        let taken: Vec<Subnet> = all.iter().map(|n| n.subnet).collect();
+        let subnet = match opts.subnet {
+            Some(s) => {
+                if let Some(other) = all.iter().find(|n| n.subnet.overlaps(&s)) {
+                    return Err(NetworkError::Overlap(s, other.name.clone(), other.subnet));
+                }
+                s
+            }
+            None => {
+                let pool = self.pool;
+                // The default network takes the pool's first /24 even when made last.
+                let reserved: Vec<Subnet> = if name == DEFAULT_NETWORK { Vec::new() } else { vec![ipam::free_subnet(pool, 24, &[]).expect("pool")] };
+                let avoid: Vec<Subnet> = taken.iter().copied().chain(reserved).chain(host_routes()).collect();
+                ipam::free_subnet(pool, 24, &avoid).ok_or(NetworkError::PoolExhausted(pool))?
+            }
+        };
+        let bridge = if name == DEFAULT_NETWORK {
+            format!("{}0", self.prefix)
+        } else {
+            (1..).map(|i| format!("{}{i}", self.prefix)).find(|b| !all.iter().any(|n| &n.bridge == b)).expect("a free bridge name")
+        };
+        let network = Network {
+            name: name.to_string(),
+            id: crate::runtime::state::new_id(),
+            driver: "bridge".into(),
+            subnet,
+            gateway: subnet.gateway(),
+            internal: opts.internal,
+            bridge,
+            labels: opts.labels.clone(),
+            created: crate::output::now_unix(),
+        };
+        write_json(&path, &network)?;
+        Ok(network)
+    }
+
+    /// Forget a network's definition (its bridge must be gone already).
+    pub fn remove(&self, name: &str) -> Result<(), NetworkError> {
+        let path = self.def_path(name)?;
+        std::fs::remove_file(&path).map_err(io_err(&path))?;
+        let _ = std::fs::remove_file(self.live.join(format!("{name}.json")));
+        Ok(())
+    }
+
+    /// The live endpoints of a network, without the stale ones.
+    pub fn endpoints(&self, name: &str) -> Result<Vec<Endpoint>, NetworkError> {
+        let eps: Vec<Endpoint> = read_json(&self.live.join(format!("{name}.json")))?.unwrap_or_default();
+        Ok(eps.into_iter().filter(|e| crate::runtime::state::process_alive(e.shim_pid)).collect())
+    }
+
+    /// Every endpoint recorded, stale ones included (for cleanup).
+    pub fn recorded_endpoints(&self, name: &str) -> Result<Vec<Endpoint>, NetworkError> {
+        Ok(read_json(&self.live.join(format!("{name}.json")))?.unwrap_or_default())
+    }
+
+    pub fn save_endpoints(&self, name: &str, endpoints: &[Endpoint]) -> Result<(), NetworkError> {
+        write_json(&self.live.join(format!("{name}.json")), &endpoints)
+    }
+
+    fn def_path(&self, name: &str) -> Result<PathBuf, NetworkError> {
+        if !valid_name(name) {
+            return Err(NetworkError::BadName(name.to_string()));
+        }
+        Ok(self.defs.join(format!("{name}.json")))
+    }
+}
+
+/// Pick an address: the one asked for, else the previous one if free, else the lowest free.
+pub fn allocate(network: &Network, endpoints: &[Endpoint], wanted: Option<Ipv4Addr>, previous: Option<Ipv4Addr>) -> Result<Ipv4Addr, NetworkError> {
+    let used: std::collections::BTreeSet<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
+    if let Some(ip) = wanted {
+        if !network.subnet.contains(ip) || ip == network.gateway || ip == network.subnet.network() {
+            return Err(NetworkError::OutsideSubnet { ip, network: network.name.clone(), subnet: network.subnet });
+        }
+        if let Some(e) = endpoints.iter().find(|e| e.ip == ip) {
+            return Err(NetworkError::AddressInUse { ip, network: network.name.clone(), by: e.names.first().cloned().unwrap_or_default() });
+        }
+        return Ok(ip);
+    }
+    if let Some(ip) = previous.filter(|ip| network.subnet.contains(*ip) && !used.contains(ip) && *ip != network.gateway) {
+        return Ok(ip);
+    }
+    ipam::free_address(network.subnet, &used).ok_or_else(|| NetworkError::Full { network: network.name.clone(), subnet: network.subnet })
+}
+
+/// docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) && name.len() <= 128
+}
+
+/// The IPv4 routes of this namespace (/proc/net/route), so a new subnet does not shadow one.
+fn host_routes() -> Vec<Subnet> {
+    let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let dest = u32::from_str_radix(f.get(1)?, 16).ok()?;
+            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
+            // The file prints the address bytes as a little-endian number; a default
+            // route (mask 0) shadows nothing.
+            (mask != 0).then(|| Subnet::new(Ipv4Addr::from(dest.to_le_bytes()), mask.count_ones() as u8)).flatten()
+        })
+        .collect()
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, NetworkError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| NetworkError::Corrupt { path: path.to_path_buf(), source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(NetworkError::Io { path: path.to_path_buf(), source: e }),
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), NetworkError> {
+    let bytes = serde_json::to_vec_pretty(value).expect("records serialise");
+    fsutil::write_atomic(path, &bytes, 0o644).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(dir: &Path) -> Paths {
+        Paths { data: dir.join("data"), run: dir.join("run"), config_file: dir.join("config.toml"), rootless: false }
+    }
+
+    fn endpoint(ip: &str) -> Endpoint {
+        Endpoint { container_id: "c".into(), names: vec!["web".into()], ip: ip.parse().unwrap(), veth: "v".into(), shim_pid: std::process::id() as i32, hosts_file: "/x".into() }
+    }
+
+    #[test]
+    fn networks_get_distinct_subnets_and_bridges() {
+        let dir = tempfile::tempdir().unwrap();
+        let nets = Networks::open(&paths(dir.path())).unwrap();
+        let a = nets.create("a", &NetworkOptions::default()).unwrap();
+        let default = nets.get(DEFAULT_NETWORK).unwrap();
+        let b = nets.create("b", &NetworkOptions::default()).unwrap();
+        assert_eq!(default.bridge, "rde0");
+        assert_eq!(default.subnet.to_string(), "10.89.0.0/24");
+        assert_ne!(a.subnet, b.subnet);
+        assert!(!a.subnet.overlaps(&default.subnet) && !b.subnet.overlaps(&default.subnet));
+        assert_eq!((a.bridge.as_str(), b.bridge.as_str()), ("rde1", "rde2"));
+        assert!(matches!(nets.create("a", &NetworkOptions::default()), Err(NetworkError::Exists(_))));
+        let clash = NetworkOptions { subnet: Some(a.subnet), ..Default::default() };
+        assert!(matches!(nets.create("c", &clash), Err(NetworkError::Overlap(..))));
+        assert!(matches!(nets.create("-bad", &NetworkOptions::default()), Err(NetworkError::BadName(_))));
+        assert_eq!(nets.get(&a.id[..6]).unwrap().name, "a");
+        nets.remove("a").unwrap();
+        assert!(matches!(nets.get("a"), Err(NetworkError::NotFound(_))));
+    }
+
+    #[test]
+    fn addresses_prefer_the_asked_then_the_previous_then_the_lowest() {
+        let dir = tempfile::tempdir().unwrap();
+        let nets = Networks::open(&paths(dir.path())).unwrap();
+        let net = nets.create("n", &NetworkOptions { subnet: Some("10.77.0.0/29".parse().unwrap()), ..Default::default() }).unwrap();
+        let eps = vec![endpoint("10.77.0.2")];
+        assert_eq!(allocate(&net, &eps, None, None).unwrap().to_string(), "10.77.0.3");
+        assert_eq!(allocate(&net, &eps, None, Some("10.77.0.5".parse().unwrap())).unwrap().to_string(), "10.77.0.5");
+        assert_eq!(allocate(&net, &eps, None, Some("10.77.0.2".parse().unwrap())).unwrap().to_string(), "10.77.0.3");
+        assert_eq!(allocate(&net, &eps, Some("10.77.0.4".parse().unwrap()), None).unwrap().to_string(), "10.77.0.4");
+        assert!(matches!(allocate(&net, &eps, Some("10.77.0.2".parse().unwrap()), None), Err(NetworkError::AddressInUse { .. })));
+        assert!(matches!(allocate(&net, &eps, Some("10.78.0.2".parse().unwrap()), None), Err(NetworkError::OutsideSubnet { .. })));
+        let full: Vec<Endpoint> = (2..7).map(|i| endpoint(&format!("10.77.0.{i}"))).collect();
+        assert!(matches!(allocate(&net, &full, None, None), Err(NetworkError::Full { .. })));
+        nets.save_endpoints("n", &eps).unwrap();
+        assert_eq!(nets.endpoints("n").unwrap(), eps);
+    }
+}
