@@ -202,6 +202,35 @@ fn rootless_containers_run_exec_stop_and_map_owners() {
 }
 
 #[test]
+fn rootless_networks_publish_ports_and_resolve_names() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let reg = shared_registry();
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    let (busybox, python) = (format!("{reg}/library/busybox"), format!("{reg}/library/python:3.11"));
+    let (tcp_port, udp_port) = (free_port(), free_port());
+    let ok = |args: &[&str]| {
+        let out = world.rde(args);
+        assert_eq!(out.code, 0, "rde {}: {}{}", args.join(" "), out.stdout, out.stderr);
+        out
+    };
+    ok(&["network", "create", "app"]);
+    ok(&["container", "run", "-d", "--name", "web", "--network", "app", "-p", &format!("127.0.0.1:{tcp_port}:80"), &busybox, "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let reply = http_get(format!("127.0.0.1:{tcp_port}").parse().unwrap(), "/hostname").unwrap();
+    assert!(reply.starts_with("HTTP/1.0 200") || reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let out = ok(&["container", "run", "--rm", "--network", "app", &busybox, "sh", "-c", "echo x | nc -w 2 web 80 | head -1"]);
+    assert_eq!(out.stdout, "HTTP/1.1 400 Bad Request\r\n");
+    let echo = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5353))\nwhile True:\n    data, peer = s.recvfrom(512)\n    s.sendto(b'pong:' + data, peer)\n";
+    ok(&["container", "run", "-d", "--name", "udp", "--network", "app", "-p", &format!("127.0.0.1:{udp_port}:5353/udp"), &python, "python3", "-c", echo]);
+    assert_eq!(udp_ask(format!("127.0.0.1:{udp_port}").parse().unwrap(), b"ping").as_deref(), Some(&b"pong:ping"[..]));
+    ok(&["container", "restart", "-t", "1", "web"]);
+    http_get(format!("127.0.0.1:{tcp_port}").parse().unwrap(), "/hostname").unwrap();
+    ok(&["container", "rm", "-f", "web", "udp"]);
+    ok(&["network", "rm", "app"]);
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{tcp_port}")).is_err());
+}
+
+#[test]
 fn rootless_postgres_in_a_named_volume() {
     assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
     let reg = shared_registry();

@@ -47,7 +47,7 @@ pub fn render(table: &str, active: &[&Network]) -> String {
 /// network, turn on IPv4 forwarding, as docker does.
 pub fn apply(table: &str, active: &[&Network]) -> Result<(), FirewallError> {
     let script = render(table, active);
-    let mut child = Command::new("nft")
+    let mut child = Command::new(nft_binary().ok_or(FirewallError::Missing)?)
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -63,6 +63,12 @@ pub fn apply(table: &str, active: &[&Network]) -> Result<(), FirewallError> {
         let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
     }
     Ok(())
+}
+
+/// nft lives in /usr/sbin, which an unprivileged user's PATH often lacks.
+fn nft_binary() -> Option<std::path::PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':').chain(["/usr/sbin", "/sbin"]).map(|dir| std::path::Path::new(dir).join("nft")).find(|p| p.is_file())
 }
 
 #[cfg(test)]

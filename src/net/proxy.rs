@@ -91,8 +91,15 @@ fn spawn_udp_replies(socket: Arc<UdpSocket>, upstream: Arc<UdpSocket>, client: S
     std::thread::spawn(move || {
         let _ = upstream.set_read_timeout(Some(UDP_IDLE));
         let mut buf = vec![0u8; 65_536];
-        while let Ok(n) = upstream.recv(&mut buf) {
-            let _ = socket.send_to(&buf[..n], client);
+        loop {
+            match upstream.recv(&mut buf) {
+                Ok(n) => {
+                    let _ = socket.send_to(&buf[..n], client);
+                }
+                // A datagram sent before the service was listening came back refused: keep waiting.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Err(_) => break,
+            }
         }
     });
 }

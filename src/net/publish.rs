@@ -93,6 +93,7 @@ pub fn spawn_proxy(listeners: Listeners, target: Ipv4Addr, upstream_ns: Option<&
         nix::unistd::ForkResult::Parent { child } => Ok(child.as_raw()),
         nix::unistd::ForkResult::Child => {
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::prctl::set_name(c"rde-proxy");
             close_all_but(&keep);
             if let Some(ns) = upstream_ns {
                 if nix::sched::setns(ns.file().as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).is_err() {

@@ -74,6 +74,7 @@ impl Reporter {
 
 /// Entry point of `rde __shim <id>`; returns the shim's own exit code.
 pub fn run(paths: &Paths, id: &str) -> i32 {
+    let _ = nix::sys::prctl::set_name(c"rde-shim");
     let mut reporter = Reporter::from_env();
     let found = Containers::open(&paths.data).and_then(|c| c.find(id).map(|r| (c, r)));
     let (containers, record) = match found {
@@ -87,22 +88,33 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
     let dir = containers.dir(&record.id);
     let libcontainer_root = libcontainer_root(paths);
     let wait_attach = std::env::var_os(WAIT_ATTACH_ENV).is_some();
-    let mut proxy = None;
-    match start(&containers, &record, &dir, &libcontainer_root, paths, wait_attach.then_some(&mut reporter), &mut proxy) {
+    let mut children = Children::default();
+    match start(&containers, &record, &dir, &libcontainer_root, paths, wait_attach.then_some(&mut reporter), &mut children) {
         Ok((pid, io, client)) => {
             reporter.send(&Report::Started { pid });
             shed_startup_memory();
             let code = supervise(&containers, &record, pid, io, client);
-            finish(&containers, &record, &dir, paths, proxy, Some(code), None);
+            // Reaped by supervise: its pid may already belong to someone else.
+            children.init = None;
+            finish(&containers, &record, &dir, paths, children, Some(code), None);
             reporter.send(&Report::Exited { exit_code: code });
             0
         }
         Err(f) => {
-            finish(&containers, &record, &dir, paths, proxy, None, Some(&f.message));
+            finish(&containers, &record, &dir, paths, children, None, Some(&f.message));
             reporter.send(&Report::Failed { message: f.message, exit_code: f.exit_code });
             1
         }
     }
+}
+
+/// Processes the shim made that must not outlive it.
+#[derive(Default)]
+struct Children {
+    /// The container's init, from the moment it exists.
+    init: Option<i32>,
+    /// The published ports' proxy.
+    proxy: Option<i32>,
 }
 
 /// The container's standard streams, as the shim holds them.
@@ -123,7 +135,7 @@ fn start(
     libcontainer_root: &Path,
     paths: &Paths,
     attach: Option<&mut Reporter>,
-    proxy: &mut Option<i32>,
+    children: &mut Children,
 ) -> Result<(i32, Io, Option<UnixStream>), Failure> {
     let rootless = paths.rootless;
     let previous = containers.state(&record.id);
@@ -208,6 +220,7 @@ fn start(
     let mut container = built.map_err(create_failure)?;
     // Created, not started yet: its network namespace exists, its process waits.
     let init = container.pid().map(|p| p.as_raw()).ok_or_else(|| Failure::from("the container has no init pid"))?;
+    children.init = Some(init);
     let mut networks = Vec::new();
     match &record.network {
         NetworkMode::Bridge(requests) => {
@@ -233,7 +246,7 @@ fn start(
         ports = listeners.ports.clone();
         // Rootless, the container's address is only reachable from the session's namespace.
         let upstream = if rootless { Some(connect::bridge_netns(paths)?) } else { None };
-        *proxy = Some(publish::spawn_proxy(listeners, first.ip, upstream.as_ref())?);
+        children.proxy = Some(publish::spawn_proxy(listeners, first.ip, upstream.as_ref())?);
     }
     containers.save_state(
         &record.id,
@@ -452,10 +465,13 @@ fn apply_input(io: &mut Io, frame: Frame) {
 }
 
 /// Tear down after exit or a failed start: every step runs even if one fails.
-fn finish(containers: &Containers, record: &ContainerRecord, dir: &Path, paths: &Paths, proxy: Option<i32>, exit_code: Option<i32>, error: Option<&str>) {
-    if let Some(pid) = proxy {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);
+fn finish(containers: &Containers, record: &ContainerRecord, dir: &Path, paths: &Paths, children: Children, exit_code: Option<i32>, error: Option<&str>) {
+    // An init that never started (the start failed after create) would wait forever.
+    for pid in [children.proxy, children.init].into_iter().flatten() {
+        let pid = nix::unistd::Pid::from_raw(pid);
+        if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok() {
+            let _ = waitpid(pid, None);
+        }
     }
     if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root(paths).join(&record.id)) {
         let _ = c.delete(true);

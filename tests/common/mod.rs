@@ -2,7 +2,9 @@
 //! registries started on 127.0.0.1 (and stopped on drop, also when a test fails).
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -278,3 +280,40 @@ pub fn remove_network_leftovers(prefix: &str) {
     }
     let _ = Command::new("nft").args(["delete", "table", "ip", prefix]).stderr(Stdio::null()).status();
 }
+
+/// An HTTP GET of `path` through `addr`, retried until the service answers.
+pub fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())?;
+            let mut reply = String::new();
+            s.read_to_string(&mut reply)?;
+            Ok(reply)
+        })();
+        match attempt {
+            Ok(reply) if reply.starts_with("HTTP/1") => return Ok(reply),
+            Ok(reply) if Instant::now() >= deadline => return Err(format!("unexpected reply {reply:?}")),
+            Err(e) if Instant::now() >= deadline => return Err(e.to_string()),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Send a datagram to `addr` until a reply comes back.
+pub fn udp_ask(addr: SocketAddr, word: &[u8]) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        socket.send_to(word, addr).unwrap();
+        let mut buf = [0u8; 256];
+        if let Ok(n) = socket.recv(&mut buf) {
+            return Some(buf[..n].to_vec());
+        }
+    }
+    None
+}
+

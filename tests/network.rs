@@ -1,0 +1,215 @@
+//! Networks, rootful: published ports from the host (TCP, UDP, restart, a taken
+//! port), names and aliases between containers, isolation between networks,
+//! egress through masquerade to a "remote" host in a namespace this test makes.
+//! Traffic goes only to loopback and to bridges and namespaces the tests create.
+
+mod common;
+use common::*;
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::Duration;
+
+fn busybox() -> String {
+    format!("{}/library/busybox", shared_registry())
+}
+
+fn python() -> String {
+    format!("{}/library/python:3.11", shared_registry())
+}
+
+fn require_root() {
+    assert!(is_root(), "the network suite needs root; run it through scripts/test");
+}
+
+fn inspect(env: &Env, name: &str) -> serde_json::Value {
+    let out = env.ok(&["container", "inspect", name]);
+    serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()[0].clone()
+}
+
+fn ip_of(env: &Env, name: &str, network: &str) -> String {
+    inspect(env, name)["NetworkSettings"]["Networks"][network]["IPAddress"].as_str().unwrap_or_default().to_string()
+}
+
+fn links_with_prefix(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split(": ").nth(1)).map(|n| n.split('@').next().unwrap().to_string()).filter(|n| n.starts_with(prefix)).collect()
+}
+
+fn nft_table_exists(name: &str) -> bool {
+    Command::new("nft").args(["list", "table", "ip", name]).output().unwrap().status.success()
+}
+
+#[test]
+fn published_ports_answer_tcp_and_udp_and_survive_a_restart() {
+    require_root();
+    let env = Env::new();
+    let (tcp_port, udp_port) = (free_port(), free_port());
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    env.ok(&["image", "pull", "-q", &python()]);
+    // On every address: loopback, and the bridge's own address (the host's, on a bridge we made).
+    env.ok(&["container", "run", "-d", "--name", "web", "-p", &format!("{tcp_port}:80"), &busybox(), "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let reply = http_get(format!("127.0.0.1:{tcp_port}").parse().unwrap(), "/hostname").unwrap();
+    let id = &inspect(&env, "web")["Id"].as_str().unwrap()[..12].to_string();
+    assert!(reply.contains(id.as_str()), "{reply}");
+    let gateway = inspect(&env, "web")["NetworkSettings"]["Networks"]["bridge"]["Gateway"].as_str().unwrap().to_string();
+    http_get(format!("{gateway}:{tcp_port}").parse().unwrap(), "/hostname").unwrap();
+    assert_eq!(env.ok(&["container", "port", "web"]).stdout, format!("80/tcp -> 0.0.0.0:{tcp_port}\n"));
+    assert_eq!(env.ok(&["container", "port", "web", "80"]).stdout, format!("0.0.0.0:{tcp_port}\n"));
+    assert!(env.ok(&["container", "ls"]).stdout.contains(&format!("0.0.0.0:{tcp_port}->80/tcp")));
+
+    // A taken port: a clear error naming it, and nothing half-made.
+    let out = env.fails(&["container", "run", "-d", "--name", "clash", "-p", &format!("{tcp_port}:80"), &busybox(), "httpd", "-f", "-p", "80"]);
+    assert!(out.stderr.contains(&format!("port {tcp_port}/tcp on 0.0.0.0 is already in use by rde-proxy")), "{}", out.stderr);
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    env.ok(&["container", "rm", "clash"]);
+    assert_eq!(links_with_prefix("rv").iter().filter(|l| l.contains(&id[..10])).count(), 1);
+
+    // Restart: the same port answers again.
+    env.ok(&["container", "restart", "-t", "1", "web"]);
+    http_get(format!("127.0.0.1:{tcp_port}").parse().unwrap(), "/hostname").unwrap();
+
+    // UDP, bound to one address only.
+    let echo = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5353))\nwhile True:\n    data, peer = s.recvfrom(512)\n    s.sendto(b'pong:' + data, peer)\n";
+    env.ok(&["container", "run", "-d", "--name", "udp", "-p", &format!("127.0.0.1:{udp_port}:5353/udp"), &python(), "python3", "-c", echo]);
+    let reply = udp_ask(format!("127.0.0.1:{udp_port}").parse().unwrap(), b"ping");
+    assert_eq!(reply.as_deref(), Some(&b"pong:ping"[..]));
+    assert!(udp_ask_once(format!("{gateway}:{udp_port}").parse().unwrap()).is_none(), "bound to 127.0.0.1 only");
+
+    // The last container out takes the bridge and the rules with it.
+    env.ok(&["container", "rm", "-f", "web", "udp"]);
+    assert!(links_with_prefix(&env.net_prefix).is_empty(), "{:?}", links_with_prefix(&env.net_prefix));
+    assert!(!nft_table_exists(&env.net_prefix));
+    assert!(TcpStream::connect_timeout(&format!("127.0.0.1:{tcp_port}").parse().unwrap(), Duration::from_secs(1)).is_err());
+}
+
+fn udp_ask_once(addr: SocketAddr) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    socket.send_to(b"ping", addr).ok()?;
+    let mut buf = [0u8; 64];
+    socket.recv(&mut buf).ok().map(|n| buf[..n].to_vec())
+}
+
+#[test]
+fn containers_find_each_other_by_name_and_alias_and_networks_are_isolated() {
+    require_root();
+    let env = Env::new();
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    env.ok(&["network", "create", "front"]);
+    env.ok(&["network", "create", "back"]);
+    let ls = env.ok(&["network", "ls"]).stdout;
+    assert!(ls.contains("front") && ls.contains("back") && ls.contains("bridge"), "{ls}");
+    let httpd = ["httpd", "-f", "-p", "80", "-h", "/etc"];
+    let image = busybox();
+    let run = |name: &str, extra: &[&str]| {
+        let mut args = vec!["container", "run", "-d", "--name", name];
+        args.extend_from_slice(extra);
+        args.push(&image);
+        args.extend_from_slice(&httpd);
+        env.ok(&args);
+    };
+    run("api", &["--network", "front", "--network-alias", "backend"]);
+    run("secret", &["--network", "back"]);
+    // By name and by alias, from a container started later.
+    let probe = "for h in api backend; do echo x | nc -w 2 $h 80 | head -1; done";
+    let out = env.ok(&["container", "run", "--rm", "--network", "front", &busybox(), "sh", "-c", probe]);
+    assert_eq!(out.stdout, "HTTP/1.1 400 Bad Request\r\nHTTP/1.1 400 Bad Request\r\n", "{}", out.stderr);
+    // And the earlier container sees the later one.
+    run("late", &["--network", "front"]);
+    let hosts = env.ok(&["container", "exec", "api", "cat", "/etc/hosts"]).stdout;
+    assert!(hosts.contains(&format!("{}\tlate", ip_of(&env, "late", "front"))), "{hosts}");
+    // The other network's container is out of reach, by address too.
+    let secret_ip = ip_of(&env, "secret", "back");
+    let out = env.run(&["container", "run", "--rm", "--network", "front", &busybox(), "sh", "-c", &format!("echo x | nc -w 2 {secret_ip} 80")]);
+    assert_ne!(out.code, 0, "reached {secret_ip} across networks: {}", out.stdout);
+    let out = env.run(&["container", "run", "--rm", "--network", "front", &busybox(), "ping", "-c", "1", "-W", "1", "secret"]);
+    assert_ne!(out.code, 0, "resolved a container of another network");
+
+    // Restarted with a new address: the names follow it.
+    let old_ip = ip_of(&env, "api", "front");
+    env.ok(&["container", "stop", "-t", "1", "api"]);
+    run("squatter", &["--network", "front", "--ip", &old_ip]);
+    env.ok(&["container", "start", "api"]);
+    let new_ip = ip_of(&env, "api", "front");
+    assert_ne!(new_ip, old_ip);
+    let out = env.ok(&["container", "exec", "late", "ping", "-c", "1", "-W", "2", "backend"]);
+    assert!(out.stdout.contains(&format!("({new_ip})")), "{}", out.stdout);
+
+    // Teardown: in use, then free; the bridges and rules go.
+    let out = env.fails(&["network", "rm", "front"]);
+    assert!(out.stderr.contains("is used by container(s)"), "{}", out.stderr);
+    env.ok(&["container", "rm", "-f", "api", "secret", "late", "squatter"]);
+    env.ok(&["network", "rm", "front", "back"]);
+    assert!(links_with_prefix(&env.net_prefix).is_empty(), "{:?}", links_with_prefix(&env.net_prefix));
+    assert!(!nft_table_exists(&env.net_prefix));
+    assert!(!env.ok(&["network", "ls", "-q"]).stdout.contains("front"));
+}
+
+/// A "remote" host: a network namespace with a veth to the host, made and
+/// removed by the test, and a TCP server in it that reports its peers.
+struct RemoteHost {
+    netns: String,
+    link: String,
+    server: std::process::Child,
+}
+
+impl RemoteHost {
+    fn new(tag: &str, third_octet: u8) -> RemoteHost {
+        let netns = format!("rde-remote-{tag}");
+        let link = format!("rdr{tag}");
+        let host_ip = format!("10.250.{third_octet}.1/24");
+        let remote_ip = format!("10.250.{third_octet}.2/24");
+        let sh = |script: &str| {
+            let ok = Command::new("sh").args(["-c", script]).status().unwrap().success();
+            assert!(ok, "{script}");
+        };
+        sh(&format!("ip netns add {netns}"));
+        let mut remote = RemoteHost { netns: netns.clone(), link: link.clone(), server: Command::new("true").spawn().unwrap() };
+        sh(&format!(
+            "ip link add {link} type veth peer name eth0 netns {netns} && ip addr add {host_ip} dev {link} && ip link set {link} up && \
+             ip -n {netns} addr add {remote_ip} dev eth0 && ip -n {netns} link set eth0 up && ip -n {netns} link set lo up"
+        ));
+        let server = "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('0.0.0.0', 9000))\ns.listen()\nprint('ready', flush=True)\nwhile True:\n    c, peer = s.accept()\n    print(peer[0], flush=True)\n    c.sendall(b'hello from remote\\n')\n    c.close()\n";
+        remote.server = Command::new("ip").args(["netns", "exec", &netns, "python3", "-c", server]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut line = [0u8; 6];
+        remote.server.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+        remote
+    }
+
+    fn peers(&mut self) -> String {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let mut out = String::new();
+        self.server.stdout.as_mut().unwrap().read_to_string(&mut out).unwrap();
+        out
+    }
+}
+
+impl Drop for RemoteHost {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = Command::new("ip").args(["link", "delete", &self.link]).status();
+        let _ = Command::new("ip").args(["netns", "delete", &self.netns]).status();
+    }
+}
+
+#[test]
+fn egress_leaves_through_masquerade_but_not_from_an_internal_network() {
+    require_root();
+    let env = Env::new();
+    let tag = &env.net_prefix[2..];
+    let octet = u8::from_str_radix(tag, 16).unwrap_or(0) as u8;
+    let mut remote = RemoteHost::new(tag, octet);
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    let target = format!("10.250.{octet}.2");
+    let out = env.ok(&["container", "run", "--rm", &busybox(), "sh", "-c", &format!("nc -w 3 {target} 9000")]);
+    assert_eq!(out.stdout, "hello from remote\n", "{}", out.stderr);
+    env.ok(&["network", "create", "--internal", "sealed"]);
+    let out = env.run(&["container", "run", "--rm", "--network", "sealed", &busybox(), "sh", "-c", &format!("nc -w 2 {target} 9000")]);
+    assert_ne!(out.code, 0, "an internal network reached out: {}", out.stdout);
+    // The remote saw the host's address on its link, never the container's.
+    let peers = remote.peers();
+    assert_eq!(peers.lines().collect::<Vec<_>>(), [format!("10.250.{octet}.1")]);
+}
