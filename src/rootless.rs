@@ -16,7 +16,7 @@
 
 use std::ffi::OsString;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::Command;
@@ -134,7 +134,9 @@ fn start_session() -> Result<i32, RootlessError> {
     let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| RootlessError::Spawn(e.into()));
     let (sync_child, sync_parent) = pipe()?;
     let (ready_parent, ready_child) = pipe()?;
-    let (sync_raw, ready_raw) = (sync_child.as_raw_fd(), ready_child.as_raw_fd());
+    // Held open by the pause process alone: its end tells slirp4netns the session is over.
+    let (lifeline_r, lifeline_w) = pipe()?;
+    let (sync_raw, ready_raw, lifeline_raw) = (sync_child.as_raw_fd(), ready_child.as_raw_fd(), lifeline_w.as_raw_fd());
     let mut command = Command::new("/proc/self/exe");
     command
         .arg0("rde")
@@ -151,7 +153,7 @@ fn start_session() -> Result<i32, RootlessError> {
             if libc::setsid() < 0 || libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWNET) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            for fd in [sync_raw, ready_raw] {
+            for fd in [sync_raw, ready_raw, lifeline_raw] {
                 if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -160,7 +162,7 @@ fn start_session() -> Result<i32, RootlessError> {
         });
     }
     let child = command.spawn().map_err(RootlessError::Spawn)?;
-    drop((sync_child, ready_child));
+    drop((sync_child, ready_child, lifeline_w));
     let pid = child.id().to_string();
     let mapped = map_ids("newuidmap", &pid, uid, subuid).and_then(|()| map_ids("newgidmap", &pid, gid, subgid));
     let mut sync = std::fs::File::from(sync_parent);
@@ -174,7 +176,53 @@ fn start_session() -> Result<i32, RootlessError> {
     if answer != "ok" {
         return Err(RootlessError::Session(if answer.is_empty() { "the pause process exited".into() } else { answer }));
     }
+    start_egress(child.id(), lifeline_r);
     Ok(child.id() as i32)
+}
+
+/// Outbound traffic for rootless containers, when slirp4netns is installed: it
+/// gives the session's namespace a tap device with a default route to the
+/// host's network (rde's masquerade rule sends containers' traffic there), and
+/// exits when the pause process does (the lifeline's last write end closes).
+fn start_egress(pause_pid: u32, lifeline: OwnedFd) {
+    let Some(slirp) = which("slirp4netns") else { return };
+    let Ok((ready_r, ready_w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else { return };
+    let (ready_raw, exit_raw) = (ready_w.as_raw_fd(), lifeline.as_raw_fd());
+    let mut command = Command::new(slirp);
+    command
+        .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
+        .arg(format!("--ready-fd={ready_raw}"))
+        .arg(format!("--exit-fd={exit_raw}"))
+        .args([pause_pid.to_string().as_str(), "tap0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe calls (setsid, fcntl) between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::setsid();
+            for fd in [ready_raw, exit_raw] {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let spawned = command.spawn();
+    drop((ready_w, lifeline));
+    let mut fds = [nix::poll::PollFd::new(ready_r.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let ready = spawned.is_ok() && nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16)).unwrap_or(0) > 0 && {
+        let mut byte = [0u8; 1];
+        std::fs::File::from(ready_r).read(&mut byte).unwrap_or(0) == 1
+    };
+    if !ready {
+        let hint = match std::fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun") {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => "; hint: /dev/net/tun must be usable by everyone: `sudo chmod 0666 /dev/net/tun`",
+            _ => "",
+        };
+        crate::output::Printer::new(false).warn(format!("slirp4netns could not start, so rootless containers cannot reach outside the host{hint}"));
+    }
 }
 
 /// The pause process: prepares the session's namespaces, says it is ready, and

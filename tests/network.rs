@@ -5,7 +5,6 @@
 
 mod common;
 use common::*;
-use std::io::Read;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
@@ -146,62 +145,12 @@ fn containers_find_each_other_by_name_and_alias_and_networks_are_isolated() {
     assert!(!env.ok(&["network", "ls", "-q"]).stdout.contains("front"));
 }
 
-/// A "remote" host: a network namespace with a veth to the host, made and
-/// removed by the test, and a TCP server in it that reports its peers.
-struct RemoteHost {
-    netns: String,
-    link: String,
-    server: std::process::Child,
-}
-
-impl RemoteHost {
-    fn new(tag: &str, third_octet: u8) -> RemoteHost {
-        let netns = format!("rde-remote-{tag}");
-        let link = format!("rdr{tag}");
-        let host_ip = format!("10.250.{third_octet}.1/24");
-        let remote_ip = format!("10.250.{third_octet}.2/24");
-        let sh = |script: &str| {
-            let ok = Command::new("sh").args(["-c", script]).status().unwrap().success();
-            assert!(ok, "{script}");
-        };
-        sh(&format!("ip netns add {netns}"));
-        let mut remote = RemoteHost { netns: netns.clone(), link: link.clone(), server: Command::new("true").spawn().unwrap() };
-        sh(&format!(
-            "ip link add {link} type veth peer name eth0 netns {netns} && ip addr add {host_ip} dev {link} && ip link set {link} up && \
-             ip -n {netns} addr add {remote_ip} dev eth0 && ip -n {netns} link set eth0 up && ip -n {netns} link set lo up"
-        ));
-        let server = "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('0.0.0.0', 9000))\ns.listen()\nprint('ready', flush=True)\nwhile True:\n    c, peer = s.accept()\n    print(peer[0], flush=True)\n    c.sendall(b'hello from remote\\n')\n    c.close()\n";
-        remote.server = Command::new("ip").args(["netns", "exec", &netns, "python3", "-c", server]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-        let mut line = [0u8; 6];
-        remote.server.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
-        remote
-    }
-
-    fn peers(&mut self) -> String {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let mut out = String::new();
-        self.server.stdout.as_mut().unwrap().read_to_string(&mut out).unwrap();
-        out
-    }
-}
-
-impl Drop for RemoteHost {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let _ = Command::new("ip").args(["link", "delete", &self.link]).status();
-        let _ = Command::new("ip").args(["netns", "delete", &self.netns]).status();
-    }
-}
-
 #[test]
 fn egress_leaves_through_masquerade_but_not_from_an_internal_network() {
     require_root();
     let env = Env::new();
-    let tag = &env.net_prefix[2..];
-    let octet = u8::from_str_radix(tag, 16).unwrap_or(0) as u8;
-    let mut remote = RemoteHost::new(tag, octet);
+    let mut remote = RemoteHost::new(&env.net_prefix[2..]);
+    let octet = remote.octet;
     env.ok(&["image", "pull", "-q", &busybox()]);
     let target = format!("10.250.{octet}.2");
     let out = env.ok(&["container", "run", "--rm", &busybox(), "sh", "-c", &format!("nc -w 3 {target} 9000")]);
@@ -212,4 +161,22 @@ fn egress_leaves_through_masquerade_but_not_from_an_internal_network() {
     // The remote saw the host's address on its link, never the container's.
     let peers = remote.peers();
     assert_eq!(peers.lines().collect::<Vec<_>>(), [format!("10.250.{octet}.1")]);
+}
+
+#[test]
+fn none_host_and_another_containers_network() {
+    require_root();
+    let env = Env::new();
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    let out = env.ok(&["container", "run", "--rm", "--network", "none", &busybox(), "ls", "/sys/class/net"]);
+    assert_eq!(out.stdout, "lo\n");
+    env.ok(&["container", "run", "-d", "--name", "web", &busybox(), "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    // The host's network: the default network's bridge is one of its interfaces.
+    let out = env.ok(&["container", "run", "--rm", "--network", "host", &busybox(), "ls", "/sys/class/net"]);
+    assert!(out.stdout.lines().any(|l| l == format!("{}0", env.net_prefix)), "{}", out.stdout);
+    // Another container's: its service is on our loopback.
+    let out = env.ok(&["container", "run", "--rm", "--network", "container:web", &busybox(), "sh", "-c", "echo x | nc -w 2 127.0.0.1 80 | head -1"]);
+    assert_eq!(out.stdout, "HTTP/1.1 400 Bad Request\r\n");
+    let out = env.fails(&["container", "run", "--rm", "--network", "nope", &busybox(), "true"]);
+    assert!(out.stderr.contains("no such network: nope"), "{}", out.stderr);
 }

@@ -231,6 +231,19 @@ fn rootless_networks_publish_ports_and_resolve_names() {
 }
 
 #[test]
+fn rootless_egress_goes_through_slirp4netns() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    let mut remote = RemoteHost::new(&unique_network().0[2..]);
+    let script = format!("nc -w 3 10.250.{}.2 9000", remote.octet);
+    let out = world.rde(&["container", "run", "--rm", &format!("{}/library/busybox", shared_registry()), "sh", "-c", &script]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "hello from remote\n"), "{}", out.stderr);
+    // slirp4netns connects from the host: the remote sees the host's end of its link.
+    assert_eq!(remote.peers().lines().collect::<Vec<_>>(), [format!("10.250.{}.1", remote.octet)]);
+}
+
+#[test]
 fn rootless_postgres_in_a_named_volume() {
     assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
     let reg = shared_registry();

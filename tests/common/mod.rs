@@ -317,3 +317,57 @@ pub fn udp_ask(addr: SocketAddr, word: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+
+/// A "remote" host: a network namespace with a veth to the host, made and
+/// removed by the test, and a TCP server in it that reports its peers.
+pub struct RemoteHost {
+    /// The remote is 10.250.<octet>.2; the host's end of the link is .1.
+    pub octet: u8,
+    netns: String,
+    link: String,
+    server: std::process::Child,
+}
+
+impl RemoteHost {
+    pub fn new(tag: &str) -> RemoteHost {
+        let third_octet = (u16::from_str_radix(tag, 16).unwrap_or(0) % 250) as u8;
+        let netns = format!("rde-remote-{tag}");
+        let link = format!("rdr{tag}");
+        let host_ip = format!("10.250.{third_octet}.1/24");
+        let remote_ip = format!("10.250.{third_octet}.2/24");
+        let sh = |script: &str| {
+            let ok = Command::new("sh").args(["-c", script]).status().unwrap().success();
+            assert!(ok, "{script}");
+        };
+        sh(&format!("ip netns add {netns}"));
+        let mut remote = RemoteHost { octet: third_octet, netns: netns.clone(), link: link.clone(), server: Command::new("true").spawn().unwrap() };
+        sh(&format!(
+            "ip link add {link} type veth peer name eth0 netns {netns} && ip addr add {host_ip} dev {link} && ip link set {link} up && \
+             ip -n {netns} addr add {remote_ip} dev eth0 && ip -n {netns} link set eth0 up && ip -n {netns} link set lo up"
+        ));
+        let server = "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('0.0.0.0', 9000))\ns.listen()\nprint('ready', flush=True)\nwhile True:\n    c, peer = s.accept()\n    print(peer[0], flush=True)\n    c.sendall(b'hello from remote\\n')\n    c.close()\n";
+        remote.server = Command::new("ip").args(["netns", "exec", &netns, "python3", "-c", server]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut line = [0u8; 6];
+        remote.server.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+        remote
+    }
+
+    /// The addresses that connected, in order (stops the server).
+    pub fn peers(&mut self) -> String {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let mut out = String::new();
+        self.server.stdout.as_mut().unwrap().read_to_string(&mut out).unwrap();
+        out
+    }
+}
+
+impl Drop for RemoteHost {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = Command::new("ip").args(["link", "delete", &self.link]).status();
+        let _ = Command::new("ip").args(["netns", "delete", &self.netns]).status();
+    }
+}
+
