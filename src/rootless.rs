@@ -1,10 +1,12 @@
 //! Rootless mode, podman's session model: one long-lived pause process per
 //! user (`rde __pause`, pid in `<run>/pause.pid`) holds a user namespace that
 //! maps the user's subordinate uid/gid ranges (through the setuid `newuidmap`
-//! and `newgidmap` helpers), a mount namespace, and a cgroup namespace with
-//! cgroup2 mounted over /sys/fs/cgroup. Every rootless command re-executes
-//! itself joined to those namespaces (setns), so all of them, and every
-//! container's shim, share one view: overlay mounts, signals between them.
+//! and `newgidmap` helpers), a mount namespace, a cgroup namespace with
+//! cgroup2 mounted over /sys/fs/cgroup, and a network namespace for the
+//! rootless bridges (with slirp4netns on it for egress, when installed). Every
+//! rootless command re-executes itself joined to the first three (setns; it
+//! stays in the host's network namespace, where published ports listen), so all
+//! of them, and every container's shim, share one view: overlay mounts, signals.
 //! Inside, rde is root of the namespace: layers keep their owners (uid 1000 in
 //! an image is a subordinate id on the host), whiteouts and `user.overlay.*`
 //! xattrs can be written.

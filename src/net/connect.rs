@@ -13,6 +13,7 @@ use super::hosts;
 use super::netlink::Netlink;
 use super::netns::{Netns, NetnsError};
 use super::network::{self, Attachment, Endpoint, Network, NetworkError, NetworkRequest, Networks};
+use super::ports::PortMapping;
 use crate::paths::Paths;
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -37,6 +38,9 @@ pub struct Member<'a> {
     pub names: Vec<String>,
     pub shim_pid: i32,
     pub hosts_file: PathBuf,
+    /// Published ports (with their host ports) for the kernel to forward to the
+    /// first network's address; empty rootless.
+    pub forwards: Vec<PortMapping>,
 }
 
 /// The namespace that holds the bridges: the host's, or the rootless session's.
@@ -95,11 +99,12 @@ pub fn connect(paths: &Paths, member: &Member, requests: &[NetworkRequest], cont
         })?;
         let mut names = member.names.clone();
         names.extend(request.aliases.iter().cloned());
-        endpoints.push(Endpoint { container_id: member.container_id.to_string(), names, ip, veth, shim_pid: member.shim_pid, hosts_file: member.hosts_file.clone() });
+        let forwards = if i == 0 { member.forwards.clone() } else { Vec::new() };
+        endpoints.push(Endpoint { container_id: member.container_id.to_string(), names, ip, veth, shim_pid: member.shim_pid, hosts_file: member.hosts_file.clone(), forwards });
         nets.save_endpoints(&net.name, &endpoints)?;
         attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface });
     }
-    if new_bridge {
+    if new_bridge || !member.forwards.is_empty() {
         sync_firewall(&nets, &bridges)?;
     }
     refresh_hosts(&nets)?;
@@ -139,6 +144,7 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
         let (mine, others): (Vec<Endpoint>, Vec<Endpoint>) = recorded.into_iter().partition(|e| e.container_id == container_id);
         let live: Vec<Endpoint> = others.into_iter().filter(|e| crate::runtime::state::process_alive(e.shim_pid)).collect();
         let mut doomed: Vec<String> = mine.iter().map(|e| e.veth.clone()).collect();
+        bridge_gone |= mine.iter().any(|e| !e.forwards.is_empty());
         if live.is_empty() {
             doomed.push(net.bridge.clone());
             bridge_gone = true;
@@ -208,12 +214,17 @@ fn bridge_up(bridges: &Netns, net: &Network) -> Result<(), ConnectError> {
 fn sync_firewall(nets: &Networks, bridges: &Netns) -> Result<(), ConnectError> {
     let all = nets.all()?;
     let mut active = Vec::new();
+    let mut forwards = Vec::new();
     for n in &all {
-        if !nets.endpoints(&n.name)?.is_empty() {
+        let endpoints = nets.endpoints(&n.name)?;
+        if !endpoints.is_empty() {
             active.push(n);
         }
+        for e in endpoints {
+            forwards.extend(e.forwards.into_iter().map(|port| firewall::Forward { port, target: e.ip }));
+        }
     }
-    Ok(bridges.run(|| firewall::apply(&nets.prefix, &active).map_err(|e| e.to_string()))?)
+    Ok(bridges.run(|| firewall::apply(&nets.prefix, &active, &forwards).map_err(|e| e.to_string()))?)
 }
 
 /// Rewrite every connected container's /etc/hosts from the endpoints of all networks.

@@ -81,6 +81,9 @@ pub struct Endpoint {
     pub shim_pid: i32,
     /// The container's /etc/hosts, rewritten as peers come and go.
     pub hosts_file: PathBuf,
+    /// Published ports the kernel forwards to this endpoint (rootful).
+    #[serde(default)]
+    pub forwards: Vec<super::ports::PortMapping>,
 }
 
 /// How a container is networked (`--network`, compose's `network_mode`).
@@ -325,7 +328,7 @@ mod tests {
     }
 
     fn endpoint(ip: &str) -> Endpoint {
-        Endpoint { container_id: "c".into(), names: vec!["web".into()], ip: ip.parse().unwrap(), veth: "v".into(), shim_pid: std::process::id() as i32, hosts_file: "/x".into() }
+        Endpoint { container_id: "c".into(), names: vec!["web".into()], ip: ip.parse().unwrap(), veth: "v".into(), shim_pid: std::process::id() as i32, hosts_file: "/x".into(), forwards: Vec::new() }
     }
 
     #[test]

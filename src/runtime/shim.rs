@@ -229,6 +229,11 @@ fn start(
                 names: vec![record.name.clone(), record.spec.hostname.clone()],
                 shim_pid: std::process::id() as i32,
                 hosts_file: dir.join("etc").join("hosts"),
+                // Rootless, published traffic reaches the session through the proxy only.
+                forwards: match (&listeners, rootless) {
+                    (Some(l), false) => l.ports.clone(),
+                    _ => Vec::new(),
+                },
             };
             networks = connect::connect(paths, &member, requests, &Netns::of_process(init)?, &previous.networks)?;
         }
