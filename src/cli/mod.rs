@@ -258,6 +258,24 @@ pub struct RunArgs {
     /// Publish every port the image exposes on a free host port
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
+    /// no, always, unless-stopped, on-failure[:N]
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// KEY=VALUE
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    /// A shell command whose success means healthy
+    #[arg(long)]
+    pub health_cmd: Option<String>,
+    /// Seconds between checks (default 30)
+    #[arg(long)]
+    pub health_interval: Option<f64>,
+    #[arg(long)]
+    pub health_timeout: Option<f64>,
+    #[arg(long)]
+    pub health_start_period: Option<f64>,
+    #[arg(long)]
+    pub health_retries: Option<u64>,
     pub image: String,
     pub command: Vec<String>,
 }

@@ -4,7 +4,10 @@
 
 use super::spec::{ContainerSpec, Mount, MountKind, ProcessSpec};
 use super::state::{ContainerRecord, Containers, generated_name, new_id};
+use super::health::HealthConfig;
+use super::restart::RestartPolicy;
 use super::user;
+use std::collections::BTreeMap;
 use crate::net::network::NetworkMode;
 use crate::net::ports::PortMapping;
 use crate::image::config::ImageConfig;
@@ -15,7 +18,8 @@ use std::path::PathBuf;
 pub struct CreateOptions {
     pub name: Option<String>,
     pub command: Vec<String>,
-    pub entrypoint: Option<String>,
+    /// Replaces the image's entrypoint (an empty list clears it).
+    pub entrypoint: Option<Vec<String>>,
     /// `-e K=V` or `-e K` (taken from our environment).
     pub env: Vec<String>,
     pub env_files: Vec<PathBuf>,
@@ -41,6 +45,14 @@ pub struct CreateOptions {
     pub ports: Vec<PortMapping>,
     /// `-P`: publish every port the image exposes.
     pub publish_all: bool,
+    pub restart: RestartPolicy,
+    pub healthcheck: Option<HealthConfig>,
+    pub labels: BTreeMap<String, String>,
+    /// `nofile` (or `RLIMIT_NOFILE`) -> (soft, hard).
+    pub ulimits: Vec<(String, u64, u64)>,
+    pub shm_size: Option<u64>,
+    /// `host:ip` lines added to /etc/hosts.
+    pub extra_hosts: Vec<(String, String)>,
 }
 
 /// The init binary `--init` mounts into the container: statically linked, so it
@@ -87,8 +99,7 @@ pub fn create(
     let layers: Vec<PathBuf> = image.layers.iter().rev().map(|l| store.layer_diff(&l.diff_id)).collect();
 
     let entrypoint = match &opts.entrypoint {
-        Some(e) if e.is_empty() => Vec::new(),
-        Some(e) => vec![e.clone()],
+        Some(e) => e.clone(),
         None => config.entrypoint.clone().unwrap_or_default(),
     };
     // A new entrypoint drops the image's Cmd, as docker does.
@@ -155,7 +166,7 @@ pub fn create(
         ("/etc/hostname".to_string(), etc.join("hostname").display().to_string()),
         ("/etc/resolv.conf".to_string(), etc.join("resolv.conf").display().to_string()),
     ];
-    let (soft, hard) = nofile_limit();
+    let rlimits = rlimits(&opts.ulimits);
     let spec = ContainerSpec {
         process: ProcessSpec {
             args,
@@ -167,7 +178,7 @@ pub fn create(
             terminal: opts.tty,
             cap_add: opts.cap_add.clone(),
             cap_drop: opts.cap_drop.clone(),
-            rlimits: vec![("RLIMIT_NOFILE".into(), soft, hard)],
+            rlimits,
         },
         hostname: hostname.clone(),
         rootfs: String::new(),
@@ -179,7 +190,7 @@ pub fn create(
         cpu_quota: opts.cpus.map(|c| ((c * 100_000.0) as i64, 100_000)),
         pids_limit: opts.pids_limit,
         netns_path: None,
-        shm_size: None,
+        shm_size: opts.shm_size,
     };
     let mut ports = opts.ports.clone();
     if opts.publish_all {
@@ -197,15 +208,20 @@ pub fn create(
         auto_remove: opts.auto_remove,
         stop_signal: opts.stop_signal.clone().or(config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
         stop_timeout: opts.stop_timeout.unwrap_or(10),
-        labels: Default::default(),
+        labels: opts.labels.clone(),
         interactive: opts.interactive,
         network: opts.network.clone(),
         ports,
+        restart: opts.restart,
+        healthcheck: opts.healthcheck.clone(),
     };
     let _lock = containers.lock()?;
     let dir = containers.create(&record)?;
     let write = |name: &str, text: String| std::fs::write(dir.join("etc").join(name), text);
-    let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+    let mut hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+    for (host, ip) in &opts.extra_hosts {
+        hosts.push_str(&format!("{ip}\t{host}\n"));
+    }
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let io = |e| CreateError::State(super::state::StateError::Io { path: dir.clone(), source: e });
     write("hosts", hosts).map_err(io)?;
@@ -276,11 +292,20 @@ pub fn image_file(layers: &[PathBuf], path: &str) -> Option<String> {
     None
 }
 
-/// The caller's open-files limit: containers inherit it (raising the hard limit
-/// is not allowed here, and podman's 1048576 would fail).
-fn nofile_limit() -> (u64, u64) {
+/// The caller's open-files limit unless `ulimits` say otherwise: raising a hard
+/// limit above ours is not allowed here (podman's 1048576 would fail), so asked
+/// limits are clamped to it.
+fn rlimits(asked: &[(String, u64, u64)]) -> Vec<(String, u64, u64)> {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    (limit.current.unwrap_or(1024), limit.maximum.unwrap_or(1024))
+    let (soft, hard) = (limit.current.unwrap_or(1024), limit.maximum.unwrap_or(1024));
+    let mut out = vec![("RLIMIT_NOFILE".to_string(), soft, hard)];
+    for (name, s, h) in asked {
+        let name = if name.starts_with("RLIMIT_") { name.clone() } else { format!("RLIMIT_{}", name.to_ascii_uppercase()) };
+        let (s, h) = if name == "RLIMIT_NOFILE" { ((*s).min(hard), (*h).min(hard)) } else { (*s, *h) };
+        out.retain(|(n, _, _)| *n != name);
+        out.push((name, s.min(h), h));
+    }
+    out
 }
 
 /// Environment in order, later settings replacing earlier ones.

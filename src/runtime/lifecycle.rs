@@ -135,8 +135,16 @@ pub fn parse_signal(name: &str) -> Result<Signal, LifecycleError> {
     Signal::from_str(&full).map_err(|_| bad())
 }
 
+/// A stop or kill by a user: the restart policy must not start it again.
+fn mark_stopped_by_user(containers: &Containers, record: &ContainerRecord) {
+    let _ = std::fs::write(containers.stop_marker(&record.id), b"");
+}
+
 pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -> Result<(), LifecycleError> {
     let state = containers.state(&record.id);
+    if matches!(signal, Signal::SIGKILL | Signal::SIGTERM | Signal::SIGINT) {
+        mark_stopped_by_user(containers, record);
+    }
     match (containers.observe(&record.id), state.pid) {
         (Observed::Running | Observed::Unknown, Some(pid)) if process_alive(pid) => {
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).map_err(|e| LifecycleError::Cleanup(e.to_string()))
@@ -148,7 +156,10 @@ pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -
 /// The stop signal, the grace period, then SIGKILL; returns once the shim has
 /// recorded the exit (or, without a shim, once the init is gone).
 pub fn stop(containers: &Containers, record: &ContainerRecord, timeout: Option<u64>, paths: &Paths) -> Result<(), LifecycleError> {
+    mark_stopped_by_user(containers, record);
     let Some(pid) = containers.state(&record.id).pid.filter(|p| process_alive(*p)) else {
+        // Waiting to restart: the shim sees the mark and ends.
+        wait_stopped(containers, record, Duration::from_secs(5));
         return reconcile(containers, record, paths);
     };
     let signal = parse_signal(&record.stop_signal)?;
@@ -212,6 +223,7 @@ pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, pa
         return Err(LifecycleError::Running(record.name.clone()));
     }
     let mut errors = Vec::new();
+    mark_stopped_by_user(containers, record);
     if let Some(pid) = containers.state(&record.id).pid.filter(|p| process_alive(*p)) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
         wait_stopped(containers, record, Duration::from_secs(10));

@@ -4,9 +4,11 @@
 pub mod attach;
 pub mod create;
 pub mod exec;
+pub mod health;
 pub mod executor;
 pub mod lifecycle;
 pub mod logs;
+pub mod restart;
 pub mod rootfs;
 pub mod shim;
 pub mod spec;

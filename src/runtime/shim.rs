@@ -6,6 +6,7 @@
 //! the exit code, and tears everything down.
 
 use super::executor::RdeExecutor;
+use super::health;
 use super::logs::LogWriter;
 use super::spec;
 use super::state::{ContainerRecord, ContainerState, Containers, Status};
@@ -88,24 +89,59 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
     let dir = containers.dir(&record.id);
     let libcontainer_root = libcontainer_root(paths);
     let wait_attach = std::env::var_os(WAIT_ATTACH_ENV).is_some();
-    let mut children = Children::default();
-    match start(&containers, &record, &dir, &libcontainer_root, paths, wait_attach.then_some(&mut reporter), &mut children) {
-        Ok((pid, io, client)) => {
-            reporter.send(&Report::Started { pid });
-            shed_startup_memory();
-            let code = supervise(&containers, &record, pid, io, client);
-            // Reaped by supervise: its pid may already belong to someone else.
-            children.init = None;
-            finish(&containers, &record, &dir, paths, children, Some(code), None);
-            reporter.send(&Report::Exited { exit_code: code });
-            0
-        }
-        Err(f) => {
-            finish(&containers, &record, &dir, paths, children, None, Some(&f.message));
-            reporter.send(&Report::Failed { message: f.message, exit_code: f.exit_code });
-            1
+    // A start by a user clears an earlier stop.
+    let _ = std::fs::remove_file(containers.stop_marker(&record.id));
+    let mut restarts = 0u32;
+    loop {
+        let mut children = Children::default();
+        let attach = (restarts == 0 && wait_attach).then_some(&mut reporter);
+        match start(&containers, &record, &dir, &libcontainer_root, paths, attach, &mut children, restarts) {
+            Ok((pid, io, client)) => {
+                if restarts == 0 {
+                    reporter.send(&Report::Started { pid });
+                    shed_startup_memory();
+                }
+                let health = record.healthcheck.clone().map(|c| health::Monitor::new(c, &containers, &record.id));
+                let code = supervise(&containers, &record, pid, io, client, health, &libcontainer_root);
+                // Reaped by supervise: its pid may already belong to someone else.
+                children.init = None;
+                let errors = teardown(&record, &dir, paths, children);
+                if record.restart.should_restart(code, restarts) && wait_to_restart(&containers, &record, code, restarts) {
+                    restarts += 1;
+                    continue;
+                }
+                record_exit(&containers, &record, &dir, Some(code), None, errors);
+                reporter.send(&Report::Exited { exit_code: code });
+                return 0;
+            }
+            Err(f) => {
+                let errors = teardown(&record, &dir, paths, children);
+                record_exit(&containers, &record, &dir, None, Some(&f.message), errors);
+                reporter.send(&Report::Failed { message: f.message, exit_code: f.exit_code });
+                return 1;
+            }
         }
     }
+}
+
+/// Between an exit and the restart its policy asks for: say so in the state,
+/// wait the back-off, and give up if a user stops the container meanwhile.
+fn wait_to_restart(containers: &Containers, record: &ContainerRecord, code: i32, restarts: u32) -> bool {
+    let mut state = containers.state(&record.id);
+    state.status = Some(Status::Restarting);
+    state.exit_code = Some(code);
+    state.pid = None;
+    state.finished_at = Some(now_unix());
+    let _ = containers.save_state(&record.id, &state);
+    let deadline = std::time::Instant::now() + super::restart::backoff(restarts);
+    let marker = containers.stop_marker(&record.id);
+    while std::time::Instant::now() < deadline {
+        if marker.exists() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    !marker.exists()
 }
 
 /// Processes the shim made that must not outlive it.
@@ -136,6 +172,7 @@ fn start(
     paths: &Paths,
     attach: Option<&mut Reporter>,
     children: &mut Children,
+    restarts: u32,
 ) -> Result<(i32, Io, Option<UnixStream>), Failure> {
     let rootless = paths.rootless;
     let previous = containers.state(&record.id);
@@ -262,6 +299,7 @@ fn start(
             started_at: Some(now_unix()),
             networks,
             ports,
+            restart_count: restarts,
             ..Default::default()
         },
     )?;
@@ -357,7 +395,7 @@ fn create_failure(e: libcontainer::error::LibcontainerError) -> Failure {
 /// Copy the container's output into the log (and to an attached client) until
 /// its init exits, feed an attached client's input to it; returns the exit code
 /// (128+N when killed by signal N).
-fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io: Io, attached: Option<UnixStream>) -> i32 {
+fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io: Io, attached: Option<UnixStream>, mut health: Option<health::Monitor>, libcontainer_root: &Path) -> i32 {
     let mut log = LogWriter::open(&containers.log_path(&record.id));
     let mut client: Option<(UnixStream, Decoder)> = attached.map(|s| (s, Decoder::default()));
     let mut exit_code = None;
@@ -379,9 +417,20 @@ fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io
         if let Some((c, _)) = &client {
             fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
         }
-        let _ = poll(&mut fds, PollTimeout::from(200u16));
+        let health_fd = health.as_ref().and_then(|h| h.output_fd());
+        let health_at = health_fd.map(|fd| {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let wait = health.as_ref().map_or(200, |h| h.wait().as_millis().clamp(1, 200) as u16);
+        let _ = poll(&mut fds, PollTimeout::from(wait));
         let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
         drop(fds);
+        if let (Some(h), Some(k)) = (&mut health, health_at) {
+            if ready[k] {
+                h.read_output();
+            }
+        }
         for (k, i) in open.iter().enumerate() {
             if !ready[k] {
                 continue;
@@ -413,7 +462,7 @@ fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io
             }
             k += 1;
         }
-        if ready.get(k).copied().unwrap_or(false) {
+        if client.is_some() && ready.get(k).copied().unwrap_or(false) {
             let gone = match client.as_mut().expect("polled").0.read(&mut buf) {
                 Ok(0) | Err(_) => true,
                 Ok(n) => {
@@ -431,14 +480,22 @@ fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io
                 client = None;
             }
         }
-        // Reap everything (we are a subreaper); note the init's status.
+        // Reap everything (we are a subreaper); note the init's status and health results.
         loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => exit_code = Some(code),
-                Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => exit_code = Some(128 + sig as i32),
+            let (reaped, code) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(p, code)) => (p.as_raw(), code),
+                Ok(WaitStatus::Signaled(p, sig, _)) => (p.as_raw(), 128 + sig as i32),
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
+                Ok(_) => continue,
+            };
+            if reaped == pid {
+                exit_code = Some(code);
+            } else if let Some(h) = &mut health {
+                h.reaped(reaped, code, containers, &record.id);
             }
+        }
+        if let (Some(h), None) = (&mut health, exit_code) {
+            h.tick(containers, record, libcontainer_root);
         }
         if exit_code.is_some() && exited_at.is_none() {
             exited_at = Some(std::time::Instant::now());
@@ -446,6 +503,9 @@ fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io
     }
     for (_, stream) in &io.outputs {
         log.flush_partial(stream);
+    }
+    if let Some(h) = &mut health {
+        h.abort();
     }
     exit_code.unwrap_or(255)
 }
@@ -469,8 +529,9 @@ fn apply_input(io: &mut Io, frame: Frame) {
     }
 }
 
-/// Tear down after exit or a failed start: every step runs even if one fails.
-fn finish(containers: &Containers, record: &ContainerRecord, dir: &Path, paths: &Paths, children: Children, exit_code: Option<i32>, error: Option<&str>) {
+/// Tear down after exit or a failed start: every step runs even if one fails;
+/// returns what failed.
+fn teardown(record: &ContainerRecord, dir: &Path, paths: &Paths, children: Children) -> Vec<String> {
     // An init that never started (the start failed after create) would wait forever.
     for pid in [children.proxy, children.init].into_iter().flatten() {
         let pid = nix::unistd::Pid::from_raw(pid);
@@ -478,16 +539,26 @@ fn finish(containers: &Containers, record: &ContainerRecord, dir: &Path, paths: 
             let _ = waitpid(pid, None);
         }
     }
+    let mut errors = Vec::new();
     if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root(paths).join(&record.id)) {
-        let _ = c.delete(true);
+        if let Err(e) = c.delete(true) {
+            errors.push(format!("delete the container: {e}"));
+        }
     }
-    let _ = super::rootfs::unmount(&dir.join("merged"));
-    let network_errors = connect::disconnect(paths, &record.id, &record.network.network_names());
+    if let Err(e) = super::rootfs::unmount(&dir.join("merged")) {
+        errors.push(format!("unmount the root filesystem: {e}"));
+    }
+    errors.extend(connect::disconnect(paths, &record.id, &record.network.network_names()));
+    errors
+}
+
+/// The final state after the last exit (or a failed start).
+fn record_exit(containers: &Containers, record: &ContainerRecord, dir: &Path, exit_code: Option<i32>, error: Option<&str>, cleanup_errors: Vec<String>) {
     let mut state = containers.state(&record.id);
     state.status = Some(Status::Exited);
     state.exit_code = exit_code.or(Some(state.exit_code.unwrap_or(125)));
     state.finished_at = Some(now_unix());
-    state.error = error.map(str::to_string).or_else(|| (!network_errors.is_empty()).then(|| network_errors.join("; ")));
+    state.error = error.map(str::to_string).or_else(|| (!cleanup_errors.is_empty()).then(|| cleanup_errors.join("; ")));
     let _ = containers.save_state(&record.id, &state);
     if record.auto_remove {
         let _ = crate::fsutil::remove_tree(dir);

@@ -10,6 +10,8 @@
 //! Every write is atomic; creation and naming happen under `locks/containers.lock`.
 
 use super::spec::ContainerSpec;
+use super::health::{Health, HealthConfig};
+use super::restart::RestartPolicy;
 use crate::net::network::{Attachment, NetworkMode};
 use crate::net::ports::PortMapping;
 use crate::fsutil::{self, LockGuard};
@@ -57,6 +59,10 @@ pub struct ContainerRecord {
     /// Published ports as asked (`host_port: None`: any free port).
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    #[serde(default)]
+    pub healthcheck: Option<HealthConfig>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -64,6 +70,8 @@ pub struct ContainerRecord {
 pub enum Status {
     Created,
     Running,
+    /// Exited, and its restart policy will start it again shortly.
+    Restarting,
     Exited,
 }
 
@@ -82,6 +90,11 @@ pub struct ContainerState {
     /// The published ports with their actual host ports.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    #[serde(default)]
+    pub health: Option<Health>,
+    /// Restarts by the restart policy since the last start by a user.
+    #[serde(default)]
+    pub restart_count: u32,
 }
 
 /// What `ls` shows: the recorded state checked against the living processes.
@@ -90,6 +103,8 @@ pub enum Observed {
     Created,
     Running,
     Exited(i32),
+    /// Between an exit and the restart its policy asks for.
+    Restarting(i32),
     /// The state says running but its supervisor is gone.
     Unknown,
 }
@@ -100,6 +115,7 @@ impl std::fmt::Display for Observed {
             Observed::Created => write!(f, "created"),
             Observed::Running => write!(f, "running"),
             Observed::Exited(code) => write!(f, "exited ({code})"),
+            Observed::Restarting(code) => write!(f, "restarting ({code})"),
             Observed::Unknown => write!(f, "unknown"),
         }
     }
@@ -190,7 +206,8 @@ impl Containers {
         match state.status {
             Some(Status::Exited) => Observed::Exited(state.exit_code.unwrap_or(-1)),
             Some(Status::Running) if state.shim_pid.is_some_and(process_alive) => Observed::Running,
-            Some(Status::Running) => Observed::Unknown,
+            Some(Status::Restarting) if state.shim_pid.is_some_and(process_alive) => Observed::Restarting(state.exit_code.unwrap_or(-1)),
+            Some(Status::Running | Status::Restarting) => Observed::Unknown,
             Some(Status::Created) | None => Observed::Created,
         }
     }
@@ -204,6 +221,11 @@ impl Containers {
 
     pub fn is_volume(&self, path: &Path) -> bool {
         path.starts_with(&self.volumes)
+    }
+
+    /// Marks a stop or kill by a user: the restart policy must not undo it.
+    pub fn stop_marker(&self, id: &str) -> PathBuf {
+        self.dir(id).join("stop-requested")
     }
 
     pub fn log_path(&self, id: &str) -> PathBuf {

@@ -9,14 +9,21 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
     let mut rows = Vec::new();
     for record in containers.all()? {
         let observed = containers.observe(&record.id);
-        if !args.all && !matches!(observed, Observed::Running | Observed::Unknown) {
+        if !args.all && !matches!(observed, Observed::Running | Observed::Restarting(_) | Observed::Unknown) {
             continue;
         }
         let state = containers.state(&record.id);
         let status = match observed {
-            Observed::Running => format!("Up {}", crate::output::human_duration(std::time::Duration::from_secs(crate::output::now_unix().saturating_sub(state.started_at.unwrap_or(0))))),
+            Observed::Running => {
+                let up = crate::output::human_duration(std::time::Duration::from_secs(crate::output::now_unix().saturating_sub(state.started_at.unwrap_or(0))));
+                match &state.health {
+                    Some(h) => format!("Up {up} ({})", if h.status == crate::runtime::health::HealthStatus::Starting { "health: starting".to_string() } else { h.status.to_string() }),
+                    None => format!("Up {up}"),
+                }
+            }
             Observed::Exited(code) => format!("Exited ({code}) {}", state.finished_at.map_or(String::new(), |t| human_ago(t as i64))),
             Observed::Created => "Created".into(),
+            Observed::Restarting(code) => format!("Restarting ({code})"),
             Observed::Unknown => "Unknown (supervisor gone)".into(),
         };
         let ports = if observed == Observed::Running { state.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ") } else { String::new() };

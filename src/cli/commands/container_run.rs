@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     let opts = CreateOptions {
         name: args.name.clone(),
         command: args.command.clone(),
-        entrypoint: args.entrypoint.clone(),
+        entrypoint: args.entrypoint.as_ref().map(|e| if e.is_empty() { Vec::new() } else { vec![e.clone()] }),
         env: args.env.clone(),
         env_files: args.env_file.clone(),
         volumes: args.volume.clone(),
@@ -59,6 +59,12 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         network: network_mode(ctx, &args)?,
         ports: args.publish.iter().map(|p| crate::net::ports::parse(p)).collect::<Result<Vec<_>, _>>()?.concat(),
         publish_all: args.publish_all,
+        restart: args.restart.as_deref().unwrap_or("no").parse()?,
+        labels: args.label.iter().map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap_or((l.clone(), String::new()))).collect(),
+        healthcheck: args.health_cmd.as_ref().and_then(|cmd| {
+            crate::runtime::health::HealthConfig::from_test(&["CMD-SHELL".into(), cmd.clone()], args.health_interval.map(std::time::Duration::from_secs_f64), args.health_timeout.map(std::time::Duration::from_secs_f64), args.health_start_period.map(std::time::Duration::from_secs_f64), args.health_retries)
+        }),
+        ..Default::default()
     };
     if ctx.paths.rootless && (opts.memory.is_some() || opts.cpus.is_some() || opts.pids_limit.is_some()) {
         printer.warn("resource limits are not enforced rootless on this host (the user may not create cgroups)");
