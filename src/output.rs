@@ -36,6 +36,26 @@ impl Printer {
         }
     }
 
+    /// One step of a project command, as docker compose shows them on stderr:
+    /// ` ✔ Container shop-db-1  Started`.
+    pub fn step(&self, kind: &str, name: &str, state: &str) {
+        if self.quiet {
+            return;
+        }
+        let done = matches!(state, "Created" | "Started" | "Running" | "Healthy" | "Exited" | "Stopped" | "Removed" | "Recreated" | "Pulled");
+        let mark = match (done, self.color) {
+            (true, true) => "\x1b[32m✔\x1b[0m",
+            (true, false) => "✔",
+            (false, _) => " ",
+        };
+        self.stderr_line(&format!(" {mark} {kind} {name}  {state}"));
+    }
+
+    /// Whether output may carry ANSI colors (a terminal, and no NO_COLOR).
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
     /// The command's result, printed even with `-q`.
     pub fn result(&self, msg: impl AsRef<str>) {
         let _ = writeln!(std::io::stdout().lock(), "{}", msg.as_ref());

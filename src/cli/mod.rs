@@ -1,8 +1,12 @@
 //! The command line: clap definitions here, one file per command in `commands/`.
 
 pub mod commands;
+pub mod compose_args;
 pub mod context;
+pub mod project;
 pub mod signals;
+
+use compose_args::*;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -37,6 +41,38 @@ pub struct ProjectArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Create and start the project's containers (and its networks, volumes, images)
+    Up(UpArgs),
+    /// Stop and remove the project's containers and networks (-v: volumes too)
+    Down(DownArgs),
+    /// List the project's containers
+    Ps(PsArgs),
+    /// Show the project's logs
+    Logs(ProjectLogsArgs),
+    /// Run a command in a service's running container
+    Exec(ProjectExecArgs),
+    /// Run a one-off command in a new container of a service
+    Run(ProjectRunArgs),
+    /// Create the project's containers without starting them
+    Create(CreateArgs),
+    /// Start the project's existing containers
+    Start(ServicesArgs),
+    /// Stop the project's containers
+    Stop(ServicesTimeoutArgs),
+    /// Restart the project's containers
+    Restart(ServicesTimeoutArgs),
+    /// Send a signal to the project's containers
+    Kill(ProjectKillArgs),
+    /// Remove the project's stopped containers
+    Rm(ProjectRmArgs),
+    /// Pull the services' images
+    Pull(ProjectPullArgs),
+    /// Print the host address of a service's published port
+    Port(ProjectPortArgs),
+    /// Show the processes of the project's containers
+    Top(ServicesArgs),
+    /// List the images the project's containers use
+    Images(ProjectImagesArgs),
     /// Parse, resolve and render the compose file in canonical format
     Config(ConfigArgs),
     /// Manage images
@@ -478,6 +514,22 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let ctx = context::Context::new(cli.project);
     match cli.command {
         Command::Config(args) => commands::config::run(&ctx, args),
+        Command::Up(args) => commands::up::run(&ctx, args),
+        Command::Down(args) => commands::down::run(&ctx, args),
+        Command::Ps(args) => commands::ps::run(&ctx, args),
+        Command::Logs(args) => commands::logs::run(&ctx, args),
+        Command::Exec(args) => commands::exec::run(&ctx, args),
+        Command::Run(args) => commands::run::run(&ctx, args),
+        Command::Create(args) => commands::project_lifecycle::create(&ctx, args),
+        Command::Start(args) => commands::project_lifecycle::start(&ctx, args),
+        Command::Stop(args) => commands::project_lifecycle::stop(&ctx, args),
+        Command::Restart(args) => commands::project_lifecycle::restart(&ctx, args),
+        Command::Kill(args) => commands::project_lifecycle::kill(&ctx, args),
+        Command::Rm(args) => commands::project_lifecycle::rm(&ctx, args),
+        Command::Pull(args) => commands::project_lifecycle::pull(&ctx, args),
+        Command::Port(args) => commands::project_info::port(&ctx, args),
+        Command::Top(args) => commands::project_info::top(&ctx, args),
+        Command::Images(args) => commands::project_info::images(&ctx, args),
         Command::Container(ContainerCommand::Run(args)) => commands::container_run::run(&ctx, *args),
         Command::Container(ContainerCommand::Ls(args)) => commands::container_ls::run(&ctx, args),
         Command::Container(ContainerCommand::Exec(args)) => commands::container_exec::run(&ctx, args),

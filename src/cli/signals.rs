@@ -30,6 +30,11 @@ pub fn catch_forwardable() {
     }
 }
 
+/// The signal remembered since the last call, if any.
+pub fn take_pending() -> Option<i32> {
+    Some(PENDING.swap(0, Ordering::SeqCst)).filter(|s| *s != 0)
+}
+
 /// Pass a remembered signal, if any, on to `pid`.
 pub fn forward_to(pid: i32) {
     let sig = PENDING.swap(0, Ordering::SeqCst);

@@ -219,6 +219,16 @@ impl Containers {
         Ok(dir)
     }
 
+    /// Remove a named volume and its data; `false` when there was none.
+    pub fn remove_volume(&self, name: &str) -> io::Result<bool> {
+        let dir = self.volumes.join(name);
+        if !dir.exists() {
+            return Ok(false);
+        }
+        fsutil::remove_tree(&dir)?;
+        Ok(true)
+    }
+
     pub fn is_volume(&self, path: &Path) -> bool {
         path.starts_with(&self.volumes)
     }

@@ -16,7 +16,13 @@ pub fn run(ctx: &Context, args: ExecArgs) -> anyhow::Result<i32> {
         printer.warn("the input device is not a TTY; running without a terminal");
     }
     let opts = ExecOptions { command: args.command, env: args.env, workdir: args.workdir, user: args.user, interactive: args.interactive, tty };
-    let spawned = match exec::spawn(&containers, &record, &opts, &libcontainer_root(&ctx.paths)) {
+    exec_in(ctx, &containers, &record, &opts)
+}
+
+/// Run `opts` in the container with our standard streams; its exit code becomes ours.
+pub fn exec_in(ctx: &Context, containers: &crate::runtime::state::Containers, record: &crate::runtime::state::ContainerRecord, opts: &ExecOptions) -> anyhow::Result<i32> {
+    let printer = ctx.printer(false);
+    let spawned = match exec::spawn(containers, record, opts, &libcontainer_root(&ctx.paths)) {
         Ok(spawned) => spawned,
         Err(e) => {
             printer.error(e.to_string());

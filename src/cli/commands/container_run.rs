@@ -70,24 +70,41 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         printer.warn("resource limits are not enforced rootless on this host (the user may not create cgroups)");
     }
     let record = create::create(&store, &containers, &args.image, &image, &opts)?;
+    start_attached(ctx, &containers, &record, Attach { detach: args.detach, interactive: args.interactive, tty, remove_on_failure: args.rm })
+}
+
+/// How `run` (and compose's `run`) follow the container they started.
+pub struct Attach {
+    pub detach: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    /// `--rm`: a container that could not start goes too.
+    pub remove_on_failure: bool,
+}
+
+/// Start a created container; detached, print its id, else relay its streams
+/// (and signals) until it exits and return its exit code.
+pub fn start_attached(ctx: &Context, containers: &crate::runtime::state::Containers, record: &crate::runtime::state::ContainerRecord, how: Attach) -> anyhow::Result<i32> {
+    let printer = ctx.printer(false);
+    let tty = how.tty;
     let mut log = LogReader::open(&containers.log_path(&record.id))?;
     let size = tty.then(crate::runtime::tty::current_size);
-    let mut started = match lifecycle::start(&containers, &record, &ctx.paths, !args.detach && (args.interactive || tty), size) {
+    let mut started = match lifecycle::start(containers, record, &ctx.paths, !how.detach && (how.interactive || tty), size) {
         Ok(started) => started,
         Err(e) => {
             printer.error(e.to_string());
-            if args.rm {
-                let _ = lifecycle::remove(&containers, &record, true, &ctx.paths);
+            if how.remove_on_failure {
+                let _ = lifecycle::remove(containers, record, true, &ctx.paths);
             }
             return Ok(e.exit_code());
         }
     };
-    if args.detach {
+    if how.detach {
         printer.result(&record.id);
         return Ok(0);
     }
     signals::catch_forwardable();
-    if args.interactive || tty {
+    if how.interactive || tty {
         return attach(&mut started, tty);
     }
     let exit_code = loop {

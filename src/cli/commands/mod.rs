@@ -1,4 +1,12 @@
 pub mod config;
+pub mod down;
+pub mod exec;
+pub mod logs;
+pub mod project_info;
+pub mod project_lifecycle;
+pub mod ps;
+pub mod run;
+pub mod up;
 pub mod container_exec;
 pub mod container_inspect;
 pub mod container_kill;

@@ -1,0 +1,84 @@
+//! `rde down`: stop and remove the project's containers (dependents first),
+//! then its networks; with `-v` its volumes, with `--rmi` its images. Every
+//! step runs even when one fails; all errors are reported at the end.
+
+use crate::cli::compose_args::DownArgs;
+use crate::cli::context::Context;
+use crate::cli::project::Session;
+use crate::net::network::Networks;
+use crate::project::names;
+use crate::runtime::lifecycle;
+
+pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
+    let session = Session::open(ctx, &[], true)?;
+    let printer = &session.printer;
+    let orphans = session.orphans()?;
+    let mut records = session.existing(true)?;
+    if !args.remove_orphans && !orphans.is_empty() {
+        records.retain(|r| !orphans.iter().any(|o| o.id == r.id));
+        let list: Vec<&str> = orphans.iter().map(|o| o.name.as_str()).collect();
+        printer.warn(format!("Found orphan containers ({}) for this project; hint: run `rde down --remove-orphans` to remove them too", list.join(", ")));
+    }
+    let mut errors = session.stop_all(&records, args.timeout);
+    for r in &records {
+        match lifecycle::remove(&session.containers, r, true, &ctx.paths) {
+            Ok(()) => printer.step("Container", &r.name, "Removed"),
+            Err(e) => errors.push(format!("remove {}: {e}", r.name)),
+        }
+    }
+    let networks = Networks::open(&ctx.paths)?;
+    let mut keys: Vec<&String> = session.project.networks.keys().collect();
+    let default = "default".to_string();
+    if !keys.contains(&&default) {
+        keys.push(&default);
+    }
+    for key in keys {
+        let declared = session.project.networks.get(key);
+        if declared.is_some_and(|n| n.external) {
+            continue;
+        }
+        let name = declared.map(|n| n.name.clone()).unwrap_or_else(|| format!("{}_{key}", session.project.name));
+        let exists = {
+            let _lock = networks.lock()?;
+            networks.all()?.iter().any(|n| n.name == name)
+        };
+        if exists {
+            match super::network_rm::remove_named(ctx, &networks, &name) {
+                Ok(()) => printer.step("Network", &name, "Removed"),
+                Err(e) => errors.push(format!("{e:#}")),
+            }
+        }
+    }
+    if args.volumes {
+        let mut volumes: Vec<String> = session.project.volumes.values().filter(|v| !v.external).map(|v| v.name.clone()).collect();
+        for s in session.project.services.values() {
+            for v in s.volumes.iter().filter(|v| v.source.is_none() && v.kind == crate::compose::MountType::Volume) {
+                volumes.push(names::anonymous_volume(&session.project.name, &s.name, &v.target));
+            }
+        }
+        for name in volumes {
+            match session.containers.remove_volume(&name) {
+                Ok(true) => printer.step("Volume", &name, "Removed"),
+                Ok(false) => {}
+                Err(e) => errors.push(format!("remove volume {name}: {e}")),
+            }
+        }
+    }
+    if let Some(which) = &args.rmi {
+        anyhow::ensure!(which == "all" || which == "local", "invalid --rmi {which:?}; hint: use all or local");
+        let mut images: Vec<String> = session.project.services.values().filter_map(|s| s.image.clone()).collect();
+        images.sort();
+        images.dedup();
+        // `local`: only images without a custom tag, i.e. ones compose would build; rde builds none.
+        if which == "all" && !images.is_empty() {
+            let code = super::image_rm::run(ctx, crate::cli::ImageRmArgs { images, force: false })?;
+            if code != 0 {
+                errors.push("some images could not be removed".into());
+            }
+        }
+    }
+    for e in &errors {
+        printer.error(e);
+    }
+    Ok(if errors.is_empty() { 0 } else { 1 })
+}

@@ -1,0 +1,16 @@
+//! `rde exec SERVICE CMD`: a command in a service's running container, with a
+//! terminal when ours is one (`-T` for none), as docker compose does.
+
+use crate::cli::compose_args::ProjectExecArgs;
+use crate::cli::context::Context;
+use crate::cli::project::Session;
+use crate::runtime::exec::ExecOptions;
+use std::io::IsTerminal;
+
+pub fn run(ctx: &Context, args: ProjectExecArgs) -> anyhow::Result<i32> {
+    let session = Session::open(ctx, &[], false)?;
+    let record = session.container(&args.service, args.index)?;
+    let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let opts = ExecOptions { command: args.command, env: args.env, workdir: args.workdir, user: args.user, interactive: true, tty };
+    super::container_exec::exec_in(ctx, &session.containers, &record, &opts)
+}

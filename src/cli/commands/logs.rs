@@ -1,0 +1,103 @@
+//! `rde logs`: the project's logs, each line prefixed with its container
+//! (`web-1  | `) in a color of its own; `-f` follows them, as a foreground
+//! `up` does.
+
+use crate::cli::compose_args::ProjectLogsArgs;
+use crate::cli::context::Context;
+use crate::cli::project::Session;
+use crate::runtime::logs::{LogLine, LogReader};
+use crate::runtime::state::{ContainerRecord, Containers, Observed};
+use std::io::Write;
+
+/// ANSI colors for prefixes, in docker compose's order.
+const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+
+pub fn run(ctx: &Context, args: ProjectLogsArgs) -> anyhow::Result<i32> {
+    let session = Session::open(ctx, &args.services, false)?;
+    let records = session.selected(&args.services, true)?;
+    let tail = match args.tail.as_deref() {
+        None | Some("all") => None,
+        Some(n) => Some(n.parse::<usize>().map_err(|_| anyhow::anyhow!("invalid --tail {n:?}; hint: a number of lines, or all"))?),
+    };
+    let color = session.printer.color() && !args.no_color;
+    let mut mux = LogMux::open(&session.containers, &session.project.name, &records, !args.no_log_prefix, color, args.timestamps)?;
+    let mut lines = mux.tail(tail);
+    // Several containers: in time order, as they were written.
+    lines.sort_by(|a, b| a.1.time.cmp(&b.1.time));
+    mux.print(&lines);
+    if args.follow {
+        crate::cli::signals::catch_forwardable();
+        while crate::cli::signals::take_pending().is_none() {
+            let printed = mux.print_available();
+            if !printed && !records.iter().any(|r| matches!(session.containers.observe(&r.id), Observed::Running | Observed::Restarting(_) | Observed::Created)) {
+                mux.print_available();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    Ok(0)
+}
+
+/// Several containers' logs read side by side, printed with prefixes.
+pub struct LogMux {
+    sources: Vec<(String, LogReader)>,
+    width: usize,
+    prefix: bool,
+    color: bool,
+    timestamps: bool,
+}
+
+impl LogMux {
+    pub fn open(containers: &Containers, project: &str, records: &[ContainerRecord], prefix: bool, color: bool, timestamps: bool) -> anyhow::Result<LogMux> {
+        let mut sources = Vec::new();
+        for r in records {
+            // `shop-web-1` is shown as `web-1`, as docker compose does.
+            let label = r.name.strip_prefix(&format!("{project}-")).unwrap_or(&r.name).to_string();
+            sources.push((label, LogReader::open(&containers.log_path(&r.id))?));
+        }
+        let width = sources.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+        Ok(LogMux { sources, width, prefix, color, timestamps })
+    }
+
+    /// Everything written so far (the last `n` lines of each).
+    pub fn tail(&mut self, n: Option<usize>) -> Vec<(usize, LogLine)> {
+        let mut out = Vec::new();
+        for (i, (_, reader)) in self.sources.iter_mut().enumerate() {
+            out.extend(reader.tail(n).into_iter().map(|l| (i, l)));
+        }
+        out
+    }
+
+    /// Print what arrived since the last call; whether anything did.
+    pub fn print_available(&mut self) -> bool {
+        let mut lines = Vec::new();
+        for (i, (_, reader)) in self.sources.iter_mut().enumerate() {
+            lines.extend(reader.read_available().into_iter().map(|l| (i, l)));
+        }
+        lines.sort_by(|a, b| a.1.time.cmp(&b.1.time));
+        self.print(&lines);
+        !lines.is_empty()
+    }
+
+    pub fn print(&self, lines: &[(usize, LogLine)]) {
+        let mut out = std::io::stdout().lock();
+        for (i, line) in lines {
+            let mut text = String::new();
+            if self.prefix {
+                let label = format!("{:<width$} | ", self.sources[*i].0, width = self.width);
+                text = if self.color { format!("\x1b[{}m{label}\x1b[0m", COLORS[i % COLORS.len()]) } else { label };
+            }
+            if self.timestamps {
+                text.push_str(&line.time);
+                text.push(' ');
+            }
+            text.push_str(&line.log);
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let _ = out.write_all(text.as_bytes());
+        }
+        let _ = out.flush();
+    }
+}

@@ -1,0 +1,98 @@
+//! `rde create|start|stop|restart|kill|rm|pull`: the project's containers,
+//! service by service, in dependency order (stop: the reverse).
+
+use crate::cli::compose_args::{CreateArgs, ProjectKillArgs, ProjectPullArgs, ProjectRmArgs, ServicesArgs, ServicesTimeoutArgs, UpArgs};
+use crate::cli::context::Context;
+use crate::cli::project::{PullPolicy, Session};
+use crate::runtime::lifecycle;
+use crate::runtime::state::Observed;
+
+pub fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<i32> {
+    super::up::run(ctx, UpArgs { services: args.services, force_recreate: args.force_recreate, no_recreate: args.no_recreate, pull: args.pull, no_start: true, detach: true, ..Default::default() })
+}
+
+pub fn start(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
+    let session = Session::open(ctx, &args.services, true)?;
+    let records = session.selected(&args.services, false)?;
+    anyhow::ensure!(!records.is_empty(), "no containers to start; hint: `rde up -d` creates and starts them");
+    let mut failed = 0;
+    for r in &records {
+        if matches!(session.containers.observe(&r.id), Observed::Running | Observed::Restarting(_)) {
+            continue;
+        }
+        match lifecycle::start(&session.containers, r, &ctx.paths, false, None) {
+            Ok(_) => session.printer.step("Container", &r.name, "Started"),
+            Err(e) => {
+                session.printer.error(format!("start {}: {e}", r.name));
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+pub fn stop(ctx: &Context, args: ServicesTimeoutArgs) -> anyhow::Result<i32> {
+    let session = Session::open(ctx, &args.services, true)?;
+    let records = session.selected(&args.services, false)?;
+    let errors = session.stop_all(&records, args.timeout);
+    errors.iter().for_each(|e| session.printer.error(e));
+    Ok(if errors.is_empty() { 0 } else { 1 })
+}
+
+pub fn restart(ctx: &Context, args: ServicesTimeoutArgs) -> anyhow::Result<i32> {
+    let code = stop(ctx, ServicesTimeoutArgs { services: args.services.clone(), timeout: args.timeout })?;
+    Ok(code.max(start(ctx, ServicesArgs { services: args.services })?))
+}
+
+pub fn kill(ctx: &Context, args: ProjectKillArgs) -> anyhow::Result<i32> {
+    let session = Session::open(ctx, &args.services, true)?;
+    let signal = lifecycle::parse_signal(&args.signal)?;
+    let mut failed = 0;
+    for r in session.selected(&args.services, false)? {
+        if !matches!(session.containers.observe(&r.id), Observed::Running) {
+            continue;
+        }
+        match lifecycle::kill(&session.containers, &r, signal) {
+            Ok(()) => session.printer.step("Container", &r.name, "Killed"),
+            Err(e) => {
+                session.printer.error(format!("kill {}: {e}", r.name));
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// Removes stopped containers (`-s` stops running ones first).
+pub fn rm(ctx: &Context, args: ProjectRmArgs) -> anyhow::Result<i32> {
+    let session = Session::open(ctx, &args.services, true)?;
+    let records = session.selected(&args.services, false)?;
+    let mut errors = if args.stop { session.stop_all(&records, None) } else { Vec::new() };
+    for r in &records {
+        if matches!(session.containers.observe(&r.id), Observed::Running | Observed::Restarting(_)) {
+            continue;
+        }
+        match lifecycle::remove(&session.containers, r, false, &ctx.paths) {
+            Ok(()) => session.printer.step("Container", &r.name, "Removed"),
+            Err(e) => errors.push(format!("remove {}: {e}", r.name)),
+        }
+        if args.volumes {
+            let service = crate::project::names::service_of(r);
+            if let Some(s) = session.project.services.get(service) {
+                for v in s.volumes.iter().filter(|v| v.source.is_none() && v.kind == crate::compose::MountType::Volume) {
+                    let _ = session.containers.remove_volume(&crate::project::names::anonymous_volume(&session.project.name, service, &v.target));
+                }
+            }
+        }
+    }
+    errors.iter().for_each(|e| session.printer.error(e));
+    Ok(if errors.is_empty() { 0 } else { 1 })
+}
+
+pub fn pull(ctx: &Context, args: ProjectPullArgs) -> anyhow::Result<i32> {
+    let session = Session::open(ctx, &args.services, false)?;
+    let services: Vec<String> = if args.services.is_empty() { session.project.services.keys().cloned().collect() } else { args.services.clone() };
+    let with_image: Vec<String> = services.into_iter().filter(|s| session.project.services[s].image.is_some()).collect();
+    session.images(&with_image, PullPolicy::Always)?;
+    Ok(0)
+}

@@ -1,0 +1,83 @@
+//! `rde ps`: the project's containers, as docker compose lists them.
+
+use crate::cli::compose_args::PsArgs;
+use crate::cli::context::Context;
+use crate::cli::project::Session;
+use crate::output::human_ago;
+use crate::project::names;
+use crate::runtime::state::Observed;
+
+pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
+    let session = Session::open(ctx, &args.services, false)?;
+    let printer = &session.printer;
+    if args.services_only {
+        let mut services: Vec<String> = session.selected(&args.services, false)?.iter().map(|r| names::service_of(r).to_string()).collect();
+        services.dedup();
+        services.iter().for_each(|s| printer.result(s));
+        return Ok(0);
+    }
+    let mut rows = Vec::new();
+    for r in session.selected(&args.services, false)? {
+        let observed = session.containers.observe(&r.id);
+        if !args.all && !matches!(observed, Observed::Running | Observed::Restarting(_) | Observed::Unknown) {
+            continue;
+        }
+        let state = session.containers.state(&r.id);
+        let status = match observed {
+            Observed::Running => {
+                let up = crate::output::human_duration(std::time::Duration::from_secs(crate::output::now_unix().saturating_sub(state.started_at.unwrap_or(0))));
+                match &state.health {
+                    Some(h) if h.status == crate::runtime::health::HealthStatus::Starting => format!("Up {up} (health: starting)"),
+                    Some(h) => format!("Up {up} ({})", h.status),
+                    None => format!("Up {up}"),
+                }
+            }
+            Observed::Exited(code) => format!("Exited ({code}) {}", state.finished_at.map_or(String::new(), |t| human_ago(t as i64))),
+            Observed::Restarting(code) => format!("Restarting ({code})"),
+            Observed::Created => "Created".into(),
+            Observed::Unknown => "Unknown (supervisor gone)".into(),
+        };
+        let ports = if observed == Observed::Running { state.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ") } else { String::new() };
+        rows.push((r, observed, status, ports, state));
+    }
+    if args.quiet {
+        rows.iter().for_each(|(r, ..)| printer.result(&r.id));
+        return Ok(0);
+    }
+    match args.format.as_str() {
+        "json" => {
+            for (r, observed, status, ports, state) in &rows {
+                let health = state.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default();
+                let state_word = match observed {
+                    Observed::Running => "running",
+                    Observed::Exited(_) => "exited",
+                    Observed::Restarting(_) => "restarting",
+                    Observed::Created => "created",
+                    Observed::Unknown => "unknown",
+                };
+                printer.result(
+                    serde_json::json!({
+                        "ID": r.id, "Name": r.name, "Image": r.image, "Command": r.spec.process.args.join(" "),
+                        "Project": session.project.name, "Service": names::service_of(r), "State": state_word,
+                        "Health": health, "Status": status, "ExitCode": state.exit_code.unwrap_or(0), "Publishers": state.ports,
+                        "Ports": ports, "CreatedAt": r.created,
+                    })
+                    .to_string(),
+                );
+            }
+        }
+        "table" => {
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(r, _, status, ports, _)| {
+                    let command = r.spec.process.args.join(" ");
+                    let command = if command.chars().count() > 20 { format!("\"{}…\"", command.chars().take(19).collect::<String>()) } else { format!("\"{command}\"") };
+                    vec![r.name.clone(), r.image.clone(), command, names::service_of(r).to_string(), human_ago(r.created as i64), status.clone(), ports.clone()]
+                })
+                .collect();
+            printer.table(&["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], &table);
+        }
+        other => anyhow::bail!("unknown --format {other:?}; hint: use table or json"),
+    }
+    Ok(0)
+}

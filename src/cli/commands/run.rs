@@ -1,0 +1,51 @@
+//! `rde run SERVICE [CMD]`: a one-off container of a service (its dependencies
+//! started first, unless `--no-deps`), attached to our terminal; no published
+//! ports unless `--service-ports`.
+
+use crate::cli::compose_args::ProjectRunArgs;
+use crate::cli::context::Context;
+use crate::cli::project::{Converge, Session};
+use crate::project::{names, order, plan::Plan};
+use crate::runtime::create;
+use std::io::IsTerminal;
+
+pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
+    let mut session = Session::open(ctx, std::slice::from_ref(&args.service), true)?;
+    let service = session.service(&args.service)?.clone();
+    if !args.no_deps {
+        let mut deps = order::selection(&session.project.services, std::slice::from_ref(&args.service), false);
+        deps.retain(|d| *d != args.service);
+        if !deps.is_empty() {
+            session.converge(&deps, &Converge::default())?;
+        }
+    }
+    let images = session.images(std::slice::from_ref(&args.service), Default::default())?;
+    let image = &images[&args.service];
+    let hash = names::config_hash(&service, &image.id.to_string());
+    let mut opts = Plan { project: &session.project, service: &service, number: 1, hash: &hash, oneoff: true }.options()?;
+    if args.service_ports {
+        opts.ports = Plan { project: &session.project, service: &service, number: 1, hash: &hash, oneoff: false }.options()?.ports;
+    }
+    if !args.command.is_empty() {
+        opts.command = args.command.clone();
+    }
+    if let Some(e) = &args.entrypoint {
+        opts.entrypoint = Some(if e.is_empty() { Vec::new() } else { vec![e.clone()] });
+    }
+    opts.env.extend(args.env.iter().cloned());
+    opts.volumes.extend(args.volume.iter().cloned());
+    opts.user = args.user.clone().or(opts.user);
+    opts.workdir = args.workdir.clone().or(opts.workdir);
+    if let Some(name) = &args.name {
+        opts.name = Some(name.clone());
+    }
+    let terminal = std::io::stdin().is_terminal();
+    opts.tty = !args.no_tty && !args.detach && terminal && (service.tty || args.command.is_empty() || terminal);
+    opts.interactive = !args.detach;
+    opts.auto_remove = args.rm;
+    let store = ctx.store()?;
+    let record = create::create(&store, &session.containers, service.image.as_deref().unwrap_or_default(), image, &opts)?;
+    session.unlock();
+    let how = super::container_run::Attach { detach: args.detach, interactive: opts.interactive, tty: opts.tty, remove_on_failure: args.rm };
+    super::container_run::start_attached(ctx, &session.containers, &record, how)
+}

@@ -1,0 +1,114 @@
+//! `rde up`: bring the project to what the compose file says, then (in the
+//! foreground) follow every container's log until they exit or Ctrl-C stops
+//! them (a second Ctrl-C kills).
+
+use super::logs::LogMux;
+use crate::cli::compose_args::UpArgs;
+use crate::cli::context::Context;
+use crate::cli::project::{self, Converge, Session};
+use crate::cli::signals;
+use crate::project::{names, order, wait};
+use crate::runtime::lifecycle;
+use crate::runtime::state::{ContainerRecord, Observed};
+use std::time::Duration;
+
+pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<i32> {
+    let mut session = Session::open(ctx, &args.services, true)?;
+    let chosen = order::selection(&session.project.services, &args.services, args.no_deps);
+    let how = Converge {
+        force_recreate: args.force_recreate,
+        no_recreate: args.no_recreate,
+        renew_anon_volumes: args.renew_anon_volumes,
+        no_start: args.no_start,
+        scale: project::parse_scale(&args.scale)?,
+        pull: args.pull.parse()?,
+        stop_timeout: args.timeout,
+    };
+    let orphans = session.orphans()?;
+    if !orphans.is_empty() {
+        if args.remove_orphans {
+            let errors = session.stop_all(&orphans, args.timeout);
+            for o in &orphans {
+                lifecycle::remove(&session.containers, o, true, &ctx.paths)?;
+                session.printer.step("Container", &o.name, "Removed");
+            }
+            anyhow::ensure!(errors.is_empty(), errors.join("; "));
+        } else {
+            let list: Vec<&str> = orphans.iter().map(|o| o.name.as_str()).collect();
+            session.printer.warn(format!("Found orphan containers ({}) for this project; hint: if you removed or renamed their service in the compose file, run this command with --remove-orphans to clean them up", list.join(", ")));
+        }
+    }
+    let records = session.converge(&chosen, &how)?;
+    if args.no_start {
+        return Ok(0);
+    }
+    if args.wait {
+        let limit = project::seconds(args.wait_timeout);
+        for r in &records {
+            let condition = if r.healthcheck.is_some() { wait::Condition::Healthy } else { wait::Condition::Running };
+            wait::wait_for(&session.containers, names::service_of(r), &[r], condition, limit)?;
+            session.printer.step("Container", &r.name, if condition == wait::Condition::Healthy { "Healthy" } else { "Running" });
+        }
+    }
+    if args.detach || args.wait {
+        return Ok(0);
+    }
+    session.unlock();
+    follow(&session, &records, &args)
+}
+
+/// The foreground: logs with prefixes until the containers exit, or Ctrl-C.
+fn follow(session: &Session, records: &[ContainerRecord], args: &UpArgs) -> anyhow::Result<i32> {
+    let printer = &session.printer;
+    let mut mux = LogMux::open(&session.containers, &session.project.name, records, !args.no_log_prefix, printer.color(), false)?;
+    let lines = mux.tail(None);
+    mux.print(&lines);
+    signals::catch_forwardable();
+    let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
+    let mut interrupted = 0;
+    let mut exit_code = 0;
+    std::thread::scope(|scope| {
+        let mut stopper: Option<std::thread::ScopedJoinHandle<'_, Vec<String>>> = None;
+        loop {
+            mux.print_available();
+            if signals::take_pending().is_some() {
+                interrupted += 1;
+                if interrupted == 1 {
+                    printer.notice("Gracefully stopping... (press Ctrl+C again to force)");
+                    stopper = Some(scope.spawn(|| session.stop_all(records, args.timeout)));
+                    exit_code = 130;
+                } else {
+                    // Kill now; the stopping thread sees them gone.
+                    for r in records {
+                        let _ = lifecycle::kill(&session.containers, r, nix::sys::signal::Signal::SIGKILL);
+                    }
+                }
+            }
+            let states: Vec<Observed> = records.iter().map(|r| session.containers.observe(&r.id)).collect();
+            let exited = records.iter().zip(&states).find_map(|(r, s)| match s {
+                Observed::Exited(code) => Some((r, *code)),
+                _ => None,
+            });
+            if abort && stopper.is_none() {
+                if let Some((r, code)) = exited {
+                    printer.notice(format!("{} exited with code {code}; aborting on container exit...", r.name));
+                    exit_code = code;
+                    stopper = Some(scope.spawn(|| session.stop_all(records, args.timeout)));
+                }
+            }
+            if !states.iter().any(|s| matches!(s, Observed::Running | Observed::Restarting(_) | Observed::Created)) {
+                mux.print_available();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if let Some(errors) = stopper.and_then(|s| s.join().ok()) {
+            errors.iter().for_each(|e| printer.error(e));
+        }
+    });
+    if let Some(service) = &args.exit_code_from {
+        let code = records.iter().find(|r| names::service_of(r) == service).map(|r| session.containers.state(&r.id).exit_code.unwrap_or(0));
+        return Ok(code.unwrap_or(exit_code));
+    }
+    Ok(exit_code)
+}

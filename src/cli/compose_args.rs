@@ -1,0 +1,227 @@
+//! The project commands' flags, as docker compose spells them.
+
+use clap::Args;
+
+#[derive(Args, Debug, Default)]
+pub struct UpArgs {
+    /// Services to start (with their dependencies); all when none
+    pub services: Vec<String>,
+    /// Start in the background and return
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Wait until every service is running (and healthy, when it has a healthcheck)
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds --wait may take
+    #[arg(long)]
+    pub wait_timeout: Option<u64>,
+    /// Recreate containers even if their configuration did not change
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub force_recreate: bool,
+    /// Keep existing containers even if their configuration changed
+    #[arg(long)]
+    pub no_recreate: bool,
+    /// Do not start the services' dependencies
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Remove containers of services no longer in the compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Recreate anonymous volumes instead of keeping their data
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
+    /// Stop every container when one exits (foreground)
+    #[arg(long)]
+    pub abort_on_container_exit: bool,
+    /// Exit with this service's exit code (implies --abort-on-container-exit)
+    #[arg(long)]
+    pub exit_code_from: Option<String>,
+    /// SERVICE=N replicas
+    #[arg(long)]
+    pub scale: Vec<String>,
+    /// Pull images: always, missing (default) or never
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// Seconds to wait for containers to stop (Ctrl-C, recreation)
+    #[arg(short, long)]
+    pub timeout: Option<u64>,
+    /// Logs without the service prefix (foreground)
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Create the containers, start nothing (`rde create`)
+    #[arg(skip)]
+    pub no_start: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    pub services: Vec<String>,
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub force_recreate: bool,
+    #[arg(long)]
+    pub no_recreate: bool,
+    /// Pull images: always, missing (default) or never
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DownArgs {
+    /// Remove the named volumes of the compose file and anonymous volumes too
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Remove images: all (every service's) or local (those without a custom tag)
+    #[arg(long)]
+    pub rmi: Option<String>,
+    /// Remove containers of services no longer in the compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Seconds to wait for containers to stop before killing them
+    #[arg(short, long)]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    pub services: Vec<String>,
+    /// Stopped containers too
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Only service names
+    #[arg(long = "services")]
+    pub services_only: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProjectLogsArgs {
+    pub services: Vec<String>,
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Lines from the end of each log, or all
+    #[arg(short = 'n', long)]
+    pub tail: Option<String>,
+    #[arg(short, long)]
+    pub timestamps: bool,
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct ProjectExecArgs {
+    /// No terminal (the default when stdin is not one)
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Which replica
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    pub service: String,
+    #[arg(required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct ProjectRunArgs {
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Do not start the service's dependencies
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Publish the service's ports
+    #[arg(long)]
+    pub service_ports: bool,
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Extra bind mount or volume
+    #[arg(short, long = "volume")]
+    pub volume: Vec<String>,
+    #[arg(short, long)]
+    pub user: Option<String>,
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// No terminal
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    pub service: String,
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServicesArgs {
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServicesTimeoutArgs {
+    pub services: Vec<String>,
+    /// Seconds to wait before killing
+    #[arg(short, long)]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProjectKillArgs {
+    pub services: Vec<String>,
+    #[arg(short, long, default_value = "SIGKILL")]
+    pub signal: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ProjectRmArgs {
+    pub services: Vec<String>,
+    /// Do not ask (rde never asks)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Stop running containers first
+    #[arg(short, long)]
+    pub stop: bool,
+    /// Remove their anonymous volumes
+    #[arg(short, long)]
+    pub volumes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProjectPullArgs {
+    pub services: Vec<String>,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProjectPortArgs {
+    pub service: String,
+    pub private_port: u16,
+    #[arg(long, default_value = "tcp")]
+    pub protocol: String,
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct ProjectImagesArgs {
+    pub services: Vec<String>,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
