@@ -90,6 +90,7 @@ pub enum LockError {
 pub fn lock_project(paths: &Paths, project: &str, printer: &crate::output::Printer) -> Result<LockGuard, LockError> {
     let path = paths.data.join("projects").join(format!("{project}.lock"));
     let io = |source| LockError::Io { project: project.to_string(), source };
+    std::fs::create_dir_all(path.parent().expect("projects dir")).map_err(io)?;
     if let Some(guard) = crate::fsutil::try_lock_exclusive(&path).map_err(io)? {
         return Ok(guard);
     }
