@@ -260,6 +260,8 @@ fn run_joining(pid: i32) -> Result<i32, RootlessError> {
     let open = |ns: &str| std::fs::File::open(format!("/proc/{pid}/ns/{ns}")).map_err(RootlessError::Spawn);
     let (user, mnt, cgroup) = (open("user")?, open("mnt")?, open("cgroup")?);
     let (user_fd, mnt_fd, cgroup_fd) = (user.as_raw_fd(), mnt.as_raw_fd(), cgroup.as_raw_fd());
+    // Joining a mount namespace moves us to its root: come back to where the user is.
+    let cwd = std::env::current_dir().ok().and_then(|d| std::ffi::CString::new(d.into_os_string().into_encoded_bytes()).ok());
     let mut command = Command::new("/proc/self/exe");
     command
         .arg0(std::env::args_os().next().unwrap_or_else(|| OsString::from("rde")))
@@ -271,6 +273,9 @@ fn run_joining(pid: i32) -> Result<i32, RootlessError> {
                 if libc::setns(fd, kind) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+            }
+            if let Some(dir) = &cwd {
+                libc::chdir(dir.as_ptr());
             }
             Ok(())
         });

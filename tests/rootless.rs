@@ -71,19 +71,44 @@ impl UserWorld {
     }
 
     fn rde(&self, args: &[&str]) -> Run {
+        let out = self.command(args, &self.dir.path().join("home"), &[]).output().unwrap();
+        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    }
+
+    /// rde as the user, in `cwd`, with `env` (`KEY=VALUE`) added to a clean environment.
+    fn command(&self, args: &[&str], cwd: &Path, env: &[String]) -> Command {
         let home = self.dir.path().join("home");
-        let out = Command::new("runuser")
-            .args(["-u", &self.user, "--", "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "NO_COLOR=1"])
+        let mut c = Command::new("runuser");
+        c.args(["-u", &self.user, "--", "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "NO_COLOR=1"])
             .arg(format!("HOME={}", home.display()))
             .arg(format!("RDE_ROOT={}", self.store().display()))
             .arg(format!("RDE_CONFIG={}", self.dir.path().join("config.toml").display()))
             .arg(format!("RDE_RUNROOT={}", home.join("run").display()))
+            .args(env)
             .arg(self.dir.path().join("rde"))
             .args(args)
-            .current_dir(&home)
-            .output()
-            .unwrap();
+            .current_dir(cwd)
+            .stdin(std::process::Stdio::null());
+        c
+    }
+}
+
+/// The user's rde in a compose project's directory.
+struct InProject<'a> {
+    world: &'a UserWorld,
+    dir: PathBuf,
+    env: Vec<String>,
+}
+
+impl Rde for InProject<'_> {
+    fn run(&self, args: &[&str]) -> Run {
+        let out = self.world.command(args, &self.dir, &self.env).output().unwrap();
         Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    }
+
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        self.world.command(args, &self.dir, &self.env).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).process_group(0).spawn().unwrap()
     }
 }
 
@@ -241,6 +266,19 @@ fn rootless_egress_goes_through_slirp4netns() {
     assert_eq!((out.code, out.stdout.as_str()), (0, "hello from remote\n"), "{}", out.stderr);
     // slirp4netns connects from the host: the remote sees the host's end of its link.
     assert_eq!(remote.peers().lines().collect::<Vec<_>>(), [format!("10.250.{}.1", remote.octet)]);
+}
+
+#[test]
+fn rootless_seeds_workflow_on_the_example_project() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    std::fs::write(world.dir.path().join("config.toml"), format!("registry-mirrors = [\"http://{}\"]\nblocked-registries = [\"docker.io\"]\n", shared_registry())).unwrap();
+    let project = copy_example(&world.dir.path().join("home"));
+    Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&project).status().unwrap();
+    let (web_port, db_port) = (free_port(), free_port());
+    let rde = InProject { world: &world, dir: project.clone(), env: vec![format!("WEB_PORT={web_port}"), format!("DB_PORT={db_port}")] };
+    django_postgres_workflow(&rde, &project, web_port, db_port, &world.store());
 }
 
 #[test]

@@ -26,6 +26,8 @@ const BLOCK_DOCKER_HUB: &str = "blocked-registries = [\"docker.io\"]\n";
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub extra_env: Vec<(String, String)>,
+    /// Where rde runs (a compose project's directory).
+    pub cwd: Option<PathBuf>,
     /// Bridges are `<prefix>0`, ...; the nftables table is `ip <prefix>`.
     pub net_prefix: String,
     net_pool: String,
@@ -44,7 +46,7 @@ impl Env {
         let dir = tempfile::Builder::new().prefix("rde-test-").tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("home/.docker")).unwrap();
         let (net_prefix, net_pool) = unique_network();
-        let env = Env { dir, extra_env: Vec::new(), net_prefix, net_pool };
+        let env = Env { dir, extra_env: Vec::new(), cwd: None, net_prefix, net_pool };
         env.write_config("");
         env
     }
@@ -91,6 +93,9 @@ impl Env {
             .stdin(Stdio::null());
         for (k, v) in &self.extra_env {
             c.env(k, v);
+        }
+        if let Some(dir) = &self.cwd {
+            c.current_dir(dir);
         }
         c
     }
@@ -371,3 +376,90 @@ impl Drop for RemoteHost {
     }
 }
 
+
+/// Runs rde somewhere: as root with a private store, or as a rootless user.
+pub trait Rde {
+    fn run(&self, args: &[&str]) -> Run;
+    fn spawn(&self, args: &[&str]) -> std::process::Child;
+}
+
+impl Rde for Env {
+    fn run(&self, args: &[&str]) -> Run {
+        Env::run(self, args)
+    }
+
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn().unwrap()
+    }
+}
+
+/// A copy of examples/django-postgres in `dir` (the test edits its files).
+pub fn copy_example(dir: &Path) -> PathBuf {
+    let project = dir.join("django-postgres");
+    let status = Command::new("cp").arg("-r").arg(repo_root().join("examples/django-postgres")).arg(&project).status().unwrap();
+    assert!(status.success());
+    project
+}
+
+fn psql_count(db_port: u16) -> String {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &db_port.to_string(), "-U", "sampleuser", "-d", "sampledb", "-tAc", "select count(*) from django_migrations"])
+        .env("PGPASSWORD", "samplesecret")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The seeds' workflow on the example project, exactly as a user runs it.
+/// `rde` runs in the project directory with WEB_PORT and DB_PORT set; `store`
+/// is its RDE_ROOT.
+pub fn django_postgres_workflow(rde: &dyn Rde, project: &Path, web_port: u16, db_port: u16, store: &Path) {
+    let ok = |args: &[&str]| {
+        let r = rde.run(args);
+        assert_eq!(r.code, 0, "rde {}:\n{}{}", args.join(" "), r.stdout, r.stderr);
+        r
+    };
+    let out = ok(&["up", "-d"]);
+    assert!(out.stderr.contains("Container django-postgres-db-1  Healthy"), "{}", out.stderr);
+    let out = ok(&["exec", "-T", "web", "python", "manage.py", "migrate"]);
+    assert!(out.stdout.contains("Applying auth.0001_initial... OK"), "{}", out.stdout);
+    let web: SocketAddr = format!("127.0.0.1:{web_port}").parse().unwrap();
+    let page = http_get(web, "/").unwrap();
+    assert!(page.starts_with("HTTP/1.1 200") || page.starts_with("HTTP/1.0 200"), "{page}");
+    let migrations = psql_count(db_port);
+    assert!(page.contains(&format!("Hello from Django: {migrations} migrations applied")), "{page}");
+    assert!(migrations.parse::<u32>().unwrap() > 0);
+    // `logs -f` streams while the dev server reloads an edited file.
+    let follower = rde.spawn(&["logs", "-f", "web"]);
+    let views = project.join("mysite/views.py");
+    let text = std::fs::read_to_string(&views).unwrap();
+    std::fs::write(&views, text.replace("Hello from Django", "Hello again")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http_get(web, "/").unwrap_or_default().contains("Hello again") {
+        assert!(Instant::now() < deadline, "the dev server did not reload the edited view");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // Its own process group (spawn makes one): rde under runuser stops too.
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(follower.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let streamed = follower.wait_with_output().unwrap();
+    let streamed = String::from_utf8_lossy(&streamed.stdout);
+    assert!(streamed.contains("web-1 | ") && streamed.contains("\"GET / HTTP/1.0\" 200"), "{streamed}");
+    assert!(streamed.contains("changed, reloading"), "{streamed}");
+    let ps = ok(&["ps", "--format", "json"]).stdout;
+    assert_eq!(ps.lines().count(), 2, "{ps}");
+    assert!(ps.contains("\"Health\":\"healthy\""), "{ps}");
+    // down keeps the data, up brings it back.
+    ok(&["down"]);
+    assert!(TcpStream::connect(web).is_err());
+    ok(&["up", "-d"]);
+    assert_eq!(psql_count(db_port), migrations);
+    // down -v leaves nothing.
+    let out = ok(&["down", "-v"]);
+    assert!(out.stderr.contains("Volume django-postgres_pgdata  Removed"), "{}", out.stderr);
+    assert!(list(&store.join("containers-v1")).is_empty(), "{:?}", list(&store.join("containers-v1")));
+    assert!(list(&store.join("volumes-v1")).is_empty(), "{:?}", list(&store.join("volumes-v1")));
+    assert!(mounts_under(store).is_empty());
+}

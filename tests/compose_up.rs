@@ -1,0 +1,152 @@
+//! The compose lifecycle through the real binary (rootful): the seeds'
+//! Django + PostgreSQL workflow on examples/django-postgres, with images from
+//! the local test registry acting as the Docker Hub mirror, and the behaviours
+//! around it: recreation, dependency failures, the project lock, restarts,
+//! scaling, one-off runs, the foreground.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+fn require_root() {
+    assert!(is_root(), "the compose suite runs containers; run it as root through scripts/test");
+}
+
+/// An Env whose `docker.io` images come from the shared test registry, running in `dir`.
+fn project_env(yaml: Option<&str>) -> Env {
+    let mut env = Env::new().with_mirror(&shared_registry());
+    let dir = env.dir.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    if let Some(yaml) = yaml {
+        std::fs::write(dir.join("docker-compose.yml"), yaml).unwrap();
+    }
+    env.cwd = Some(dir);
+    env
+}
+
+#[test]
+fn the_seeds_workflow_runs_on_the_example_project() {
+    require_root();
+    let mut env = Env::new().with_mirror(&shared_registry());
+    let project = copy_example(env.dir.path());
+    let (web_port, db_port) = (free_port(), free_port());
+    env.cwd = Some(project.clone());
+    env.extra_env = vec![("WEB_PORT".into(), web_port.to_string()), ("DB_PORT".into(), db_port.to_string())];
+    django_postgres_workflow(&env, &project, web_port, db_port, &env.root());
+    assert!(links_with(&env.net_prefix).is_empty());
+}
+
+fn links_with(prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split(": ").nth(1)).filter(|n| n.starts_with(prefix)).map(String::from).collect()
+}
+
+const TWO_SERVICES: &str = "services:\n  api:\n    image: busybox\n    init: true\n    command: httpd -f -p 80 -h /etc\n    depends_on: [cache]\n  cache:\n    image: busybox\n    init: true\n    command: sleep 1000\n";
+
+#[test]
+fn up_recreates_only_what_changed_and_down_cleans_up() {
+    require_root();
+    let env = project_env(Some(TWO_SERVICES));
+    let out = env.ok(&["up", "-d"]);
+    assert!(out.stderr.contains("Network proj_default  Created") && out.stderr.contains("Container proj-api-1  Started"), "{}", out.stderr);
+    let ids = |env: &Env| env.ok(&["ps", "-q"]).stdout;
+    let before = ids(&env);
+    assert_eq!(before.lines().count(), 2);
+    // Nothing changed: nothing is recreated.
+    let out = env.ok(&["up", "-d"]);
+    assert!(out.stderr.contains("Container proj-api-1  Running") && !out.stderr.contains("Recreate"), "{}", out.stderr);
+    assert_eq!(ids(&env), before);
+    // api changes: only api is recreated; it reaches cache by name.
+    std::fs::write(env.cwd.as_ref().unwrap().join("docker-compose.yml"), TWO_SERVICES.replace("-h /etc", "-h /tmp")).unwrap();
+    let out = env.ok(&["up", "-d"]);
+    assert!(out.stderr.contains("Container proj-api-1  Recreated") && out.stderr.contains("Container proj-cache-1  Running"), "{}", out.stderr);
+    let out = env.ok(&["exec", "-T", "api", "ping", "-c", "1", "-W", "2", "cache"]);
+    assert!(out.stdout.contains("1 packets received"), "{}", out.stdout);
+    // --force-recreate recreates everything; ps and its json agree.
+    env.ok(&["up", "-d", "--force-recreate"]);
+    let json = env.ok(&["ps", "--format", "json"]).stdout;
+    let rows: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.iter().map(|r| r["Service"].as_str().unwrap()).collect::<Vec<_>>(), ["cache", "api"]);
+    assert!(rows.iter().all(|r| r["State"] == "running" && r["Project"] == "proj"));
+    assert_eq!(env.ok(&["ps", "--services"]).stdout, "cache\napi\n");
+    // down: dependents stop first, everything goes.
+    let out = env.ok(&["down"]);
+    let (api, cache) = (out.stderr.find("Container proj-api-1  Stopping").unwrap(), out.stderr.find("Container proj-cache-1  Stopping").unwrap());
+    assert!(api < cache, "{}", out.stderr);
+    assert!(out.stderr.contains("Network proj_default  Removed"), "{}", out.stderr);
+    assert!(env.ok(&["container", "ls", "-aq"]).stdout.is_empty());
+    assert!(links_with(&env.net_prefix).is_empty());
+}
+
+#[test]
+fn an_unhealthy_dependency_fails_up_with_its_name_and_output() {
+    require_root();
+    let yaml = "services:\n  db:\n    image: busybox\n    init: true\n    command: sleep 1000\n    healthcheck:\n      test: [\"CMD-SHELL\", \"echo db is not ready; exit 1\"]\n      interval: 200ms\n      retries: 2\n  web:\n    image: busybox\n    command: sleep 1000\n    depends_on:\n      db:\n        condition: service_healthy\n";
+    let env = project_env(Some(yaml));
+    let started = std::time::Instant::now();
+    let out = env.fails(&["up", "-d"]);
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(out.stderr.contains("dependency db is unhealthy: db is not ready"), "{}", out.stderr);
+    assert!(!env.ok(&["ps", "-a"]).stdout.contains("proj-web-1"), "web must not be created");
+    env.ok(&["down"]);
+}
+
+#[test]
+fn completed_dependencies_restart_policies_and_scale() {
+    require_root();
+    let yaml = "services:\n  migrate:\n    image: busybox\n    command: sh -c 'echo migrated'\n  flaky:\n    image: busybox\n    command: sh -c 'echo try; exit 2'\n    restart: on-failure:2\n  app:\n    image: busybox\n    init: true\n    command: sleep 1000\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n";
+    let env = project_env(Some(yaml));
+    let out = env.ok(&["up", "-d", "--scale", "app=3"]);
+    assert!(out.stderr.contains("Container proj-migrate-1  Exited"), "{}", out.stderr);
+    assert_eq!(env.ok(&["ps", "-q", "app"]).stdout.lines().count(), 3);
+    // on-failure:2 ran it three times, then let it rest.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !env.ok(&["ps", "-a", "flaky"]).stdout.contains("Exited (2)") {
+        assert!(std::time::Instant::now() < deadline, "{}", env.ok(&["ps", "-a"]).stdout);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(env.ok(&["logs", "--no-log-prefix", "flaky"]).stdout, "try\ntry\ntry\n");
+    // Scaled down: the highest numbers go.
+    env.ok(&["up", "-d", "--scale", "app=1"]);
+    assert_eq!(env.ok(&["ps", "--format", "json", "app"]).stdout.lines().count(), 1);
+    assert!(env.ok(&["ps"]).stdout.contains("proj-app-1"));
+    env.ok(&["down"]);
+}
+
+#[test]
+fn one_off_runs_and_the_foreground_up() {
+    require_root();
+    let yaml = "services:\n  tool:\n    image: busybox\n    environment: [GREETING=hi]\n    command: sh -c 'echo $$GREETING from the service'\n  ticker:\n    image: busybox\n    init: true\n    command: sh -c 'while true; do echo tick; sleep 0.2; done'\n";
+    let env = project_env(Some(yaml));
+    let out = env.ok(&["run", "--rm", "-T", "tool", "sh", "-c", "echo $GREETING; exit 0"]);
+    assert_eq!(out.stdout, "hi\n");
+    assert_eq!(env.run(&["run", "--rm", "-T", "tool", "sh", "-c", "exit 4"]).code, 4);
+    assert!(env.ok(&["container", "ls", "-aq"]).stdout.is_empty(), "--rm removed the one-off containers");
+    // The foreground: prefixed logs; SIGINT stops everything gracefully.
+    let mut up = env.command(&["up"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while up.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "up did not stop after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = up.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("ticker-1 | tick") && stdout.contains("tool-1   | hi from the service"), "{stdout}");
+    assert!(stderr.contains("Gracefully stopping"), "{stderr}");
+    assert!(!env.ok(&["ps"]).stdout.contains("ticker"), "everything stopped");
+    env.ok(&["down"]);
+}
+
+#[test]
+fn two_ups_at_once_do_not_double_start() {
+    require_root();
+    let env = project_env(Some(TWO_SERVICES));
+    let a = env.command(&["up", "-d"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let b = env.command(&["up", "-d"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{}{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    assert_eq!(env.ok(&["container", "ls", "-aq"]).stdout.lines().count(), 2);
+    env.ok(&["down"]);
+}
