@@ -64,7 +64,7 @@ impl Plan<'_> {
             (None, None) => RestartPolicy::No,
         };
         let healthcheck = s.healthcheck.as_ref().filter(|h| !h.disable).and_then(|h| {
-            h.test.as_ref().and_then(|test| HealthConfig::from_test(test, h.interval, h.timeout, h.start_period, h.retries))
+            h.test.as_ref().and_then(|test| HealthConfig::from_test(test, h.interval, h.timeout, h.start_period, h.retries)).map(|c| c.with_start_interval(h.start_interval))
         });
         Ok(CreateOptions {
             name: Some(if self.oneoff {

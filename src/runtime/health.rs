@@ -1,7 +1,10 @@
 //! Healthchecks, run by the shim as docker runs them: the test every
 //! `interval`, killed after `timeout`; `retries` failures in a row make the
 //! container unhealthy, failures within `start_period` do not count (a success
-//! there ends it). Each check runs in a forked child that execs the test into
+//! there ends it). Until the first success the test also runs every
+//! `start_interval` (250 ms unless set), so a dependency is seen healthy as soon
+//! as it is; those extra runs only count as failures once an `interval` has
+//! passed since the last counted one, so `retries` keeps its meaning. Each check runs in a forked child that execs the test into
 //! the container (libcontainer's tenant builder) and waits for it, so the
 //! shim's loop never blocks; its output comes back on a pipe. The result goes
 //! into the container's state, where `up --wait` and `depends_on` read it.
@@ -25,6 +28,13 @@ pub struct HealthConfig {
     pub timeout: Duration,
     pub start_period: Duration,
     pub retries: u64,
+    /// How often to check until the first success.
+    #[serde(default = "default_start_interval")]
+    pub start_interval: Duration,
+}
+
+fn default_start_interval() -> Duration {
+    Duration::from_millis(250)
 }
 
 impl HealthConfig {
@@ -42,7 +52,16 @@ impl HealthConfig {
             timeout: timeout.filter(|d| !d.is_zero()).unwrap_or(Duration::from_secs(30)),
             start_period: start_period.unwrap_or_default(),
             retries: retries.filter(|r| *r > 0).unwrap_or(3),
+            start_interval: default_start_interval(),
         })
+    }
+
+    /// compose's `start_interval`.
+    pub fn with_start_interval(mut self, every: Option<Duration>) -> HealthConfig {
+        if let Some(every) = every.filter(|d| !d.is_zero()) {
+            self.start_interval = every;
+        }
+        self
     }
 }
 
@@ -115,6 +134,8 @@ struct Running {
 pub struct Monitor {
     config: HealthConfig,
     started: Instant,
+    /// When the last check that counted ran.
+    counted: Instant,
     next: Instant,
     running: Option<Running>,
     health: Health,
@@ -124,7 +145,7 @@ impl Monitor {
     /// Begin with a fresh `starting` state for a container that just started.
     pub fn new(config: HealthConfig, containers: &Containers, id: &str) -> Monitor {
         let now = Instant::now();
-        let monitor = Monitor { next: now + config.interval.min(Duration::from_secs(1)), config, started: now, running: None, health: Health::default() };
+        let monitor = Monitor { next: now + config.start_interval.min(config.interval), config, started: now, counted: now, running: None, health: Health::default() };
         monitor.save(containers, id);
         monitor
     }
@@ -174,9 +195,16 @@ impl Monitor {
         if exit_code == TIMED_OUT {
             output = format!("Health check exceeded timeout ({}s)", self.config.timeout.as_secs());
         }
-        let in_start_period = self.started.elapsed() < self.config.start_period;
+        let starting = self.health.status == HealthStatus::Starting;
+        // An early check between two intervals: a success counts, a failure does not.
+        let early = starting && self.counted.elapsed() < self.config.interval;
+        if !early {
+            self.counted = Instant::now();
+        }
+        let in_start_period = self.started.elapsed() < self.config.start_period || early;
         self.health.record(&self.config, HealthResult { exit_code, output, at: crate::output::now_unix() }, in_start_period);
-        self.next = Instant::now() + self.config.interval;
+        let starting = self.health.status == HealthStatus::Starting;
+        self.next = Instant::now() + if starting { self.config.start_interval.min(self.config.interval) } else { self.config.interval };
         self.save(containers, id);
         true
     }
