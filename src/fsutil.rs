@@ -24,6 +24,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
+/// A record as pretty JSON, written atomically (records are small and rarely written).
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).expect("records serialise");
+    write_atomic(path, &bytes, 0o644)
+}
+
+/// Why a JSON record could not be read.
+#[derive(Debug)]
+pub enum JsonReadError {
+    Io(io::Error),
+    Corrupt(serde_json::Error),
+}
+
+/// A JSON record, or `None` when the file does not exist.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, JsonReadError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(JsonReadError::Corrupt),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(JsonReadError::Io(e)),
+    }
+}
+
 /// A process-unique suffix for temporary names.
 pub fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);

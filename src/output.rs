@@ -42,7 +42,7 @@ impl Printer {
         if self.quiet {
             return;
         }
-        let done = matches!(state, "Created" | "Started" | "Running" | "Healthy" | "Exited" | "Stopped" | "Removed" | "Recreated" | "Pulled");
+        let done = matches!(state, "Created" | "Started" | "Running" | "Healthy" | "Exited" | "Stopped" | "Removed" | "Recreated" | "Restarted" | "Killed" | "Pulled");
         let mark = match (done, self.color) {
             (true, true) => "\x1b[32m✔\x1b[0m",
             (true, false) => "✔",

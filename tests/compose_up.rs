@@ -150,3 +150,16 @@ fn two_ups_at_once_do_not_double_start() {
     assert_eq!(env.ok(&["container", "ls", "-aq"]).stdout.lines().count(), 2);
     env.ok(&["down"]);
 }
+
+#[test]
+fn dependents_with_restart_true_follow_a_recreated_dependency() {
+    require_root();
+    let yaml = "services:\n  api:\n    image: busybox\n    init: true\n    command: sleep 1000\n    privileged: true\n    depends_on:\n      cache:\n        condition: service_started\n        restart: true\n  cache:\n    image: busybox\n    init: true\n    command: sleep 1000\n";
+    let env = project_env(Some(yaml));
+    let out = env.ok(&["up", "-d"]);
+    assert!(out.stderr.contains("service api: rde does not apply privileged yet; ignored"), "{}", out.stderr);
+    std::fs::write(env.cwd.as_ref().unwrap().join("docker-compose.yml"), yaml.replace("  cache:\n    image: busybox\n    init: true\n    command: sleep 1000\n", "  cache:\n    image: busybox\n    init: true\n    command: sleep 2000\n")).unwrap();
+    let out = env.ok(&["up", "-d"]);
+    assert!(out.stderr.contains("Container proj-cache-1  Recreated") && out.stderr.contains("Container proj-api-1  Restarted"), "{}", out.stderr);
+    env.ok(&["down"]);
+}

@@ -174,43 +174,63 @@ impl<'a> Session<'a> {
         self.ensure_networks(services)?;
         let existing = self.existing(false)?;
         let mut result = Vec::new();
+        // Services whose containers were (re)created: dependents with `restart: true` follow.
+        let mut renewed: Vec<String> = Vec::new();
         for level in order::levels(&self.project.services, services) {
             if !how.no_start {
                 for name in &level {
                     self.wait_dependencies(self.service(name)?, services)?;
                 }
             }
-            let outcomes: Vec<anyhow::Result<Vec<ContainerRecord>>> = std::thread::scope(|scope| {
+            let outcomes: Vec<anyhow::Result<(Vec<ContainerRecord>, bool)>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = level
                     .iter()
                     .map(|name| {
-                        let (images, existing) = (&images, &existing);
-                        scope.spawn(move || self.converge_service(name, &images[name], existing, how))
+                        let (images, existing, renewed) = (&images, &existing, &renewed);
+                        scope.spawn(move || self.converge_service(name, &images[name], existing, how, renewed))
                     })
                     .collect();
                 handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a service's start panicked")))).collect()
             });
-            for outcome in outcomes {
-                result.extend(outcome?);
+            for (name, outcome) in level.iter().zip(outcomes) {
+                let (records, fresh) = outcome?;
+                if fresh {
+                    renewed.push(name.clone());
+                }
+                result.extend(records);
             }
         }
         Ok(result)
     }
 
-    fn converge_service(&self, name: &str, image: &ImageRecord, existing: &[ContainerRecord], how: &Converge) -> anyhow::Result<Vec<ContainerRecord>> {
+    /// One service's containers as they should be; also whether any was (re)created.
+    fn converge_service(&self, name: &str, image: &ImageRecord, existing: &[ContainerRecord], how: &Converge, renewed: &[String]) -> anyhow::Result<(Vec<ContainerRecord>, bool)> {
         let service = self.service(name)?;
         let replicas = how.scale.get(name).copied().or(service.deploy.as_ref().and_then(|d| d.replicas)).or(service.scale).unwrap_or(1);
         if replicas > 1 && service.container_name.is_some() {
             anyhow::bail!("service {name} sets container_name, so it cannot have {replicas} replicas; hint: remove container_name to scale it");
         }
         let hash = names::config_hash(service, &image.id.to_string());
+        let ignored = Plan { project: &self.project, service, number: 1, hash: &hash, oneoff: false }.ignored();
+        if !ignored.is_empty() {
+            self.printer.warn(format!("service {name}: rde does not apply {} yet; ignored", ignored.join(", ")));
+        }
         let mine = names::of_service(existing, name);
         let mut out = Vec::new();
+        let mut fresh = false;
+        // A dependency with `restart: true` was recreated: restart what is kept.
+        let follow_dependency = service.depends_on.iter().any(|(dep, d)| d.restart && renewed.contains(dep));
         for number in 1..=replicas {
             let current = mine.iter().find(|r| names::number_of(r) == number).copied();
             let record = match current {
                 Some(r) if how.no_recreate || (!how.force_recreate && r.labels.get(names::CONFIG_HASH) == Some(&hash)) => {
-                    self.start_if_needed(r, how)?;
+                    if follow_dependency && !how.no_start && self.containers.observe(&r.id) == Observed::Running {
+                        lifecycle::stop(&self.containers, r, how.stop_timeout, &self.ctx.paths)?;
+                        lifecycle::start(&self.containers, r, &self.ctx.paths, false, None)?;
+                        self.printer.step("Container", &r.name, "Restarted");
+                    } else {
+                        self.start_if_needed(r, how)?;
+                    }
                     r.clone()
                 }
                 Some(r) => {
@@ -220,12 +240,14 @@ impl<'a> Session<'a> {
                     let record = self.create_container(service, number, &hash, image, how)?;
                     self.printer.step("Container", &record.name, "Recreated");
                     self.start_if_needed(&record, how)?;
+                    fresh = true;
                     record
                 }
                 None => {
                     let record = self.create_container(service, number, &hash, image, how)?;
                     self.printer.step("Container", &record.name, "Created");
                     self.start_if_needed(&record, how)?;
+                    fresh = true;
                     record
                 }
             };
@@ -237,7 +259,7 @@ impl<'a> Session<'a> {
             lifecycle::remove(&self.containers, extra, true, &self.ctx.paths)?;
             self.printer.step("Container", &extra.name, "Removed");
         }
-        Ok(out)
+        Ok((out, fresh))
     }
 
     fn create_container(&self, service: &Service, number: u32, hash: &str, image: &ImageRecord, how: &Converge) -> anyhow::Result<ContainerRecord> {

@@ -322,16 +322,15 @@ impl Store {
 }
 
 fn read_json_or_default<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T, StoreError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path: path.into(), source }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(T::default()),
-        Err(e) => Err(StoreError::Io { path: path.into(), source: e }),
+    match fsutil::read_json(path) {
+        Ok(value) => Ok(value.unwrap_or_default()),
+        Err(fsutil::JsonReadError::Corrupt(source)) => Err(StoreError::Corrupt { path: path.into(), source }),
+        Err(fsutil::JsonReadError::Io(source)) => Err(StoreError::Io { path: path.into(), source }),
     }
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec_pretty(value).expect("store records serialise");
-    fsutil::write_atomic(path, &bytes, 0o644).map_err(io_err(path))
+    fsutil::write_json(path, value).map_err(io_err(path))
 }
 
 #[cfg(test)]

@@ -307,16 +307,14 @@ fn host_routes() -> Vec<Subnet> {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, NetworkError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| NetworkError::Corrupt { path: path.to_path_buf(), source }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(NetworkError::Io { path: path.to_path_buf(), source: e }),
-    }
+    fsutil::read_json(path).map_err(|e| match e {
+        fsutil::JsonReadError::Corrupt(source) => NetworkError::Corrupt { path: path.to_path_buf(), source },
+        fsutil::JsonReadError::Io(source) => NetworkError::Io { path: path.to_path_buf(), source },
+    })
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), NetworkError> {
-    let bytes = serde_json::to_vec_pretty(value).expect("records serialise");
-    fsutil::write_atomic(path, &bytes, 0o644).map_err(io_err(path))
+    fsutil::write_json(path, value).map_err(io_err(path))
 }
 
 #[cfg(test)]

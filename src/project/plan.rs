@@ -108,6 +108,26 @@ impl Plan<'_> {
         })
     }
 
+    /// Attributes the service sets that rde does not apply (yet): the caller warns.
+    pub fn ignored(&self) -> Vec<&'static str> {
+        let s = self.service;
+        let set = [
+            ("privileged", s.privileged),
+            ("devices", !s.devices.is_empty()),
+            ("sysctls", !s.sysctls.is_empty()),
+            ("security_opt", !s.security_opt.is_empty()),
+            ("dns", !s.dns.is_empty() || !s.dns_search.is_empty() || !s.dns_opt.is_empty()),
+            ("secrets", !s.secrets.is_empty()),
+            ("configs", !s.configs.is_empty()),
+            ("pid", s.pid.is_some()),
+            ("ipc", s.ipc.is_some()),
+            ("group_add", !s.group_add.is_empty()),
+            ("mac_address", s.mac_address.is_some()),
+            ("logging", s.logging.as_ref().is_some_and(|l| l.driver.as_deref().is_some_and(|d| d != "json-file"))),
+        ];
+        set.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
+    }
+
     /// The service's networks, each with the service name as an alias (so
     /// `db` resolves), or the mode it asks for.
     fn network_mode(&self) -> Result<NetworkMode, PlanError> {

@@ -252,8 +252,7 @@ pub fn process_alive(pid: i32) -> bool {
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
-    let bytes = serde_json::to_vec_pretty(value).expect("records serialise");
-    fsutil::write_atomic(path, &bytes, 0o644).map_err(io_err(path))
+    fsutil::write_json(path, value).map_err(io_err(path))
 }
 
 /// 64 random hex characters, as docker's container ids.
