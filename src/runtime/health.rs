@@ -2,7 +2,7 @@
 //! `interval`, killed after `timeout`; `retries` failures in a row make the
 //! container unhealthy, failures within `start_period` do not count (a success
 //! there ends it). Until the first success the test also runs every
-//! `start_interval` (250 ms unless set), so a dependency is seen healthy as soon
+//! `start_interval` (100 ms unless set), so a dependency is seen healthy as soon
 //! as it is; those extra runs only count as failures once an `interval` has
 //! passed since the last counted one, so `retries` keeps its meaning. Each check runs in a forked child that execs the test into
 //! the container (libcontainer's tenant builder) and waits for it, so the
@@ -34,7 +34,7 @@ pub struct HealthConfig {
 }
 
 fn default_start_interval() -> Duration {
-    Duration::from_millis(250)
+    Duration::from_millis(100)
 }
 
 impl HealthConfig {

@@ -20,10 +20,15 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
         printer.warn(format!("Found orphan containers ({}) for this project; hint: run `rde down --remove-orphans` to remove them too", list.join(", ")));
     }
     let mut errors = session.stop_all(&records, args.timeout);
-    for r in &records {
-        match lifecycle::remove(&session.containers, r, true, &ctx.paths) {
-            Ok(()) => printer.step("Container", &r.name, "Removed"),
-            Err(e) => errors.push(format!("remove {}: {e}", r.name)),
+    // Stopped: nothing orders the removals, so they run side by side.
+    let removed: Vec<(String, Result<(), String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = records.iter().map(|r| scope.spawn(|| (r.name.clone(), lifecycle::remove(&session.containers, r, true, &ctx.paths).map_err(|e| e.to_string())))).collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    for (name, result) in removed {
+        match result {
+            Ok(()) => printer.step("Container", &name, "Removed"),
+            Err(e) => errors.push(format!("remove {name}: {e}")),
         }
     }
     let networks = Networks::open(&ctx.paths)?;
