@@ -58,7 +58,7 @@ pub struct CreateOptions {
 /// The init binary `--init` mounts into the container: statically linked, so it
 /// runs in any image (Debian package `tini`).
 pub const INIT_BINARY: &str = "/usr/bin/tini-static";
-const INIT_IN_CONTAINER: &str = "/sbin/docker-init";
+pub const INIT_IN_CONTAINER: &str = "/sbin/docker-init";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {

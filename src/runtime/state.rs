@@ -65,6 +65,17 @@ pub struct ContainerRecord {
     pub healthcheck: Option<HealthConfig>,
 }
 
+impl ContainerRecord {
+    /// The command as the user gave it (without `--init`'s `/sbin/docker-init --`).
+    pub fn command(&self) -> &[String] {
+        let args = &self.spec.process.args;
+        match args.first() {
+            Some(first) if first == super::create::INIT_IN_CONTAINER && args.get(1).is_some_and(|a| a == "--") => &args[2..],
+            _ => args,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {

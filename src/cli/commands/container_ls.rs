@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
             for (record, observed, status, ports) in &rows {
                 printer.result(
                     serde_json::json!({
-                        "ID": record.id, "Names": record.name, "Image": record.image, "Command": record.spec.process.args.join(" "),
+                        "ID": record.id, "Names": record.name, "Image": record.image, "Command": record.command().join(" "),
                         "State": observed.to_string(), "Status": status, "CreatedAt": record.created, "Ports": ports,
                     })
                     .to_string(),
@@ -56,7 +56,7 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
                 .iter()
                 .map(|(r, _, status, ports)| {
                     let id = if args.no_trunc { r.id.clone() } else { r.id[..12].to_string() };
-                    vec![id, r.image.clone(), command(&r.spec.process.args), human_ago(r.created as i64), status.clone(), ports.clone(), r.name.clone()]
+                    vec![id, r.image.clone(), command(r.command()), human_ago(r.created as i64), status.clone(), ports.clone(), r.name.clone()]
                 })
                 .collect();
             printer.table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], &table);

@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
                 };
                 printer.result(
                     serde_json::json!({
-                        "ID": r.id, "Name": r.name, "Image": r.image, "Command": r.spec.process.args.join(" "),
+                        "ID": r.id, "Name": r.name, "Image": r.image, "Command": r.command().join(" "),
                         "Project": session.project.name, "Service": names::service_of(r), "State": state_word,
                         "Health": health, "Status": status, "ExitCode": state.exit_code.unwrap_or(0), "Publishers": state.ports,
                         "Ports": ports, "CreatedAt": r.created,
@@ -70,7 +70,7 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
             let table: Vec<Vec<String>> = rows
                 .iter()
                 .map(|(r, _, status, ports, _)| {
-                    let command = r.spec.process.args.join(" ");
+                    let command = r.command().join(" ");
                     let command = if command.chars().count() > 20 { format!("\"{}…\"", command.chars().take(19).collect::<String>()) } else { format!("\"{command}\"") };
                     vec![r.name.clone(), r.image.clone(), command, names::service_of(r).to_string(), human_ago(r.created as i64), status.clone(), ports.clone()]
                 })

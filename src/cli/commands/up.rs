@@ -67,6 +67,7 @@ fn follow(session: &Session, records: &[ContainerRecord], args: &UpArgs) -> anyh
     let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
     let mut interrupted = 0;
     let mut exit_code = 0;
+    let mut reported: Vec<String> = Vec::new();
     std::thread::scope(|scope| {
         let mut stopper: Option<std::thread::ScopedJoinHandle<'_, Vec<String>>> = None;
         loop {
@@ -85,6 +86,17 @@ fn follow(session: &Session, records: &[ContainerRecord], args: &UpArgs) -> anyh
                 }
             }
             let states: Vec<Observed> = records.iter().map(|r| session.containers.observe(&r.id)).collect();
+            // As docker compose: say when a container exits.
+            for (r, s) in records.iter().zip(&states) {
+                if let Observed::Exited(code) = s {
+                    if !reported.contains(&r.id) {
+                        mux.print_available();
+                        let label = r.name.strip_prefix(&format!("{}-", session.project.name)).unwrap_or(&r.name);
+                        printer.result(format!("{label} exited with code {code}"));
+                        reported.push(r.id.clone());
+                    }
+                }
+            }
             let exited = records.iter().zip(&states).find_map(|(r, s)| match s {
                 Observed::Exited(code) => Some((r, *code)),
                 _ => None,
