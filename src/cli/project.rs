@@ -142,6 +142,7 @@ impl<'a> Session<'a> {
             }
             keys.extend(s.networks.keys().cloned());
         }
+        keys.sort();
         keys.dedup();
         for key in keys {
             let net = self.project.networks.get(&key).cloned().unwrap_or_else(|| crate::compose::Network { name: format!("{}_{key}", self.project.name), ..Default::default() });
@@ -275,10 +276,11 @@ impl<'a> Session<'a> {
     }
 
     fn start_if_needed(&self, record: &ContainerRecord, how: &Converge) -> anyhow::Result<()> {
-        if how.no_start || matches!(self.containers.observe(&record.id), Observed::Running | Observed::Restarting(_)) {
-            if !how.no_start {
-                self.printer.step("Container", &record.name, "Running");
-            }
+        if how.no_start {
+            return Ok(());
+        }
+        if matches!(self.containers.observe(&record.id), Observed::Running | Observed::Restarting(_)) {
+            self.printer.step("Container", &record.name, "Running");
             return Ok(());
         }
         self.printer.step("Container", &record.name, "Starting");

@@ -130,7 +130,7 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
             None
         }
     };
-    let mut bridge_gone = false;
+    let mut rules_changed = false;
     for name in networks {
         let net = match nets.get(name) {
             Ok(n) => n,
@@ -144,10 +144,11 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
         let (mine, others): (Vec<Endpoint>, Vec<Endpoint>) = recorded.into_iter().partition(|e| e.container_id == container_id);
         let live: Vec<Endpoint> = others.into_iter().filter(|e| crate::runtime::state::process_alive(e.shim_pid)).collect();
         let mut doomed: Vec<String> = mine.iter().map(|e| e.veth.clone()).collect();
-        bridge_gone |= mine.iter().any(|e| !e.forwards.is_empty());
+        // Its published ports leave the firewall with it.
+        rules_changed |= mine.iter().any(|e| !e.forwards.is_empty());
         if live.is_empty() {
             doomed.push(net.bridge.clone());
-            bridge_gone = true;
+            rules_changed = true;
         }
         if let Some(b) = &bridges {
             if let Err(e) = b.run(|| delete_links(&doomed)) {
@@ -158,7 +159,7 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
             errors.push(e.to_string());
         }
     }
-    if let (true, Some(b)) = (bridge_gone, &bridges) {
+    if let (true, Some(b)) = (rules_changed, &bridges) {
         if let Err(e) = sync_firewall(&nets, b) {
             errors.push(e.to_string());
         }

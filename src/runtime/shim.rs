@@ -2,8 +2,9 @@
 //! `rde __shim <id>` (single-threaded, as libcontainer requires). It mounts the
 //! overlay rootfs, creates and starts the container through libcontainer, tells
 //! the waiting CLI "started" (or why not) over a pipe, then owns the container's
-//! stdout/stderr (written to the log as JSON lines), waits for its init, records
-//! the exit code, and tears everything down.
+//! stdout/stderr (written to the log as JSON lines), runs its healthcheck, waits
+//! for its init, records the exit code, tears everything down, and starts it
+//! again when its restart policy says so.
 
 use super::executor::RdeExecutor;
 use super::health;

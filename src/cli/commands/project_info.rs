@@ -3,7 +3,6 @@
 use crate::cli::compose_args::{ProjectImagesArgs, ProjectPortArgs, ServicesArgs};
 use crate::cli::context::Context;
 use crate::cli::project::Session;
-use crate::project::names;
 use crate::runtime::state::Observed;
 
 /// `rde port web 8000`: the host address its port is published on.
@@ -68,6 +67,5 @@ pub fn images(ctx: &Context, args: ProjectImagesArgs) -> anyhow::Result<i32> {
     if !args.quiet {
         session.printer.table(&["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"], &rows);
     }
-    let _ = names::PROJECT;
     Ok(0)
 }
