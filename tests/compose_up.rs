@@ -163,3 +163,24 @@ fn dependents_with_restart_true_follow_a_recreated_dependency() {
     assert!(out.stderr.contains("Container proj-cache-1  Recreated") && out.stderr.contains("Container proj-api-1  Restarted"), "{}", out.stderr);
     env.ok(&["down"]);
 }
+
+#[test]
+fn without_the_compose_file_a_project_name_is_enough_for_ps_and_down() {
+    require_root();
+    let env = project_env(Some(TWO_SERVICES));
+    env.ok(&["up", "-d"]);
+    let elsewhere = |args: &[&str]| {
+        let out = env.command(args).current_dir(env.dir.path()).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, _, stderr) = elsewhere(&["ps"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no configuration file provided"), "{stderr}");
+    let (code, stdout, stderr) = elsewhere(&["-p", "proj", "ps", "-q"]);
+    assert_eq!((code, stdout.lines().count()), (0, 2), "{stderr}");
+    let (code, _, stderr) = elsewhere(&["-p", "proj", "down"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("Container proj-api-1  Removed") && stderr.contains("Network proj_default  Removed"), "{stderr}");
+    assert!(env.ok(&["container", "ls", "-aq"]).stdout.is_empty());
+    assert!(links_with(&env.net_prefix).is_empty());
+}

@@ -25,6 +25,8 @@ pub struct Session<'a> {
     pub project: Project,
     pub containers: Containers,
     pub printer: Printer,
+    /// No compose file: `-p NAME` and the containers' labels are all we know.
+    pub from_labels: bool,
     lock: Option<LockGuard>,
 }
 
@@ -65,14 +67,32 @@ impl<'a> Session<'a> {
     /// that change it, lock it.
     pub fn open(ctx: &'a Context, services: &[String], lock: bool) -> anyhow::Result<Session<'a>> {
         let project = ctx.load_project(services, true)?;
-        for name in services {
+        Session::with_project(ctx, project, services, lock, false)
+    }
+
+    /// For commands on what exists (`down`, `ps`, `logs`, `stop`, ...): as `open`,
+    /// but with `-p NAME` and no compose file, the project is its containers' labels.
+    pub fn open_existing(ctx: &'a Context, services: &[String], lock: bool) -> anyhow::Result<Session<'a>> {
+        match ctx.load_project(services, true) {
+            Ok(project) => Session::with_project(ctx, project, services, lock, false),
+            Err(e) if matches!(e.downcast_ref::<crate::compose::ComposeError>(), Some(crate::compose::ComposeError::NoConfigFile { .. })) => {
+                let Some(name) = &ctx.project.project_name else { return Err(e) };
+                let project = Project { name: name.to_ascii_lowercase(), ..Default::default() };
+                Session::with_project(ctx, project, services, lock, true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn with_project(ctx: &'a Context, project: Project, services: &[String], lock: bool, from_labels: bool) -> anyhow::Result<Session<'a>> {
+        for name in services.iter().filter(|_| !from_labels) {
             if !project.services.contains_key(name) {
                 anyhow::bail!("no such service: {name}; hint: the services are {}", project.services.keys().cloned().collect::<Vec<_>>().join(", "));
             }
         }
         let printer = ctx.printer(false);
         let lock = if lock { Some(names::lock_project(&ctx.paths, &project.name, &printer)?) } else { None };
-        Ok(Session { ctx, containers: ctx.containers()?, project, printer, lock })
+        Ok(Session { ctx, containers: ctx.containers()?, project, printer, from_labels, lock })
     }
 
     /// Let other commands change the project (a foreground `up` while it follows logs).
@@ -355,6 +375,9 @@ impl<'a> Session<'a> {
 
     /// Containers of services that are no longer in the compose file.
     pub fn orphans(&self) -> anyhow::Result<Vec<ContainerRecord>> {
+        if self.from_labels {
+            return Ok(Vec::new());
+        }
         Ok(self.existing(false)?.into_iter().filter(|r| !self.project.services.contains_key(names::service_of(r))).collect())
     }
 

@@ -10,7 +10,7 @@ use crate::project::names;
 use crate::runtime::lifecycle;
 
 pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &[], true)?;
+    let session = Session::open_existing(ctx, &[], true)?;
     let printer = &session.printer;
     let orphans = session.orphans()?;
     let mut records = session.existing(true)?;
@@ -32,27 +32,38 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
         }
     }
     let networks = Networks::open(&ctx.paths)?;
-    let mut keys: Vec<&String> = session.project.networks.keys().collect();
-    let default = "default".to_string();
-    if !keys.contains(&&default) {
-        keys.push(&default);
-    }
-    for key in keys {
-        let declared = session.project.networks.get(key);
-        if declared.is_some_and(|n| n.external) {
-            continue;
+    let existing: Vec<crate::net::network::Network> = {
+        let _lock = networks.lock()?;
+        networks.all()?
+    };
+    // The file's networks, or without a file the ones `up` labelled with the project.
+    let mut doomed: Vec<String> = Vec::new();
+    if session.from_labels {
+        doomed.extend(existing.iter().filter(|n| n.labels.get(names::PROJECT) == Some(&session.project.name)).map(|n| n.name.clone()));
+    } else {
+        let mut keys: Vec<&String> = session.project.networks.keys().collect();
+        let default = "default".to_string();
+        if !keys.contains(&&default) {
+            keys.push(&default);
         }
-        let name = declared.map(|n| n.name.clone()).unwrap_or_else(|| format!("{}_{key}", session.project.name));
-        let exists = {
-            let _lock = networks.lock()?;
-            networks.all()?.iter().any(|n| n.name == name)
-        };
-        if exists {
+        for key in keys {
+            match session.project.networks.get(key) {
+                Some(n) if n.external => {}
+                Some(n) => doomed.push(n.name.clone()),
+                None => doomed.push(format!("{}_{key}", session.project.name)),
+            }
+        }
+    }
+    for name in doomed {
+        if existing.iter().any(|n| n.name == name) {
             match super::network_rm::remove_named(ctx, &networks, &name) {
                 Ok(()) => printer.step("Network", &name, "Removed"),
                 Err(e) => errors.push(format!("{e:#}")),
             }
         }
+    }
+    if args.volumes && session.from_labels {
+        printer.warn("without the compose file rde cannot tell the project's volumes; they are kept");
     }
     if args.volumes {
         let mut volumes: Vec<String> = session.project.volumes.values().filter(|v| !v.external).map(|v| v.name.clone()).collect();

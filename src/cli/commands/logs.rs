@@ -13,7 +13,7 @@ use std::io::Write;
 const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 
 pub fn run(ctx: &Context, args: ProjectLogsArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &args.services, false)?;
+    let session = Session::open_existing(ctx, &args.services, false)?;
     let records = session.selected(&args.services, true)?;
     let tail = match args.tail.as_deref() {
         None | Some("all") => None,

@@ -24,7 +24,7 @@ pub fn port(ctx: &Context, args: ProjectPortArgs) -> anyhow::Result<i32> {
 
 /// `rde top`: the processes of each running container (those in its PID namespace).
 pub fn top(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &args.services, false)?;
+    let session = Session::open_existing(ctx, &args.services, false)?;
     for r in session.selected(&args.services, false)? {
         if session.containers.observe(&r.id) != Observed::Running {
             continue;
@@ -52,7 +52,7 @@ pub fn top(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
 
 /// `rde images`: the images the project's containers use.
 pub fn images(ctx: &Context, args: ProjectImagesArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &args.services, false)?;
+    let session = Session::open_existing(ctx, &args.services, false)?;
     let store = ctx.store()?;
     let mut rows = Vec::new();
     for r in session.selected(&args.services, true)? {

@@ -12,7 +12,7 @@ pub fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<i32> {
 }
 
 pub fn start(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &args.services, true)?;
+    let session = Session::open_existing(ctx, &args.services, true)?;
     let records = session.selected(&args.services, false)?;
     anyhow::ensure!(!records.is_empty(), "no containers to start; hint: `rde up -d` creates and starts them");
     let mut failed = 0;
@@ -32,7 +32,7 @@ pub fn start(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
 }
 
 pub fn stop(ctx: &Context, args: ServicesTimeoutArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &args.services, true)?;
+    let session = Session::open_existing(ctx, &args.services, true)?;
     let records = session.selected(&args.services, false)?;
     let errors = session.stop_all(&records, args.timeout);
     errors.iter().for_each(|e| session.printer.error(e));
@@ -45,7 +45,7 @@ pub fn restart(ctx: &Context, args: ServicesTimeoutArgs) -> anyhow::Result<i32> 
 }
 
 pub fn kill(ctx: &Context, args: ProjectKillArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &args.services, true)?;
+    let session = Session::open_existing(ctx, &args.services, true)?;
     let signal = lifecycle::parse_signal(&args.signal)?;
     let mut failed = 0;
     for r in session.selected(&args.services, false)? {
@@ -65,7 +65,7 @@ pub fn kill(ctx: &Context, args: ProjectKillArgs) -> anyhow::Result<i32> {
 
 /// Removes stopped containers (`-s` stops running ones first).
 pub fn rm(ctx: &Context, args: ProjectRmArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &args.services, true)?;
+    let session = Session::open_existing(ctx, &args.services, true)?;
     let records = session.selected(&args.services, false)?;
     let mut errors = if args.stop { session.stop_all(&records, None) } else { Vec::new() };
     for r in &records {

@@ -8,7 +8,7 @@ use crate::project::names;
 use crate::runtime::state::Observed;
 
 pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &args.services, false)?;
+    let session = Session::open_existing(ctx, &args.services, false)?;
     let printer = &session.printer;
     if args.services_only {
         let mut services: Vec<String> = session.selected(&args.services, false)?.iter().map(|r| names::service_of(r).to_string()).collect();
