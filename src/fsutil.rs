@@ -24,10 +24,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
-/// A record as pretty JSON, written atomically (records are small and rarely written).
+/// A record as pretty JSON, written atomically (records are small and rarely
+/// written), readable by its owner only (0600).
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let bytes = serde_json::to_vec_pretty(value).expect("records serialise");
-    write_atomic(path, &bytes, 0o644)
+    // Records may hold a container's environment (passwords, API keys).
+    write_atomic(path, &bytes, 0o600)
 }
 
 /// Why a JSON record could not be read.

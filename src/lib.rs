@@ -9,6 +9,7 @@ pub mod image;
 pub mod net;
 pub mod output;
 pub mod paths;
+pub mod process;
 pub mod project;
 pub mod rootless;
 pub mod runtime;

@@ -15,6 +15,13 @@ fn main() {
         std::process::exit(rde::runtime::shim::run(&rde::paths::Paths::detect(), id));
     }
     let cli = cli::Cli::parse();
+    if cli.command.needs_user_namespace() {
+        // The store and runtime roots exist, private, before anything is written there.
+        if let Err(e) = rde::paths::Paths::detect().prepare() {
+            output::Printer::new(false).error(e.to_string());
+            std::process::exit(cli::EXIT_RDE_FAILED);
+        }
+    }
     // Rootless, rde works inside the user's session namespaces (see rootless.rs).
     if cli.command.needs_user_namespace() && !rustix::process::geteuid().is_root() {
         let code = rootless::run_in_session(&rde::paths::Paths::detect().run).unwrap_or_else(|e| {

@@ -92,8 +92,9 @@ impl Settings {
         settings.registry_mirrors = mirrors;
         settings.insecure_registries.extend(from_env("RDE_INSECURE_REGISTRIES"));
         let prefix = &settings.network_prefix;
-        if prefix.is_empty() || prefix.len() > 8 || !prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
-            return Err(SettingsError::Parse { path: path.into(), message: format!("network-prefix {prefix:?} must be 1 to 8 lowercase letters or digits") });
+        // It names bridges (`<prefix>N`, 15 bytes at most) and the nftables table (an identifier).
+        if !prefix.starts_with(|c: char| c.is_ascii_lowercase()) || prefix.len() > 8 || !prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+            return Err(SettingsError::Parse { path: path.into(), message: format!("network-prefix {prefix:?} must be 1 to 8 lowercase letters or digits, starting with a letter") });
         }
         for url in &settings.registry_mirrors {
             let origin = if std::env::var("RDE_REGISTRY_MIRRORS").unwrap_or_default().contains(url.as_str()) {

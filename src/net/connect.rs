@@ -36,7 +36,8 @@ pub struct Member<'a> {
     pub container_id: &'a str,
     /// Name, aliases, hostname: what the peers resolve.
     pub names: Vec<String>,
-    pub shim_pid: i32,
+    /// The shim that holds the endpoint.
+    pub shim: crate::process::ProcessId,
     pub hosts_file: PathBuf,
     /// Published ports (with their host ports) for the kernel to forward to the
     /// first network's address; empty rootless.
@@ -100,7 +101,7 @@ pub fn connect(paths: &Paths, member: &Member, requests: &[NetworkRequest], cont
         let mut names = member.names.clone();
         names.extend(request.aliases.iter().cloned());
         let forwards = if i == 0 { member.forwards.clone() } else { Vec::new() };
-        endpoints.push(Endpoint { container_id: member.container_id.to_string(), names, ip, veth, shim_pid: member.shim_pid, hosts_file: member.hosts_file.clone(), forwards });
+        endpoints.push(Endpoint { container_id: member.container_id.to_string(), names, ip, veth, shim_pid: member.shim.pid, shim_start: member.shim.start, hosts_file: member.hosts_file.clone(), forwards });
         nets.save_endpoints(&net.name, &endpoints)?;
         attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface });
     }
@@ -142,7 +143,7 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
         };
         let recorded = nets.recorded_endpoints(&net.name).unwrap_or_default();
         let (mine, others): (Vec<Endpoint>, Vec<Endpoint>) = recorded.into_iter().partition(|e| e.container_id == container_id);
-        let live: Vec<Endpoint> = others.into_iter().filter(|e| crate::runtime::state::process_alive(e.shim_pid)).collect();
+        let live: Vec<Endpoint> = others.into_iter().filter(Endpoint::live).collect();
         let mut doomed: Vec<String> = mine.iter().map(|e| e.veth.clone()).collect();
         // Its published ports leave the firewall with it.
         rules_changed |= mine.iter().any(|e| !e.forwards.is_empty());

@@ -60,6 +60,21 @@ pub fn render(table: &str, active: &[&Network], forwards: &[Forward]) -> String 
         }
     }
     script.push_str("\t}\n");
+    // Loopback addresses arrive only on `lo`. Two holes otherwise: a neighbour
+    // sending to 127.0.0.1 would reach a port published on 127.0.0.1 (DNAT runs
+    // before the kernel's martian check), and a container writing raw frames to
+    // the bridge (CAP_NET_RAW) would reach the host's localhost-only services
+    // (route_localnet is on for rde's bridges, for the hairpin below). Dropped
+    // before conntrack, where a hairpin's replies still carry the bridge address.
+    script.push_str("\tchain raw_prerouting {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
+    script.push_str(&format!("\t\tiifname \"{table}*\" ip daddr 127.0.0.0/8 drop\n"));
+    for f in forwards.iter().filter(|f| matches!(f.port.host_ip, Some(IpAddr::V4(ip)) if ip.is_loopback())) {
+        let proto = if f.port.protocol == Protocol::Udp { "udp" } else { "tcp" };
+        if let Some(port) = f.port.host_port {
+            script.push_str(&format!("\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 {proto} dport {port} drop\n"));
+        }
+    }
+    script.push_str("\t}\n");
     if !forwards.is_empty() {
         // Traffic from elsewhere (prerouting) and from the host itself (output).
         let rules: String = forwards.iter().filter_map(dnat_rule).map(|r| format!("\t\t{r}\n")).collect();
@@ -166,5 +181,9 @@ mod tests {
         assert!(!script.contains("9000"));
         assert!(script.contains("ct status dnat ip saddr 127.0.0.0/8 masquerade"));
         assert!(script.contains("ct status dnat ip saddr 10.89.1.0/24 oifname \"rde1\" masquerade"));
+        // Loopback only from lo: to the localhost-bound port, and from rde's bridges to anything.
+        assert!(script.contains("iifname != \"lo\" ip daddr 127.0.0.0/8 udp dport 5353 drop"));
+        assert!(!script.contains("dport 8080 drop"));
+        assert!(script.contains("iifname \"rde*\" ip daddr 127.0.0.0/8 drop"));
     }
 }

@@ -79,11 +79,21 @@ pub struct Endpoint {
     pub veth: String,
     /// The shim that owns the endpoint: when it is gone, so is the endpoint.
     pub shim_pid: i32,
+    /// The shim's start time (see [`crate::process::ProcessId`]): a reused pid is not the shim.
+    #[serde(default)]
+    pub shim_start: Option<u64>,
     /// The container's /etc/hosts, rewritten as peers come and go.
     pub hosts_file: PathBuf,
     /// Published ports the kernel forwards to this endpoint (rootful).
     #[serde(default)]
     pub forwards: Vec<super::ports::PortMapping>,
+}
+
+impl Endpoint {
+    /// Its shim still runs (so the endpoint is real).
+    pub fn live(&self) -> bool {
+        crate::process::ProcessId { pid: self.shim_pid, start: self.shim_start }.alive()
+    }
 }
 
 /// How a container is networked (`--network`, compose's `network_mode`).
@@ -239,23 +249,31 @@ impl Networks {
     pub fn remove(&self, name: &str) -> Result<(), NetworkError> {
         let path = self.def_path(name)?;
         std::fs::remove_file(&path).map_err(io_err(&path))?;
-        let _ = std::fs::remove_file(self.live.join(format!("{name}.json")));
+        let _ = std::fs::remove_file(self.live_path(name)?);
         Ok(())
     }
 
     /// The live endpoints of a network, without the stale ones.
     pub fn endpoints(&self, name: &str) -> Result<Vec<Endpoint>, NetworkError> {
-        let eps: Vec<Endpoint> = read_json(&self.live.join(format!("{name}.json")))?.unwrap_or_default();
-        Ok(eps.into_iter().filter(|e| crate::runtime::state::process_alive(e.shim_pid)).collect())
+        let eps: Vec<Endpoint> = read_json(&self.live_path(name)?)?.unwrap_or_default();
+        Ok(eps.into_iter().filter(Endpoint::live).collect())
     }
 
     /// Every endpoint recorded, stale ones included (for cleanup).
     pub fn recorded_endpoints(&self, name: &str) -> Result<Vec<Endpoint>, NetworkError> {
-        Ok(read_json(&self.live.join(format!("{name}.json")))?.unwrap_or_default())
+        Ok(read_json(&self.live_path(name)?)?.unwrap_or_default())
     }
 
     pub fn save_endpoints(&self, name: &str, endpoints: &[Endpoint]) -> Result<(), NetworkError> {
-        write_json(&self.live.join(format!("{name}.json")), &endpoints)
+        write_json(&self.live_path(name)?, &endpoints)
+    }
+
+    /// Names become file names: only valid ones (no `/`, no `..`).
+    fn live_path(&self, name: &str) -> Result<PathBuf, NetworkError> {
+        if !valid_name(name) {
+            return Err(NetworkError::BadName(name.to_string()));
+        }
+        Ok(self.live.join(format!("{name}.json")))
     }
 
     fn def_path(&self, name: &str) -> Result<PathBuf, NetworkError> {
@@ -326,7 +344,7 @@ mod tests {
     }
 
     fn endpoint(ip: &str) -> Endpoint {
-        Endpoint { container_id: "c".into(), names: vec!["web".into()], ip: ip.parse().unwrap(), veth: "v".into(), shim_pid: std::process::id() as i32, hosts_file: "/x".into(), forwards: Vec::new() }
+        Endpoint { container_id: "c".into(), names: vec!["web".into()], ip: ip.parse().unwrap(), veth: "v".into(), shim_pid: std::process::id() as i32, shim_start: crate::process::ProcessId::current().start, hosts_file: "/x".into(), forwards: Vec::new() }
     }
 
     #[test]

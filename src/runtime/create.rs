@@ -7,6 +7,7 @@ use super::state::{ContainerRecord, Containers, generated_name, new_id};
 use super::health::HealthConfig;
 use super::restart::RestartPolicy;
 use super::user;
+use super::rootfs::{self, RootfsError};
 use std::collections::BTreeMap;
 use crate::net::network::NetworkMode;
 use crate::net::ports::PortMapping;
@@ -81,6 +82,8 @@ pub enum CreateError {
     #[error(transparent)]
     User(#[from] user::UserError),
     #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+    #[error(transparent)]
     State(#[from] super::state::StateError),
     #[error("volume {name}: {source}")]
     Volume { name: String, source: std::io::Error },
@@ -124,8 +127,8 @@ pub fn create(
     }
 
     let user_spec = opts.user.clone().or(config.user.clone()).unwrap_or_default();
-    let passwd = image_file(&layers, "etc/passwd").unwrap_or_default();
-    let group = image_file(&layers, "etc/group").unwrap_or_default();
+    let passwd = image_file(&layers, "etc/passwd")?.unwrap_or_default();
+    let group = image_file(&layers, "etc/group")?.unwrap_or_default();
     let user = user::resolve(&user_spec, &passwd, &group)?;
 
     let mut env = EnvList::default();
@@ -167,6 +170,12 @@ pub fn create(
         ("/etc/resolv.conf".to_string(), etc.join("resolv.conf").display().to_string()),
     ];
     let rlimits = rlimits(&opts.ulimits);
+    // Without a device cgroup, CAP_MKNOD would let container root open host devices.
+    let no_device_nodes = !crate::paths::is_rootless() && !rootfs::devices_confined();
+    let mut cap_drop = opts.cap_drop.clone();
+    if no_device_nodes {
+        cap_drop.push("CAP_MKNOD".into());
+    }
     let spec = ContainerSpec {
         process: ProcessSpec {
             args,
@@ -177,7 +186,7 @@ pub fn create(
             additional_gids: user.additional_gids,
             terminal: opts.tty,
             cap_add: opts.cap_add.clone(),
-            cap_drop: opts.cap_drop.clone(),
+            cap_drop,
             rlimits,
         },
         hostname: hostname.clone(),
@@ -191,6 +200,7 @@ pub fn create(
         pids_limit: opts.pids_limit,
         netns_path: None,
         shm_size: opts.shm_size,
+        no_device_nodes,
     };
     let mut ports = opts.ports.clone();
     if opts.publish_all {
@@ -278,18 +288,18 @@ pub fn parse_bytes(text: &str) -> Result<u64, CreateError> {
     Ok((value * (1u64 << shift) as f64) as u64)
 }
 
-/// A file of the image, read from the topmost layer that has it (a whiteout hides it).
-pub fn image_file(layers: &[PathBuf], path: &str) -> Option<String> {
-    use std::os::unix::fs::FileTypeExt;
+/// A file of the image (`etc/passwd`), read from the topmost layer that has
+/// it (a whiteout hides it), resolved inside that layer and at most
+/// [`MAX_ACCOUNT_FILE`](super::rootfs::MAX_ACCOUNT_FILE) bytes.
+pub fn image_file(layers: &[PathBuf], path: &str) -> Result<Option<String>, RootfsError> {
     for layer in layers {
-        let p = layer.join(path);
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_char_device() => return None,
-            Ok(_) => return std::fs::read_to_string(&p).ok(),
-            Err(_) => {}
+        match rootfs::file_type(layer, path) {
+            Some(rustix::fs::FileType::CharacterDevice) => return Ok(None),
+            Some(_) => return Ok(rootfs::read_file(layer, path, rootfs::MAX_ACCOUNT_FILE)?.map(|b| String::from_utf8_lossy(&b).into_owned())),
+            None => {}
         }
     }
-    None
+    Ok(None)
 }
 
 /// The caller's open-files limit unless `ulimits` say otherwise: raising a hard
@@ -401,8 +411,8 @@ mod tests {
         std::fs::write(lower.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
         std::fs::write(lower.join("etc/group"), "root:x:0:\n").unwrap();
         let layers = vec![upper.clone(), lower.clone()];
-        assert!(image_file(&layers, "etc/passwd").unwrap().starts_with("root"));
+        assert!(image_file(&layers, "etc/passwd").unwrap().unwrap().starts_with("root"));
         rustix::fs::mknodat(rustix::fs::CWD, &upper.join("etc/group"), rustix::fs::FileType::CharacterDevice, rustix::fs::Mode::empty(), 0).unwrap();
-        assert_eq!(image_file(&layers, "etc/group"), None);
+        assert_eq!(image_file(&layers, "etc/group").unwrap(), None);
     }
 }

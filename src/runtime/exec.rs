@@ -35,6 +35,8 @@ pub enum ExecError {
     Failed { message: String, exit_code: i32 },
     #[error(transparent)]
     User(#[from] user::UserError),
+    #[error(transparent)]
+    Rootfs(#[from] super::rootfs::RootfsError),
 }
 
 impl ExecError {
@@ -56,8 +58,12 @@ pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptio
     let (uid, gid, additional_gids) = match &opts.user {
         Some(spec) => {
             let merged = containers.dir(&record.id).join("merged");
-            let read = |f: &str| std::fs::read_to_string(merged.join(f)).unwrap_or_default();
-            let u = user::resolve(spec, &read("etc/passwd"), &read("etc/group"))?;
+            // The container's own files, resolved inside its root and bounded.
+            let read = |f: &str| -> Result<String, ExecError> {
+                let bytes = super::rootfs::read_file(&merged, f, super::rootfs::MAX_ACCOUNT_FILE)?;
+                Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default())
+            };
+            let u = user::resolve(spec, &read("etc/passwd")?, &read("etc/group")?)?;
             (u.uid, u.gid, u.additional_gids)
         }
         None => (p.uid, p.gid, p.additional_gids.clone()),

@@ -4,7 +4,7 @@
 //! when the shim or a CLI was killed.
 
 use super::shim::{REPORT_FD_ENV, Report};
-use super::state::{ContainerRecord, Containers, Observed, Status, process_alive};
+use super::state::{ContainerRecord, Containers, Observed, Status};
 use crate::paths::Paths;
 use nix::sys::signal::Signal;
 use std::io::BufRead;
@@ -145,10 +145,8 @@ pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -
     if matches!(signal, Signal::SIGKILL | Signal::SIGTERM | Signal::SIGINT) {
         mark_stopped_by_user(containers, record);
     }
-    match (containers.observe(&record.id), state.pid) {
-        (Observed::Running | Observed::Unknown, Some(pid)) if process_alive(pid) => {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).map_err(|e| LifecycleError::Cleanup(e.to_string()))
-        }
+    match (containers.observe(&record.id), state.init()) {
+        (Observed::Running | Observed::Unknown, Some(init)) if init.alive() => init.signal(signal).map_err(|e| LifecycleError::Cleanup(e.to_string())),
         _ => Err(LifecycleError::Cleanup(format!("container {} is not running", record.name))),
     }
 }
@@ -157,17 +155,16 @@ pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -
 /// recorded the exit (or, without a shim, once the init is gone).
 pub fn stop(containers: &Containers, record: &ContainerRecord, timeout: Option<u64>, paths: &Paths) -> Result<(), LifecycleError> {
     mark_stopped_by_user(containers, record);
-    let Some(pid) = containers.state(&record.id).pid.filter(|p| process_alive(*p)) else {
+    let Some(init) = containers.state(&record.id).init().filter(|p| p.alive()) else {
         // Waiting to restart: the shim sees the mark and ends.
         wait_stopped(containers, record, Duration::from_secs(5));
         return reconcile(containers, record, paths);
     };
     let signal = parse_signal(&record.stop_signal)?;
     let grace = Duration::from_secs(timeout.unwrap_or(record.stop_timeout));
-    let pid = nix::unistd::Pid::from_raw(pid);
-    let _ = nix::sys::signal::kill(pid, signal);
+    let _ = init.signal(signal);
     if !wait_stopped(containers, record, grace) {
-        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        let _ = init.signal(Signal::SIGKILL);
         wait_stopped(containers, record, Duration::from_secs(10));
     }
     reconcile(containers, record, paths)
@@ -177,8 +174,8 @@ fn wait_stopped(containers: &Containers, record: &ContainerRecord, within: Durat
     let deadline = Instant::now() + within;
     loop {
         let state = containers.state(&record.id);
-        let init_gone = state.pid.is_none_or(|p| !process_alive(p));
-        let shim_gone = state.shim_pid.is_none_or(|p| !process_alive(p));
+        let init_gone = state.init().is_none_or(|p| !p.alive());
+        let shim_gone = state.shim().is_none_or(|p| !p.alive());
         if matches!(state.status, Some(Status::Exited)) || (init_gone && shim_gone) {
             return true;
         }
@@ -193,7 +190,7 @@ fn wait_stopped(containers: &Containers, record: &ContainerRecord, within: Durat
 /// state, unmount the rootfs, record an exit.
 fn reconcile(containers: &Containers, record: &ContainerRecord, paths: &Paths) -> Result<(), LifecycleError> {
     let mut state = containers.state(&record.id);
-    if state.shim_pid.is_some_and(process_alive) || matches!(state.status, Some(Status::Exited)) {
+    if state.shim().is_some_and(|p| p.alive()) || matches!(state.status, Some(Status::Exited)) {
         return Ok(());
     }
     let mut errors = Vec::new();
@@ -224,14 +221,14 @@ pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, pa
     }
     let mut errors = Vec::new();
     mark_stopped_by_user(containers, record);
-    if let Some(pid) = containers.state(&record.id).pid.filter(|p| process_alive(*p)) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+    if let Some(init) = containers.state(&record.id).init().filter(|p| p.alive()) {
+        let _ = init.signal(Signal::SIGKILL);
         wait_stopped(containers, record, Duration::from_secs(10));
     }
     // The shim writes its last state while it exits: let it finish before removing.
-    if let Some(shim) = containers.state(&record.id).shim_pid {
+    if let Some(shim) = containers.state(&record.id).shim() {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while process_alive(shim) && Instant::now() < deadline {
+        while shim.alive() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -239,6 +236,43 @@ pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, pa
         errors.push(e.to_string());
     }
     let dir = containers.dir(&record.id);
+    if let Err(e) = crate::fsutil::remove_tree(&dir) {
+        errors.push(format!("remove {}: {e}", dir.display()));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(LifecycleError::Cleanup(errors.join("; "))) }
+}
+
+/// Remove a container whose record is corrupt (`Containers::find` said so):
+/// what its state file still tells is stopped (by pid and start time, so a
+/// stranger is never signalled), its libcontainer state deleted, its rootfs
+/// unmounted, its endpoints on every network dropped, its directory removed.
+/// Keeps going after a failure and reports every error.
+pub fn remove_broken(containers: &Containers, id: &str, paths: &Paths) -> Result<(), LifecycleError> {
+    let mut errors = Vec::new();
+    let state = containers.state(id);
+    if let Some(init) = state.init().filter(|p| p.alive()) {
+        let _ = init.signal(Signal::SIGKILL);
+    }
+    if let Some(shim) = state.shim() {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while shim.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    if let Ok(mut c) = libcontainer::container::Container::load(super::shim::libcontainer_root(paths).join(id)) {
+        if let Err(e) = c.delete(true) {
+            errors.push(format!("delete container state: {e}"));
+        }
+    }
+    let dir = containers.dir(id);
+    if let Err(e) = super::rootfs::unmount(&dir.join("merged")) {
+        errors.push(format!("unmount rootfs: {e}"));
+    }
+    let networks = crate::net::network::Networks::open(paths).and_then(|n| n.all()).map(|all| all.into_iter().map(|n| n.name).collect::<Vec<_>>());
+    match networks {
+        Ok(names) => errors.extend(crate::net::connect::disconnect(paths, id, &names)),
+        Err(e) => errors.push(e.to_string()),
+    }
     if let Err(e) = crate::fsutil::remove_tree(&dir) {
         errors.push(format!("remove {}: {e}", dir.display()));
     }

@@ -132,6 +132,7 @@ fn wait_to_restart(containers: &Containers, record: &ContainerRecord, code: i32,
     state.status = Some(Status::Restarting);
     state.exit_code = Some(code);
     state.pid = None;
+    state.pid_start = None;
     state.finished_at = Some(now_unix());
     let _ = containers.save_state(&record.id, &state);
     let deadline = std::time::Instant::now() + super::restart::backoff(restarts);
@@ -181,8 +182,12 @@ fn start(
     let on_bridge = matches!(record.network, NetworkMode::Bridge(_));
     let listeners = if on_bridge { Some(publish::bind(&record.ports, &previous.ports)?) } else { None };
     let merged = dir.join("merged");
-    super::rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &merged, rootless)?;
+    super::rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &merged, rootless, record.spec.no_device_nodes)?;
+    // Every target is made inside the rootfs (an image's symlinks cannot point it at the host).
     super::rootfs::ensure_dir(&merged, &record.spec.process.cwd)?;
+    for (destination, _) in &record.spec.etc_files {
+        super::rootfs::ensure_file(&merged, destination)?;
+    }
     for m in &record.spec.mounts {
         // A file bind-mounts onto a file, anything else onto a directory.
         match &m.kind {
@@ -205,7 +210,8 @@ fn start(
     };
     let bundle = dir.join("bundle");
     let body = serde_json::to_vec_pretty(&spec::runtime_spec(&container_spec)).expect("spec serialises");
-    crate::fsutil::write_atomic(&bundle.join("config.json"), &body, 0o644)?;
+    // The spec holds the environment: owner only.
+    crate::fsutil::write_atomic(&bundle.join("config.json"), &body, 0o600)?;
 
     std::fs::create_dir_all(libcontainer_root)?;
     let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default()).with_executor(RdeExecutor);
@@ -265,7 +271,7 @@ fn start(
             let member = connect::Member {
                 container_id: &record.id,
                 names: vec![record.name.clone(), record.spec.hostname.clone()],
-                shim_pid: std::process::id() as i32,
+                shim: crate::process::ProcessId::current(),
                 hosts_file: dir.join("etc").join("hosts"),
                 // Rootless, published traffic reaches the session through the proxy only.
                 forwards: match (&listeners, rootless) {
@@ -296,7 +302,9 @@ fn start(
         &ContainerState {
             status: Some(Status::Running),
             pid: Some(pid),
+            pid_start: crate::process::ProcessId::of(pid).and_then(|p| p.start),
             shim_pid: Some(std::process::id() as i32),
+            shim_start: crate::process::ProcessId::current().start,
             started_at: Some(now_unix()),
             networks,
             ports,
@@ -569,8 +577,8 @@ fn record_exit(containers: &Containers, record: &ContainerRecord, dir: &Path, ex
 /// The network namespace of another running container (`--network container:NAME`).
 fn joined_netns(containers: &Containers, other: &str) -> Result<String, Failure> {
     let target = containers.find(other)?;
-    match containers.state(&target.id).pid.filter(|p| super::state::process_alive(*p)) {
-        Some(pid) => Ok(format!("/proc/{pid}/ns/net")),
+    match containers.state(&target.id).init().filter(|p| p.alive()) {
+        Some(init) => Ok(format!("/proc/{}/ns/net", init.pid)),
         None => Err(Failure::from(format!("cannot join the network of container {}: it is not running", target.name))),
     }
 }

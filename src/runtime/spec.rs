@@ -88,6 +88,11 @@ pub struct ContainerSpec {
     /// Join this network namespace (a path) instead of creating one; `HOST_NETWORK`: none.
     pub netns_path: Option<String>,
     pub shm_size: Option<u64>,
+    /// No device cgroup enforces the allow-list on this host
+    /// ([`devices_confined`](super::rootfs::devices_confined) is false): bind
+    /// mounts are `nodev` (and so is the rootfs, mounted by the shim).
+    #[serde(default)]
+    pub no_device_nodes: bool,
 }
 
 /// Normalise a capability name: `net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN`.
@@ -141,6 +146,9 @@ pub fn runtime_spec(c: &ContainerSpec) -> Value {
                 let mut options = vec!["rbind", "rprivate"];
                 if m.read_only {
                     options.push("ro");
+                }
+                if c.no_device_nodes {
+                    options.push("nodev");
                 }
                 json!({"destination": m.destination, "type": "bind", "source": source, "options": options})
             }

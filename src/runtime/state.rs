@@ -15,18 +15,20 @@ use super::restart::RestartPolicy;
 use crate::net::network::{Attachment, NetworkMode};
 use crate::net::ports::PortMapping;
 use crate::fsutil::{self, LockGuard};
+use crate::process::ProcessId;
 use crate::image::digest::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("container store {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("container record {path} is corrupt: {source}")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error("container record {path} is corrupt: {source}; hint: remove it with `rde container rm -f {id}`")]
+    Corrupt { id: String, path: PathBuf, source: serde_json::Error },
     #[error("no such container: {0}; hint: `rde container ls -a` lists them")]
     NotFound(String),
     #[error("container name {0:?} is already in use by container {1}; hint: remove it with `rde container rm {0}` or choose another --name")]
@@ -89,8 +91,14 @@ pub enum Status {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ContainerState {
     pub status: Option<Status>,
+    /// The container's init (a pid in the host's pid namespace).
     pub pid: Option<i32>,
+    /// The init's start time, so that a reused pid is never taken for it.
+    #[serde(default)]
+    pub pid_start: Option<u64>,
     pub shim_pid: Option<i32>,
+    #[serde(default)]
+    pub shim_start: Option<u64>,
     pub exit_code: Option<i32>,
     pub started_at: Option<u64>,
     pub finished_at: Option<u64>,
@@ -106,6 +114,18 @@ pub struct ContainerState {
     /// Restarts by the restart policy since the last start by a user.
     #[serde(default)]
     pub restart_count: u32,
+}
+
+impl ContainerState {
+    /// The container's init as recorded.
+    pub fn init(&self) -> Option<ProcessId> {
+        self.pid.map(|pid| ProcessId { pid, start: self.pid_start })
+    }
+
+    /// Its shim as recorded.
+    pub fn shim(&self) -> Option<ProcessId> {
+        self.shim_pid.map(|pid| ProcessId { pid, start: self.shim_start })
+    }
 }
 
 /// What `ls` shows: the recorded state checked against the living processes.
@@ -158,33 +178,72 @@ impl Containers {
         fsutil::lock_exclusive(&p).map_err(io_err(&p))
     }
 
+    /// Every readable container record, newest first. Records that cannot be
+    /// read are left out (see [`Containers::broken`]): one bad file must not
+    /// stop every command.
     pub fn all(&self) -> Result<Vec<ContainerRecord>, StateError> {
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.root).map_err(io_err(&self.root))?.flatten() {
-            let path = entry.path().join("container.json");
-            match std::fs::read(&path) {
-                Ok(bytes) => out.push(serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })?),
-                // A directory being created or removed right now.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StateError::Io { path, source: e }),
-            }
-        }
+        let (mut out, _) = self.scan()?;
         out.sort_by(|a: &ContainerRecord, b| b.created.cmp(&a.created));
         Ok(out)
     }
 
-    /// By exact name, exact id or unique id prefix.
+    /// Containers whose record is corrupt or unreadable (truncated by a full
+    /// disk, edited by hand): `Corrupt` or `Io` errors naming them.
+    pub fn broken(&self) -> Result<Vec<StateError>, StateError> {
+        Ok(self.scan()?.1)
+    }
+
+    fn scan(&self) -> Result<(Vec<ContainerRecord>, Vec<StateError>), StateError> {
+        let (mut good, mut bad) = (Vec::new(), Vec::new());
+        for entry in std::fs::read_dir(&self.root).map_err(io_err(&self.root))?.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path().join("container.json");
+            match std::fs::read(&path) {
+                Ok(bytes) => match serde_json::from_slice(&bytes) {
+                    Ok(record) => good.push(record),
+                    Err(source) => bad.push(StateError::Corrupt { id, path, source }),
+                },
+                // A directory being created or removed right now (or half made: `prune_half_made`).
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => bad.push(StateError::Io { path, source: e }),
+            }
+        }
+        Ok((good, bad))
+    }
+
+    /// By exact name, exact id or unique id prefix. A container whose record is
+    /// corrupt is found by its id (or a prefix) as a `Corrupt` error.
     pub fn find(&self, query: &str) -> Result<ContainerRecord, StateError> {
-        let all = self.all()?;
+        let (all, broken) = self.scan()?;
         if let Some(c) = all.iter().find(|c| c.name == query || c.id == query) {
             return Ok(c.clone());
         }
         let matches: Vec<&ContainerRecord> = all.iter().filter(|c| query.len() >= 3 && c.id.starts_with(query)).collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(StateError::NotFound(query.to_string())),
+            [] => match broken.into_iter().find(|e| matches!(e, StateError::Corrupt { id, .. } if id == query || (query.len() >= 3 && id.starts_with(query)))) {
+                Some(corrupt) => Err(corrupt),
+                None => Err(StateError::NotFound(query.to_string())),
+            },
             _ => Err(StateError::Ambiguous(query.to_string())),
         }
+    }
+
+    /// Remove container directories that never got their record (a create cut
+    /// short by a crash or a full disk). Under the containers lock, so a create
+    /// in progress is never mistaken for one; returns the ids removed.
+    pub fn prune_half_made(&self) -> Result<Vec<String>, StateError> {
+        let _lock = self.lock()?;
+        let mut removed = Vec::new();
+        for entry in std::fs::read_dir(&self.root).map_err(io_err(&self.root))?.flatten() {
+            let dir = entry.path();
+            if dir.join("container.json").symlink_metadata().is_err() {
+                let _ = super::rootfs::unmount(&dir.join("merged"));
+                fsutil::remove_tree(&dir).map_err(io_err(&dir))?;
+                removed.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        Ok(removed)
     }
 
     /// Create the record (call with the lock held): fails if the name is taken.
@@ -198,7 +257,8 @@ impl Containers {
         }
         self.save_state(&record.id, &ContainerState { status: Some(Status::Created), ..Default::default() })?;
         // The log exists from the start, so a reader can open it before the container writes.
-        std::fs::File::create(dir.join("ctr.log")).map_err(io_err(&dir))?;
+        // Not world-readable: a container's output may hold secrets.
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o640).open(dir.join("ctr.log")).map_err(io_err(&dir))?;
         // container.json last: a directory without it is not a container yet.
         write_json(&dir.join("container.json"), record)?;
         Ok(dir)
@@ -216,8 +276,8 @@ impl Containers {
         let state = self.state(id);
         match state.status {
             Some(Status::Exited) => Observed::Exited(state.exit_code.unwrap_or(-1)),
-            Some(Status::Running) if state.shim_pid.is_some_and(process_alive) => Observed::Running,
-            Some(Status::Restarting) if state.shim_pid.is_some_and(process_alive) => Observed::Restarting(state.exit_code.unwrap_or(-1)),
+            Some(Status::Running) if state.shim().is_some_and(|p| p.alive()) => Observed::Running,
+            Some(Status::Restarting) if state.shim().is_some_and(|p| p.alive()) => Observed::Restarting(state.exit_code.unwrap_or(-1)),
             Some(Status::Running | Status::Restarting) => Observed::Unknown,
             Some(Status::Created) | None => Observed::Created,
         }
@@ -225,19 +285,28 @@ impl Containers {
 
     /// A named volume's data directory, created on first use.
     pub fn volume_dir(&self, name: &str) -> io::Result<PathBuf> {
-        let dir = self.volumes.join(name).join("_data");
+        let dir = self.volume_path(name)?.join("_data");
         std::fs::create_dir_all(&dir)?;
         Ok(dir)
     }
 
     /// Remove a named volume and its data; `false` when there was none.
     pub fn remove_volume(&self, name: &str) -> io::Result<bool> {
-        let dir = self.volumes.join(name);
+        let dir = self.volume_path(name)?;
         if !dir.exists() {
             return Ok(false);
         }
         fsutil::remove_tree(&dir)?;
         Ok(true)
+    }
+
+    /// A volume's directory: names are data, never paths (no `/`, no `..`).
+    fn volume_path(&self, name: &str) -> io::Result<PathBuf> {
+        if !crate::net::network::valid_name(name) {
+            let message = format!("invalid volume name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+        Ok(self.volumes.join(name))
     }
 
     pub fn is_volume(&self, path: &Path) -> bool {
@@ -254,13 +323,6 @@ impl Containers {
     }
 }
 
-pub fn process_alive(pid: i32) -> bool {
-    // A zombie is dead for our purposes.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
     fsutil::write_json(path, value).map_err(io_err(path))

@@ -6,6 +6,9 @@ use crate::runtime::state::Observed;
 pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
     let containers = ctx.containers()?;
+    for broken in containers.broken()? {
+        printer.warn(broken.to_string());
+    }
     let mut rows = Vec::new();
     for record in containers.all()? {
         let observed = containers.observe(&record.id);

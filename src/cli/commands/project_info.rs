@@ -29,7 +29,7 @@ pub fn top(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
         if session.containers.observe(&r.id) != Observed::Running {
             continue;
         }
-        let Some(init) = session.containers.state(&r.id).pid else { continue };
+        let Some(init) = session.containers.state(&r.id).init().filter(|p| p.alive()).map(|p| p.pid) else { continue };
         let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).ok();
         let mut rows = Vec::new();
         for entry in std::fs::read_dir("/proc")?.flatten() {

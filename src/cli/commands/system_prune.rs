@@ -20,10 +20,15 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
             return Ok(0);
         }
     }
+    let mut errors = Vec::new();
+    // Containers cut short while being created (a crash, a full disk) have no record.
+    match ctx.containers()?.prune_half_made() {
+        Ok(ids) => ids.iter().for_each(|id| printer.result(format!("Deleted Containers:\n{id}"))),
+        Err(e) => errors.push(e.to_string()),
+    }
     let store = ctx.store()?;
     let _lock = store.lock_metadata()?;
     let mut tags = store.tags()?;
-    let mut errors = Vec::new();
     for image in store.images()? {
         let own = lookup::tags_of(&store, &image.id)?;
         if own.is_empty() || args.all {
@@ -31,20 +36,20 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
                 tags.remove(t);
             }
             store.save_tags(&tags)?;
-            errors.extend(store.delete_image(&image));
+            errors.extend(store.delete_image(&image).iter().map(ToString::to_string));
             printer.result(format!("Deleted Images:\ndeleted: {}", image.id));
         }
     }
     let freed = match store.remove_unreferenced() {
         Ok(freed) => freed,
         Err(errs) => {
-            errors.extend(errs);
+            errors.extend(errs.iter().map(ToString::to_string));
             0
         }
     };
     printer.result(format!("Total reclaimed space: {}", human_size(freed)));
     for e in &errors {
-        printer.error(e.to_string());
+        printer.error(e);
     }
     let mut failed = !errors.is_empty();
     let networks = crate::net::network::Networks::open(&ctx.paths)?;
