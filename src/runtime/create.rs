@@ -13,6 +13,7 @@ use crate::net::ports::PortMapping;
 use crate::image::config::ImageConfig;
 use crate::image::store::{ImageRecord, Store};
 use std::path::PathBuf;
+use crate::names::{self, NameError, NameKind};
 
 #[derive(Debug, Default, Clone)]
 pub struct CreateOptions {
@@ -84,6 +85,10 @@ pub enum CreateError {
     State(#[from] super::state::StateError),
     #[error("volume {name}: {source}")]
     Volume { name: String, source: std::io::Error },
+    #[error("invalid volume specification {spec:?}: {source}")]
+    VolumeName { spec: String, source: NameError },
+    #[error(transparent)]
+    Name(#[from] NameError),
 }
 
 /// Create the container record and its directories (nothing runs yet).
@@ -94,6 +99,9 @@ pub fn create(
     image: &ImageRecord,
     opts: &CreateOptions,
 ) -> Result<ContainerRecord, CreateError> {
+    if let Some(name) = &opts.name {
+        names::validate(NameKind::Container, name)?;
+    }
     let config_bytes = store.get_blob(&image.id).ok_or_else(|| CreateError::Config("missing from the store; pull the image again".into()))?;
     let config = ImageConfig::parse(&config_bytes).map_err(|e| CreateError::Config(e.to_string()))?.config;
     let layers: Vec<PathBuf> = image.layers.iter().rev().map(|l| store.layer_diff(&l.diff_id)).collect();
@@ -250,9 +258,7 @@ fn parse_volume(spec: &str, containers: &Containers) -> Result<Mount, CreateErro
         }
         path
     } else {
-        if !source.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-            return Err(bad());
-        }
+        names::validate(NameKind::Volume, source).map_err(|source| CreateError::VolumeName { spec: spec.to_string(), source })?;
         containers.volume_dir(source).map_err(|e| CreateError::Volume { name: source.to_string(), source: e })?
     };
     Ok(Mount { destination: destination.to_string(), kind: MountKind::Bind { source: source.display().to_string() }, read_only })
@@ -390,6 +396,12 @@ mod tests {
             assert!(parse_volume(bad, &containers).is_err(), "{bad}");
         }
         assert!(matches!(parse_volume("/surely/missing/dir:/y", &containers), Err(CreateError::MissingBindSource(_))));
+        // Named volumes follow docker's rule: nothing that could leave volumes-v1/.
+        for bad in ["x/../../tmp:/y", "a\nb:/y", "v:/y", "a/b:/y"] {
+            let err = parse_volume(bad, &containers).unwrap_err();
+            assert!(matches!(err, CreateError::VolumeName { .. }), "{bad}: {err}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path().join("volumes-v1")).unwrap().count(), 1, "only pgdata was made");
     }
 
     #[test]
