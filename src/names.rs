@@ -140,10 +140,15 @@ impl NameError {
     }
 
     /// `invalid volume name "/tmp/x": '/' is not allowed (a name is not a path)`, without the hint.
-    /// The name is quoted with Rust's escapes, so control characters cannot break the line.
+    /// The name is quoted with Rust's escapes, so control characters cannot break the line,
+    /// and cut after 64 characters.
     pub fn message(&self) -> String {
         let kind = self.kind();
-        let head = format!("invalid {kind} name {:?}", self.name());
+        let name = self.name();
+        let head = match name.char_indices().nth(64) {
+            Some((cut, _)) => format!("invalid {kind} name {:?}...", &name[..cut]),
+            None => format!("invalid {kind} name {name:?}"),
+        };
         match self {
             NameError::Empty { .. } => format!("invalid {kind} name: it is empty"),
             NameError::TooShort { .. } => format!("{head}: too short, {kind} names have at least {} characters", kind.min_len()),
@@ -278,6 +283,8 @@ mod tests {
         assert_eq!(e.message(), "invalid volume name \"a\": too short, volume names have at least 2 characters");
         let e = validate(NameKind::Project, "My App").unwrap_err();
         assert!(e.hint().ends_with("e.g. \"myapp\""), "{}", e.hint());
+        let e = validate(NameKind::Volume, &"v".repeat(100_000)).unwrap_err();
+        assert_eq!(e.message(), format!("invalid volume name {:?}...: 100000 bytes long, at most 250 are allowed", "v".repeat(64)));
         let e = validate(NameKind::Container, "").unwrap_err();
         assert_eq!(e.message(), "invalid container name: it is empty");
     }

@@ -337,11 +337,11 @@ impl Builder {
                     let kind = if matches!(self.events[index].0, Event::SequenceStart(..)) {
                         FrameKind::Seq(Vec::new())
                     } else {
-                        FrameKind::Map {
+                        FrameKind::Map(Box::new(MapFrame {
                             map: Map::new(),
                             merged: Vec::new(),
                             key: None,
-                        }
+                        }))
                     };
                     self.nodes += 1;
                     stack.push(Frame {
@@ -358,9 +358,7 @@ impl Builder {
                     let frame = stack.pop().expect("an open collection");
                     let value = match frame.kind {
                         FrameKind::Seq(items) => Value::Seq(items),
-                        FrameKind::Map { map, merged, .. } => {
-                            Value::Map(self.merge_keys(map, merged, frame.start)?)
-                        }
+                        FrameKind::Map(m) => Value::Map(self.merge_keys(m.map, m.merged, frame.start)?),
                     };
                     let node = Node {
                         value,
@@ -377,10 +375,10 @@ impl Builder {
             };
             match &mut parent.kind {
                 FrameKind::Seq(items) => items.push(node),
-                FrameKind::Map { map, merged, key } => match key.take() {
-                    None => *key = Some((node, start)),
+                FrameKind::Map(m) => match m.key.take() {
+                    None => m.key = Some((node, start)),
                     Some((key_node, key_index)) => {
-                        self.entry(map, merged, key_node, key_index, node)?
+                        self.entry(&mut m.map, &mut m.merged, key_node, key_index, node)?
                     }
                 },
             }
@@ -491,12 +489,15 @@ struct Frame {
 
 enum FrameKind {
     Seq(Vec<Node>),
-    Map {
-        map: Map,
-        merged: Vec<Node>,
-        /// A key waiting for its value, with the index of its first event.
-        key: Option<(Node, usize)>,
-    },
+    Map(Box<MapFrame>),
+}
+
+struct MapFrame {
+    map: Map,
+    /// The values of `<<` keys, merged in when the mapping ends.
+    merged: Vec<Node>,
+    /// A key waiting for its value, with the index of its first event.
+    key: Option<(Node, usize)>,
 }
 
 fn tag_name(tag: &Option<yaml_rust2::parser::Tag>) -> Option<String> {

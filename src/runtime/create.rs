@@ -238,8 +238,16 @@ pub fn create(
     Ok(record)
 }
 
-/// `-v`: `/host:/ctr[:ro]`, `./rel:/ctr`, or `name:/ctr` for a named volume.
-fn parse_volume(spec: &str, containers: &Containers) -> Result<Mount, CreateError> {
+/// The parts of a `-v` spec, checked without touching the disk.
+struct VolumeSpec<'a> {
+    /// A host path (`/`, `.` or `~` first), else a volume name that follows docker's rule.
+    source: &'a str,
+    bind: bool,
+    destination: &'a str,
+    read_only: bool,
+}
+
+fn split_volume(spec: &str) -> Result<VolumeSpec<'_>, CreateError> {
     let bad = || CreateError::BadVolume(spec.to_string());
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, destination, mode) = match parts.as_slice() {
@@ -250,15 +258,29 @@ fn parse_volume(spec: &str, containers: &Containers) -> Result<Mount, CreateErro
     if !destination.starts_with('/') || source.is_empty() || !matches!(mode, "" | "ro" | "rw" | "z" | "Z") {
         return Err(bad());
     }
-    let read_only = mode == "ro";
-    let source = if source.starts_with('/') || source.starts_with('.') || source.starts_with('~') {
-        let path = std::path::absolute(source).map_err(|_| bad())?;
+    let bind = source.starts_with('/') || source.starts_with('.') || source.starts_with('~');
+    if !bind {
+        names::validate(NameKind::Volume, source).map_err(|source| CreateError::VolumeName { spec: spec.to_string(), source })?;
+    }
+    Ok(VolumeSpec { source, bind, destination, read_only: mode == "ro" })
+}
+
+/// Checks a `-v` spec's syntax and, for a named volume, its name ([`NameKind::Volume`]),
+/// without touching the disk: the CLI calls it before pulling anything.
+pub fn check_volume(spec: &str) -> Result<(), CreateError> {
+    split_volume(spec).map(|_| ())
+}
+
+/// `-v`: `/host:/ctr[:ro]`, `./rel:/ctr`, or `name:/ctr` for a named volume.
+fn parse_volume(spec: &str, containers: &Containers) -> Result<Mount, CreateError> {
+    let VolumeSpec { source, bind, destination, read_only } = split_volume(spec)?;
+    let source = if bind {
+        let path = std::path::absolute(source).map_err(|_| CreateError::BadVolume(spec.to_string()))?;
         if !path.exists() {
             return Err(CreateError::MissingBindSource(path));
         }
         path
     } else {
-        names::validate(NameKind::Volume, source).map_err(|source| CreateError::VolumeName { spec: spec.to_string(), source })?;
         containers.volume_dir(source).map_err(|e| CreateError::Volume { name: source.to_string(), source: e })?
     };
     Ok(Mount { destination: destination.to_string(), kind: MountKind::Bind { source: source.display().to_string() }, read_only })

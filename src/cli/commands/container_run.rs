@@ -18,6 +18,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     if let Some(name) = &args.name {
         crate::names::validate(crate::names::NameKind::Container, name)?;
     }
+    for spec in &args.volume {
+        create::check_volume(spec)?;
+    }
     // Detached, the shim holds the terminal (its output goes to the log).
     let tty = args.tty && (args.detach || std::io::stdin().is_terminal());
     if args.tty && !tty {
