@@ -6,6 +6,7 @@ pub mod cli;
 pub mod compose;
 pub mod fsutil;
 pub mod image;
+pub mod names;
 pub mod net;
 pub mod output;
 pub mod paths;

@@ -77,7 +77,9 @@ impl<'a> Session<'a> {
             Ok(project) => Session::with_project(ctx, project, services, lock, false),
             Err(e) if matches!(e.downcast_ref::<crate::compose::ComposeError>(), Some(crate::compose::ComposeError::NoConfigFile { .. })) => {
                 let Some(name) = &ctx.project.project_name else { return Err(e) };
-                let project = Project { name: name.to_ascii_lowercase(), ..Default::default() };
+                let name = name.to_ascii_lowercase();
+                crate::names::validate(crate::names::NameKind::Project, &name)?;
+                let project = Project { name, ..Default::default() };
                 Session::with_project(ctx, project, services, lock, true)
             }
             Err(e) => Err(e),

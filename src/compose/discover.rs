@@ -78,23 +78,20 @@ pub fn files_from_env(env: &IndexMap<String, String>) -> Option<Vec<PathBuf>> {
 }
 
 /// What compose does with a directory name: lowercase, keep only `[a-z0-9_-]`, and drop
-/// leading `_`/`-` so that the name starts with a letter or digit.
+/// leading `_`/`-` so that the name starts with a letter or digit
+/// ([`crate::names::normalize_project`]).
 pub fn normalize_project_name(raw: &str) -> String {
-    let lowered: String = raw
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
-        .collect();
-    lowered.trim_start_matches(['_', '-']).to_string()
+    crate::names::normalize_project(raw)
 }
 
-/// Names given explicitly (`-p`, COMPOSE_PROJECT_NAME, `name:`) must already be valid.
+/// Names given explicitly (`-p`, COMPOSE_PROJECT_NAME, `name:`) must already be valid
+/// ([`crate::names::NameKind::Project`]: `[a-z0-9][a-z0-9_-]*`, at most 250 bytes).
 pub fn validate_project_name(name: &str) -> Result<()> {
-    let normalized = normalize_project_name(name);
-    if normalized == name && !name.is_empty() {
+    if crate::names::is_valid(crate::names::NameKind::Project, name) {
         return Ok(());
     }
-    let hint = (!normalized.is_empty()).then(|| format!("use {normalized:?}"));
+    let normalized = normalize_project_name(name);
+    let hint = (!normalized.is_empty() && normalized.len() <= 250).then(|| format!("use {normalized:?}"));
     Err(ComposeError::InvalidProjectName {
         name: name.to_string(),
         hint,
@@ -126,6 +123,9 @@ mod tests {
             "invalid project name \"Bad Name\": must contain only lowercase letters, digits, dashes and underscores, and start with a letter or digit; hint: use \"badname\""
         );
         assert!(validate_project_name("_x").is_err());
+        assert!(validate_project_name("../x").is_err());
+        assert!(validate_project_name("a/b").is_err());
+        assert!(validate_project_name(&"p".repeat(251)).is_err());
     }
 
     #[test]

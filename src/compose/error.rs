@@ -56,6 +56,14 @@ pub enum ComposeError {
     #[error("{pos}: YAML syntax error: {message}")]
     Syntax { pos: Pos, message: String },
 
+    /// A resource limit of the YAML reader (nesting depth, alias expansion) was exceeded.
+    #[error("{pos}: {message}; hint: {hint}")]
+    YamlLimit {
+        pos: Pos,
+        message: String,
+        hint: String,
+    },
+
     #[error("{}{field}: {message}{}", prefix(pos), hint_suffix(hint))]
     Invalid {
         pos: Option<Pos>,
@@ -146,6 +154,18 @@ impl ComposeError {
             field: field.to_string(),
             message: message.into(),
             hint: None,
+        }
+    }
+
+    /// A name refused by [`crate::names::validate`], at `pos` in the file, e.g.
+    /// `compose.yml:4:11: volumes.data.name: invalid volume name "/tmp/x": '/' is not allowed
+    /// (a name is not a path); hint: ...`.
+    pub fn bad_name(pos: &Pos, field: &str, error: crate::names::NameError) -> Self {
+        ComposeError::Invalid {
+            pos: Some(pos.clone()),
+            field: field.to_string(),
+            message: error.message(),
+            hint: Some(error.hint()),
         }
     }
 

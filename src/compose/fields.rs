@@ -6,6 +6,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::error::{ComposeError, Result};
+use crate::names::NameKind;
 use super::syntax;
 use super::yaml::{Map, Node, Value};
 
@@ -145,6 +146,19 @@ pub fn string(node: &Node, path: &str) -> Result<String> {
         Value::Str(s) => Ok(s.clone()),
         _ => Err(type_error(node, path, "a string")),
     }
+}
+
+/// A string that names something on the host (volume, network, container...): it must
+/// follow `kind`'s rule ([`crate::names`]), the error points at the value.
+pub fn name(node: &Node, path: &str, kind: NameKind) -> Result<String> {
+    let value = string(node, path)?;
+    check_name(&node.pos, path, kind, &value)?;
+    Ok(value)
+}
+
+/// Refuses `value` unless it follows `kind`'s rule; the error names `pos` and `path`.
+pub fn check_name(pos: &super::error::Pos, path: &str, kind: NameKind, value: &str) -> Result<()> {
+    crate::names::validate(kind, value).map_err(|e| ComposeError::bad_name(pos, path, e))
 }
 
 /// A string or a number (compose accepts both, e.g. `expose: [3000]`).

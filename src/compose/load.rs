@@ -378,11 +378,117 @@ fn project_name(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let name = discover::normalize_project_name(&base);
-    if name.is_empty() {
+    if !crate::names::is_valid(crate::names::NameKind::Project, &name) {
         return Err(ComposeError::InvalidProjectName {
             name: base,
             hint: Some("set one with -p NAME or a top-level `name:`".into()),
         });
     }
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str, project: Option<&str>) -> Result<Project> {
+        load_project(&ProjectOptions {
+            files: vec![PathBuf::from("-")],
+            stdin: Some(text.to_string()),
+            project_name: project.map(String::from),
+            interpolate: true,
+            working_dir: PathBuf::from("/nonexistent/proj"),
+            ..Default::default()
+        })
+    }
+
+    fn error(text: &str) -> String {
+        load_text(text, None).unwrap_err().to_string()
+    }
+
+    const SERVICE: &str = "services:\n  app:\n    image: busybox\n";
+
+    #[test]
+    fn volume_names_are_names_not_paths() {
+        let err = error(&format!("{SERVICE}volumes:\n  data:\n    name: /tmp/victim\n"));
+        assert_eq!(
+            err,
+            "<stdin>:6:11: volumes.data.name: invalid volume name \"/tmp/victim\": '/' is not allowed (a name is not a path); hint: use letters, digits, '_', '.' and '-', starting with a letter or digit ([a-zA-Z0-9][a-zA-Z0-9_.-]+); to mount a host directory, use a bind mount with an absolute or ./relative path"
+        );
+        for bad in ["../x", "..", "x/../../y", "-x", "a b", "v"] {
+            let err = error(&format!("{SERVICE}volumes:\n  data:\n    name: \"{bad}\"\n"));
+            assert!(err.starts_with("<stdin>:6:11: volumes.data.name: invalid volume name"), "{bad}: {err}");
+        }
+        // The legacy `external: {name: ...}` and an external volume named by its key.
+        let err = error(&format!("{SERVICE}volumes:\n  data:\n    external:\n      name: ../x\n"));
+        assert!(err.starts_with("<stdin>:7:13: volumes.data.external.name: invalid volume name \"../x\""), "{err}");
+        let err = error(&format!("{SERVICE}volumes:\n  ..:\n    external: true\n"));
+        assert!(err.starts_with("<stdin>:5:3: volumes...: invalid resource name \"..\""), "{err}");
+        let err = error(&format!("{SERVICE}volumes:\n  a/b: {{}}\n"));
+        assert!(err.starts_with("<stdin>:5:3: volumes.a/b: invalid resource name \"a/b\": '/' is not allowed"), "{err}");
+        // Fine: docker's names, and `<project>_<key>` for a key with a dot.
+        let project = load_text(&format!("{SERVICE}volumes:\n  data:\n    name: shop_data.1\n  .cache: {{}}\n"), None).unwrap();
+        assert_eq!(project.volumes["data"].name, "shop_data.1");
+        assert_eq!(project.volumes[".cache"].name, "proj_.cache");
+    }
+
+    #[test]
+    fn derived_names_are_checked_too() {
+        let long = "p".repeat(240);
+        let err = load_text(&format!("{SERVICE}volumes:\n  somewhat_long_key: {{}}\n"), Some(&long)).unwrap_err().to_string();
+        assert!(err.starts_with("<stdin>:5:3: volumes.somewhat_long_key: invalid volume name"), "{err}");
+        assert!(err.contains("bytes long, at most 250"), "{err}");
+    }
+
+    #[test]
+    fn network_container_service_and_project_names() {
+        let err = error(&format!("{SERVICE}networks:\n  front:\n    name: a/b\n"));
+        assert!(err.starts_with("<stdin>:6:11: networks.front.name: invalid network name \"a/b\": '/' is not allowed"), "{err}");
+        let err = error("services:\n  app:\n    image: busybox\n    container_name: ../x\n");
+        assert!(err.starts_with("<stdin>:4:21: services.app.container_name: invalid container name \"../x\""), "{err}");
+        let err = error("services:\n  a/b:\n    image: busybox\n");
+        assert!(err.starts_with("<stdin>:2:3: services.a/b: invalid service name \"a/b\""), "{err}");
+        let err = error(&format!("name: ../x\n{SERVICE}"));
+        assert!(err.starts_with("<stdin>:1:7: name: invalid project name \"../x\""), "{err}");
+        let err = load_text(SERVICE, Some("a/b")).unwrap_err().to_string();
+        assert!(err.starts_with("invalid project name \"a/b\""), "{err}");
+        let err = error("services:\n  app:\n    image: busybox\n    container_name: \"a\\nb\"\n");
+        assert!(!err.contains('\n') && err.contains("\"a\\nb\""), "{err}");
+    }
+
+    #[test]
+    fn nesting_at_the_limit_goes_through_the_whole_pipeline() {
+        // A test thread has a 2 MiB stack: every recursive step after parsing (interpolation,
+        // extends, merging two files, the model, JSON, the renderer) must fit at MAX_DEPTH.
+        let n = yaml::MAX_DEPTH - 4; // under root, services, base, x-deep (or networks, n, ipam, config)
+        let deep = format!("{}x{}", "[".repeat(n), "]".repeat(n));
+        let dir = tempfile::tempdir().unwrap();
+        let main = format!("services:\n  base:\n    image: busybox\n    x-deep: {deep}\n  app:\n    extends: base\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n");
+        let over = format!("services:\n  app:\n    x-deep: {deep}\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n");
+        std::fs::write(dir.path().join("compose.yaml"), main).unwrap();
+        std::fs::write(dir.path().join("compose.override.yaml"), over).unwrap();
+        let project = load_project(&ProjectOptions {
+            interpolate: true,
+            working_dir: dir.path().to_path_buf(),
+            project_name: Some("deep".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        for format in [crate::compose::ConfigFormat::Yaml, crate::compose::ConfigFormat::Json] {
+            let rendered = crate::compose::render_config(&project, format);
+            assert!(rendered.contains("ipam"), "{rendered}");
+        }
+        // One more level is refused.
+        let deeper = format!("[{deep}]");
+        std::fs::write(dir.path().join("compose.override.yaml"), format!("x-deep: {deeper}\nnetworks:\n  n:\n    ipam:\n      config: {deeper}\n")).unwrap();
+        let err = load_project(&ProjectOptions {
+            interpolate: true,
+            working_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("compose.override.yaml:5:"), "{err}");
+        assert!(err.contains("nested deeper than 256"), "{err}");
+    }
 }

@@ -31,10 +31,14 @@
 //! # Pipeline (one file per concern)
 //!
 //! `discover` (files, project dir, name) -> `dotenv` (.env) -> per file: `yaml` (parse with
-//! positions, anchors, `<<`) -> `interpolate` -> `paths` (relative -> absolute) -> `extends`
+//! positions, anchors, `<<`; nesting and alias expansion bounded) -> `interpolate` -> `paths` (relative -> absolute) -> `extends`
 //! -> `include` -> `merge` (override rules across files) -> `parse`/`parse_service` (typed
 //! [`model`], using `fields` and `syntax`) -> `validate` (profiles, references, cycles) ->
 //! `render` + `yaml_emit` for `config`. `load` drives it all.
+//!
+//! Names that reach the host (volume and network names, `container_name`, service and
+//! resource keys, the project name) are checked with [`crate::names`] while parsing: a
+//! compose file is data and can never name a path outside rde's store.
 
 pub mod discover;
 pub mod dotenv;

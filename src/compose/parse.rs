@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
-use super::error::{ComposeError, Result, Warning};
+use super::error::{ComposeError, Pos, Result, Warning};
 use super::fields::{self, join, type_error};
 use super::model::{FileObject, Network, Service, Volume};
 use super::parse_service::{ServiceContext, parse_service};
-use super::yaml::{Node, Value};
+use super::yaml::{Key, Node, Value};
+use crate::names::NameKind;
 
 pub const TOP_LEVEL_KEYS: &[&str] = &[
     "version", "name", "services", "networks", "volumes", "secrets", "configs", "include", "models",
@@ -52,6 +53,7 @@ pub fn parse_document(root: &Node, project: &str, ctx: &mut ServiceContext) -> R
                     continue;
                 }
                 for (name, service) in fields::map(value, "services")? {
+                    fields::check_name(&name.pos, &join("services", &name.name), NameKind::Service, &name.name)?;
                     if service.is_null() {
                         return Err(ComposeError::invalid(
                             &name.pos,
@@ -67,18 +69,16 @@ pub fn parse_document(root: &Node, project: &str, ctx: &mut ServiceContext) -> R
             }
             "networks" => {
                 for (name, network) in named_entries(value, "networks")? {
-                    resources.networks.insert(
-                        name.name.clone(),
-                        parse_network(&name.name, network, project)?,
-                    );
+                    resources
+                        .networks
+                        .insert(name.name.clone(), parse_network(name, network, project)?);
                 }
             }
             "volumes" => {
                 for (name, volume) in named_entries(value, "volumes")? {
-                    resources.volumes.insert(
-                        name.name.clone(),
-                        parse_volume(&name.name, volume, project)?,
-                    );
+                    resources
+                        .volumes
+                        .insert(name.name.clone(), parse_volume(name, volume, project)?);
                 }
             }
             "secrets" | "configs" => {
@@ -110,18 +110,37 @@ fn named_entries<'a>(
             "write a mapping of names such as `{path}: {{data: {{}}}}`"
         ))
     })?;
-    Ok(map
-        .iter()
-        .map(|(k, v)| (k, (!v.is_null()).then_some(v)))
-        .collect())
+    map.iter()
+        .map(|(k, v)| {
+            fields::check_name(&k.pos, &join(path, &k.name), NameKind::Key, &k.name)?;
+            Ok((k, (!v.is_null()).then_some(v)))
+        })
+        .collect()
+}
+
+/// An explicit `name:` (or `external: {name: ...}`): its value, where it was written and its field.
+struct ExplicitName {
+    value: String,
+    pos: Pos,
+    field: String,
+}
+
+impl ExplicitName {
+    fn read(node: &Node, field: String) -> Result<Self> {
+        Ok(ExplicitName {
+            value: fields::string(node, &field)?,
+            pos: node.pos.clone(),
+            field,
+        })
+    }
 }
 
 /// `external: true` or the legacy `external: {name: x}` (which also sets the name).
-fn external(node: &Node, path: &str, name: &mut Option<String>) -> Result<bool> {
+fn external(node: &Node, path: &str, name: &mut Option<ExplicitName>) -> Result<bool> {
     match &node.value {
         Value::Map(map) => {
             if let Some(n) = map.get("name") {
-                *name = Some(fields::string(n, &join(path, "name"))?);
+                *name = Some(ExplicitName::read(n, join(path, "name"))?);
             }
             Ok(true)
         }
@@ -129,15 +148,15 @@ fn external(node: &Node, path: &str, name: &mut Option<String>) -> Result<bool> 
     }
 }
 
-fn parse_network(key: &str, node: Option<&Node>, project: &str) -> Result<Network> {
-    let path = format!("networks.{key}");
+fn parse_network(key: &Key, node: Option<&Node>, project: &str) -> Result<Network> {
+    let path = format!("networks.{}", key.name);
     let mut network = Network::default();
     let mut name = None;
     if let Some(node) = node {
         for (k, v) in fields::map(node, &path)? {
             let f = join(&path, &k.name);
             match k.name.as_str() {
-                "name" => name = Some(fields::string(v, &f)?),
+                "name" => name = Some(ExplicitName::read(v, f)?),
                 "driver" => network.driver = Some(fields::string(v, &f)?),
                 "driver_opts" => network.driver_opts = fields::string_map(v, &f)?,
                 "external" => network.external = external(v, &f, &mut name)?,
@@ -171,19 +190,19 @@ fn parse_network(key: &str, node: Option<&Node>, project: &str) -> Result<Networ
             }
         }
     }
-    network.name = resource_name(name, key, project, network.external);
+    network.name = resource_name(key, &path, name, project, network.external, NameKind::Network)?;
     Ok(network)
 }
 
-fn parse_volume(key: &str, node: Option<&Node>, project: &str) -> Result<Volume> {
-    let path = format!("volumes.{key}");
+fn parse_volume(key: &Key, node: Option<&Node>, project: &str) -> Result<Volume> {
+    let path = format!("volumes.{}", key.name);
     let mut volume = Volume::default();
     let mut name = None;
     if let Some(node) = node {
         for (k, v) in fields::map(node, &path)? {
             let f = join(&path, &k.name);
             match k.name.as_str() {
-                "name" => name = Some(fields::string(v, &f)?),
+                "name" => name = Some(ExplicitName::read(v, f)?),
                 "driver" => volume.driver = Some(fields::string(v, &f)?),
                 "driver_opts" => volume.driver_opts = fields::string_map(v, &f)?,
                 "external" => volume.external = external(v, &f, &mut name)?,
@@ -200,7 +219,7 @@ fn parse_volume(key: &str, node: Option<&Node>, project: &str) -> Result<Volume>
             }
         }
     }
-    volume.name = resource_name(name, key, project, volume.external);
+    volume.name = resource_name(key, &path, name, project, volume.external, NameKind::Volume)?;
     Ok(volume)
 }
 
@@ -222,7 +241,7 @@ fn parse_file_object(
     for (k, v) in fields::map(node, &path)? {
         let f = join(&path, &k.name);
         match k.name.as_str() {
-            "name" => name = Some(fields::string(v, &f)?),
+            "name" => name = Some(ExplicitName::read(v, f)?),
             "file" => object.file = Some(PathBuf::from(fields::string(v, &f)?)),
             "environment" => object.environment = Some(fields::string(v, &f)?),
             "content" if section == "configs" => object.content = Some(fields::string(v, &f)?),
@@ -261,15 +280,31 @@ fn parse_file_object(
             "must define `file`, `environment`, `content` or `external`",
         ));
     }
-    object.name = resource_name(name, key, project, object.external);
+    // Secrets and configs are never host objects of their own: their name is only a label.
+    object.name = match name {
+        Some(name) => name.value,
+        None if object.external => key.to_string(),
+        None => format!("{project}_{key}"),
+    };
     Ok(object)
 }
 
 /// External resources keep their own name; others are prefixed with the project name.
-fn resource_name(explicit: Option<String>, key: &str, project: &str, external: bool) -> String {
-    match explicit {
-        Some(name) => name,
-        None if external => key.to_string(),
-        None => format!("{project}_{key}"),
-    }
+/// The result names a host object (a volume's directory, a network's record), so it must
+/// follow `kind`'s rule: the error points at the `name:` when there is one, else at the key.
+fn resource_name(
+    key: &Key,
+    path: &str,
+    explicit: Option<ExplicitName>,
+    project: &str,
+    external: bool,
+    kind: NameKind,
+) -> Result<String> {
+    let (name, pos, field) = match explicit {
+        Some(ExplicitName { value, pos, field }) => (value, pos, field),
+        None if external => (key.name.clone(), key.pos.clone(), path.to_string()),
+        None => (format!("{project}_{}", key.name), key.pos.clone(), path.to_string()),
+    };
+    fields::check_name(&pos, &field, kind, &name)?;
+    Ok(name)
 }

@@ -235,7 +235,9 @@ pub fn parse_service(name: &str, node: &Node, ctx: &mut ServiceContext) -> Resul
             "working_dir" => service.working_dir = Some(fields::string(value, f)?),
             "hostname" => service.hostname = Some(fields::string(value, f)?),
             "domainname" => service.domainname = Some(fields::string(value, f)?),
-            "container_name" => service.container_name = Some(fields::string(value, f)?),
+            "container_name" => {
+                service.container_name = Some(fields::name(value, f, crate::names::NameKind::Container)?)
+            }
             "pull_policy" => service.pull_policy = Some(pull_policy(value, f)?),
             "platform" => service.platform = Some(fields::string(value, f)?),
             "pid" => service.pid = Some(fields::string(value, f)?),

@@ -10,7 +10,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::error::{ComposeError, Pos, Result};
@@ -167,31 +167,55 @@ pub fn format_float(f: f64) -> String {
     }
 }
 
+/// Nesting limit: at most this many sequences and mappings inside one another.
+///
+/// go-yaml v3 (docker compose's parser) stops at 10,000 flow levels (`[`, `{`) or 10,000
+/// block indentation levels ("exceeded max depth of 10000"), and yaml-rust2 already
+/// refuses more than 255 flow levels. rde's own steps after parsing (interpolation,
+/// merging, `extends`, the typed model, `config`'s output) walk the tree recursively, at
+/// up to ~2.5 KiB of stack per level in a debug build: 256 levels keep that well inside
+/// the 2 MiB of a spawned thread, 10,000 would overflow even the main thread's 8 MiB.
+/// A real compose file is a dozen levels deep.
+pub const MAX_DEPTH: usize = 256;
+
+/// Alias expansion limits, go-yaml v3's (decode.go): once more than 100 nodes came from
+/// aliases and more than 1,000 were made in all, the share made by aliases may not exceed
+/// 99% up to 400,000 nodes, falling linearly to 10% at 4,000,000 and beyond. This allows
+/// ~400,000 alias-made nodes, not the billions of a "billion laughs" file.
+pub fn allowed_alias_ratio(nodes: u64) -> f64 {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    if nodes <= LOW {
+        0.99
+    } else if nodes >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((nodes - LOW) as f64 / (HIGH - LOW) as f64)
+    }
+}
+
 /// Parses one compose file. Several `---` documents are returned in order (compose merges them).
+///
+/// Errors, at the offending position: [`ComposeError::Syntax`]; [`ComposeError::YamlLimit`]
+/// for nesting deeper than [`MAX_DEPTH`] or aliases expanding beyond [`allowed_alias_ratio`]. Memory stays
+/// proportional to the text (plus the bounded alias expansion) and the stack to MAX_DEPTH.
 pub fn parse(text: &str, file: &Arc<str>) -> Result<Vec<Node>> {
-    let mut collector = Collector { events: Vec::new() };
-    let mut parser = Parser::new_from_str(text);
-    parser
-        .load(&mut collector, true)
-        .map_err(|e| ComposeError::Syntax {
-            pos: Pos {
-                file: file.clone(),
-                line: e.marker().line(),
-                column: e.marker().col() + 1,
-            },
-            message: e.info().to_string(),
-        })?;
+    let events = events(text, file)?;
     let mut builder = Builder {
-        events: collector.events,
+        events,
         next: 0,
         anchors: HashMap::new(),
         file: file.clone(),
+        nodes: 0,
+        alias_nodes: 0,
     };
     let mut docs = Vec::new();
     while let Some((event, _)) = builder.peek() {
         match event {
             Event::DocumentStart => {
                 builder.next += 1;
+                // Anchors belong to their document.
+                builder.anchors.clear();
                 if matches!(builder.peek(), Some((Event::DocumentEnd, _))) {
                     let pos = builder.pos_of(builder.next);
                     docs.push(Node::new(Value::Null, pos));
@@ -205,21 +229,56 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Vec<Node>> {
     Ok(docs)
 }
 
-struct Collector {
-    events: Vec<(Event, Marker)>,
-}
-
-impl MarkedEventReceiver for Collector {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        self.events.push((ev, mark));
+/// The parser's events, pulled one at a time (yaml-rust2's own `load` recurses once per
+/// level), refusing nesting deeper than [`MAX_DEPTH`] as soon as it is seen.
+fn events(text: &str, file: &Arc<str>) -> Result<Vec<(Event, Marker)>> {
+    let pos = |mark: &Marker| Pos {
+        file: file.clone(),
+        line: mark.line(),
+        column: mark.col() + 1,
+    };
+    let mut parser = Parser::new_from_str(text);
+    let mut events = Vec::new();
+    let mut depth = 0usize;
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| ComposeError::Syntax {
+            pos: pos(e.marker()),
+            message: e.info().to_string(),
+        })?;
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ComposeError::YamlLimit {
+                        pos: pos(&mark),
+                        message: format!(
+                            "YAML nested deeper than {MAX_DEPTH} lists and mappings"
+                        ),
+                        hint: "a compose file needs a dozen levels; check where this file came from".into(),
+                    });
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        let end = event == Event::StreamEnd;
+        events.push((event, mark));
+        if end {
+            return Ok(events);
+        }
     }
 }
 
 struct Builder {
     events: Vec<(Event, Marker)>,
     next: usize,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with the number of nodes each one holds (what an alias to it costs).
+    anchors: HashMap<usize, (Node, u64)>,
     file: Arc<str>,
+    /// Nodes made so far (keys included), as go-yaml's `decodeCount`.
+    nodes: u64,
+    /// Of those, nodes copied by aliases, as go-yaml's `aliasCount`.
+    alias_nodes: u64,
 }
 
 impl Builder {
@@ -248,115 +307,160 @@ impl Builder {
         }
     }
 
+    /// The node starting at `self.next`, built with an explicit stack (a recursive builder
+    /// needs kilobytes of stack per level in a debug build).
     fn node(&mut self) -> Result<Node> {
-        let index = self.next;
-        let pos = self.pos_of(index);
-        let (event, _) = self.events[index].clone();
-        self.next += 1;
-        let tag_name = |tag: &Option<yaml_rust2::parser::Tag>| {
-            tag.as_ref().map(|t| {
-                if t.handle == "!" {
-                    t.suffix.clone()
-                } else {
-                    format!("{}{}", t.handle, t.suffix)
-                }
-            })
-        };
-        let (node, anchor) = match event {
-            Event::Alias(id) => {
-                let node = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| self.error(index, "unknown anchor"))?;
-                return Ok(node);
-            }
-            Event::Scalar(text, style, anchor, tag) => {
-                let tag = tag_name(&tag);
-                let value = resolve_scalar(&text, style, tag.as_deref());
-                (
-                    Node {
+        let mut stack: Vec<Frame> = Vec::new();
+        loop {
+            let index = self.next;
+            let Some((event, _)) = self.events.get(index).cloned() else {
+                return Err(self.error(index, "unexpected end of the YAML document"));
+            };
+            self.next += 1;
+            let pos = self.pos_of(index);
+            // The finished node, and the index of the event it started at.
+            let (node, start) = match event {
+                Event::Alias(id) => (self.alias(id, index, pos)?, index),
+                Event::Scalar(text, style, anchor, tag) => {
+                    self.nodes += 1;
+                    let tag = tag_name(&tag);
+                    let value = resolve_scalar(&text, style, tag.as_deref());
+                    let node = Node {
                         value,
                         pos,
                         tag: tag.filter(|t| !t.starts_with("tag:yaml.org")),
-                    },
-                    anchor,
-                )
-            }
-            Event::SequenceStart(anchor, tag) => {
-                let mut items = Vec::new();
-                while !matches!(self.peek(), Some((Event::SequenceEnd, _)) | None) {
-                    items.push(self.node()?);
+                    };
+                    self.remember(anchor, &node, self.nodes - 1);
+                    (node, index)
                 }
-                self.next += 1;
-                (
-                    Node {
-                        value: Value::Seq(items),
+                Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
+                    let kind = if matches!(self.events[index].0, Event::SequenceStart(..)) {
+                        FrameKind::Seq(Vec::new())
+                    } else {
+                        FrameKind::Map(Box::new(MapFrame {
+                            map: Map::new(),
+                            merged: Vec::new(),
+                            key: None,
+                        }))
+                    };
+                    self.nodes += 1;
+                    stack.push(Frame {
+                        start: index,
                         pos,
                         tag: tag_name(&tag),
-                    },
-                    anchor,
-                )
+                        anchor,
+                        first: self.nodes - 1,
+                        kind,
+                    });
+                    continue;
+                }
+                Event::SequenceEnd | Event::MappingEnd if !stack.is_empty() => {
+                    let frame = stack.pop().expect("an open collection");
+                    let value = match frame.kind {
+                        FrameKind::Seq(items) => Value::Seq(items),
+                        FrameKind::Map(m) => Value::Map(self.merge_keys(m.map, m.merged, frame.start)?),
+                    };
+                    let node = Node {
+                        value,
+                        pos: frame.pos,
+                        tag: frame.tag,
+                    };
+                    self.remember(frame.anchor, &node, frame.first);
+                    (node, frame.start)
+                }
+                other => return Err(self.error(index, format!("unexpected YAML event {other:?}"))),
+            };
+            let Some(parent) = stack.last_mut() else {
+                return Ok(node);
+            };
+            match &mut parent.kind {
+                FrameKind::Seq(items) => items.push(node),
+                FrameKind::Map(m) => match m.key.take() {
+                    None => m.key = Some((node, start)),
+                    Some((key_node, key_index)) => {
+                        self.entry(&mut m.map, &mut m.merged, key_node, key_index, node)?
+                    }
+                },
             }
-            Event::MappingStart(anchor, tag) => {
-                let map = self.mapping(index)?;
-                (
-                    Node {
-                        value: Value::Map(map),
-                        pos,
-                        tag: tag_name(&tag),
-                    },
-                    anchor,
-                )
-            }
-            other => return Err(self.error(index, format!("unexpected YAML event {other:?}"))),
-        };
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
         }
-        Ok(node)
     }
 
-    fn mapping(&mut self, start: usize) -> Result<Map> {
-        let mut map = Map::new();
-        let mut merged: Vec<Node> = Vec::new();
-        while !matches!(self.peek(), Some((Event::MappingEnd, _)) | None) {
-            let key_index = self.next;
-            let key_node = self.node()?;
-            let is_merge = matches!(&self.events[key_index].0, Event::Scalar(t, TScalarStyle::Plain, _, _) if t == "<<");
-            let value = self.node()?;
-            if is_merge {
-                match value.value {
-                    Value::Map(_) => merged.push(value),
-                    Value::Seq(items) => merged.extend(items),
-                    _ => {
-                        return Err(self.error(
-                            key_index,
-                            "map merge requires a mapping or a list of mappings",
-                        ));
-                    }
-                }
-                continue;
-            }
-            let name = match key_node.scalar_text() {
-                Some(s) => s,
-                None if key_node.is_null() => "null".to_string(),
-                None => return Err(self.error(key_index, "mapping keys must be scalars")),
-            };
-            if let Some((existing, _)) = map.get_key_value(name.as_str()) {
-                return Err(ComposeError::Syntax {
-                    pos: key_node.pos.clone(),
-                    message: format!(
-                        "mapping key {name:?} already defined at line {}",
-                        existing.pos.line
-                    ),
-                });
-            }
-            map.insert(Key::new(name, key_node.pos), value);
+    /// An alias: a copy of its anchor's node, counted as go-yaml counts it.
+    fn alias(&mut self, id: usize, index: usize, pos: Pos) -> Result<Node> {
+        let (anchored, size) = self
+            .anchors
+            .get(&id)
+            .ok_or_else(|| self.error(index, "unknown anchor"))?;
+        // Counted before copying, so that a refused expansion costs nothing.
+        self.nodes += size;
+        self.alias_nodes += size;
+        if self.alias_nodes > 100
+            && self.nodes > 1000
+            && self.alias_nodes as f64 / self.nodes as f64 > allowed_alias_ratio(self.nodes)
+        {
+            return Err(ComposeError::YamlLimit {
+                pos,
+                message: format!(
+                    "YAML document contains excessive aliasing: aliases would make {} of its {} values",
+                    self.alias_nodes, self.nodes
+                ),
+                hint: "aliases (*name) may make at most 99% of the values up to 400,000, then less (docker compose's limit); write the repeated parts out".into(),
+            });
         }
-        self.next += 1;
-        // `<<` entries never override keys written in the mapping itself; earlier merged
-        // mappings win over later ones.
+        Ok(anchored.clone())
+    }
+
+    /// Records an anchored node with its size (the nodes made since `first`).
+    fn remember(&mut self, anchor: usize, node: &Node, first: u64) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, (node.clone(), self.nodes - first));
+        }
+    }
+
+    /// One `key: value` of a mapping; `<<` values are kept aside for [`Builder::merge_keys`].
+    fn entry(
+        &self,
+        map: &mut Map,
+        merged: &mut Vec<Node>,
+        key_node: Node,
+        key_index: usize,
+        value: Node,
+    ) -> Result<()> {
+        let is_merge = matches!(&self.events[key_index].0, Event::Scalar(t, TScalarStyle::Plain, _, _) if t == "<<");
+        if is_merge {
+            match value.value {
+                Value::Map(_) => merged.push(value),
+                Value::Seq(items) => merged.extend(items),
+                _ => {
+                    return Err(self.error(
+                        key_index,
+                        "map merge requires a mapping or a list of mappings",
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        let name = match key_node.scalar_text() {
+            Some(s) => s,
+            None if key_node.is_null() => "null".to_string(),
+            None => return Err(self.error(key_index, "mapping keys must be scalars")),
+        };
+        if let Some((existing, _)) = map.get_key_value(name.as_str()) {
+            return Err(ComposeError::Syntax {
+                pos: key_node.pos.clone(),
+                message: format!(
+                    "mapping key {name:?} already defined at line {}",
+                    existing.pos.line
+                ),
+            });
+        }
+        map.insert(Key::new(name, key_node.pos), value);
+        Ok(())
+    }
+
+    /// `<<` entries never override keys written in the mapping itself; earlier merged
+    /// mappings win over later ones.
+    fn merge_keys(&self, mut map: Map, merged: Vec<Node>, start: usize) -> Result<Map> {
         for source in merged {
             let Value::Map(source_map) = source.value else {
                 return Err(self.error(start, "map merge requires a mapping or a list of mappings"));
@@ -369,6 +473,41 @@ impl Builder {
         }
         Ok(map)
     }
+}
+
+/// A collection being built by [`Builder::node`].
+struct Frame {
+    /// The index of its start event.
+    start: usize,
+    pos: Pos,
+    tag: Option<String>,
+    anchor: usize,
+    /// `Builder::nodes` before it: its size is what was made since.
+    first: u64,
+    kind: FrameKind,
+}
+
+enum FrameKind {
+    Seq(Vec<Node>),
+    Map(Box<MapFrame>),
+}
+
+struct MapFrame {
+    map: Map,
+    /// The values of `<<` keys, merged in when the mapping ends.
+    merged: Vec<Node>,
+    /// A key waiting for its value, with the index of its first event.
+    key: Option<(Node, usize)>,
+}
+
+fn tag_name(tag: &Option<yaml_rust2::parser::Tag>) -> Option<String> {
+    tag.as_ref().map(|t| {
+        if t.handle == "!" {
+            t.suffix.clone()
+        } else {
+            format!("{}{}", t.handle, t.suffix)
+        }
+    })
 }
 
 fn resolve_scalar(text: &str, style: TScalarStyle, tag: Option<&str>) -> Value {
@@ -527,6 +666,86 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("test.yml:4:"), "{err}");
+    }
+
+    /// Nine levels of ten aliases: 10^9 strings if expanded.
+    fn billion_laughs() -> String {
+        let mut text = String::from("x-l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..=9 {
+            let refs = vec![format!("*l{}", level - 1); 10].join(", ");
+            text.push_str(&format!("x-l{level}: &l{level} [{refs}]\n"));
+        }
+        text.push_str("services:\n  web:\n    image: nginx\n");
+        text
+    }
+
+    fn limit_error(text: &str) -> (usize, String) {
+        match parse(text, &file()) {
+            Err(ComposeError::YamlLimit { pos, message, .. }) => (pos.line, message),
+            other => panic!("expected a YAML limit error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn billion_laughs_fail_fast() {
+        let start = std::time::Instant::now();
+        let (line, message) = limit_error(&billion_laughs());
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+        assert!(message.contains("excessive aliasing"), "{message}");
+        assert!((2..=10).contains(&line), "the alias that crossed the limit: line {line}");
+        let err = parse(&billion_laughs(), &file()).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("test.yml:{line}:")) && err.contains("; hint: "), "{err}");
+    }
+
+    #[test]
+    fn alias_limits_are_go_yamls() {
+        assert_eq!(allowed_alias_ratio(1000), 0.99);
+        assert_eq!(allowed_alias_ratio(400_000), 0.99);
+        assert!((allowed_alias_ratio(2_200_000) - 0.545).abs() < 1e-9);
+        assert_eq!(allowed_alias_ratio(4_000_000), 0.10);
+        assert_eq!(allowed_alias_ratio(40_000_000), 0.10);
+        // go-yaml's limit_test.go: ~100 kB of maps under an anchor, copied 100 times.
+        let maps = |n: usize| format!("[{{a}}{}]", ",{a}".repeat(n - 1));
+        let text = format!("{{a: &a {}, b: &b [*a{}]}}", maps(100 * 1024 / 4), ",*a".repeat(99));
+        assert!(limit_error(&text).1.contains("excessive aliasing"));
+        // Ordinary uses: an anchor of a few values merged into many services; a big
+        // document without aliases; fewer than 100 copied nodes whatever the ratio.
+        let mut text = String::from("x-base: &base\n  restart: always\n  labels: {a: b, c: d}\nservices:\n");
+        for i in 0..2000 {
+            text.push_str(&format!("  s{i}:\n    <<: *base\n    image: nginx\n"));
+        }
+        assert_eq!(parse(&text, &file()).unwrap()[0].get("services").unwrap().as_map().unwrap().len(), 2000);
+        parse(&format!("a: &a {}", maps(100 * 1024 / 4)), &file()).unwrap();
+        parse(&format!("a: &a [{}]\nb: [*a, *a, *a]\n", vec!["x"; 30].join(", ")), &file()).unwrap();
+    }
+
+    #[test]
+    fn nesting_is_bounded_without_overflowing_the_stack() {
+        // Block sequences on one line: each `- ` is one more level.
+        let (line, message) = limit_error(&"- ".repeat(100_000));
+        assert_eq!(line, 1);
+        assert_eq!(message, format!("YAML nested deeper than {MAX_DEPTH} lists and mappings"));
+        // Block mappings, one more indentation per line.
+        let text: String = (0..MAX_DEPTH + 1).map(|i| format!("{}a:\n", " ".repeat(i))).collect();
+        assert_eq!(limit_error(&text).0, MAX_DEPTH + 1);
+        // Flow collections: yaml-rust2 stops at 255 levels itself.
+        for text in ["[".repeat(100_000), format!("x: {}", "{".repeat(100_000)), "[{".repeat(50_000)] {
+            let err = parse(&text, &file()).unwrap_err().to_string();
+            assert!(err.starts_with("test.yml:1:"), "{err}");
+        }
+        // At the limit, fine.
+        let text = format!("{}x", "- ".repeat(MAX_DEPTH));
+        let mut node = &parse(&text, &file()).unwrap()[0];
+        for _ in 1..MAX_DEPTH {
+            node = &node.as_seq().unwrap()[0];
+        }
+        assert_eq!(node.as_seq().unwrap()[0].as_str(), Some("x"));
+    }
+
+    #[test]
+    fn anchors_do_not_cross_documents() {
+        let err = parse("a: &x 1\n---\nb: *x\n", &file()).unwrap_err().to_string();
+        assert!(err.starts_with("test.yml:3:"), "{err}");
     }
 
     #[test]

@@ -83,11 +83,15 @@ pub fn anonymous_volume(project: &str, service: &str, target: &str) -> String {
 pub enum LockError {
     #[error("cannot lock project {project}: {source}")]
     Io { project: String, source: std::io::Error },
+    #[error(transparent)]
+    Name(#[from] crate::names::NameError),
 }
 
 /// One command at a time changes a project: `up` in two shells cannot both
 /// create its containers. Says so when it has to wait.
 pub fn lock_project(paths: &Paths, project: &str, printer: &crate::output::Printer) -> Result<LockGuard, LockError> {
+    // The name is a file name here: never a path, whatever the caller checked.
+    crate::names::validate(crate::names::NameKind::Project, project)?;
     let path = paths.data.join("projects").join(format!("{project}.lock"));
     let io = |source| LockError::Io { project: project.to_string(), source };
     std::fs::create_dir_all(path.parent().expect("projects dir")).map_err(io)?;

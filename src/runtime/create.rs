@@ -14,6 +14,7 @@ use crate::net::ports::PortMapping;
 use crate::image::config::ImageConfig;
 use crate::image::store::{ImageRecord, Store};
 use std::path::PathBuf;
+use crate::names::{self, NameError, NameKind};
 
 #[derive(Debug, Default, Clone)]
 pub struct CreateOptions {
@@ -87,6 +88,10 @@ pub enum CreateError {
     State(#[from] super::state::StateError),
     #[error("volume {name}: {source}")]
     Volume { name: String, source: std::io::Error },
+    #[error("invalid volume specification {spec:?}: {source}")]
+    VolumeName { spec: String, source: NameError },
+    #[error(transparent)]
+    Name(#[from] NameError),
 }
 
 /// Create the container record and its directories (nothing runs yet).
@@ -97,6 +102,9 @@ pub fn create(
     image: &ImageRecord,
     opts: &CreateOptions,
 ) -> Result<ContainerRecord, CreateError> {
+    if let Some(name) = &opts.name {
+        names::validate(NameKind::Container, name)?;
+    }
     let config_bytes = store.get_blob(&image.id).ok_or_else(|| CreateError::Config("missing from the store; pull the image again".into()))?;
     let config = ImageConfig::parse(&config_bytes).map_err(|e| CreateError::Config(e.to_string()))?.config;
     let layers: Vec<PathBuf> = image.layers.iter().rev().map(|l| store.layer_diff(&l.diff_id)).collect();
@@ -240,8 +248,16 @@ pub fn create(
     Ok(record)
 }
 
-/// `-v`: `/host:/ctr[:ro]`, `./rel:/ctr`, or `name:/ctr` for a named volume.
-fn parse_volume(spec: &str, containers: &Containers) -> Result<Mount, CreateError> {
+/// The parts of a `-v` spec, checked without touching the disk.
+struct VolumeSpec<'a> {
+    /// A host path (`/`, `.` or `~` first), else a volume name that follows docker's rule.
+    source: &'a str,
+    bind: bool,
+    destination: &'a str,
+    read_only: bool,
+}
+
+fn split_volume(spec: &str) -> Result<VolumeSpec<'_>, CreateError> {
     let bad = || CreateError::BadVolume(spec.to_string());
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, destination, mode) = match parts.as_slice() {
@@ -252,17 +268,29 @@ fn parse_volume(spec: &str, containers: &Containers) -> Result<Mount, CreateErro
     if !destination.starts_with('/') || source.is_empty() || !matches!(mode, "" | "ro" | "rw" | "z" | "Z") {
         return Err(bad());
     }
-    let read_only = mode == "ro";
-    let source = if source.starts_with('/') || source.starts_with('.') || source.starts_with('~') {
-        let path = std::path::absolute(source).map_err(|_| bad())?;
+    let bind = source.starts_with('/') || source.starts_with('.') || source.starts_with('~');
+    if !bind {
+        names::validate(NameKind::Volume, source).map_err(|source| CreateError::VolumeName { spec: spec.to_string(), source })?;
+    }
+    Ok(VolumeSpec { source, bind, destination, read_only: mode == "ro" })
+}
+
+/// Checks a `-v` spec's syntax and, for a named volume, its name ([`NameKind::Volume`]),
+/// without touching the disk: the CLI calls it before pulling anything.
+pub fn check_volume(spec: &str) -> Result<(), CreateError> {
+    split_volume(spec).map(|_| ())
+}
+
+/// `-v`: `/host:/ctr[:ro]`, `./rel:/ctr`, or `name:/ctr` for a named volume.
+fn parse_volume(spec: &str, containers: &Containers) -> Result<Mount, CreateError> {
+    let VolumeSpec { source, bind, destination, read_only } = split_volume(spec)?;
+    let source = if bind {
+        let path = std::path::absolute(source).map_err(|_| CreateError::BadVolume(spec.to_string()))?;
         if !path.exists() {
             return Err(CreateError::MissingBindSource(path));
         }
         path
     } else {
-        if !source.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-            return Err(bad());
-        }
         containers.volume_dir(source).map_err(|e| CreateError::Volume { name: source.to_string(), source: e })?
     };
     Ok(Mount { destination: destination.to_string(), kind: MountKind::Bind { source: source.display().to_string() }, read_only })
@@ -400,6 +428,12 @@ mod tests {
             assert!(parse_volume(bad, &containers).is_err(), "{bad}");
         }
         assert!(matches!(parse_volume("/surely/missing/dir:/y", &containers), Err(CreateError::MissingBindSource(_))));
+        // Named volumes follow docker's rule: nothing that could leave volumes-v1/.
+        for bad in ["x/../../tmp:/y", "a\nb:/y", "v:/y", "a/b:/y"] {
+            let err = parse_volume(bad, &containers).unwrap_err();
+            assert!(matches!(err, CreateError::VolumeName { .. }), "{bad}: {err}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path().join("volumes-v1")).unwrap().count(), 1, "only pgdata was made");
     }
 
     #[test]

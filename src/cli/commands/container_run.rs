@@ -14,6 +14,13 @@ use std::time::Duration;
 
 pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
+    // Before pulling anything: a name that cannot be used fails at once.
+    if let Some(name) = &args.name {
+        crate::names::validate(crate::names::NameKind::Container, name)?;
+    }
+    for spec in &args.volume {
+        create::check_volume(spec)?;
+    }
     // Detached, the shim holds the terminal (its output goes to the log).
     let tty = args.tty && (args.detach || std::io::stdin().is_terminal());
     if args.tty && !tty {

@@ -3,6 +3,7 @@ use crate::cli::context::Context;
 use crate::net::network::{NetworkOptions, Networks};
 
 pub fn run(ctx: &Context, args: NetworkCreateArgs) -> anyhow::Result<i32> {
+    crate::names::validate(crate::names::NameKind::Network, &args.name)?;
     if args.driver != "bridge" {
         anyhow::bail!("network driver {:?} is not supported; hint: rde makes bridge networks (--driver bridge)", args.driver);
     }

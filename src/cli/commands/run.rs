@@ -10,6 +10,13 @@ use crate::runtime::create;
 use std::io::IsTerminal;
 
 pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
+    // Before dependencies start: a name or volume that cannot be used fails at once.
+    if let Some(name) = &args.name {
+        crate::names::validate(crate::names::NameKind::Container, name)?;
+    }
+    for spec in &args.volume {
+        create::check_volume(spec)?;
+    }
     let mut session = Session::open(ctx, std::slice::from_ref(&args.service), true)?;
     let service = session.service(&args.service)?.clone();
     if !args.no_deps {
