@@ -5,6 +5,8 @@
 
 mod common;
 use common::*;
+#[path = "security/crafted.rs"]
+mod crafted;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -306,4 +308,30 @@ fn rootless_postgres_in_a_named_volume() {
     assert!(owner >= subuid_start(USER_WITH_RANGE), "owned by {owner}");
     assert_eq!(world.rde(&["container", "stop", "db"]).code, 0);
     assert_eq!(world.rde(&["container", "rm", "db"]).code, 0);
+}
+
+#[test]
+fn rootless_symlinks_in_an_image_stay_in_the_rootfs() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    // The user's own files are what a hostile image would go after.
+    let victim = world.dir.path().join("home/victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("secret"), "the user's secret\n").unwrap();
+    Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&victim).status().unwrap();
+    let host = victim.display().to_string();
+    let image = crafted::crafted_image(
+        "rootless-hostile-paths",
+        &format!("link('app', '{host}')\nlink('data', '{host}')\nlink('etc/passwd', '{host}/secret')\n"),
+        &["--workdir", "/app/x", "--cmd", r#"["sh","-c","pwd"]"#],
+    );
+    let out = world.rde(&["container", "run", "--rm", "-v", "seeded:/data", &image, "sh", "-c", "pwd; cat /data/secret 2>&1; true"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("the user's secret"), "{}", out.stdout);
+    assert_eq!(list(&victim), ["secret"], "rde created something in the user's directory");
+    let seeded = list(&world.store().join("volumes-v1/seeded/_data"));
+    assert!(!seeded.contains(&"secret".to_string()), "{seeded:?}");
+    let out = world.rde(&["container", "run", "--rm", "-u", "root", &image, "true"]);
+    assert!(!out.stderr.contains("secret"), "{}", out.stderr);
 }

@@ -302,10 +302,9 @@ pub fn allocate(network: &Network, endpoints: &[Endpoint], wanted: Option<Ipv4Ad
     ipam::free_address(network.subnet, &used).ok_or_else(|| NetworkError::Full { network: network.name.clone(), subnet: network.subnet })
 }
 
-/// docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+/// docker's rule for network names (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`, see [`crate::names`]).
 pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) && name.len() <= 128
+    crate::names::is_valid(crate::names::NameKind::Network, name)
 }
 
 /// The IPv4 routes of this namespace (/proc/net/route), so a new subnet does not shadow one.

@@ -302,10 +302,7 @@ impl Containers {
 
     /// A volume's directory: names are data, never paths (no `/`, no `..`).
     fn volume_path(&self, name: &str) -> io::Result<PathBuf> {
-        if !crate::net::network::valid_name(name) {
-            let message = format!("invalid volume name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
-        }
+        crate::names::validate(crate::names::NameKind::Volume, name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         Ok(self.volumes.join(name))
     }
 

@@ -72,6 +72,7 @@ pub fn crafted_image(name: &str, layer: &str, config: &[&str]) -> String {
 }
 
 /// Root is needed for containers, and the suite must not skip.
+#[allow(dead_code)]
 pub fn require_root() {
     assert!(is_root(), "the security suite needs root; run it through scripts/test");
 }

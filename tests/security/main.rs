@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod compose;
 mod crafted;
 mod host_paths;
 mod kernel;
