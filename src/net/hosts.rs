@@ -20,12 +20,19 @@ pub fn render(own: &[Entry], peers: &[Entry]) -> String {
     let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     let mut seen = std::collections::BTreeSet::new();
     for entry in own.iter().chain(peers) {
-        let names: Vec<&str> = entry.names.iter().map(String::as_str).filter(|n| seen.insert(n.to_string())).collect();
+        let names: Vec<&str> = entry.names.iter().map(String::as_str).filter(|n| valid_host_name(n) && seen.insert(n.to_string())).collect();
         if !names.is_empty() {
             text.push_str(&format!("{}\t{}\n", entry.ip, names.join(" ")));
         }
     }
     text
+}
+
+/// A name that can stand in /etc/hosts: 1 to 253 bytes of letters, digits,
+/// `-`, `_` and `.` (RFC 1123 plus the `_` docker allows in container names).
+/// Anything else (a space, a newline, `#`) would add entries for other names.
+pub fn valid_host_name(name: &str) -> bool {
+    (1..=253).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// Replace the file's content without replacing the file.
@@ -63,5 +70,12 @@ mod tests {
         write_in_place(&path, "short\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "short\n");
         assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+    }
+
+    #[test]
+    fn names_that_would_forge_entries_are_left_out() {
+        let text = render(&[e("10.89.1.2", &["web", "evil\n10.0.0.9 bank", "a b", "#x"])], &[]);
+        assert!(text.ends_with("10.89.1.2\tweb\n"), "{text}");
+        assert!(valid_host_name("proj-web-1.example_x") && !valid_host_name("") && !valid_host_name(&"a".repeat(254)));
     }
 }

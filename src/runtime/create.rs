@@ -68,6 +68,10 @@ pub enum CreateError {
     BadVolume(String),
     #[error("invalid environment variable {0:?}: the name may not be empty or contain '='")]
     BadEnv(String),
+    #[error("invalid host name {0:?}; hint: use letters, digits, '-', '_' and '.', at most 253 characters")]
+    BadHostName(String),
+    #[error("invalid address {1:?} for extra host {0:?}; hint: an IPv4 or IPv6 address, e.g. db:10.0.0.5")]
+    BadHostAddress(String, String),
     #[error("env file {path}: {source}")]
     EnvFile { path: PathBuf, source: std::io::Error },
     #[error("bind mount source {0} does not exist; hint: create it first, or check the path")]
@@ -162,6 +166,16 @@ pub fn create(
     let id = new_id();
     let name = opts.name.clone().unwrap_or_else(|| generated_name(&id));
     let hostname = opts.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+    // Both end up in /etc/hosts, where a space or a newline would forge entries.
+    for name in std::iter::once(&hostname).chain(opts.extra_hosts.iter().map(|(host, _)| host)) {
+        if !crate::net::hosts::valid_host_name(name) {
+            return Err(CreateError::BadHostName(name.clone()));
+        }
+    }
+    // (`host-gateway` is not resolved yet: such entries are left out of /etc/hosts.)
+    if let Some((host, ip)) = opts.extra_hosts.iter().find(|(_, ip)| ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err()) {
+        return Err(CreateError::BadHostAddress(host.clone(), ip.clone()));
+    }
     env.set("HOSTNAME", &hostname);
     for v in &opts.volumes {
         mounts.push(parse_volume(v, containers)?);
@@ -237,7 +251,7 @@ pub fn create(
     let dir = containers.create(&record)?;
     let write = |name: &str, text: String| std::fs::write(dir.join("etc").join(name), text);
     let mut hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
-    for (host, ip) in &opts.extra_hosts {
+    for (host, ip) in opts.extra_hosts.iter().filter(|(_, ip)| ip != "host-gateway") {
         hosts.push_str(&format!("{ip}\t{host}\n"));
     }
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
