@@ -312,6 +312,9 @@ pub struct RunArgs {
     pub health_start_period: Option<f64>,
     #[arg(long)]
     pub health_retries: Option<u64>,
+    /// Log option KEY=VALUE, docker's json-file: max-size (e.g. 10m) and max-file rotate the log
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
     pub image: String,
     pub command: Vec<String>,
 }

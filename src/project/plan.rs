@@ -7,6 +7,7 @@ use crate::net::network::{NetworkMode, NetworkRequest};
 use crate::net::ports::{PortMapping, Protocol};
 use crate::runtime::create::CreateOptions;
 use crate::runtime::health::HealthConfig;
+use crate::runtime::logs::LogOptions;
 use crate::runtime::restart::RestartPolicy;
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +106,7 @@ impl Plan<'_> {
             ulimits: s.ulimits.iter().map(|(name, u)| (name.clone(), u.soft.max(0) as u64, u.hard.max(0) as u64)).collect(),
             shm_size: s.shm_size,
             extra_hosts: s.extra_hosts.iter().flat_map(|(host, ips)| ips.iter().map(move |ip| (host.clone(), ip.clone()))).collect(),
+            log: self.logging()?.0,
         })
     }
 
@@ -123,9 +125,26 @@ impl Plan<'_> {
             ("ipc", s.ipc.is_some()),
             ("group_add", !s.group_add.is_empty()),
             ("mac_address", s.mac_address.is_some()),
-            ("logging", s.logging.as_ref().is_some_and(|l| l.driver.as_deref().is_some_and(|d| d != "json-file"))),
+            ("logging", s.logging.as_ref().is_some_and(|l| l.driver.as_deref().is_some_and(|d| !matches!(d, "json-file" | "local")))),
         ];
-        set.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
+        let mut out: Vec<&'static str> = set.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect();
+        // Options of the json-file driver that rde accepts but does not apply.
+        let keys = self.logging().map(|(_, keys)| keys).unwrap_or_default();
+        out.extend(LOG_OPTIONS_NOT_APPLIED.iter().filter(|(key, _)| keys.contains(key)).map(|(_, name)| *name));
+        out
+    }
+
+    /// The service's `logging` as log rotation (docker's json-file or local
+    /// options; other drivers are not applied), with the options rde ignores.
+    fn logging(&self) -> Result<(LogOptions, Vec<&'static str>), PlanError> {
+        let s = self.service;
+        match &s.logging {
+            Some(l) if matches!(l.driver.as_deref(), None | Some("json-file" | "local")) => {
+                let options = l.options.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                LogOptions::from_driver_options(l.driver.as_deref().unwrap_or("json-file"), options).map_err(|e| PlanError::Invalid { service: s.name.clone(), what: format!("logging.options: {e}") })
+            }
+            _ => Ok((LogOptions::default(), Vec::new())),
+        }
     }
 
     /// The service's networks, each with the service name as an alias (so
@@ -165,6 +184,16 @@ impl Plan<'_> {
         })
     }
 }
+
+/// Log options rde accepts and does not apply, as the warning names them.
+const LOG_OPTIONS_NOT_APPLIED: [(&str, &str); 6] = [
+    ("compress", "logging.options.compress"),
+    ("tag", "logging.options.tag"),
+    ("labels", "logging.options.labels"),
+    ("labels-regex", "logging.options.labels-regex"),
+    ("env", "logging.options.env"),
+    ("env-regex", "logging.options.env-regex"),
+];
 
 /// compose's ports as published ports (a published range takes its first port).
 fn ports(s: &Service) -> Result<Vec<PortMapping>, PlanError> {
@@ -223,5 +252,22 @@ mod tests {
         assert_eq!(web.network, NetworkMode::Bridge(vec![NetworkRequest { name: "shop_default".into(), aliases: vec!["web".into(), "api".into()], ip: None }]));
         let run = Plan { project: &project, service: &project.services["web"], number: 1, hash: "h", oneoff: true }.options().unwrap();
         assert!(run.name.unwrap().starts_with("shop-web-run-") && run.ports.is_empty());
+    }
+
+    #[test]
+    fn logging_options_rotate_the_log() {
+        let (_dir, project) = load(
+            "services:\n  web:\n    image: busybox\n    logging:\n      driver: json-file\n      options:\n        max-size: 10k\n        max-file: 3\n        compress: \"true\"\n  local:\n    image: busybox\n    logging:\n      driver: local\n  syslog:\n    image: busybox\n    logging:\n      driver: syslog\n      options:\n        syslog-address: udp://127.0.0.1:514\n  plain:\n    image: busybox\n  bad:\n    image: busybox\n    logging:\n      options:\n        max-size: lots\n",
+        );
+        let plan = |name: &str| Plan { project: &project, service: &project.services[name], number: 1, hash: "h", oneoff: false };
+        assert_eq!(plan("web").options().unwrap().log, LogOptions { max_size: Some(10_000), max_file: 3 });
+        assert_eq!(plan("web").ignored(), ["logging.options.compress"]);
+        assert_eq!(plan("local").options().unwrap().log, LogOptions { max_size: Some(20 << 20), max_file: 5 });
+        assert!(plan("local").ignored().is_empty());
+        assert_eq!(plan("syslog").options().unwrap().log, LogOptions::default());
+        assert_eq!(plan("syslog").ignored(), ["logging"]);
+        assert_eq!(plan("plain").options().unwrap().log, LogOptions::default());
+        let err = plan("bad").options().unwrap_err().to_string();
+        assert!(err.starts_with("service bad: logging.options: invalid log option max-size=\"lots\""), "{err}");
     }
 }

@@ -55,6 +55,8 @@ pub struct CreateOptions {
     pub shm_size: Option<u64>,
     /// `host:ip` lines added to /etc/hosts.
     pub extra_hosts: Vec<(String, String)>,
+    /// Log rotation (docker's json-file `max-size`, `max-file`).
+    pub log: super::logs::LogOptions,
 }
 
 /// The init binary `--init` mounts into the container: statically linked, so it
@@ -246,6 +248,7 @@ pub fn create(
         ports,
         restart: opts.restart,
         healthcheck: opts.healthcheck.clone(),
+        log: opts.log,
     };
     let _lock = containers.lock()?;
     let dir = containers.create(&record)?;

@@ -405,7 +405,7 @@ fn create_failure(e: libcontainer::error::LibcontainerError) -> Failure {
 /// its init exits, feed an attached client's input to it; returns the exit code
 /// (128+N when killed by signal N).
 fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io: Io, attached: Option<UnixStream>, mut health: Option<health::Monitor>, libcontainer_root: &Path) -> i32 {
-    let mut log = LogWriter::open(&containers.log_path(&record.id));
+    let mut log = LogWriter::open(&containers.log_path(&record.id), record.log);
     let mut client: Option<(UnixStream, Decoder)> = attached.map(|s| (s, Decoder::default()));
     let mut exit_code = None;
     let mut exited_at = None;

@@ -65,6 +65,9 @@ pub struct ContainerRecord {
     pub restart: RestartPolicy,
     #[serde(default)]
     pub healthcheck: Option<HealthConfig>,
+    /// Log rotation (`--log-opt max-size/max-file`, compose `logging.options`).
+    #[serde(default)]
+    pub log: super::logs::LogOptions,
 }
 
 impl ContainerRecord {

@@ -1,6 +1,7 @@
 use crate::cli::ContainerInspectArgs;
 use crate::cli::context::Context;
 use crate::net::network::NetworkMode;
+use crate::runtime::logs::LogOptions;
 use serde_json::json;
 
 pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
@@ -39,6 +40,7 @@ pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
                     "HostConfig": {
                         "NetworkMode": network_mode(&r.network),
                         "PortBindings": r.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                        "LogConfig": log_config(&r.log),
                     },
                     "NetworkSettings": {
                         "Ports": state.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
@@ -61,6 +63,16 @@ pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
     }
     printer.json(&serde_json::Value::Array(out));
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// docker's `HostConfig.LogConfig`: the driver and the options in force (sizes in bytes).
+fn log_config(log: &LogOptions) -> serde_json::Value {
+    let mut config = serde_json::Map::new();
+    if let Some(size) = log.max_size {
+        config.insert("max-size".into(), json!(size.to_string()));
+        config.insert("max-file".into(), json!(log.max_file.to_string()));
+    }
+    json!({ "Type": "json-file", "Config": config })
 }
 
 fn network_mode(mode: &NetworkMode) -> String {

@@ -6,7 +6,7 @@ use crate::image::pull::{self, PullOptions};
 use crate::image::reference::Reference;
 use crate::runtime::create::{self, CreateOptions};
 use crate::runtime::lifecycle;
-use crate::runtime::logs::LogReader;
+use crate::runtime::logs::{LogOptions, LogReader};
 use crate::cli::signals;
 use crate::net::network::{DEFAULT_NETWORK, NetworkMode, NetworkRequest, Networks};
 use std::io::{IsTerminal, Write};
@@ -25,6 +25,10 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     let tty = args.tty && (args.detach || std::io::stdin().is_terminal());
     if args.tty && !tty {
         printer.warn("the input device is not a TTY; running without a terminal");
+    }
+    let (log, not_applied) = LogOptions::from_flags(&args.log_opt)?;
+    if !not_applied.is_empty() {
+        printer.warn(format!("rde does not apply --log-opt {} yet; ignored", not_applied.join(", ")));
     }
     let store = ctx.store()?;
     let containers = ctx.containers()?;
@@ -71,6 +75,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         healthcheck: args.health_cmd.as_ref().and_then(|cmd| {
             crate::runtime::health::HealthConfig::from_test(&["CMD-SHELL".into(), cmd.clone()], args.health_interval.map(std::time::Duration::from_secs_f64), args.health_timeout.map(std::time::Duration::from_secs_f64), args.health_start_period.map(std::time::Duration::from_secs_f64), args.health_retries)
         }),
+        log,
         ..Default::default()
     };
     if ctx.paths.rootless && (opts.memory.is_some() || opts.cpus.is_some() || opts.pids_limit.is_some()) {

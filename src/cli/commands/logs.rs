@@ -39,9 +39,17 @@ pub fn run(ctx: &Context, args: ProjectLogsArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Several containers' logs read side by side, printed with prefixes.
+/// A line written in pieces (docker's partial entries) is printed whole up to this size.
+const HELD_LINE_LIMIT: usize = 1 << 20;
+
+/// Several containers' logs read side by side, printed with prefixes. A line
+/// the log holds in pieces (longer than 16 KiB) is printed once whole, with one
+/// prefix: its pieces are held until its end arrives, the source goes quiet
+/// for a round, 1 MiB is held, or the mux is dropped.
 pub struct LogMux {
     sources: Vec<(String, LogReader)>,
+    /// Per source: the pieces of an unfinished line.
+    held: Vec<Option<LogLine>>,
     width: usize,
     prefix: bool,
     color: bool,
@@ -57,7 +65,8 @@ impl LogMux {
             sources.push((label, LogReader::open(&containers.log_path(&r.id))?));
         }
         let width = sources.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
-        Ok(LogMux { sources, width, prefix, color, timestamps })
+        let held = vec![None; sources.len()];
+        Ok(LogMux { sources, held, width, prefix, color, timestamps })
     }
 
     /// Everything written so far (the last `n` lines of each).
@@ -80,23 +89,64 @@ impl LogMux {
         !lines.is_empty()
     }
 
-    pub fn print(&self, lines: &[(usize, LogLine)]) {
+    /// Print `lines` (source index, entry); pieces of a line are joined.
+    /// Lines held from an earlier call whose source sent nothing now are printed too.
+    pub fn print(&mut self, lines: &[(usize, LogLine)]) {
         let mut out = std::io::stdout().lock();
+        let mut active = vec![false; self.sources.len()];
         for (i, line) in lines {
-            let mut text = String::new();
-            if self.prefix {
-                let label = format!("{:<width$} | ", self.sources[*i].0, width = self.width);
-                text = if self.color { format!("\x1b[{}m{label}\x1b[0m", COLORS[i % COLORS.len()]) } else { label };
+            active[*i] = true;
+            let whole = match self.held[*i].take() {
+                Some(mut held) => {
+                    held.log.push_str(&line.log);
+                    held
+                }
+                None => line.clone(),
+            };
+            if whole.log.ends_with('\n') || whole.log.len() >= HELD_LINE_LIMIT {
+                self.write_line(&mut out, *i, &whole);
+            } else {
+                self.held[*i] = Some(whole);
             }
-            if self.timestamps {
-                text.push_str(&line.time);
-                text.push(' ');
+        }
+        for (i, active) in active.into_iter().enumerate() {
+            if !active {
+                self.release(&mut out, i);
             }
-            text.push_str(&line.log);
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            let _ = out.write_all(text.as_bytes());
+        }
+        let _ = out.flush();
+    }
+
+    fn release(&mut self, out: &mut impl Write, i: usize) {
+        if let Some(line) = self.held[i].take() {
+            self.write_line(out, i, &line);
+        }
+    }
+
+    fn write_line(&self, out: &mut impl Write, i: usize, line: &LogLine) {
+        let mut text = String::new();
+        if self.prefix {
+            let label = format!("{:<width$} | ", self.sources[i].0, width = self.width);
+            text = if self.color { format!("\x1b[{}m{label}\x1b[0m", COLORS[i % COLORS.len()]) } else { label };
+        }
+        if self.timestamps {
+            text.push_str(&line.time);
+            text.push(' ');
+        }
+        text.push_str(&line.log);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let _ = out.write_all(text.as_bytes());
+    }
+}
+
+impl Drop for LogMux {
+    /// What is still held (output that ended without a newline) is printed.
+    fn drop(&mut self) {
+        let mut out = std::io::stdout().lock();
+        for i in 0..self.held.len() {
+            self.release(&mut out, i);
         }
         let _ = out.flush();
     }
