@@ -12,4 +12,5 @@ mod crafted;
 mod host_paths;
 mod kernel;
 mod local_users;
+mod logs;
 mod reliability;
