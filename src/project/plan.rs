@@ -8,6 +8,7 @@ use crate::net::ports::{PortMapping, Protocol};
 use crate::runtime::create::CreateOptions;
 use crate::runtime::health::HealthConfig;
 use crate::runtime::restart::RestartPolicy;
+use crate::runtime::security_opt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -105,6 +106,8 @@ impl Plan<'_> {
             ulimits: s.ulimits.iter().map(|(name, u)| (name.clone(), u.soft.max(0) as u64, u.hard.max(0) as u64)).collect(),
             shm_size: s.shm_size,
             extra_hosts: s.extra_hosts.iter().flat_map(|(host, ips)| ips.iter().map(move |ip| (host.clone(), ip.clone()))).collect(),
+            // A seccomp profile path is relative to the project directory, as compose reads it.
+            security_opt: s.security_opt.iter().map(|o| security_opt::resolve_relative(o, &p.working_dir)).collect(),
         })
     }
 
@@ -115,7 +118,7 @@ impl Plan<'_> {
             ("privileged", s.privileged),
             ("devices", !s.devices.is_empty()),
             ("sysctls", !s.sysctls.is_empty()),
-            ("security_opt", !s.security_opt.is_empty()),
+            ("security_opt apparmor/label", !security_opt::not_applied(&s.security_opt).is_empty()),
             ("dns", !s.dns.is_empty() || !s.dns_search.is_empty() || !s.dns_opt.is_empty()),
             ("secrets", !s.secrets.is_empty()),
             ("configs", !s.configs.is_empty()),

@@ -54,6 +54,8 @@ pub struct CreateOptions {
     pub shm_size: Option<u64>,
     /// `host:ip` lines added to /etc/hosts.
     pub extra_hosts: Vec<(String, String)>,
+    /// docker's `--security-opt`: `seccomp=unconfined|PROFILE.json`, `no-new-privileges`, ... (see `security_opt`).
+    pub security_opt: Vec<String>,
 }
 
 /// The init binary `--init` mounts into the container: statically linked, so it
@@ -87,6 +89,8 @@ pub enum CreateError {
     State(#[from] super::state::StateError),
     #[error("volume {name}: {source}")]
     Volume { name: String, source: std::io::Error },
+    #[error(transparent)]
+    SecurityOpt(#[from] super::security_opt::SecurityOptError),
 }
 
 /// Create the container record and its directories (nothing runs yet).
@@ -117,6 +121,8 @@ pub fn create(
     if args.is_empty() {
         return Err(CreateError::NoCommand);
     }
+    // A seccomp profile file is read now: the record keeps it.
+    let security = super::security_opt::parse(&opts.security_opt)?;
     let mut mounts = Vec::new();
     if opts.init {
         if !std::path::Path::new(INIT_BINARY).is_file() {
@@ -188,6 +194,7 @@ pub fn create(
             cap_add: opts.cap_add.clone(),
             cap_drop,
             rlimits,
+            no_new_privileges: security.no_new_privileges,
         },
         hostname: hostname.clone(),
         rootfs: String::new(),
@@ -201,6 +208,7 @@ pub fn create(
         netns_path: None,
         shm_size: opts.shm_size,
         no_device_nodes,
+        seccomp: security.seccomp,
     };
     let mut ports = opts.ports.clone();
     if opts.publish_all {
