@@ -398,11 +398,11 @@ impl Profile {
         let has_cap = |c: &String| capabilities.iter().any(|have| super::spec::capability_name(have) == super::spec::capability_name(c));
         let kernel_at_least = |min: &KernelVersion| host.kernel.is_some_and(|k| k >= *min);
         let mut architectures = self.architectures.clone();
-        if let Some(native) = host.scmp_arch {
-            if let Some(m) = self.arch_map.iter().find(|m| m.architecture == native) {
-                architectures.push(m.architecture);
-                architectures.extend(m.sub_architectures.iter().copied());
-            }
+        if let Some(native) = host.scmp_arch
+            && let Some(m) = self.arch_map.iter().find(|m| m.architecture == native)
+        {
+            architectures.push(m.architecture);
+            architectures.extend(m.sub_architectures.iter().copied());
         }
         let mut syscalls = Vec::new();
         for rule in &self.syscalls {
