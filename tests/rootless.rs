@@ -229,6 +229,27 @@ fn rootless_containers_run_exec_stop_and_map_owners() {
 }
 
 #[test]
+fn rootless_containers_run_and_exec_under_the_seccomp_profile() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    let image = format!("{}/library/busybox", shared_registry());
+    let field = |status: &str, name: &str| status.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).map(|v| v.trim().to_string()).unwrap_or_default();
+    let out = world.rde(&["container", "run", "--rm", &image, "sh", "-c", "grep ^Seccomp: /proc/self/status; unshare -U true"]);
+    assert_eq!(field(&out.stdout, "Seccomp"), "2", "{}{}", out.stdout, out.stderr);
+    assert!(out.code != 0 && out.stderr.contains("Operation not permitted"), "{}", out.stderr);
+    let out = world.rde(&["container", "run", "--rm", "--security-opt", "seccomp=unconfined", &image, "grep", "^Seccomp:", "/proc/self/status"]);
+    assert_eq!(field(&out.stdout, "Seccomp"), "0", "{}{}", out.stdout, out.stderr);
+    let out = world.rde(&["container", "run", "-d", "--name", "sc", &image, "sleep", "1000"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let init = world.rde(&["container", "exec", "sc", "cat", "/proc/1/status"]).stdout;
+    let exec = world.rde(&["container", "exec", "sc", "cat", "/proc/self/status"]).stdout;
+    assert_eq!(field(&exec, "Seccomp"), "2", "{exec}");
+    assert_eq!((field(&exec, "CapEff"), field(&exec, "CapPrm")), (field(&init, "CapEff"), field(&init, "CapPrm")));
+    assert_eq!(world.rde(&["container", "rm", "-f", "sc"]).code, 0);
+}
+
+#[test]
 fn rootless_networks_publish_ports_and_resolve_names() {
     assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
     let reg = shared_registry();

@@ -263,6 +263,9 @@ pub struct RunArgs {
     pub cap_add: Vec<String>,
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
+    /// seccomp=unconfined, seccomp=PROFILE.json (docker's format), no-new-privileges
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
     /// Memory limit, e.g. 512m or 2g
     #[arg(short, long)]
     pub memory: Option<String>,

@@ -9,6 +9,7 @@ use crate::runtime::create::CreateOptions;
 use crate::runtime::health::HealthConfig;
 use crate::runtime::logs::LogOptions;
 use crate::runtime::restart::RestartPolicy;
+use crate::runtime::security_opt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -107,6 +108,8 @@ impl Plan<'_> {
             shm_size: s.shm_size,
             extra_hosts: s.extra_hosts.iter().flat_map(|(host, ips)| ips.iter().map(move |ip| (host.clone(), ip.clone()))).collect(),
             log: self.logging()?.0,
+            // A seccomp profile path is relative to the project directory, as compose reads it.
+            security_opt: s.security_opt.iter().map(|o| security_opt::resolve_relative(o, &p.working_dir)).collect(),
         })
     }
 
@@ -117,7 +120,7 @@ impl Plan<'_> {
             ("privileged", s.privileged),
             ("devices", !s.devices.is_empty()),
             ("sysctls", !s.sysctls.is_empty()),
-            ("security_opt", !s.security_opt.is_empty()),
+            ("security_opt apparmor/label", !security_opt::not_applied(&s.security_opt).is_empty()),
             ("dns", !s.dns.is_empty() || !s.dns_search.is_empty() || !s.dns_opt.is_empty()),
             ("secrets", !s.secrets.is_empty()),
             ("configs", !s.configs.is_empty()),

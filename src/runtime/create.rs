@@ -57,6 +57,8 @@ pub struct CreateOptions {
     pub extra_hosts: Vec<(String, String)>,
     /// Log rotation (docker's json-file `max-size`, `max-file`).
     pub log: super::logs::LogOptions,
+    /// docker's `--security-opt`: `seccomp=unconfined|PROFILE.json`, `no-new-privileges`, ... (see `security_opt`).
+    pub security_opt: Vec<String>,
 }
 
 /// The init binary `--init` mounts into the container: statically linked, so it
@@ -98,6 +100,8 @@ pub enum CreateError {
     VolumeName { spec: String, source: NameError },
     #[error(transparent)]
     Name(#[from] NameError),
+    #[error(transparent)]
+    SecurityOpt(#[from] super::security_opt::SecurityOptError),
 }
 
 /// Create the container record and its directories (nothing runs yet).
@@ -131,6 +135,8 @@ pub fn create(
     if args.is_empty() {
         return Err(CreateError::NoCommand);
     }
+    // A seccomp profile file is read now: the record keeps it.
+    let security = super::security_opt::parse(&opts.security_opt)?;
     let mut mounts = Vec::new();
     if opts.init {
         if !std::path::Path::new(INIT_BINARY).is_file() {
@@ -212,6 +218,7 @@ pub fn create(
             cap_add: opts.cap_add.clone(),
             cap_drop,
             rlimits,
+            no_new_privileges: security.no_new_privileges,
         },
         hostname: hostname.clone(),
         rootfs: String::new(),
@@ -225,6 +232,7 @@ pub fn create(
         netns_path: None,
         shm_size: opts.shm_size,
         no_device_nodes,
+        seccomp: security.seccomp,
     };
     let mut ports = opts.ports.clone();
     if opts.publish_all {

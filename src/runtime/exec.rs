@@ -1,7 +1,7 @@
 //! `exec`: a new process in a running container's namespaces, through
 //! libcontainer's tenant builder. The process is our child: its exit code is ours.
 
-use super::executor::RdeExecutor;
+use super::executor::TenantExecutor;
 use super::state::{ContainerRecord, Containers, Observed};
 use super::user;
 use libcontainer::container::builder::ContainerBuilder;
@@ -86,38 +86,53 @@ pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptio
         ExecError::Failed { message, exit_code }
     };
     let io = |e: std::io::Error| ExecError::Failed { message: e.to_string(), exit_code: 125 };
-    let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default()).with_executor(RdeExecutor);
+    // The container's seccomp filter, loaded by our executor (see TenantExecutor).
+    let caps = super::spec::capabilities(&p.cap_add, &p.cap_drop);
+    let seccomp: Option<oci_spec::runtime::LinuxSeccomp> = record
+        .spec
+        .seccomp
+        .linux_seccomp(&caps, &super::seccomp::Host::current())
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| ExecError::Failed { message: format!("seccomp filter: {e}"), exit_code: 125 })?;
+    let mut held = caps.clone();
+    if seccomp.is_some() && !p.no_new_privileges && !held.iter().any(|c| c == "CAP_SYS_ADMIN") {
+        held.push("CAP_SYS_ADMIN".into());
+    }
+    let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default()).with_executor(TenantExecutor { seccomp });
     if !opts.interactive && !opts.tty {
         builder = builder.with_stdin(std::os::fd::OwnedFd::from(std::fs::File::open("/dev/null").map_err(io)?));
     }
-    // With a terminal the whole process comes from a process.json (the only way
-    // libcontainer takes `terminal: true` for exec) and the pty master arrives on a socket.
+    // The whole process comes from a process.json: the only way libcontainer
+    // takes `terminal: true` for exec, and capability sets that differ.
     let dir = containers.dir(&record.id);
+    let mut env_list: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env_list.sort();
+    let mut process = serde_json::json!({
+        "terminal": opts.tty,
+        "user": {"uid": uid, "gid": gid, "additionalGids": additional_gids},
+        "args": opts.command,
+        "env": env_list,
+        "cwd": cwd,
+        "capabilities": {"bounding": caps, "effective": held, "permitted": held},
+    });
+    if p.no_new_privileges {
+        process["noNewPrivileges"] = serde_json::json!(true);
+    }
+    // With a terminal, the pty master arrives on a socket.
     let console = if opts.tty {
         let socket = super::tty::socket_dir().map_err(io)?.join("console.sock");
         let listener = std::os::unix::net::UnixListener::bind(&socket).map_err(io)?;
         let (rows, cols) = super::tty::current_size();
-        let caps = super::spec::capabilities(&p.cap_add, &p.cap_drop);
-        let mut env_list: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env_list.sort();
-        let process = serde_json::json!({
-            "terminal": true,
-            "consoleSize": {"height": rows, "width": cols},
-            "user": {"uid": uid, "gid": gid, "additionalGids": additional_gids},
-            "args": opts.command,
-            "env": env_list,
-            "cwd": cwd,
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": false,
-        });
-        let process_file = dir.join(format!("exec-{}.json", crate::fsutil::unique_suffix()));
-        crate::fsutil::write_atomic(&process_file, process.to_string().as_bytes(), 0o600).map_err(io)?;
+        process["consoleSize"] = serde_json::json!({"height": rows, "width": cols});
         builder = builder.with_console_socket(Some(&socket));
-        Some((listener, socket, process_file))
+        Some((listener, socket))
     } else {
         None
     };
-    let mut tenant = builder
+    let process_file = dir.join(format!("exec-{}.json", crate::fsutil::unique_suffix()));
+    crate::fsutil::write_atomic(&process_file, process.to_string().as_bytes(), 0o600).map_err(io)?;
+    let tenant = builder
         .with_root_path(libcontainer_root)
         .map_err(failed)?
         .as_tenant()
@@ -127,15 +142,12 @@ pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptio
         .with_user(Some(uid))
         .with_group(Some(gid))
         .with_additional_gids(additional_gids)
-        .with_capabilities(super::spec::capabilities(&p.cap_add, &p.cap_drop))
-        .with_detach(opts.tty);
-    if let Some((_, _, process_file)) = &console {
-        tenant = tenant.with_process(Some(process_file));
-    }
+        .with_detach(opts.tty)
+        .with_process(Some(&process_file));
     let built = tenant.build();
+    let _ = std::fs::remove_file(&process_file);
     let master = match &console {
-        Some((listener, socket, process_file)) => {
-            let _ = std::fs::remove_file(process_file);
+        Some((listener, socket)) => {
             let master = built.as_ref().ok().map(|_| super::tty::receive_master(listener));
             let _ = std::fs::remove_file(socket);
             let _ = socket.parent().map(std::fs::remove_dir);

@@ -44,6 +44,42 @@ impl Executor for RdeExecutor {
     }
 }
 
+/// The executor for `exec` and health checks. libcontainer's tenant builder
+/// leaves the container's `linux.seccomp` out, so this loads the filter itself,
+/// last before the exec, as runc does for `docker exec`.
+///
+/// Loading a filter needs no_new_privs or CAP_SYS_ADMIN, and libcontainer has
+/// already set the capabilities by then: without no_new_privs, `exec` gives the
+/// process CAP_SYS_ADMIN in its effective and permitted sets only (not the
+/// bounding set), and after loading the filter this drops every capability
+/// outside the bounding set, before the exec.
+#[derive(Clone)]
+pub struct TenantExecutor {
+    /// The container's filter, as libcontainer loads it for the init; `None`: unconfined.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+}
+
+impl Executor for TenantExecutor {
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        RdeExecutor.validate(spec)
+    }
+
+    fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        if let Some(filter) = &self.seccomp {
+            libcontainer::seccomp::initialize_seccomp(filter).map_err(|e| ExecutorError::Other(format!("cannot load the seccomp filter: {e}")))?;
+            if let Some(caps) = spec.process().as_ref().and_then(|p| p.capabilities().as_ref()) {
+                let bounding = caps.bounding().clone().unwrap_or_default();
+                let within = |set: &Option<oci_spec::runtime::Capabilities>| set.as_ref().map(|s| s.intersection(&bounding).copied().collect());
+                let mut kept = caps.clone();
+                kept.set_effective(within(caps.effective())).set_permitted(within(caps.permitted())).set_inheritable(None).set_ambient(None);
+                libcontainer::capabilities::drop_privileges(&kept, &*libcontainer::syscall::syscall::create_syscall())
+                    .map_err(|e| ExecutorError::Other(format!("cannot drop capabilities: {e}")))?;
+            }
+        }
+        RdeExecutor.exec(spec)
+    }
+}
+
 /// docker's message and exit code for a process that could not be started: the
 /// executor's words sit inside libcontainer's error chain.
 pub fn describe_failure(e: &libcontainer::error::LibcontainerError) -> (String, i32) {

@@ -10,6 +10,8 @@ pub mod lifecycle;
 pub mod logs;
 pub mod restart;
 pub mod rootfs;
+pub mod seccomp;
+pub mod security_opt;
 pub mod shim;
 pub mod spec;
 pub mod state;

@@ -70,6 +70,9 @@ pub struct ProcessSpec {
     pub cap_drop: Vec<String>,
     /// (resource, soft, hard), e.g. ("RLIMIT_NOFILE", 1024, 4096).
     pub rlimits: Vec<(String, u64, u64)>,
+    /// `no-new-privileges`: exec cannot gain privileges (setuid bits, file capabilities).
+    #[serde(default)]
+    pub no_new_privileges: bool,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -93,6 +96,9 @@ pub struct ContainerSpec {
     /// mounts are `nodev` (and so is the rootfs, mounted by the shim).
     #[serde(default)]
     pub no_device_nodes: bool,
+    /// The seccomp filter (docker's default profile unless told otherwise).
+    #[serde(default)]
+    pub seccomp: super::seccomp::Seccomp,
 }
 
 /// Normalise a capability name: `net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN`.
@@ -184,7 +190,7 @@ pub fn runtime_spec(c: &ContainerSpec) -> Value {
     if let Some(pids) = c.pids_limit {
         resources["pids"] = json!({"limit": pids});
     }
-    json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": p.terminal,
@@ -194,7 +200,6 @@ pub fn runtime_spec(c: &ContainerSpec) -> Value {
             "cwd": p.cwd,
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "rlimits": rlimits,
-            "noNewPrivileges": false,
         },
         "root": {"path": c.rootfs, "readonly": c.read_only},
         "hostname": c.hostname,
@@ -206,7 +211,16 @@ pub fn runtime_spec(c: &ContainerSpec) -> Value {
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
         },
-    })
+    });
+    // Only when set: libcontainer loads the seccomp filter before dropping
+    // capabilities when `noNewPrivileges` is absent, after (needing it) when present.
+    if p.no_new_privileges {
+        spec["process"]["noNewPrivileges"] = json!(true);
+    }
+    if let Some(filter) = c.seccomp.linux_seccomp(&caps, &super::seccomp::Host::current()) {
+        spec["linux"]["seccomp"] = filter;
+    }
+    spec
 }
 
 #[cfg(test)]
@@ -246,6 +260,24 @@ mod tests {
         let binds: Vec<&Value> = v["mounts"].as_array().unwrap().iter().filter(|m| m["destination"] == "/data").collect();
         assert_eq!(binds[0]["options"], json!(["rbind", "rprivate", "ro"]));
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 512 << 20);
+        assert_eq!(spec.linux().as_ref().unwrap().seccomp().as_ref().unwrap().default_action(), oci_spec::runtime::LinuxSeccompAction::ScmpActErrno);
+        assert_eq!(spec.process().as_ref().unwrap().no_new_privileges(), None);
+    }
+
+    #[test]
+    fn seccomp_and_no_new_privileges() {
+        let mut c = sample();
+        c.seccomp = crate::runtime::seccomp::Seccomp::Unconfined;
+        c.process.no_new_privileges = true;
+        let v = runtime_spec(&c);
+        assert!(v["linux"].get("seccomp").is_none());
+        assert_eq!(v["process"]["noNewPrivileges"], true);
+        // Records written before these fields existed read as docker's defaults.
+        let mut old = serde_json::to_value(sample()).unwrap();
+        old.as_object_mut().unwrap().remove("seccomp");
+        old["process"].as_object_mut().unwrap().remove("no_new_privileges");
+        let old: ContainerSpec = serde_json::from_value(old).unwrap();
+        assert_eq!((old.seccomp, old.process.no_new_privileges), (crate::runtime::seccomp::Seccomp::Default, false));
     }
 
     #[test]

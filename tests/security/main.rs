@@ -14,3 +14,4 @@ mod kernel;
 mod local_users;
 mod logs;
 mod reliability;
+mod seccomp;

@@ -58,6 +58,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         read_only: args.read_only,
         cap_add: args.cap_add.clone(),
         cap_drop: args.cap_drop.clone(),
+        security_opt: args.security_opt.clone(),
         memory: args.memory.as_deref().map(create::parse_bytes).transpose()?,
         cpus: args.cpus,
         pids_limit: args.pids_limit,
@@ -78,6 +79,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         log,
         ..Default::default()
     };
+    for option in crate::runtime::security_opt::not_applied(&opts.security_opt) {
+        printer.warn(format!("--security-opt {option} is not applied by rde; ignored"));
+    }
     if ctx.paths.rootless && (opts.memory.is_some() || opts.cpus.is_some() || opts.pids_limit.is_some()) {
         printer.warn("resource limits are not enforced rootless on this host (the user may not create cgroups)");
     }
