@@ -24,7 +24,7 @@ pub const DEFAULT_NETWORK: &str = "bridge";
 pub enum NetworkError {
     #[error("network store {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("network record {path} is corrupt: {source}")]
+    #[error("network record {} is corrupt: {source}; hint: remove it with `rde network rm {}`", .path.display(), record_name(.path))]
     Corrupt { path: PathBuf, source: serde_json::Error },
     #[error("no such network: {0}; hint: `rde network ls` lists them, `rde network create {0}` makes it")]
     NotFound(String),
@@ -173,16 +173,33 @@ impl Networks {
         fsutil::lock_exclusive(&self.lock).map_err(io_err(&self.lock))
     }
 
+    /// Every readable network, by name. A corrupt record is left out (see
+    /// [`Networks::broken`]) rather than failing every command.
     pub fn all(&self) -> Result<Vec<Network>, NetworkError> {
-        let mut out = Vec::new();
+        let (mut out, _) = self.scan()?;
+        out.sort_by(|a: &Network, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The records that cannot be read (`Corrupt` or `Io`).
+    pub fn broken(&self) -> Result<Vec<NetworkError>, NetworkError> {
+        Ok(self.scan()?.1)
+    }
+
+    fn scan(&self) -> Result<(Vec<Network>, Vec<NetworkError>), NetworkError> {
+        let (mut good, mut bad) = (Vec::new(), Vec::new());
         for entry in std::fs::read_dir(&self.defs).map_err(io_err(&self.defs))?.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "json") {
-                out.push(read_json(&path)?.expect("listed"));
+                match read_json(&path) {
+                    Ok(Some(network)) => good.push(network),
+                    // Removed since the listing.
+                    Ok(None) => {}
+                    Err(e) => bad.push(e),
+                }
             }
         }
-        out.sort_by(|a: &Network, b| a.name.cmp(&b.name));
-        Ok(out)
+        Ok((good, bad))
     }
 
     /// A network by name (or id prefix); the default network is made on first use.
@@ -300,6 +317,11 @@ pub fn allocate(network: &Network, endpoints: &[Endpoint], wanted: Option<Ipv4Ad
         return Ok(ip);
     }
     ipam::free_address(network.subnet, &used).ok_or_else(|| NetworkError::Full { network: network.name.clone(), subnet: network.subnet })
+}
+
+/// The network a record file is for (`networks-v1/<name>.json`).
+fn record_name(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// docker's rule for network names (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`, see [`crate::names`]).

@@ -103,3 +103,19 @@ fn count_sleepers(id: &str) -> usize {
         .filter(|e| std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default().contains(id))
         .count()
 }
+
+#[test]
+fn a_corrupt_network_record_is_reported_skipped_and_removable() {
+    require_root();
+    let env = Env::new();
+    env.ok(&["network", "create", "mangled"]);
+    env.ok(&["network", "create", "fine"]);
+    let record = env.root().join("networks-v1/mangled.json");
+    std::fs::write(&record, b"{\"name\": \"mangled\", \"sub").unwrap();
+    let ls = env.ok(&["network", "ls"]);
+    assert!(ls.stdout.contains("fine") && !ls.stdout.contains("mangled"), "{}", ls.stdout);
+    assert!(ls.stderr.contains("is corrupt") && ls.stderr.contains("rde network rm mangled"), "{}", ls.stderr);
+    env.ok(&["network", "rm", "mangled"]);
+    assert!(!record.exists());
+    env.ok(&["network", "rm", "fine"]);
+}

@@ -5,6 +5,9 @@ use crate::net::network::{DEFAULT_NETWORK, Networks};
 pub fn run(ctx: &Context, args: NetworkLsArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
     let networks = Networks::open(&ctx.paths)?;
+    for broken in networks.broken()? {
+        printer.warn(broken.to_string());
+    }
     let all = {
         let _lock = networks.lock()?;
         networks.get(DEFAULT_NETWORK)?;

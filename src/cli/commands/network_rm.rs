@@ -47,7 +47,11 @@ pub fn unused(ctx: &Context) -> anyhow::Result<Vec<String>> {
 pub fn remove_named(ctx: &Context, networks: &Networks, name: &str) -> anyhow::Result<()> {
     let network = {
         let _lock = networks.lock()?;
-        networks.get(name)?
+        match networks.get(name) {
+            // Its record is all that is known of it: forget it.
+            Err(NetworkError::Corrupt { .. }) => return Ok(networks.remove(name)?),
+            other => other?,
+        }
     };
     remove(ctx, &network)
 }
