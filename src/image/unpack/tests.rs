@@ -272,3 +272,25 @@ fn xattr_get(path: &Path, name: &str) -> Option<Vec<u8>> {
     buf.truncate(n);
     Some(buf)
 }
+
+/// Unpacking speed on a real layer: `RDE_BENCH_LAYER=/path/to/layer.tar cargo test --lib
+/// image::unpack::tests::bench_unpack_layer -- --ignored --nocapture` (an uncompressed tar;
+/// each round unpacks it into a fresh directory, the best round is reported).
+#[test]
+#[ignore]
+fn bench_unpack_layer() {
+    let Some(path) = std::env::var_os("RDE_BENCH_LAYER") else { return };
+    let tar = std::fs::read(&path).unwrap();
+    let rounds: usize = std::env::var("RDE_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let mut best = f64::MAX;
+    for _ in 0..rounds {
+        let (_s, layer) = sandbox();
+        let start = std::time::Instant::now();
+        let stats = unpack_layer(&tar[..], &layer, &opts()).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        best = best.min(secs);
+        eprintln!("{} entries, {} file bytes in {secs:.2}s ({:.0} MB/s)", stats.entries, stats.file_bytes, tar.len() as f64 / secs / 1e6);
+        crate::fsutil::remove_tree(&layer).unwrap();
+    }
+    eprintln!("best of {rounds}: {best:.2}s, {:.0} MB/s of tar", tar.len() as f64 / best / 1e6);
+}
