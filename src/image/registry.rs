@@ -569,10 +569,10 @@ mod tests {
         let mut authorization = None;
         let mut line = String::new();
         while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("authorization") {
-                    authorization = Some(value.trim().to_string());
-                }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("authorization")
+            {
+                authorization = Some(value.trim().to_string());
             }
             line.clear();
         }

@@ -509,7 +509,9 @@ fn pax_sparse_formats_are_written_sparse() {
 #[test]
 fn hostile_sparse_maps_are_refused_before_writing() {
     let real = 1 << 20;
-    let hostile: Vec<(&str, Vec<(u64, u64)>, u64)> = vec![
+    // (what, the map's (offset, length) runs, bytes of data stored)
+    type Case = (&'static str, Vec<(u64, u64)>, u64);
+    let hostile: Vec<Case> = vec![
         ("overlapping runs", vec![(0, 512), (256, 512)], 1024),
         ("runs out of order", vec![(4096, 512), (0, 512)], 1024),
         ("a run past the real size", vec![(real - 100, 512)], 512),
