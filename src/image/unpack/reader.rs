@@ -23,7 +23,7 @@ const BLOCK: u64 = 512;
 /// GNU long names and PAX headers: Go's archive/tar refuses larger ones too.
 const MAX_META_BYTES: u64 = 1 << 20;
 /// Runs of data in one sparse file's map (16 bytes each in memory).
-pub(super) const MAX_SPARSE_EXTENTS: usize = 1 << 20;
+const MAX_SPARSE_EXTENTS: usize = 1 << 20;
 
 /// `length` bytes of an entry's data that belong at `offset` of the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
