@@ -4,6 +4,19 @@ use super::digest::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The largest image config rde reads. Configs are kilobytes (history entries
+/// included); this bounds what a registry can make rde hold in memory.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// A config that cannot describe the image its manifest lists.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("rootfs.type is {0:?}, not \"layers\"")]
+    RootfsType(String),
+    #[error("the manifest lists {layers} layer(s) but its rootfs.diff_ids has {diff_ids}")]
+    LayerCount { diff_ids: usize, layers: usize },
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ImageConfig {
     #[serde(default)]
@@ -73,6 +86,19 @@ impl ImageConfig {
         serde_json::from_slice(bytes)
     }
 
+    /// Check the config against a manifest with `layers` layers, before any layer
+    /// is fetched: `rootfs.type` must be `layers` and there must be one diff id per
+    /// layer (OCI image spec, config `rootfs`; docker refuses a mismatch too).
+    pub fn check_layers(&self, layers: usize) -> Result<(), ConfigError> {
+        if self.rootfs.kind != "layers" {
+            return Err(ConfigError::RootfsType(self.rootfs.kind.clone()));
+        }
+        if self.rootfs.diff_ids.len() != layers {
+            return Err(ConfigError::LayerCount { diff_ids: self.rootfs.diff_ids.len(), layers });
+        }
+        Ok(())
+    }
+
     pub fn platform(&self) -> String {
         match &self.variant {
             Some(v) => format!("{}/{}/{v}", self.os, self.architecture),
@@ -99,5 +125,20 @@ mod tests {
         assert_eq!(c.config.healthcheck.as_ref().unwrap().retries, Some(3));
         assert_eq!(c.rootfs.diff_ids.len(), 1);
         assert_eq!(c.platform(), "linux/amd64");
+        assert_eq!(c.check_layers(1), Ok(()));
+    }
+
+    #[test]
+    fn refuses_configs_that_do_not_fit_the_manifest() {
+        let config = |kind: &str, ids: usize| {
+            let ids = vec![format!("\"sha256:{}\"", "e".repeat(64)); ids].join(",");
+            ImageConfig::parse(format!(r#"{{"rootfs":{{"type":"{kind}","diff_ids":[{ids}]}}}}"#).as_bytes()).unwrap()
+        };
+        assert_eq!(config("layers", 2).check_layers(3), Err(ConfigError::LayerCount { diff_ids: 2, layers: 3 }));
+        assert_eq!(config("layers", 3).check_layers(2), Err(ConfigError::LayerCount { diff_ids: 3, layers: 2 }));
+        assert_eq!(config("layers", 0).check_layers(0), Ok(()));
+        let err = config("layers+base", 1).check_layers(1).unwrap_err();
+        assert_eq!(err.to_string(), r#"rootfs.type is "layers+base", not "layers""#);
+        assert!(ImageConfig::parse(br#"{"architecture":"amd64"}"#).is_err(), "a config without rootfs is refused");
     }
 }

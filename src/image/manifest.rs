@@ -11,6 +11,11 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_SCHEMA1: [&str; 2] =
     ["application/vnd.docker.distribution.manifest.v1+prettyjws", "application/vnd.docker.distribution.manifest.v1+json"];
 
+/// The largest manifest or index rde reads: the distribution registry refuses to
+/// store bigger ones (4 MiB), containers/image reads no more, containerd 4,393,216
+/// bytes. Real manifests are a few kilobytes.
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
 /// Everything rde can read, for the registry's Accept header.
 pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
@@ -62,6 +67,8 @@ pub enum ManifestError {
     Malformed(#[from] serde_json::Error),
     #[error("no manifest for platform {wanted} (available: {available})")]
     NoPlatform { wanted: Platform, available: String },
+    #[error("the manifest is {0} bytes, more than the {MAX_MANIFEST_BYTES} a registry accepts")]
+    TooLarge(usize),
 }
 
 /// The layer compressions rde can unpack.
@@ -91,6 +98,9 @@ impl Compression {
 impl Manifest {
     /// Parse a manifest body, using the Content-Type when the body does not say.
     pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, ManifestError> {
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(ManifestError::TooLarge(bytes.len()));
+        }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Probe {

@@ -3,7 +3,7 @@
 //! the hashers and the decompressor into the layer writer, several layers at once.
 //! Nothing is published until both the compressed digest and the diff id check out.
 
-use super::config::ImageConfig;
+use super::config::{ConfigError, ImageConfig, MAX_CONFIG_BYTES};
 use super::digest::{Digest, HashingReader};
 use super::manifest::{Compression, Descriptor, ImageManifest, Manifest, ManifestError};
 use super::platform::Platform;
@@ -20,7 +20,6 @@ use std::sync::Mutex;
 const PARALLEL_LAYERS: usize = 3;
 /// Tries per layer when the connection drops or the data arrives damaged.
 const LAYER_ATTEMPTS: usize = 3;
-const MAX_CONFIG_BYTES: u64 = 16 << 20;
 const STREAM_BUFFER: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,8 +47,10 @@ pub enum PullFailure {
     Stream { digest: Digest, source: io::Error },
     #[error("bad image config {digest}: {source}")]
     Config { digest: Digest, source: serde_json::Error },
-    #[error("the config lists {diff_ids} layers but the manifest has {layers}")]
-    LayerCount { diff_ids: usize, layers: usize },
+    #[error("image config {config}: {source}; hint: the image is malformed (nothing was downloaded); ask its publisher to rebuild it")]
+    ConfigMismatch { config: Digest, source: ConfigError },
+    #[error("image config {digest} is {size} bytes, more than rde reads ({MAX_CONFIG_BYTES}); hint: the image is malformed, or not an image")]
+    ConfigTooLarge { digest: Digest, size: u64 },
 }
 
 impl PullFailure {
@@ -59,7 +60,7 @@ impl PullFailure {
             PullFailure::Registry(RegistryError::Io { .. } | RegistryError::Unreachable { .. }) => true,
             PullFailure::Registry(RegistryError::Http { status, .. }) => *status >= 500 || *status == 429,
             PullFailure::SizeMismatch { .. } | PullFailure::Stream { .. } | PullFailure::DigestMismatch { .. } => true,
-            PullFailure::Unpack { source: UnpackError::Tar(_), .. } => true,
+            // A tar error once the layer's digest checked out is the layer itself, not the network.
             _ => false,
         }
     }
@@ -106,9 +107,8 @@ fn pull_inner(client: &RegistryClient, store: &Store, reference: &Reference, opt
 
     let config_bytes = fetch_config(&session, store, &manifest.config, &registry)?;
     let config = ImageConfig::parse(&config_bytes).map_err(|source| PullFailure::Config { digest: manifest.config.digest.clone(), source })?;
-    if config.rootfs.diff_ids.len() != manifest.layers.len() {
-        return Err(PullFailure::LayerCount { diff_ids: config.rootfs.diff_ids.len(), layers: manifest.layers.len() });
-    }
+    // Before any layer is downloaded: a manifest and config that disagree are not an image.
+    config.check_layers(manifest.layers.len()).map_err(|source| PullFailure::ConfigMismatch { config: manifest.config.digest.clone(), source })?;
     if top.digest == manifest_digest && !config.os.is_empty() {
         let got = Platform { os: config.os.clone(), architecture: config.architecture.clone(), variant: config.variant.clone() };
         if !wanted.matches(&got) {
@@ -137,6 +137,9 @@ fn verify(actual: &Digest, expected: &Digest, what: &str, registry: &str) -> Res
 fn fetch_config(session: &RepoSession<'_>, store: &Store, desc: &Descriptor, registry: &str) -> Result<Vec<u8>, PullFailure> {
     if let Some(bytes) = store.get_blob(&desc.digest) {
         return Ok(bytes);
+    }
+    if desc.size > MAX_CONFIG_BYTES {
+        return Err(PullFailure::ConfigTooLarge { digest: desc.digest.clone(), size: desc.size });
     }
     let bytes = session.blob_bytes(&desc.digest, MAX_CONFIG_BYTES)?;
     verify(&Digest::of(&bytes), &desc.digest, "image config", registry)?;

@@ -1,18 +1,25 @@
 //! The registry v2 protocol client: ping, authentication (anonymous and
 //! credentialed Bearer tokens, Basic), manifests and streaming blobs, mirrors with
 //! fallback, plain HTTP only where allowed.
+//!
+//! Credentials go only where the user trusted them: Basic credentials to the
+//! registry itself, and to a Bearer token `realm` only over HTTPS or, over plain
+//! HTTP, to the registry's own host when the registry itself is plain HTTP
+//! (loopback or `insecure-registries`). Any other realm gets an anonymous token
+//! request, and a denial then says why no credentials were sent. Redirects
+//! (blobs in object storage) never carry the Authorization header.
 
 use super::auth::{Challenge, Credentials, DockerConfig};
 use super::digest::Digest;
-use super::manifest::ACCEPT;
+use super::manifest::{ACCEPT, MAX_MANIFEST_BYTES};
 use super::reference::Reference;
 use crate::settings::{Endpoint, Settings};
 use std::io::Read;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Manifests are small; anything bigger is not a manifest.
-const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// Token responses are a few kilobytes of JSON.
+const MAX_TOKEN_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -28,6 +35,10 @@ pub enum RegistryError {
     Denied { repository: String, registry: String, message: String },
     #[error("authentication to {registry} failed: {message}; hint: check your credentials with `rde login {registry}`")]
     AuthFailed { registry: String, message: String },
+    #[error("{what} ({message}): rde did not send your credentials to the registry's token service {realm} because {reason}; hint: a registry gets credentials through an https:// token realm, or a plain-HTTP one on its own host when the registry itself is plain HTTP")]
+    CredentialsWithheld { what: String, realm: String, reason: &'static str, message: String },
+    #[error("registry {registry} names an unusable token realm {realm:?}: {reason}; hint: the registry's auth configuration is wrong, or the registry is not what it claims to be")]
+    BadRealm { registry: String, realm: String, reason: &'static str },
     #[error("registry {registry} answered {status} for {url}: {message}")]
     Http { registry: String, status: u16, url: String, message: String },
     #[error("{what} from {registry} is larger than {limit} bytes")]
@@ -60,6 +71,9 @@ pub struct RepoSession<'c> {
     repository: String,
     authorization: Mutex<Option<String>>,
     credentials: Option<Credentials>,
+    /// Credentials held back from a token realm: (realm, why), for the error
+    /// should the registry then deny access.
+    withheld: Mutex<Option<(String, &'static str)>>,
 }
 
 pub struct FetchedManifest {
@@ -75,6 +89,8 @@ impl RegistryClient {
             .timeout_read(Duration::from_secs(60))
             .user_agent(concat!("rde/", env!("CARGO_PKG_VERSION")))
             .redirects(5)
+            // ureq's default, stated: blob redirects go to other hosts (object storage).
+            .redirect_auth_headers(ureq::RedirectAuthHeaders::Never)
             .build();
         RegistryClient { agent, settings, docker_config, config_path: config_path.display().to_string() }
     }
@@ -120,6 +136,7 @@ impl RegistryClient {
             repository: repository.to_string(),
             authorization: Mutex::new(None),
             credentials,
+            withheld: Mutex::new(None),
         };
         session.ping()?;
         Ok(session)
@@ -138,8 +155,17 @@ impl RegistryClient {
             repository: String::new(),
             authorization: Mutex::new(None),
             credentials: Some(creds.clone()),
+            withheld: Mutex::new(None),
         };
         session.ping()?;
+        if let Some((realm, reason)) = session.withheld.lock().unwrap().clone() {
+            return Err(RegistryError::CredentialsWithheld {
+                what: format!("cannot verify the login to {registry}"),
+                realm,
+                reason,
+                message: "its token service was asked anonymously".into(),
+            });
+        }
         // A registry that let us in anonymously has nothing to verify against.
         Ok(())
     }
@@ -241,6 +267,16 @@ impl RepoSession<'_> {
     }
 
     fn fetch_token(&self, realm: &str, service: Option<&str>) -> Result<String, RegistryError> {
+        let bad_realm = |reason| RegistryError::BadRealm { registry: self.registry(), realm: realm.to_string(), reason };
+        let parsed = Realm::parse(realm).map_err(bad_realm)?;
+        let send_credentials = match (&self.credentials, parsed.may_receive_credentials(&self.base.lock().unwrap())) {
+            (Some(_), Err(reason)) => {
+                *self.withheld.lock().unwrap() = Some((realm.to_string(), reason));
+                false
+            }
+            (Some(_), Ok(())) => true,
+            (None, _) => false,
+        };
         let mut request = self.client.agent.get(realm);
         if let Some(service) = service {
             request = request.query("service", service);
@@ -248,13 +284,14 @@ impl RepoSession<'_> {
         if !self.repository.is_empty() {
             request = request.query("scope", &format!("repository:{}:pull", self.repository));
         }
-        if let Some(c) = &self.credentials {
+        if let Some(c) = self.credentials.as_ref().filter(|_| send_credentials) {
             request = request.set("Authorization", &c.basic_header());
         }
         let response = match request.call() {
             Ok(r) => r,
             Err(ureq::Error::Status(401 | 403, r)) => {
-                return Err(RegistryError::AuthFailed { registry: self.registry(), message: error_message(r) });
+                let message = error_message(r);
+                return Err(self.withheld_error(message.clone()).unwrap_or(RegistryError::AuthFailed { registry: self.registry(), message }));
             }
             Err(ureq::Error::Status(status, r)) => return Err(self.status_error(status, realm, r, "token")),
             Err(ureq::Error::Transport(t)) => {
@@ -266,7 +303,7 @@ impl RepoSession<'_> {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let body: TokenResponse = serde_json::from_reader(response.into_reader().take(MAX_MANIFEST_BYTES)).map_err(|e| {
+        let body: TokenResponse = serde_json::from_reader(response.into_reader().take(MAX_TOKEN_BYTES)).map_err(|e| {
             RegistryError::AuthFailed { registry: self.registry(), message: format!("bad token response from {realm}: {e}") }
         })?;
         body.token.or(body.access_token).filter(|t| !t.is_empty()).ok_or_else(|| RegistryError::AuthFailed {
@@ -306,10 +343,25 @@ impl RepoSession<'_> {
         })
     }
 
+    /// Access denied after credentials were held back from the token realm: say so.
+    fn withheld_error(&self, message: String) -> Option<RegistryError> {
+        let (realm, reason) = self.withheld.lock().unwrap().clone()?;
+        Some(RegistryError::CredentialsWithheld {
+            what: format!("pull access denied for {} on {}", self.repository, self.registry()),
+            realm,
+            reason,
+            message,
+        })
+    }
+
     fn status_error(&self, status: u16, url: &str, response: ureq::Response, what: &str) -> RegistryError {
         let message = error_message(response);
         match status {
-            401 | 403 => RegistryError::Denied { repository: self.repository.clone(), registry: self.registry(), message },
+            401 | 403 => self.withheld_error(message.clone()).unwrap_or(RegistryError::Denied {
+                repository: self.repository.clone(),
+                registry: self.registry(),
+                message,
+            }),
             404 => RegistryError::NotFound { what: what.to_string(), registry: self.registry(), message },
             _ => RegistryError::Http { registry: self.registry(), status, url: url.to_string(), message },
         }
@@ -355,6 +407,72 @@ impl RepoSession<'_> {
     }
 }
 
+/// A Bearer challenge's token realm, as far as deciding what may be sent to it.
+#[derive(Debug, PartialEq, Eq)]
+struct Realm {
+    https: bool,
+    /// Lowercase, without port (IPv6 literals keep their brackets).
+    host: String,
+}
+
+impl Realm {
+    /// Only http(s) URLs with a host, no user info, not a link-local or
+    /// unspecified address (cloud metadata services live there, token services do not).
+    fn parse(realm: &str) -> Result<Realm, &'static str> {
+        let (scheme, rest) = realm.split_once("://").ok_or("not an http(s) URL")?;
+        let https = match scheme.to_ascii_lowercase().as_str() {
+            "https" => true,
+            "http" => false,
+            _ => return Err("not an http(s) URL"),
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.contains('@') {
+            return Err("it carries user info");
+        }
+        let host = host_of(authority);
+        if host.is_empty() {
+            return Err("it names no host");
+        }
+        let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
+        let unusable = match ip {
+            Some(std::net::IpAddr::V4(v4)) => v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast(),
+            Some(std::net::IpAddr::V6(v6)) => v6.is_unicast_link_local() || v6.is_unspecified(),
+            None => false,
+        };
+        if unusable {
+            return Err("it is a link-local or unspecified address");
+        }
+        Ok(Realm { https, host })
+    }
+
+    /// Whether Basic credentials for the registry at `registry_base`
+    /// (`scheme://host[:port]`) may go with a token request to this realm: over
+    /// HTTPS to any host (Docker Hub's realm is auth.docker.io, GitLab's the GitLab
+    /// host), over plain HTTP only to the registry's own host and only when the
+    /// registry is plain HTTP too. `Err` says why not.
+    fn may_receive_credentials(&self, registry_base: &str) -> Result<(), &'static str> {
+        if self.https {
+            return Ok(());
+        }
+        let Some(authority) = registry_base.strip_prefix("http://") else {
+            return Err("it is plain HTTP while the registry speaks HTTPS");
+        };
+        if host_of(authority) != self.host {
+            return Err("it is plain HTTP on another host than the registry");
+        }
+        Ok(())
+    }
+}
+
+/// `Host:port` -> `host`; `[::1]:5000` -> `[::1]`.
+fn host_of(authority: &str) -> String {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or("")),
+        None => authority.split(':').next().unwrap_or("").to_string(),
+    };
+    host.to_ascii_lowercase()
+}
+
 /// The `errors[].message` of a registry error body, or the status text.
 fn error_message(response: ureq::Response) -> String {
     let status_text = response.status_text().to_string();
@@ -388,4 +506,173 @@ fn error_message(response: ureq::Response) -> String {
     }
     let body = body.trim();
     if body.is_empty() || body.len() > 200 || body.starts_with('<') { status_text } else { body.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::Arc;
+
+    #[test]
+    fn realms_get_credentials_over_https_or_from_the_registry_itself() {
+        let realm = |r: &str| Realm::parse(r);
+        assert_eq!(realm("https://auth.docker.io/token"), Ok(Realm { https: true, host: "auth.docker.io".into() }));
+        assert_eq!(realm("HTTP://Reg.Example:5001/token?x=1").unwrap().host, "reg.example");
+        assert_eq!(realm("http://[::1]:5001/token").unwrap().host, "[::1]");
+        for bad in ["file:///etc/passwd", "ftp://x/", "auth.docker.io/token", "http:///token", "https://user:pw@evil/token", "http://169.254.169.254/latest", "http://0.0.0.0/", "http://[fe80::1]/t"] {
+            assert!(realm(bad).is_err(), "{bad}");
+        }
+        let may = |r: &str, base: &str| realm(r).unwrap().may_receive_credentials(base);
+        // HTTPS realms may be elsewhere (Docker Hub, GitLab).
+        assert_eq!(may("https://auth.docker.io/token", "https://registry-1.docker.io"), Ok(()));
+        assert_eq!(may("https://auth.example/token", "http://127.0.0.1:5000"), Ok(()));
+        // Plain HTTP only to the plain-HTTP registry's own host (any port).
+        assert_eq!(may("http://127.0.0.1:5001/token", "http://127.0.0.1:5000"), Ok(()));
+        assert_eq!(may("http://[::1]:5001/token", "http://[::1]:5000"), Ok(()));
+        assert!(may("http://localhost:5001/token", "http://127.0.0.1:5000").is_err());
+        assert!(may("http://evil.example/token", "http://127.0.0.1:5000").is_err());
+        assert!(may("http://registry.example/token", "https://registry.example").is_err(), "no downgrade");
+    }
+
+    type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+    /// A loopback HTTP server: answers each request with `respond(path, authorization)`
+    /// (a whole HTTP response) and records what it was asked.
+    fn serve(respond: impl Fn(&str, Option<&str>) -> String + Send + Sync + 'static) -> (u16, Seen) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Seen = Arc::default();
+        let record = seen.clone();
+        let respond = Arc::new(respond);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (record, respond) = (record.clone(), respond.clone());
+                std::thread::spawn(move || answer(stream, &record, &*respond));
+            }
+        });
+        (port, seen)
+    }
+
+    fn answer(stream: std::net::TcpStream, record: &Seen, respond: &dyn Fn(&str, Option<&str>) -> String) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        // A TLS ClientHello (rde tries HTTPS first): refuse it as a plain server does.
+        if reader.fill_buf().is_ok_and(|b| b.first() == Some(&0x16)) {
+            let _ = (&stream).write_all(reply("400 Bad Request", "", "plain HTTP here").as_bytes());
+            return;
+        }
+        let mut request = String::new();
+        if reader.read_line(&mut request).is_err() {
+            return;
+        }
+        let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let mut authorization = None;
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("authorization")
+            {
+                authorization = Some(value.trim().to_string());
+            }
+            line.clear();
+        }
+        record.lock().unwrap().push((path.clone(), authorization.clone()));
+        let _ = (&stream).write_all(respond(&path, authorization.as_deref()).as_bytes());
+    }
+
+    fn reply(status: &str, headers: &str, body: &str) -> String {
+        format!("HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+    }
+
+    /// A client whose config.json holds credentials for `registry`.
+    fn client_with_credentials(dir: &std::path::Path, registry: &str) -> RegistryClient {
+        let path = dir.join("config.json");
+        std::fs::write(&path, format!(r#"{{"auths":{{"{registry}":{{"username":"user","password":"secret"}}}}}}"#)).unwrap();
+        RegistryClient::new(Settings::default(), DockerConfig::load_from(&path).unwrap(), &path)
+    }
+
+    fn endpoint(port: u16) -> Endpoint {
+        Endpoint { base: format!("http://127.0.0.1:{port}"), host: format!("127.0.0.1:{port}"), mirror: false, allow_http: true }
+    }
+
+    /// A token service, and a registry that sends clients there and lets in only
+    /// holders of the token it hands to callers with credentials.
+    fn token_registry(realm_host: &'static str) -> (u16, Seen) {
+        let (token_port, token_seen) = serve(|_, auth| {
+            let token = if auth.is_some_and(|a| a.starts_with("Basic ")) { "with-credentials" } else { "anonymous" };
+            reply("200 OK", "Content-Type: application/json\r\n", &format!(r#"{{"token":"{token}"}}"#))
+        });
+        let (port, _) = serve(move |path, auth| match auth {
+            Some("Bearer with-credentials") => reply("200 OK", "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n", "{}"),
+            Some("Bearer anonymous") if path == "/v2/" => reply("200 OK", "", ""),
+            _ => reply(
+                "401 Unauthorized",
+                &format!("WWW-Authenticate: Bearer realm=\"http://{realm_host}:{token_port}/token\",service=\"test\"\r\n"),
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+            ),
+        });
+        (port, token_seen)
+    }
+
+    #[test]
+    fn credentials_are_withheld_from_a_plain_http_realm_on_another_host() {
+        let dir = tempfile::tempdir().unwrap();
+        // `localhost` is another host name than the registry's 127.0.0.1.
+        let (port, token_seen) = token_registry("localhost");
+        let client = client_with_credentials(dir.path(), &format!("127.0.0.1:{port}"));
+        let session = client.session(endpoint(port), "private/app").unwrap();
+        let err = session.manifest("latest").err().expect("access is denied");
+        let text = err.to_string();
+        assert!(matches!(err, RegistryError::CredentialsWithheld { .. }), "{text}");
+        assert!(text.contains(&format!("127.0.0.1:{port}")) && text.contains("private/app") && text.contains("http://localhost:"), "{text}");
+        assert!(text.contains("plain HTTP on another host") && text.contains("; hint: "), "{text}");
+        // `rde login` cannot verify credentials it will not send.
+        let creds = Credentials { username: "user".into(), password: "secret".into() };
+        let err = client.verify_login(&format!("127.0.0.1:{port}"), &creds).unwrap_err();
+        assert!(matches!(err, RegistryError::CredentialsWithheld { .. }), "{err}");
+        let seen = token_seen.lock().unwrap();
+        assert!(seen.len() >= 2 && seen.iter().all(|(_, auth)| auth.is_none()), "the realm saw credentials: {seen:?}");
+    }
+
+    #[test]
+    fn credentials_go_to_a_plain_http_realm_on_the_registry_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, token_seen) = token_registry("127.0.0.1");
+        let client = client_with_credentials(dir.path(), &format!("127.0.0.1:{port}"));
+        let session = client.session(endpoint(port), "private/app").unwrap();
+        session.manifest("latest").unwrap();
+        assert!(token_seen.lock().unwrap().iter().any(|(_, auth)| auth.as_deref().is_some_and(|a| a.starts_with("Basic "))));
+    }
+
+    #[test]
+    fn blob_redirects_never_carry_authorization() {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage_port, storage_seen) = serve(|_, _| reply("200 OK", "", "blob bytes"));
+        for storage_host in ["localhost", "127.0.0.1"] {
+            let (port, _) = serve(move |path, auth| match auth {
+                Some(a) if a.starts_with("Basic ") && path.contains("/blobs/") => {
+                    reply("307 Temporary Redirect", &format!("Location: http://{storage_host}:{storage_port}/storage/blob\r\n"), "")
+                }
+                Some(a) if a.starts_with("Basic ") => reply("200 OK", "", ""),
+                _ => reply("401 Unauthorized", "WWW-Authenticate: Basic realm=\"test\"\r\n", ""),
+            });
+            let client = client_with_credentials(dir.path(), &format!("127.0.0.1:{port}"));
+            let session = client.session(endpoint(port), "library/app").unwrap();
+            let mut body = String::new();
+            session.blob_stream(&Digest::of(b"x")).unwrap().read_to_string(&mut body).unwrap();
+            assert_eq!(body, "blob bytes");
+        }
+        let seen = storage_seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(seen.iter().all(|(path, auth)| path == "/storage/blob" && auth.is_none()), "{seen:?}");
+    }
+
+    #[test]
+    fn unusable_realms_are_refused_before_any_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, _) = serve(|_, _| reply("401 Unauthorized", "WWW-Authenticate: Bearer realm=\"file:///etc/passwd\"\r\n", ""));
+        let client = client_with_credentials(dir.path(), &format!("127.0.0.1:{port}"));
+        let err = client.session(endpoint(port), "library/app").err().unwrap();
+        assert!(matches!(err, RegistryError::BadRealm { .. }) && err.to_string().contains("file:///etc/passwd"), "{err}");
+    }
 }

@@ -7,17 +7,24 @@
 //! overlayfs whiteouts (0:0 character devices), opaque markers become the
 //! `overlay.opaque` xattr. Directory modes and times are applied last, so a
 //! read-only directory in the tar does not stop its own children from being written.
+//!
+//! Expansion is bounded by the headers: the tar is read by `reader` (which yields
+//! no more data for an entry than its header declares), and file data is written
+//! by `sparse`, which skips holes and blocks of zeros, so a sparse file declaring
+//! terabytes or a layer of zeros uses no disk before the digest check can fail.
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timestamps, XattrFlags};
 use rustix::io::Errno;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
+
+use reader::{Entry, TarReader};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
@@ -86,10 +93,9 @@ pub fn unpack_layer<R: Read>(layer: R, dest: &Path, opts: &UnpackOptions) -> Res
         stats: UnpackStats::default(),
         buf: vec![0u8; 256 * 1024],
     };
-    let mut archive = tar::Archive::new(layer);
-    for entry in archive.entries().map_err(UnpackError::Tar)? {
-        let mut entry = entry.map_err(UnpackError::Tar)?;
-        writer.write_entry(&mut entry)?;
+    let mut tar = TarReader::new(layer);
+    while let Some(entry) = tar.next_entry().map_err(UnpackError::Tar)? {
+        writer.write_entry(&entry, &mut tar)?;
     }
     writer.finish()
 }
@@ -115,13 +121,14 @@ struct Meta {
 }
 
 impl LayerWriter {
-    fn write_entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), UnpackError> {
+    /// Write one entry; `data` yields its data (regular files only).
+    fn write_entry(&mut self, entry: &Entry, data: &mut impl Read) -> Result<(), UnpackError> {
         self.stats.entries += 1;
-        let raw_path = entry.path().map_err(UnpackError::Tar)?.into_owned();
+        let raw_path = Path::new(OsStr::from_bytes(&entry.path));
         let display = raw_path.display().to_string();
-        let path = clean_path(&raw_path).ok_or_else(|| UnpackError::Escape(display.clone()))?;
+        let path = clean_path(raw_path).ok_or_else(|| UnpackError::Escape(display.clone()))?;
         let meta = read_meta(entry)?;
-        let kind = entry.header().entry_type();
+        let kind = entry.header.entry_type();
 
         let Some(name) = path.file_name().map(OsStr::to_os_string) else {
             // The layer root itself ("./"): only its metadata matters.
@@ -170,25 +177,26 @@ impl LayerWriter {
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(|e| fs_err("create", &display, e))?;
-                let mut file = File::from(fd);
-                self.stats.file_bytes += copy_data(entry, &mut file, &mut self.buf).map_err(|e| fs_io_err("write", &display, e))?;
+                let file = File::from(fd);
+                sparse::write_extents(data, &file, &entry.extents, entry.size, &mut self.buf).map_err(|e| fs_io_err("write", &display, e))?;
+                self.stats.file_bytes += entry.size;
                 self.chown_xattrs(file.as_fd(), &meta, &display)?;
                 // After chown: chown clears setuid/setgid bits.
                 rustix::fs::fchmod(&file, Mode::from_raw_mode(meta.mode)).map_err(|e| fs_err("chmod", &display, e))?;
                 rustix::fs::futimens(&file, &times(meta.mtime)).map_err(|e| fs_err("set times", &display, e))?;
             }
             T::Symlink => {
-                let target = entry.link_name().map_err(UnpackError::Tar)?.unwrap_or_default().into_owned();
+                let target = OsStr::from_bytes(&entry.link);
                 self.clear_slot(parent, &name, false, &display)?;
-                rustix::fs::symlinkat(&target, parent, &name).map_err(|e| fs_err("symlink", &display, e))?;
+                rustix::fs::symlinkat(target, parent, &name).map_err(|e| fs_err("symlink", &display, e))?;
                 self.chown_at(parent, &name, &meta, &display)?;
                 rustix::fs::utimensat(parent, &name, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(|e| fs_err("set times", &display, e))?;
             }
             T::Link => {
-                let raw_target = entry.link_name().map_err(UnpackError::Tar)?.unwrap_or_default().into_owned();
+                let raw_target = Path::new(OsStr::from_bytes(&entry.link));
                 let link_err = || UnpackError::LinkTarget { entry: display.clone(), target: raw_target.display().to_string() };
-                let target = clean_path(&raw_target).ok_or_else(link_err)?;
+                let target = clean_path(raw_target).ok_or_else(link_err)?;
                 let target_name = target.file_name().ok_or_else(link_err)?.to_os_string();
                 let target_parent = self.existing_dir(target.parent().unwrap_or(Path::new(""))).ok_or_else(link_err)?;
                 self.clear_slot(parent, &name, false, &display)?;
@@ -202,7 +210,7 @@ impl LayerWriter {
                     T::Block => FileType::BlockDevice,
                     _ => FileType::Fifo,
                 };
-                let header = entry.header();
+                let header = &entry.header;
                 let major = header.device_major().ok().flatten().unwrap_or(0);
                 let minor = header.device_minor().ok().flatten().unwrap_or(0);
                 self.clear_slot(parent, &name, false, &display)?;
@@ -221,7 +229,8 @@ impl LayerWriter {
                 rustix::fs::utimensat(parent, &name, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(|e| fs_err("set times", &display, e))?;
             }
-            // PAX and GNU long-name headers are folded into the next entry by the tar crate.
+            // Extension headers are folded into their entry by the reader; other
+            // types (GNU volume labels, multi-volume continuations) carry nothing to write.
             _ => {}
         }
         Ok(())
@@ -378,8 +387,8 @@ fn clean_path(raw: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta, UnpackError> {
-    let header = entry.header();
+fn read_meta(entry: &Entry) -> Result<Meta, UnpackError> {
+    let header = &entry.header;
     let mut meta = Meta {
         mode: header.mode().map_err(UnpackError::Tar)? & 0o7777,
         // Some writers leave numeric fields blank; tar treats that as 0.
@@ -388,39 +397,20 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta, UnpackError
         mtime: header.mtime().unwrap_or(0) as i64,
         xattrs: Vec::new(),
     };
-    if let Some(pax) = entry.pax_extensions().map_err(UnpackError::Tar)? {
-        for ext in pax {
-            let ext = ext.map_err(UnpackError::Tar)?;
-            let Ok(key) = ext.key() else { continue };
-            let value = ext.value_bytes();
-            let number = || std::str::from_utf8(value).ok().and_then(|v| v.split('.').next()?.parse::<i64>().ok());
-            match key {
-                "uid" => meta.uid = number().unwrap_or(meta.uid as i64) as u64,
-                "gid" => meta.gid = number().unwrap_or(meta.gid as i64) as u64,
-                "mtime" => meta.mtime = number().unwrap_or(meta.mtime),
-                _ => {
-                    if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
-                        meta.xattrs.push((OsString::from(name), value.to_vec()));
-                    }
+    for (key, value) in &entry.pax {
+        let number = || std::str::from_utf8(value).ok().and_then(|v| v.split('.').next()?.parse::<i64>().ok());
+        match key.as_str() {
+            "uid" => meta.uid = number().unwrap_or(meta.uid as i64) as u64,
+            "gid" => meta.gid = number().unwrap_or(meta.gid as i64) as u64,
+            "mtime" => meta.mtime = number().unwrap_or(meta.mtime),
+            _ => {
+                if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+                    meta.xattrs.push((OsString::from(name), value.clone()));
                 }
             }
         }
     }
     Ok(meta)
-}
-
-fn copy_data(from: &mut impl Read, to: &mut File, buf: &mut [u8]) -> io::Result<u64> {
-    let mut total = 0;
-    loop {
-        let n = match from.read(buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        to.write_all(&buf[..n])?;
-        total += n as u64;
-    }
 }
 
 fn ids(meta: &Meta) -> (rustix::fs::Uid, rustix::fs::Gid) {
@@ -453,5 +443,7 @@ fn fs_io_err(op: &'static str, entry: &str, e: io::Error) -> UnpackError {
     }
 }
 
+mod reader;
+mod sparse;
 #[cfg(test)]
 mod tests;
