@@ -10,6 +10,7 @@ mod common;
 mod compose;
 mod crafted;
 mod host_paths;
+mod image;
 mod kernel;
 mod local_users;
 mod logs;
