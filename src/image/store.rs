@@ -29,10 +29,15 @@ const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This 
 pub enum StoreError {
     #[error("image store {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("image store record {path} is corrupt: {source}; hint: remove it and pull the image again")]
+    #[error("image record {} is corrupt: {source}; hint: remove it with `rde image rm {}` and pull the image again", .path.display(), record_id(.path))]
     Corrupt { path: PathBuf, source: serde_json::Error },
     #[error("blob {expected} failed verification (its bytes hash to {actual}); nothing was stored")]
     DigestMismatch { expected: Digest, actual: Digest },
+}
+
+/// The image id a record file is for (`images-v1/<hex>.json`), short as `image ls` prints it.
+fn record_id(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().chars().take(12).collect()).unwrap_or_default()
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -205,20 +210,44 @@ impl Store {
         write_json(&self.record_path(&record.id), record)
     }
 
+    /// Every readable image record, newest first. A corrupt record is left out
+    /// (see [`Store::broken_images`]) rather than failing every command.
     pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        let (mut out, _) = self.scan_images()?;
+        out.sort_by(|a, b| b.pulled_at.cmp(&a.pulled_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Image records that cannot be read: (image id, `Corrupt` or `Io` error).
+    pub fn broken_images(&self) -> Result<Vec<(Digest, StoreError)>, StoreError> {
+        Ok(self.scan_images()?.1)
+    }
+
+    fn scan_images(&self) -> Result<(Vec<ImageRecord>, Vec<(Digest, StoreError)>), StoreError> {
         let dir = self.root.join("images-v1");
-        let mut out = Vec::new();
+        let (mut good, mut bad) = (Vec::new(), Vec::new());
         for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
             let entry = entry.map_err(io_err(&dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(hex) = name.strip_suffix(".json") else { continue };
             let Ok(id) = Digest::from_hex(hex) else { continue };
-            if let Some(record) = self.image(&id)? {
-                out.push(record);
+            match self.image(&id) {
+                Ok(Some(record)) => good.push(record),
+                Ok(None) => {}
+                Err(e) => bad.push((id, e)),
             }
         }
-        out.sort_by(|a, b| b.pulled_at.cmp(&a.pulled_at).then(a.id.cmp(&b.id)));
-        Ok(out)
+        Ok((good, bad))
+    }
+
+    /// Forget an image whose record is corrupt: the record and the tags that
+    /// name it (its layers go with the next prune).
+    pub fn remove_broken_image(&self, id: &Digest) -> Result<(), StoreError> {
+        let mut tags = self.tags()?;
+        tags.retain(|_, t| t != id);
+        self.save_tags(&tags)?;
+        let path = self.record_path(id);
+        std::fs::remove_file(&path).map_err(io_err(&path))
     }
 
     /// Delete an image record and whatever only it used: its config and manifest
@@ -241,7 +270,11 @@ impl Store {
     /// leftovers nobody is working on. Returns the bytes freed.
     pub fn remove_unreferenced(&self) -> Result<u64, Vec<StoreError>> {
         let mut errors = Vec::new();
-        let images = self.images().map_err(|e| vec![e])?;
+        let (images, broken) = self.scan_images().map_err(|e| vec![e])?;
+        // A layer may belong to the image whose record cannot be read: keep everything.
+        if !broken.is_empty() {
+            return Err(broken.into_iter().map(|(_, e)| e).collect());
+        }
         let used_layers: BTreeSet<String> = images.iter().flat_map(|i| i.layers.iter().map(|l| l.diff_id.hex().to_string())).collect();
         let mut used_blobs: BTreeSet<String> = BTreeSet::new();
         for image in &images {

@@ -119,3 +119,28 @@ fn a_corrupt_network_record_is_reported_skipped_and_removable() {
     assert!(!record.exists());
     env.ok(&["network", "rm", "fine"]);
 }
+
+#[test]
+fn a_corrupt_image_record_is_reported_skipped_and_removable() {
+    let env = Env::new();
+    let layers = format!("{}/test/layers", shared_registry());
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    env.ok(&["image", "pull", "-q", &layers]);
+    let records = env.root().join("images-v1");
+    let victim = std::fs::read_dir(&records).unwrap().flatten().map(|e| e.path()).find(|p| {
+        std::fs::read_to_string(p).is_ok_and(|t| t.contains("test/layers"))
+    });
+    let victim = victim.expect("the layers image's record");
+    std::fs::write(&victim, b"{\"id\": \"sha256:").unwrap();
+    let ls = env.ok(&["image", "ls"]);
+    assert!(ls.stdout.contains("busybox"), "{}", ls.stdout);
+    assert!(ls.stderr.contains("is corrupt") && ls.stderr.contains("rde image rm"), "{}", ls.stderr);
+    // Prune keeps every layer while a record cannot be read (one might be its), and says why.
+    let out = env.fails(&["system", "prune", "-f"]);
+    assert!(out.stderr.contains("is corrupt"), "{}", out.stderr);
+    let id = victim.file_stem().unwrap().to_string_lossy()[..12].to_string();
+    env.ok(&["image", "rm", &id]);
+    assert!(!victim.exists());
+    env.ok(&["system", "prune", "-f"]);
+    env.ok(&["container", "run", "--rm", &busybox(), "true"]);
+}

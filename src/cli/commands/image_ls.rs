@@ -6,6 +6,9 @@ use crate::output::{human_ago, human_size, parse_rfc3339};
 pub fn run(ctx: &Context, args: ImageLsArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
     let store = ctx.store()?;
+    for (_, broken) in store.broken_images()? {
+        printer.warn(broken.to_string());
+    }
     let tags = store.tags()?;
     let filter: Option<Reference> = args.repository.as_deref().map(str::parse).transpose()?;
     let mut rows = Vec::new();

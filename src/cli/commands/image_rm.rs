@@ -10,12 +10,35 @@ pub fn run(ctx: &Context, args: ImageRmArgs) -> anyhow::Result<i32> {
     let _lock = store.lock_metadata()?;
     let mut failures = 0;
     for query in &args.images {
+        if let Some(id) = broken_match(&store, query)? {
+            match store.remove_broken_image(&id) {
+                Ok(()) => printer.result(format!("Deleted: {id}")),
+                Err(e) => {
+                    printer.error(e.to_string());
+                    failures += 1;
+                }
+            }
+            continue;
+        }
         if let Err(e) = remove_one(&store, query, args.force, &printer) {
             printer.error(format!("{e:#}"));
             failures += 1;
         }
     }
     Ok(if failures == 0 { 0 } else { 1 })
+}
+
+/// The image a query names by id (or id prefix) when its record is corrupt.
+fn broken_match(store: &crate::image::store::Store, query: &str) -> anyhow::Result<Option<crate::image::digest::Digest>> {
+    let prefix = query.strip_prefix("sha256:").unwrap_or(query);
+    if prefix.len() < 3 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let mut found = store.broken_images()?.into_iter().map(|(id, _)| id).filter(|id| id.hex().starts_with(prefix));
+    Ok(match (found.next(), found.next()) {
+        (Some(id), None) => Some(id),
+        _ => None,
+    })
 }
 
 fn remove_one(store: &crate::image::store::Store, query: &str, force: bool, printer: &crate::output::Printer) -> anyhow::Result<()> {
