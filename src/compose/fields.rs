@@ -86,38 +86,13 @@ pub fn type_error(node: &Node, path: &str, expected: &str) -> ComposeError {
     }
 }
 
-/// Edit distance counting a swap of two neighbours as one edit (optimal string
-/// alignment), for did-you-mean suggestions.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
-}
-
-/// The closest known name, if close enough to be a typo.
+/// The closest known name, if close enough to be a typo: edit distance with a
+/// swap of two neighbours counting as one edit (optimal string alignment).
 pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).clamp(1, 3);
     known
         .into_iter()
-        .map(|k| (edit_distance(word, k), k))
+        .map(|k| (strsim::osa_distance(word, k), k))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
@@ -331,7 +306,7 @@ mod tests {
         assert_eq!(did_you_mean("enviroment", known), Some("environment"));
         assert_eq!(did_you_mean("depend_on", known), Some("depends_on"));
         assert_eq!(did_you_mean("xyz", known), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("imgae", "image"), 1);
+        assert_eq!(strsim::osa_distance("kitten", "sitting"), 3);
+        assert_eq!(did_you_mean("imgae", ["image", "command"]), Some("image"));
     }
 }
