@@ -331,17 +331,12 @@ pub fn valid_name(name: &str) -> bool {
 
 /// The IPv4 routes of this namespace (/proc/net/route), so a new subnet does not shadow one.
 fn host_routes() -> Vec<Subnet> {
-    let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let dest = u32::from_str_radix(f.get(1)?, 16).ok()?;
-            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
-            // The file prints the address bytes as a little-endian number; a default
-            // route (mask 0) shadows nothing.
-            (mask != 0).then(|| Subnet::new(Ipv4Addr::from(dest.to_le_bytes()), mask.count_ones() as u8)).flatten()
-        })
+    procfs::net::route()
+        .unwrap_or_default()
+        .into_iter()
+        // A default route (mask 0) shadows nothing.
+        .filter(|r| !r.mask.is_unspecified())
+        .filter_map(|r| Subnet::new(r.destination, u32::from(r.mask).count_ones() as u8))
         .collect()
 }
 

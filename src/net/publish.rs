@@ -126,8 +126,9 @@ pub fn spawn_proxy(listeners: Listeners, target: Ipv4Addr, upstream_ns: Option<&
 
 /// The proxy must not hold the shim's pipes (a CLI waiting for their end would hang).
 fn close_all_but(keep: &[RawFd]) {
-    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
-        .map(|dir| dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+    let fds: Vec<RawFd> = procfs::process::Process::myself()
+        .and_then(|me| me.fd())
+        .map(|fds| fds.flatten().map(|fd| fd.fd).collect())
         .unwrap_or_default();
     for fd in fds.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
         // SAFETY: closing descriptors this freshly forked process will never use.
@@ -137,25 +138,26 @@ fn close_all_but(keep: &[RawFd]) {
 
 /// Which process holds a listening port, when we may know it: "python3 (pid 42)".
 fn holder_of(port: u16, protocol: Protocol) -> Option<String> {
-    let (files, listening) = match protocol {
-        Protocol::Tcp => (["/proc/net/tcp", "/proc/net/tcp6"], "0A"),
-        Protocol::Udp => (["/proc/net/udp", "/proc/net/udp6"], "07"),
-    };
-    let inode = files.iter().find_map(|file| {
-        let text = std::fs::read_to_string(file).ok()?;
-        text.lines().skip(1).find_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let local_port = u16::from_str_radix(f.get(1)?.rsplit_once(':')?.1, 16).ok()?;
-            (local_port == port && *f.get(3)? == listening).then(|| f.get(9).map(|s| s.to_string())).flatten()
-        })
-    })?;
-    let wanted = format!("socket:[{inode}]");
-    for proc in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = proc.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
-        let Ok(fds) = std::fs::read_dir(proc.path().join("fd")) else { continue };
-        if fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == wanted.as_str())) {
-            let comm = std::fs::read_to_string(proc.path().join("comm")).unwrap_or_default();
-            return Some(format!("{} (pid {pid})", comm.trim()));
+    let inode = match protocol {
+        Protocol::Tcp => [procfs::net::tcp(), procfs::net::tcp6()]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.local_address.port() == port && e.state == procfs::net::TcpState::Listen)
+            .map(|e| e.inode),
+        // An unconnected UDP socket shows as "close" (07), as a listening one.
+        Protocol::Udp => [procfs::net::udp(), procfs::net::udp6()]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.local_address.port() == port && e.state == procfs::net::UdpState::Close)
+            .map(|e| e.inode),
+    }?;
+    for process in procfs::process::all_processes().ok()?.flatten() {
+        let Ok(mut fds) = process.fd() else { continue };
+        if fds.any(|fd| fd.is_ok_and(|fd| fd.target == procfs::process::FDTarget::Socket(inode))) {
+            let comm = process.stat().map(|s| s.comm).unwrap_or_default();
+            return Some(format!("{comm} (pid {})", process.pid()));
         }
     }
     None
