@@ -15,6 +15,7 @@ fn main() {
         std::process::exit(rde::runtime::shim::run(&rde::paths::Paths::detect(), id));
     }
     let cli = cli::Cli::parse();
+    output::set_ansi(cli.ansi.choice());
     if cli.command.needs_user_namespace() {
         // The store and runtime roots exist, private, before anything is written there.
         if let Err(e) = rde::paths::Paths::detect().prepare() {

@@ -10,15 +10,34 @@ pub struct Printer {
     quiet: bool,
     /// Progress bars only when stderr is a terminal; plain lines otherwise.
     bars: Option<MultiProgress>,
-    color: bool,
+    /// Whether stderr (steps, warnings, errors) may carry colors.
+    color_err: bool,
+    /// Whether stdout (results, logs) may carry colors.
+    color_out: bool,
+}
+
+/// When to print ANSI colors, for the whole process (docker compose's
+/// `--ansi never|always|auto`, also read from `COMPOSE_ANSI`). Call once, early;
+/// printers made before keep their choice.
+pub fn set_ansi(choice: anstream::ColorChoice) {
+    choice.write_global();
+}
+
+/// Whether `stream` may carry colors. The `--ansi` choice wins; in `auto`,
+/// anstream's rules: `NO_COLOR` set means no, then `CLICOLOR_FORCE` means yes,
+/// then `CLICOLOR=0` or `TERM=dumb` mean no, else only if the stream is a terminal.
+/// Decided per stream: `rde logs > file` from a terminal writes no escapes.
+pub fn colors<S: anstream::stream::RawStream>(stream: &S) -> bool {
+    anstream::AutoStream::choice(stream) != anstream::ColorChoice::Never
 }
 
 impl Printer {
     pub fn new(quiet: bool) -> Printer {
         let tty = std::io::stderr().is_terminal();
-        let color = tty && std::env::var_os("NO_COLOR").is_none();
+        let color_err = colors(&std::io::stderr());
+        let color_out = colors(&std::io::stdout());
         let bars = (tty && !quiet).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
-        Printer { quiet, bars, color }
+        Printer { quiet, bars, color_err, color_out }
     }
 
     /// A progress line (suppressed by `-q`).
@@ -43,17 +62,16 @@ impl Printer {
             return;
         }
         let done = matches!(state, "Created" | "Started" | "Running" | "Healthy" | "Exited" | "Stopped" | "Removed" | "Recreated" | "Restarted" | "Killed" | "Pulled");
-        let mark = match (done, self.color) {
-            (true, true) => "\x1b[32m✔\x1b[0m",
-            (true, false) => "✔",
-            (false, _) => " ",
+        let mark = match done {
+            true => paint(self.color_err, anstyle::AnsiColor::Green, "✔"),
+            false => " ".into(),
         };
         self.stderr_line(&format!(" {mark} {kind} {name}  {state}"));
     }
 
-    /// Whether output may carry ANSI colors (a terminal, and no NO_COLOR).
+    /// Whether the command's output on stdout (logs) may carry ANSI colors; see [`colors`].
     pub fn color(&self) -> bool {
-        self.color
+        self.color_out
     }
 
     /// The command's result, printed even with `-q`.
@@ -67,12 +85,12 @@ impl Printer {
     }
 
     pub fn warn(&self, msg: impl AsRef<str>) {
-        let prefix = if self.color { "\x1b[33mWARNING\x1b[0m" } else { "WARNING" };
+        let prefix = paint(self.color_err, anstyle::AnsiColor::Yellow, "WARNING");
         self.stderr_line(&format!("{prefix}: {}", msg.as_ref()));
     }
 
     pub fn error(&self, msg: impl AsRef<str>) {
-        let prefix = if self.color { "\x1b[31mError\x1b[0m" } else { "Error" };
+        let prefix = paint(self.color_err, anstyle::AnsiColor::Red, "Error");
         let text = msg.as_ref();
         // Keep a hint on its own line, where the eye finds it.
         match text.split_once("; hint: ") {
@@ -115,6 +133,16 @@ impl Printer {
 
     pub fn json(&self, value: &serde_json::Value) {
         self.result(serde_json::to_string_pretty(value).expect("JSON values serialise"));
+    }
+}
+
+/// `text` in `color` when `enabled`, else as is.
+pub fn paint(enabled: bool, color: anstyle::AnsiColor, text: &str) -> String {
+    if enabled {
+        let style = color.on_default();
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_string()
     }
 }
 
@@ -301,6 +329,22 @@ pub fn now_unix() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colors_are_decided_per_stream() {
+        let env = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        if env("CLICOLOR_FORCE") || env("NO_COLOR") || std::env::var("TERM").map_or(true, |t| t == "dumb") || std::env::var("CLICOLOR").is_ok_and(|v| v == "0") {
+            return; // the environment decides, not the stream
+        }
+        // A file or a pipe gets no colors, a terminal does: stdout redirected
+        // while stderr is a terminal colors only stderr.
+        let file = std::fs::File::create(tempfile::tempdir().unwrap().path().join("out")).unwrap();
+        assert!(!colors(&file));
+        let pty = nix::pty::openpty(None, None).unwrap();
+        assert!(colors(&std::fs::File::from(pty.slave)));
+        assert_eq!(paint(true, anstyle::AnsiColor::Green, "ok"), "\x1b[32mok\x1b[0m");
+        assert_eq!(paint(false, anstyle::AnsiColor::Green, "ok"), "ok");
+    }
 
     #[test]
     fn sizes() {

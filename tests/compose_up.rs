@@ -106,6 +106,21 @@ fn completed_dependencies_restart_policies_and_scale() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(env.ok(&["logs", "--no-log-prefix", "flaky"]).stdout, "try\ntry\ntry\n");
+    // Colors are decided per stream: logs to a pipe carry none, even with stderr on a terminal.
+    let logs_with_tty_stderr = |args: &[&str]| {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let out = env.command(args).env("TERM", "xterm").env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env_remove("COMPOSE_ANSI").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::from(pty.slave)).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plain = logs_with_tty_stderr(&["logs", "flaky"]);
+    assert!(plain.contains("flaky-1 | try") && !plain.contains('\x1b'), "{plain:?}");
+    assert!(logs_with_tty_stderr(&["--ansi", "always", "logs", "flaky"]).contains("\x1b[36m"));
+    // top: docker compose top's columns, the container's processes.
+    let top = env.ok(&["top", "app"]).stdout;
+    let header = top.lines().nth(1).unwrap_or_default().split_whitespace().collect::<Vec<_>>();
+    assert_eq!(header, ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], "{top}");
+    assert!(top.lines().any(|l| l.starts_with("root ") && l.ends_with("sleep 1000")), "{top}");
     // Scaled down: the highest numbers go.
     env.ok(&["up", "-d", "--scale", "app=1"]);
     assert_eq!(env.ok(&["ps", "--format", "json", "app"]).stdout.lines().count(), 1);

@@ -15,8 +15,31 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(flatten)]
     pub project: ProjectArgs,
+    /// When to print ANSI control characters (colors)
+    #[arg(long, global = true, value_enum, env = "COMPOSE_ANSI", default_value_t = Ansi::Auto)]
+    pub ansi: Ansi,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// docker compose's `--ansi`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ansi {
+    Never,
+    Always,
+    #[default]
+    Auto,
+}
+
+impl Ansi {
+    /// The process-wide choice for [`crate::output::set_ansi`].
+    pub fn choice(self) -> anstream::ColorChoice {
+        match self {
+            Ansi::Never => anstream::ColorChoice::Never,
+            Ansi::Always => anstream::ColorChoice::Always,
+            Ansi::Auto => anstream::ColorChoice::Auto,
+        }
+    }
 }
 
 /// docker compose's global flags.

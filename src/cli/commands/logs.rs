@@ -10,7 +10,10 @@ use crate::runtime::state::{ContainerRecord, Containers, Observed};
 use std::io::Write;
 
 /// ANSI colors for prefixes, in docker compose's order.
-const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+const COLORS: [anstyle::AnsiColor; 6] = {
+    use anstyle::AnsiColor::*;
+    [Cyan, Yellow, Green, Magenta, Blue, Red]
+};
 
 pub fn run(ctx: &Context, args: ProjectLogsArgs) -> anyhow::Result<i32> {
     let session = Session::open_existing(ctx, &args.services, false)?;
@@ -127,7 +130,7 @@ impl LogMux {
         let mut text = String::new();
         if self.prefix {
             let label = format!("{:<width$} | ", self.sources[i].0, width = self.width);
-            text = if self.color { format!("\x1b[{}m{label}\x1b[0m", COLORS[i % COLORS.len()]) } else { label };
+            text = crate::output::paint(self.color, COLORS[i % COLORS.len()], &label);
         }
         if self.timestamps {
             text.push_str(&line.time);
