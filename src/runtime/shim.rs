@@ -209,7 +209,7 @@ fn start(
         _ => None,
     };
     let bundle = dir.join("bundle");
-    let body = serde_json::to_vec_pretty(&spec::runtime_spec(&container_spec)).expect("spec serialises");
+    let body = serde_json::to_vec_pretty(&spec::runtime_spec(&container_spec)?).expect("spec serialises");
     // The spec holds the environment: owner only.
     crate::fsutil::write_atomic(&bundle.join("config.json"), &body, 0o600)?;
 

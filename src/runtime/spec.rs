@@ -1,7 +1,12 @@
 //! The OCI runtime spec (bundle `config.json`) for a container: pure data in,
 //! JSON out, with docker's defaults (capabilities, masked paths, /dev, /proc...).
 
-use serde_json::{Value, json};
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxSeccomp, Mount as OciMount, MountBuilder,
+    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+use serde_json::Value;
 
 /// Docker's default capability set: enough for chown, setuid daemons (postgres), binding low ports.
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
@@ -133,18 +138,63 @@ const ALL_CAPABILITIES: [&str; 41] = [
     "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// The bundle's config.json.
-pub fn runtime_spec(c: &ContainerSpec) -> Value {
+/// Why a [`ContainerSpec`] cannot become an OCI runtime spec.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("unknown capability {0}; hint: name a Linux capability such as NET_ADMIN (see capabilities(7))")]
+    Capability(String),
+    #[error("unknown ulimit {0}; hint: use one of getrlimit(2)'s resources, such as nofile or nproc")]
+    Rlimit(String),
+    #[error("the seccomp filter does not fit the OCI runtime spec: {0}")]
+    Seccomp(serde_json::Error),
+    #[error("cannot build the OCI runtime spec: {0}")]
+    Build(#[from] oci_spec::OciSpecError),
+}
+
+/// The bundle's config.json (OCI runtime spec 1.0.2), built with oci-spec's
+/// typed builders. Fields rde does not set are left out (not oci-spec's
+/// defaults): no annotations, no inheritable or ambient capabilities, and
+/// `noNewPrivileges` only when true (libcontainer loads the seccomp filter
+/// before dropping capabilities when it is absent, after, needing it, when present).
+///
+/// Errors: an unknown capability or rlimit name, a seccomp filter oci-spec cannot read.
+pub fn runtime_spec(c: &ContainerSpec) -> Result<Spec, SpecError> {
     let p = &c.process;
     let caps = capabilities(&p.cap_add, &p.cap_drop);
-    let rlimits: Vec<Value> = p.rlimits.iter().map(|(t, soft, hard)| json!({"type": t, "soft": soft, "hard": hard})).collect();
+    let cap_set = caps
+        .iter()
+        .map(|name| serde_json::from_value::<Capability>(Value::String(name.clone())).map_err(|_| SpecError::Capability(name.clone())))
+        .collect::<Result<Capabilities, _>>()?;
+    let mut capabilities = LinuxCapabilitiesBuilder::default().bounding(cap_set.clone()).effective(cap_set.clone()).permitted(cap_set).build()?;
+    capabilities.set_inheritable(None);
+    capabilities.set_ambient(None);
+    let rlimits = p
+        .rlimits
+        .iter()
+        .map(|(name, soft, hard)| {
+            let typ = serde_json::from_value::<PosixRlimitType>(Value::String(name.clone())).map_err(|_| SpecError::Rlimit(name.clone()))?;
+            Ok(PosixRlimitBuilder::default().typ(typ).soft(*soft).hard(*hard).build()?)
+        })
+        .collect::<Result<Vec<_>, SpecError>>()?;
+    let user = UserBuilder::default().uid(p.uid).gid(p.gid).additional_gids(p.additional_gids.clone()).build()?;
+    let mut process = ProcessBuilder::default()
+        .terminal(p.terminal)
+        .user(user)
+        .args(p.args.clone())
+        .env(p.env.clone())
+        .cwd(&p.cwd)
+        .capabilities(capabilities)
+        .rlimits(rlimits)
+        .build()?;
+    process.set_no_new_privileges(p.no_new_privileges.then_some(true));
+
     let mut mounts = vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", c.shm_size.unwrap_or(64 << 20))]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
+        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])?,
+        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", &format!("size={}", c.shm_size.unwrap_or(64 << 20))])?,
+        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?,
     ];
     for m in &c.mounts {
         mounts.push(match &m.kind {
@@ -156,7 +206,7 @@ pub fn runtime_spec(c: &ContainerSpec) -> Value {
                 if c.no_device_nodes {
                     options.push("nodev");
                 }
-                json!({"destination": m.destination, "type": "bind", "source": source, "options": options})
+                mount(&m.destination, "bind", source, &options)?
             }
             MountKind::Tmpfs { size } => {
                 let mut options = vec!["nosuid".to_string(), "nodev".to_string(), "mode=1777".to_string()];
@@ -166,66 +216,74 @@ pub fn runtime_spec(c: &ContainerSpec) -> Value {
                 if m.read_only {
                     options.push("ro".into());
                 }
-                json!({"destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": options})
+                mount(&m.destination, "tmpfs", "tmpfs", &options)?
             }
         });
     }
     for (destination, source) in &c.etc_files {
-        mounts.push(json!({"destination": destination, "type": "bind", "source": source, "options": ["rbind", "rprivate"]}));
+        mounts.push(mount(destination, "bind", source, &["rbind", "rprivate"])?);
     }
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+
+    let namespace = |typ| LinuxNamespaceBuilder::default().typ(typ).build();
+    let mut namespaces = vec![
+        namespace(LinuxNamespaceType::Pid)?,
+        namespace(LinuxNamespaceType::Ipc)?,
+        namespace(LinuxNamespaceType::Uts)?,
+        namespace(LinuxNamespaceType::Mount)?,
+    ];
     match &c.netns_path {
         // The host's network: no namespace of its own.
         Some(path) if path == HOST_NETWORK => {}
-        Some(path) => namespaces.push(json!({"type": "network", "path": path})),
-        None => namespaces.push(json!({"type": "network"})),
+        Some(path) => namespaces.push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Network).path(path).build()?),
+        None => namespaces.push(namespace(LinuxNamespaceType::Network)?),
     }
-    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    let mut resources = LinuxResourcesBuilder::default().devices(vec![LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build()?]);
     if let Some(limit) = c.memory_limit {
-        resources["memory"] = json!({"limit": limit});
+        resources = resources.memory(LinuxMemoryBuilder::default().limit(limit as i64).build()?);
     }
     if let Some((quota, period)) = c.cpu_quota {
-        resources["cpu"] = json!({"quota": quota, "period": period});
+        resources = resources.cpu(LinuxCpuBuilder::default().quota(quota).period(period).build()?);
     }
     if let Some(pids) = c.pids_limit {
-        resources["pids"] = json!({"limit": pids});
+        resources = resources.pids(LinuxPidsBuilder::default().limit(pids).build()?);
     }
-    let mut spec = json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": p.terminal,
-            "user": {"uid": p.uid, "gid": p.gid, "additionalGids": p.additional_gids},
-            "args": p.args,
-            "env": p.env,
-            "cwd": p.cwd,
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "rlimits": rlimits,
-        },
-        "root": {"path": c.rootfs, "readonly": c.read_only},
-        "hostname": c.hostname,
-        "mounts": mounts,
-        "linux": {
-            "cgroupsPath": c.cgroups_path,
-            "namespaces": namespaces,
-            "resources": resources,
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS,
-        },
-    });
-    // Only when set: libcontainer loads the seccomp filter before dropping
-    // capabilities when `noNewPrivileges` is absent, after (needing it) when present.
-    if p.no_new_privileges {
-        spec["process"]["noNewPrivileges"] = json!(true);
-    }
-    if let Some(filter) = c.seccomp.linux_seccomp(&caps, &super::seccomp::Host::current()) {
-        spec["linux"]["seccomp"] = filter;
-    }
-    spec
+    let seccomp = c
+        .seccomp
+        .linux_seccomp(&caps, &super::seccomp::Host::current())
+        .map(serde_json::from_value::<LinuxSeccomp>)
+        .transpose()
+        .map_err(SpecError::Seccomp)?;
+    let mut linux = LinuxBuilder::default()
+        .cgroups_path(&c.cgroups_path)
+        .namespaces(namespaces)
+        .resources(resources.build()?)
+        .masked_paths(MASKED_PATHS.map(String::from).to_vec())
+        .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
+        .build()?;
+    linux.set_seccomp(seccomp);
+
+    let mut spec = SpecBuilder::default()
+        .version("1.0.2")
+        .process(process)
+        .root(RootBuilder::default().path(&c.rootfs).readonly(c.read_only).build()?)
+        .hostname(&c.hostname)
+        .mounts(mounts)
+        .linux(linux)
+        .build()?;
+    spec.set_annotations(None);
+    Ok(spec)
+}
+
+/// One mount entry: where, filesystem type, source, options.
+fn mount(destination: &str, typ: &str, source: &str, options: &[impl AsRef<str>]) -> Result<OciMount, SpecError> {
+    let options = options.iter().map(|o| o.as_ref().to_string()).collect::<Vec<_>>();
+    Ok(MountBuilder::default().destination(destination).typ(typ).source(source).options(options).build()?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sample() -> ContainerSpec {
         ContainerSpec {
@@ -252,8 +310,8 @@ mod tests {
 
     #[test]
     fn the_spec_is_a_valid_oci_runtime_spec() {
-        let v = runtime_spec(&sample());
-        let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).expect("oci-spec accepts it");
+        let spec = runtime_spec(&sample()).unwrap();
+        let v = serde_json::to_value(&spec).unwrap();
         assert_eq!(spec.hostname().as_deref(), Some("db"));
         assert_eq!(v["linux"]["cgroupsPath"], "/rde/abc");
         assert_eq!(v["process"]["capabilities"]["bounding"].as_array().unwrap().len(), 14);
@@ -262,6 +320,14 @@ mod tests {
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 512 << 20);
         assert_eq!(spec.linux().as_ref().unwrap().seccomp().as_ref().unwrap().default_action(), oci_spec::runtime::LinuxSeccompAction::ScmpActErrno);
         assert_eq!(spec.process().as_ref().unwrap().no_new_privileges(), None);
+        // Nothing of oci-spec's own defaults leaks in.
+        assert!(v.get("annotations").is_none() && v["process"].get("noNewPrivileges").is_none(), "{v}");
+        assert!(v["process"]["capabilities"].get("inheritable").is_none() && v["process"]["capabilities"].get("ambient").is_none());
+        assert_eq!(v["process"]["rlimits"], json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 20000}]));
+        assert_eq!(v["linux"]["namespaces"], json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}]));
+        let mut bad = sample();
+        bad.process.cap_add = vec!["NET_WIZARD".into()];
+        assert_eq!(runtime_spec(&bad).unwrap_err().to_string(), "unknown capability CAP_NET_WIZARD; hint: name a Linux capability such as NET_ADMIN (see capabilities(7))");
     }
 
     #[test]
@@ -269,7 +335,7 @@ mod tests {
         let mut c = sample();
         c.seccomp = crate::runtime::seccomp::Seccomp::Unconfined;
         c.process.no_new_privileges = true;
-        let v = runtime_spec(&c);
+        let v = serde_json::to_value(runtime_spec(&c).unwrap()).unwrap();
         assert!(v["linux"].get("seccomp").is_none());
         assert_eq!(v["process"]["noNewPrivileges"], true);
         // Records written before these fields existed read as docker's defaults.
