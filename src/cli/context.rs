@@ -11,11 +11,11 @@ use crate::paths::Paths;
 
 pub struct Context {
     pub paths: Paths,
-    pub project: super::ProjectArgs,
+    pub project: super::args::ProjectArgs,
 }
 
 impl Context {
-    pub fn new(project: super::ProjectArgs) -> Context {
+    pub fn new(project: super::args::ProjectArgs) -> Context {
         Context { paths: Paths::detect(), project }
     }
 

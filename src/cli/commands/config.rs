@@ -1,4 +1,4 @@
-use crate::cli::ConfigArgs;
+use crate::cli::args::ConfigArgs;
 use crate::cli::context::Context;
 use crate::compose::{self, ConfigFormat};
 

@@ -1,4 +1,4 @@
-use crate::cli::ExecArgs;
+use crate::cli::args::ExecArgs;
 use crate::cli::context::Context;
 use crate::cli::signals;
 use crate::runtime::exec::{self, ExecOptions};

@@ -1,4 +1,4 @@
-use crate::cli::ContainerInspectArgs;
+use crate::cli::args::ContainerInspectArgs;
 use crate::cli::context::Context;
 use crate::net::network::NetworkMode;
 use crate::runtime::logs::LogOptions;

@@ -1,4 +1,4 @@
-use crate::cli::KillArgs;
+use crate::cli::args::KillArgs;
 use crate::cli::context::Context;
 use crate::runtime::lifecycle;
 

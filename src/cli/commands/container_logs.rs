@@ -1,4 +1,4 @@
-use crate::cli::LogsArgs;
+use crate::cli::args::LogsArgs;
 use crate::cli::context::Context;
 use crate::runtime::logs::{LogLine, LogReader};
 use crate::runtime::state::Observed;

@@ -1,4 +1,4 @@
-use crate::cli::ContainerLsArgs;
+use crate::cli::args::ContainerLsArgs;
 use crate::cli::context::Context;
 use crate::output::human_ago;
 use crate::runtime::state::Observed;

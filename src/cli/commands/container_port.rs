@@ -1,4 +1,4 @@
-use crate::cli::PortArgs;
+use crate::cli::args::PortArgs;
 use crate::cli::context::Context;
 use crate::net::ports::Protocol;
 

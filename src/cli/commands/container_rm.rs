@@ -1,4 +1,4 @@
-use crate::cli::ContainerRmArgs;
+use crate::cli::args::ContainerRmArgs;
 use crate::cli::context::Context;
 use crate::runtime::lifecycle;
 use crate::runtime::state::StateError;

@@ -1,4 +1,4 @@
-use crate::cli::RunArgs;
+use crate::cli::args::RunArgs;
 use crate::cli::context::Context;
 use crate::image::lookup;
 use crate::image::platform::Platform;

@@ -1,4 +1,4 @@
-use crate::cli::StopArgs;
+use crate::cli::args::StopArgs;
 use crate::cli::context::Context;
 use crate::runtime::lifecycle;
 

@@ -87,7 +87,7 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
         images.dedup();
         // `local`: only images without a custom tag, i.e. ones compose would build; rde builds none.
         if which == "all" && !images.is_empty() {
-            let code = super::image_rm::run(ctx, crate::cli::ImageRmArgs { images, force: false })?;
+            let code = super::image_rm::run(ctx, crate::cli::args::ImageRmArgs { images, force: false })?;
             if code != 0 {
                 errors.push("some images could not be removed".into());
             }

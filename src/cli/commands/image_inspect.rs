@@ -1,4 +1,4 @@
-use crate::cli::ImageInspectArgs;
+use crate::cli::args::ImageInspectArgs;
 use crate::cli::context::Context;
 use crate::image::config::ImageConfig;
 use crate::image::lookup::{self, familiar_tag};

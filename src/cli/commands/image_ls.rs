@@ -1,4 +1,4 @@
-use crate::cli::ImageLsArgs;
+use crate::cli::args::ImageLsArgs;
 use crate::cli::context::Context;
 use crate::image::reference::Reference;
 use crate::output::{human_ago, human_size, parse_rfc3339};

@@ -1,4 +1,4 @@
-use crate::cli::PullArgs;
+use crate::cli::args::PullArgs;
 use crate::cli::context::Context;
 use crate::image::platform::Platform;
 use crate::image::pull::{self, PullOptions};

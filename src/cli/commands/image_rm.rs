@@ -1,4 +1,4 @@
-use crate::cli::ImageRmArgs;
+use crate::cli::args::ImageRmArgs;
 use crate::cli::context::Context;
 use crate::image::lookup::{self, Named, familiar_tag};
 

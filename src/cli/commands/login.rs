@@ -1,4 +1,4 @@
-use crate::cli::LoginArgs;
+use crate::cli::args::LoginArgs;
 use crate::cli::context::Context;
 use crate::image::auth::{Credentials, DockerConfig};
 use std::io::{BufRead, IsTerminal, Write};

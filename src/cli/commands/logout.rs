@@ -1,4 +1,4 @@
-use crate::cli::LogoutArgs;
+use crate::cli::args::LogoutArgs;
 use crate::cli::context::Context;
 use crate::image::auth::DockerConfig;
 

@@ -1,4 +1,4 @@
-use crate::cli::NetworkCreateArgs;
+use crate::cli::args::NetworkCreateArgs;
 use crate::cli::context::Context;
 use crate::net::network::{NetworkOptions, Networks};
 

@@ -1,4 +1,4 @@
-use crate::cli::NetworkNamesArgs;
+use crate::cli::args::NetworkNamesArgs;
 use crate::cli::context::Context;
 use crate::net::network::Networks;
 use serde_json::json;

@@ -1,4 +1,4 @@
-use crate::cli::NetworkLsArgs;
+use crate::cli::args::NetworkLsArgs;
 use crate::cli::context::Context;
 use crate::net::network::{DEFAULT_NETWORK, Networks};
 

@@ -1,4 +1,4 @@
-use crate::cli::NetworkNamesArgs;
+use crate::cli::args::NetworkNamesArgs;
 use crate::cli::context::Context;
 use crate::net::connect;
 use crate::net::network::{DEFAULT_NETWORK, Network, NetworkError, Networks};

@@ -1,4 +1,4 @@
-use crate::cli::PruneArgs;
+use crate::cli::args::PruneArgs;
 use crate::cli::context::Context;
 use crate::image::lookup;
 use crate::output::human_size;

@@ -1,0 +1,553 @@
+//! The command line's clap definitions (the project commands' flags are in `compose_args.rs`).
+//! Imports no command: the commands import their arguments from here, `dispatch.rs` calls them.
+
+use super::compose_args::*;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "rde", version, about = "Run docker-compose projects without Docker: daemonless, rootless, fast")]
+pub struct Cli {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// When to print ANSI control characters (colors)
+    #[arg(long, global = true, value_enum, env = "COMPOSE_ANSI", default_value_t = Ansi::Auto)]
+    pub ansi: Ansi,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// docker compose's `--ansi`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ansi {
+    Never,
+    Always,
+    #[default]
+    Auto,
+}
+
+impl Ansi {
+    /// The process-wide choice for [`crate::output::set_ansi`].
+    pub fn choice(self) -> anstream::ColorChoice {
+        match self {
+            Ansi::Never => anstream::ColorChoice::Never,
+            Ansi::Always => anstream::ColorChoice::Always,
+            Ansi::Auto => anstream::ColorChoice::Auto,
+        }
+    }
+}
+
+/// docker compose's global flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ProjectArgs {
+    /// Compose configuration files (repeatable; `-` reads standard input)
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<std::path::PathBuf>,
+    /// Project name
+    #[arg(short = 'p', long = "project-name")]
+    pub project_name: Option<String>,
+    /// Alternate environment files (repeatable)
+    #[arg(long = "env-file")]
+    pub env_files: Vec<std::path::PathBuf>,
+    /// Profiles to enable (repeatable)
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    /// Alternate working directory (default: the directory of the first compose file)
+    #[arg(long = "project-directory")]
+    pub project_directory: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create and start the project's containers (and its networks, volumes, images)
+    Up(UpArgs),
+    /// Stop and remove the project's containers and networks (-v: volumes too)
+    Down(DownArgs),
+    /// List the project's containers
+    Ps(PsArgs),
+    /// Show the project's logs
+    Logs(ProjectLogsArgs),
+    /// Run a command in a service's running container
+    Exec(ProjectExecArgs),
+    /// Run a one-off command in a new container of a service
+    Run(ProjectRunArgs),
+    /// Create the project's containers without starting them
+    Create(CreateArgs),
+    /// Start the project's existing containers
+    Start(ServicesArgs),
+    /// Stop the project's containers
+    Stop(ServicesTimeoutArgs),
+    /// Restart the project's containers
+    Restart(ServicesTimeoutArgs),
+    /// Send a signal to the project's containers
+    Kill(ProjectKillArgs),
+    /// Remove the project's stopped containers
+    Rm(ProjectRmArgs),
+    /// Pull the services' images
+    Pull(ProjectPullArgs),
+    /// Print the host address of a service's published port
+    Port(ProjectPortArgs),
+    /// Show the processes of the project's containers
+    Top(ServicesArgs),
+    /// List the images the project's containers use
+    Images(ProjectImagesArgs),
+    /// Parse, resolve and render the compose file in canonical format
+    Config(ConfigArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Manage rde itself
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Services to render (others are left out)
+    #[arg(value_name = "SERVICE")]
+    pub service_names: Vec<String>,
+    /// Output format: yaml or json
+    #[arg(long, default_value = "yaml")]
+    pub format: String,
+    /// Only validate the configuration, print nothing
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print the service names, one per line
+    #[arg(long = "services")]
+    pub list_services: bool,
+    /// Print the volume names, one per line
+    #[arg(long)]
+    pub volumes: bool,
+    /// Print the profile names, one per line
+    #[arg(long)]
+    pub profiles: bool,
+    /// Print the image names, one per line
+    #[arg(long)]
+    pub images: bool,
+    /// Don't interpolate environment variables
+    #[arg(long)]
+    pub no_interpolate: bool,
+    /// Write the output to a file instead of standard output
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// Create and run a new container from an image
+    Run(Box<RunArgs>),
+    /// List containers
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(ContainerLsArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+    /// Show a container's output
+    Logs(LogsArgs),
+    /// Stop running containers (stop signal, grace period, then SIGKILL)
+    Stop(StopArgs),
+    /// Send a signal to running containers
+    Kill(KillArgs),
+    /// Remove containers
+    #[command(visible_alias = "remove")]
+    Rm(ContainerRmArgs),
+    /// Show the details of containers
+    Inspect(ContainerInspectArgs),
+    /// Start stopped containers
+    Start(ContainerStartArgs),
+    /// Stop and start containers again
+    Restart(StopArgs),
+    /// List a container's published ports, or the host address of one
+    Port(PortArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerStartArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    pub container: String,
+    /// PORT[/PROTO]: only this container port
+    pub private_port: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetworkCommand {
+    /// Create a bridge network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(visible_alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Show the details of networks
+    Inspect(NetworkNamesArgs),
+    /// Remove networks
+    #[command(visible_alias = "remove")]
+    Rm(NetworkNamesArgs),
+    /// Remove every network no container uses
+    Prune,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkCreateArgs {
+    pub name: String,
+    /// The network's subnet in CIDR form, e.g. 10.90.0.0/24
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Keep traffic on the network: no way out, no way in but published ports
+    #[arg(long)]
+    pub internal: bool,
+    /// Only bridge networks exist here
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    /// KEY=VALUE
+    #[arg(long)]
+    pub label: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkLsArgs {
+    /// Only names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkNamesArgs {
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct RunArgs {
+    /// Run in the background and print the container id
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (KEY=VALUE, or KEY to copy ours)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    #[arg(long = "env-file")]
+    pub env_file: Vec<std::path::PathBuf>,
+    /// Bind mount or named volume: SRC:DEST[:ro]
+    #[arg(short, long = "volume")]
+    pub volume: Vec<String>,
+    /// Mount a tmpfs at this path
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// USER[:GROUP], names or ids
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Override the image's entrypoint ("" clears it)
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Keep standard input open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Run an init process as PID 1 that forwards signals and reaps zombies
+    #[arg(long)]
+    pub init: bool,
+    /// Mount the root filesystem read-only
+    #[arg(long)]
+    pub read_only: bool,
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// seccomp=unconfined, seccomp=PROFILE.json (docker's format), no-new-privileges
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Memory limit, e.g. 512m or 2g
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// CPUs, e.g. 1.5
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait after the stop signal before killing
+    #[arg(long)]
+    pub stop_timeout: Option<u64>,
+    /// Pull for another platform when the image is missing
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Connect to a network: a name, or none, host, container:NAME (repeatable)
+    #[arg(long = "network", alias = "net")]
+    pub network: Vec<String>,
+    /// Another name the container answers to on its (first) network
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+    /// A fixed IPv4 address on the (first) network
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/udp], ranges allowed
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes on a free host port
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// no, always, unless-stopped, on-failure[:N]
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// KEY=VALUE
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    /// A shell command whose success means healthy
+    #[arg(long)]
+    pub health_cmd: Option<String>,
+    /// Seconds between checks (default 30)
+    #[arg(long)]
+    pub health_interval: Option<f64>,
+    #[arg(long)]
+    pub health_timeout: Option<f64>,
+    #[arg(long)]
+    pub health_start_period: Option<f64>,
+    #[arg(long)]
+    pub health_retries: Option<u64>,
+    /// Log option KEY=VALUE, docker's json-file: max-size (e.g. 10m) and max-file rotate the log
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
+    pub image: String,
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct ExecArgs {
+    /// Keep standard input open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set an environment variable
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// USER[:GROUP], names or ids
+    #[arg(short, long)]
+    pub user: Option<String>,
+    pub container: String,
+    #[arg(required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerLsArgs {
+    /// Show all containers, not only running ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    pub container: String,
+    /// Follow the output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines
+    #[arg(short = 'n', long)]
+    pub tail: Option<String>,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Only lines since a time: RFC 3339, unix seconds, or a duration ago (30s, 10m, 2h)
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Seconds to wait before killing
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    #[arg(short, long, default_value = "SIGKILL")]
+    pub signal: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerRmArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Kill running containers first
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerInspectArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImageLsArgs),
+    /// Show the configuration of one or more images
+    Inspect(ImageInspectArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(ImageRmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Image reference: name[:tag] or name@digest
+    pub image: String,
+    /// Pull for another platform, e.g. linux/arm64/v8
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the image reference
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageLsArgs {
+    /// Only images of this repository[:tag]
+    pub repository: Option<String>,
+    /// Output format: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Only show image ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show full image ids
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageInspectArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageRmArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Remove an image even when several tags name it
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Registry host (Docker Hub when omitted)
+    pub server: Option<String>,
+    #[arg(short, long)]
+    pub username: Option<String>,
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Read the password from standard input
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    pub server: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show disk usage
+    Df,
+    /// Remove unused data: dangling images, unreferenced layers and blobs, leftovers of killed pulls
+    Prune(PruneArgs),
+    /// Show where rde keeps its data and how it runs
+    Info,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all images not used by a container, not only dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+impl Command {
+    /// Commands that touch the store; credentials and info do not need the namespace.
+    pub fn needs_user_namespace(&self) -> bool {
+        !matches!(self, Command::Config(_) | Command::Login(_) | Command::Logout(_) | Command::System(SystemCommand::Info))
+    }
+}
+
+/// Exit codes shared with docker: 125 means rde itself failed.
+pub const EXIT_RDE_FAILED: i32 = 125;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn compose_flags_come_before_the_command_and_force_flags_after() {
+        let cli = Cli::try_parse_from(["rde", "-f", "a.yml", "-p", "demo", "system", "prune", "-f"]).unwrap();
+        assert_eq!(cli.project.files, [std::path::PathBuf::from("a.yml")]);
+        assert!(matches!(cli.command, Command::System(SystemCommand::Prune(PruneArgs { force: true, .. }))));
+    }
+}
