@@ -1,13 +1,12 @@
 //! What every command needs: where the state lives, the printer, and lazily the
 //! image store and registry client.
 
-use crate::image::auth::DockerConfig;
 use crate::image::registry::RegistryClient;
 use crate::settings::Settings;
 use crate::image::store::Store;
-use crate::image::unpack::OverlayXattrs;
 use crate::output::Printer;
 use crate::paths::Paths;
+use crate::project::Session;
 
 pub struct Context {
     pub paths: Paths,
@@ -43,14 +42,35 @@ impl Context {
         Ok(project)
     }
 
+    /// Load the project (with the services the command names) and, for commands
+    /// that change it, lock it.
+    pub fn session(&self, services: &[String], lock: bool) -> anyhow::Result<Session<'_>> {
+        let project = self.load_project(services, true)?;
+        Ok(Session::with_project(&self.paths, project, services, lock, false)?)
+    }
+
+    /// For commands on what exists (`down`, `ps`, `logs`, `stop`, ...): as `session`,
+    /// but with `-p NAME` and no compose file, the project is its containers' labels.
+    pub fn existing_session(&self, services: &[String], lock: bool) -> anyhow::Result<Session<'_>> {
+        match self.load_project(services, true) {
+            Ok(project) => Ok(Session::with_project(&self.paths, project, services, lock, false)?),
+            Err(e) if matches!(e.downcast_ref::<crate::compose::ComposeError>(), Some(crate::compose::ComposeError::NoConfigFile { .. })) => {
+                let Some(name) = &self.project.project_name else { return Err(e) };
+                let name = name.to_ascii_lowercase();
+                crate::names::validate(crate::names::NameKind::Project, &name)?;
+                let project = crate::compose::Project { name, ..Default::default() };
+                Ok(Session::with_project(&self.paths, project, services, lock, true)?)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn printer(&self, quiet: bool) -> Printer {
         Printer::new(quiet)
     }
 
     pub fn store(&self) -> anyhow::Result<Store> {
-        // overlayfs reads trusted.* xattrs as real root, user.* inside a user namespace.
-        let xattrs = if self.paths.rootless { OverlayXattrs::User } else { OverlayXattrs::Trusted };
-        Ok(Store::open(&self.paths.data, xattrs)?)
+        Ok(crate::project::session::open_store(&self.paths)?)
     }
 
     pub fn settings(&self) -> anyhow::Result<Settings> {
@@ -62,6 +82,6 @@ impl Context {
     }
 
     pub fn registry(&self) -> anyhow::Result<RegistryClient> {
-        Ok(RegistryClient::new(self.settings()?, DockerConfig::load()?, &self.paths.config_file))
+        Ok(crate::project::session::open_registry(&self.paths)?)
     }
 }

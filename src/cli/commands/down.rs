@@ -4,13 +4,12 @@
 
 use crate::cli::compose_args::DownArgs;
 use crate::cli::context::Context;
-use crate::cli::project::Session;
 use crate::net::network::Networks;
 use crate::project::names;
 use crate::runtime::lifecycle;
 
 pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
-    let session = Session::open_existing(ctx, &[], true)?;
+    let session = ctx.existing_session(&[], true)?;
     let printer = &session.printer;
     let orphans = session.orphans()?;
     let mut records = session.existing(true)?;

@@ -3,12 +3,11 @@
 
 use crate::cli::compose_args::ProjectExecArgs;
 use crate::cli::context::Context;
-use crate::cli::project::Session;
 use crate::runtime::exec::ExecOptions;
 use std::io::IsTerminal;
 
 pub fn run(ctx: &Context, args: ProjectExecArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &[], false)?;
+    let session = ctx.session(&[], false)?;
     let record = session.container(&args.service, args.index)?;
     let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let opts = ExecOptions { command: args.command, env: args.env, workdir: args.workdir, user: args.user, interactive: true, tty };

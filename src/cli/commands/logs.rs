@@ -4,7 +4,6 @@
 
 use crate::cli::compose_args::ProjectLogsArgs;
 use crate::cli::context::Context;
-use crate::cli::project::Session;
 use crate::runtime::logs::{LogLine, LogReader};
 use crate::runtime::state::{ContainerRecord, Containers, Observed};
 use std::io::Write;
@@ -16,7 +15,7 @@ const COLORS: [anstyle::AnsiColor; 6] = {
 };
 
 pub fn run(ctx: &Context, args: ProjectLogsArgs) -> anyhow::Result<i32> {
-    let session = Session::open_existing(ctx, &args.services, false)?;
+    let session = ctx.existing_session(&args.services, false)?;
     let records = session.selected(&args.services, true)?;
     let tail = match args.tail.as_deref() {
         None | Some("all") => None,

@@ -2,12 +2,11 @@
 
 use crate::cli::compose_args::{ProjectImagesArgs, ProjectPortArgs, ServicesArgs};
 use crate::cli::context::Context;
-use crate::cli::project::Session;
 use crate::runtime::state::Observed;
 
 /// `rde port web 8000`: the host address its port is published on.
 pub fn port(ctx: &Context, args: ProjectPortArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &[], false)?;
+    let session = ctx.session(&[], false)?;
     let record = session.container(&args.service, args.index)?;
     let state = session.containers.state(&record.id);
     let protocol = args.protocol.as_str();
@@ -25,7 +24,7 @@ pub fn port(ctx: &Context, args: ProjectPortArgs) -> anyhow::Result<i32> {
 /// `rde top`: the processes of each running container (those in its PID namespace),
 /// in `ps -ef`'s columns as `docker compose top` prints them.
 pub fn top(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
-    let session = Session::open_existing(ctx, &args.services, false)?;
+    let session = ctx.existing_session(&args.services, false)?;
     for r in session.selected(&args.services, false)? {
         if session.containers.observe(&r.id) != Observed::Running {
             continue;
@@ -40,7 +39,7 @@ pub fn top(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
 
 /// `rde images`: the images the project's containers use.
 pub fn images(ctx: &Context, args: ProjectImagesArgs) -> anyhow::Result<i32> {
-    let session = Session::open_existing(ctx, &args.services, false)?;
+    let session = ctx.existing_session(&args.services, false)?;
     let store = ctx.store()?;
     let mut rows = Vec::new();
     for r in session.selected(&args.services, true)? {

@@ -3,7 +3,7 @@
 
 use crate::cli::compose_args::{CreateArgs, ProjectKillArgs, ProjectPullArgs, ProjectRmArgs, ServicesArgs, ServicesTimeoutArgs, UpArgs};
 use crate::cli::context::Context;
-use crate::cli::project::{PullPolicy, Session};
+use crate::project::PullPolicy;
 use crate::runtime::lifecycle;
 use crate::runtime::state::Observed;
 
@@ -12,7 +12,7 @@ pub fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<i32> {
 }
 
 pub fn start(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
-    let session = Session::open_existing(ctx, &args.services, true)?;
+    let session = ctx.existing_session(&args.services, true)?;
     let records = session.selected(&args.services, false)?;
     anyhow::ensure!(!records.is_empty(), "no containers to start; hint: `rde up -d` creates and starts them");
     let mut failed = 0;
@@ -32,7 +32,7 @@ pub fn start(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
 }
 
 pub fn stop(ctx: &Context, args: ServicesTimeoutArgs) -> anyhow::Result<i32> {
-    let session = Session::open_existing(ctx, &args.services, true)?;
+    let session = ctx.existing_session(&args.services, true)?;
     let records = session.selected(&args.services, false)?;
     let errors = session.stop_all(&records, args.timeout);
     errors.iter().for_each(|e| session.printer.error(e));
@@ -45,7 +45,7 @@ pub fn restart(ctx: &Context, args: ServicesTimeoutArgs) -> anyhow::Result<i32> 
 }
 
 pub fn kill(ctx: &Context, args: ProjectKillArgs) -> anyhow::Result<i32> {
-    let session = Session::open_existing(ctx, &args.services, true)?;
+    let session = ctx.existing_session(&args.services, true)?;
     let signal = lifecycle::parse_signal(&args.signal)?;
     let mut failed = 0;
     for r in session.selected(&args.services, false)? {
@@ -65,7 +65,7 @@ pub fn kill(ctx: &Context, args: ProjectKillArgs) -> anyhow::Result<i32> {
 
 /// Removes stopped containers (`-s` stops running ones first).
 pub fn rm(ctx: &Context, args: ProjectRmArgs) -> anyhow::Result<i32> {
-    let session = Session::open_existing(ctx, &args.services, true)?;
+    let session = ctx.existing_session(&args.services, true)?;
     let records = session.selected(&args.services, false)?;
     let mut errors = if args.stop { session.stop_all(&records, None) } else { Vec::new() };
     for r in &records {
@@ -90,7 +90,7 @@ pub fn rm(ctx: &Context, args: ProjectRmArgs) -> anyhow::Result<i32> {
 }
 
 pub fn pull(ctx: &Context, args: ProjectPullArgs) -> anyhow::Result<i32> {
-    let session = Session::open(ctx, &args.services, false)?;
+    let session = ctx.session(&args.services, false)?;
     let services: Vec<String> = if args.services.is_empty() { session.project.services.keys().cloned().collect() } else { args.services.clone() };
     let with_image: Vec<String> = services.into_iter().filter(|s| session.project.services[s].image.is_some()).collect();
     session.images(&with_image, PullPolicy::Always)?;

@@ -2,13 +2,12 @@
 
 use crate::cli::compose_args::PsArgs;
 use crate::cli::context::Context;
-use crate::cli::project::Session;
 use crate::output::human_ago;
 use crate::project::names;
 use crate::runtime::state::Observed;
 
 pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
-    let session = Session::open_existing(ctx, &args.services, false)?;
+    let session = ctx.existing_session(&args.services, false)?;
     let printer = &session.printer;
     if args.services_only {
         let mut services: Vec<String> = session.selected(&args.services, false)?.iter().map(|r| names::service_of(r).to_string()).collect();

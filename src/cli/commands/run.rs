@@ -4,7 +4,7 @@
 
 use crate::cli::compose_args::ProjectRunArgs;
 use crate::cli::context::Context;
-use crate::cli::project::{Converge, Session};
+use crate::project::Converge;
 use crate::project::{names, order, plan::Plan};
 use crate::runtime::create;
 use std::io::IsTerminal;
@@ -17,7 +17,7 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
     for spec in &args.volume {
         create::check_volume(spec)?;
     }
-    let mut session = Session::open(ctx, std::slice::from_ref(&args.service), true)?;
+    let mut session = ctx.session(std::slice::from_ref(&args.service), true)?;
     let service = session.service(&args.service)?.clone();
     if !args.no_deps {
         let mut deps = order::selection(&session.project.services, std::slice::from_ref(&args.service), false);

@@ -5,22 +5,22 @@
 use super::logs::LogMux;
 use crate::cli::compose_args::UpArgs;
 use crate::cli::context::Context;
-use crate::cli::project::{self, Converge, Session};
 use crate::cli::signals;
-use crate::project::{names, order, wait};
+use crate::project::{names, order, wait, Converge, Session};
 use crate::runtime::lifecycle;
 use crate::runtime::state::{ContainerRecord, Observed};
+use std::collections::HashMap;
 use std::time::Duration;
 
 pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<i32> {
-    let mut session = Session::open(ctx, &args.services, true)?;
+    let mut session = ctx.session(&args.services, true)?;
     let chosen = order::selection(&session.project.services, &args.services, args.no_deps);
     let how = Converge {
         force_recreate: args.force_recreate,
         no_recreate: args.no_recreate,
         renew_anon_volumes: args.renew_anon_volumes,
         no_start: args.no_start,
-        scale: project::parse_scale(&args.scale)?,
+        scale: parse_scale(&args.scale)?,
         pull: args.pull.parse()?,
         stop_timeout: args.timeout,
     };
@@ -43,7 +43,7 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if args.wait {
-        let limit = project::seconds(args.wait_timeout);
+        let limit = seconds(args.wait_timeout);
         for r in &records {
             let condition = if r.healthcheck.is_some() { wait::Condition::Healthy } else { wait::Condition::Running };
             wait::wait_for(&session.containers, names::service_of(r), &[r], condition, limit)?;
@@ -123,4 +123,20 @@ fn follow(session: &Session, records: &[ContainerRecord], args: &UpArgs) -> anyh
         return Ok(code.unwrap_or(exit_code));
     }
     Ok(exit_code)
+}
+
+/// `--scale web=3` flags.
+fn parse_scale(flags: &[String]) -> anyhow::Result<HashMap<String, u32>> {
+    flags
+        .iter()
+        .map(|f| {
+            let (name, n) = f.split_once('=').ok_or_else(|| anyhow::anyhow!("invalid --scale {f:?}; hint: SERVICE=NUMBER"))?;
+            Ok((name.to_string(), n.parse().map_err(|_| anyhow::anyhow!("invalid --scale {f:?}; hint: SERVICE=NUMBER"))?))
+        })
+        .collect()
+}
+
+/// How long a wait may take, from `--wait-timeout`.
+fn seconds(n: Option<u64>) -> Option<Duration> {
+    n.map(Duration::from_secs)
 }

@@ -1,0 +1,70 @@
+//! What can go wrong running a project: its own refusals, one line each with a
+//! hint, and the lower layers' errors passed through unchanged.
+
+use crate::image::lookup::LookupError;
+use crate::image::platform::InvalidPlatform;
+use crate::image::pull::PullError;
+use crate::image::reference::ReferenceError;
+use crate::image::store::StoreError;
+use crate::net::network::NetworkError;
+use crate::runtime::create::CreateError;
+use crate::runtime::lifecycle::LifecycleError;
+use crate::runtime::state::StateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// A command named a service the compose file does not have; `known` lists them.
+    #[error("no such service: {name}; hint: the services are {known}")]
+    NoSuchService { name: String, known: String },
+    /// A lookup by name in the loaded project (no list of the others).
+    #[error("no such service: {0}")]
+    UnknownService(String),
+    #[error("service {0} has no image, and rde does not build images yet; hint: build it elsewhere, push it, and set `image:`")]
+    NoImage(String),
+    #[error("image {image} for service {service} is not here, and --pull never forbids pulling it")]
+    PullNever { image: String, service: String },
+    #[error("invalid --pull {0:?}; hint: use always, missing or never")]
+    InvalidPullPolicy(String),
+    #[error("network {0} is declared as external, but could not be found; hint: `rde network create {0}`")]
+    ExternalNetworkMissing(String),
+    #[error("network {key}: driver {driver:?} is not supported; hint: rde makes bridge networks")]
+    UnsupportedDriver { key: String, driver: String },
+    #[error("service {service} sets container_name, so it cannot have {replicas} replicas; hint: remove container_name to scale it")]
+    ReplicasWithContainerName { service: String, replicas: u32 },
+    #[error("service {service} depends on {dependency}, which has no container")]
+    NoDependencyContainer { service: String, dependency: String },
+    #[error("service {service} has no container {index}; hint: `rde up -d {service}` starts it")]
+    NoContainer { service: String, index: u32 },
+    #[error("a service's start panicked")]
+    Panicked,
+    #[error(transparent)]
+    Lock(#[from] super::names::LockError),
+    #[error(transparent)]
+    Plan(#[from] super::plan::PlanError),
+    #[error(transparent)]
+    Wait(#[from] super::wait::WaitError),
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Platform(#[from] InvalidPlatform),
+    #[error(transparent)]
+    Pull(#[from] PullError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
+    Auth(#[from] crate::image::auth::AuthError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Create(#[from] CreateError),
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}

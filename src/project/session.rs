@@ -1,0 +1,231 @@
+//! A loaded compose project at run time, locked against other rde commands on
+//! it: its containers, the services' images (pulled when missing), the networks
+//! they join (made when missing), stopping in reverse dependency order. The
+//! converge step of `up` is in `converge.rs`. Progress goes to the printer as
+//! `Container NAME Started` style steps, as docker compose prints them.
+
+use super::error::ProjectError;
+use super::{names, order};
+use crate::compose::{Project, Service};
+use crate::fsutil::LockGuard;
+use crate::image::auth::DockerConfig;
+use crate::image::lookup;
+use crate::image::pull::{self, PullOptions};
+use crate::image::reference::Reference;
+use crate::image::registry::RegistryClient;
+use crate::image::store::{ImageRecord, Store, StoreError};
+use crate::image::unpack::OverlayXattrs;
+use crate::net::network::{NetworkOptions, Networks};
+use crate::output::Printer;
+use crate::paths::Paths;
+use crate::runtime::lifecycle;
+use crate::runtime::state::{ContainerRecord, Containers, Observed};
+use crate::settings::Settings;
+use std::collections::HashMap;
+
+/// A loaded project, locked against other rde commands on it.
+pub struct Session<'a> {
+    pub paths: &'a Paths,
+    pub project: Project,
+    pub containers: Containers,
+    pub printer: Printer,
+    /// No compose file: `-p NAME` and the containers' labels are all we know.
+    pub from_labels: bool,
+    lock: Option<LockGuard>,
+}
+
+/// When `up`, `create` and `pull` fetch the services' images (`--pull`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum PullPolicy {
+    Always,
+    #[default]
+    Missing,
+    Never,
+}
+
+impl std::str::FromStr for PullPolicy {
+    type Err = ProjectError;
+    fn from_str(s: &str) -> Result<PullPolicy, ProjectError> {
+        Ok(match s {
+            "always" => PullPolicy::Always,
+            "missing" | "if_not_present" => PullPolicy::Missing,
+            "never" => PullPolicy::Never,
+            other => return Err(ProjectError::InvalidPullPolicy(other.to_string())),
+        })
+    }
+}
+
+/// The image store under `paths`: overlayfs reads trusted.* xattrs as real root,
+/// user.* inside a user namespace.
+pub fn open_store(paths: &Paths) -> Result<Store, StoreError> {
+    let xattrs = if paths.rootless { OverlayXattrs::User } else { OverlayXattrs::Trusted };
+    Store::open(&paths.data, xattrs)
+}
+
+/// A registry client from rde's config.toml and docker's config.json credentials.
+pub fn open_registry(paths: &Paths) -> Result<RegistryClient, ProjectError> {
+    Ok(RegistryClient::new(Settings::load(&paths.config_file)?, DockerConfig::load()?, &paths.config_file))
+}
+
+impl<'a> Session<'a> {
+    /// A session on a loaded project: checks that `services` are the project's
+    /// (unless the project is only its containers' labels, `from_labels`) and,
+    /// for commands that change it, takes the project lock (saying so when it waits).
+    pub fn with_project(paths: &'a Paths, project: Project, services: &[String], lock: bool, from_labels: bool) -> Result<Session<'a>, ProjectError> {
+        for name in services.iter().filter(|_| !from_labels) {
+            if !project.services.contains_key(name) {
+                return Err(ProjectError::NoSuchService { name: name.clone(), known: project.services.keys().cloned().collect::<Vec<_>>().join(", ") });
+            }
+        }
+        let printer = Printer::new(false);
+        let lock = if lock { Some(names::lock_project(paths, &project.name, &printer)?) } else { None };
+        Ok(Session { paths, containers: Containers::open(&paths.data)?, project, printer, from_labels, lock })
+    }
+
+    /// Let other commands change the project (a foreground `up` while it follows logs).
+    pub fn unlock(&mut self) {
+        self.lock = None;
+    }
+
+    /// The project's containers (not one-off `run` containers unless asked).
+    pub fn existing(&self, oneoff: bool) -> Result<Vec<ContainerRecord>, ProjectError> {
+        Ok(names::containers_of(&self.containers, &self.project.name, oneoff)?)
+    }
+
+    /// The project's containers of these services (all when empty), in start order.
+    pub fn selected(&self, services: &[String], all: bool) -> Result<Vec<ContainerRecord>, ProjectError> {
+        let existing = self.existing(all)?;
+        let order: Vec<String> = order::levels(&self.project.services, &order::selection(&self.project.services, &[], true)).concat();
+        let mut out: Vec<ContainerRecord> = existing.into_iter().filter(|r| services.is_empty() || services.iter().any(|s| s == names::service_of(r))).collect();
+        out.sort_by_key(|r| (order.iter().position(|s| s == names::service_of(r)).unwrap_or(usize::MAX), names::number_of(r)));
+        Ok(out)
+    }
+
+    pub fn service(&self, name: &str) -> Result<&Service, ProjectError> {
+        self.project.services.get(name).ok_or_else(|| ProjectError::UnknownService(name.to_string()))
+    }
+
+    /// Each service's image, pulled first when the policy says so.
+    pub fn images(&self, services: &[String], policy: PullPolicy) -> Result<HashMap<String, ImageRecord>, ProjectError> {
+        let store = open_store(self.paths)?;
+        let mut out = HashMap::new();
+        for name in services {
+            let service = self.service(name)?;
+            let Some(image) = &service.image else {
+                return Err(ProjectError::NoImage(name.clone()));
+            };
+            let record = match lookup::find(&store, image) {
+                Ok((record, _)) if policy != PullPolicy::Always => record,
+                Err(lookup::LookupError::NotFound(_)) if policy == PullPolicy::Never => {
+                    return Err(ProjectError::PullNever { image: image.clone(), service: name.clone() })
+                }
+                Err(e) if !matches!(e, lookup::LookupError::NotFound(_)) => return Err(e.into()),
+                _ => {
+                    let reference: Reference = image.parse()?;
+                    self.printer.step("Image", &reference.familiar(), "Pulling");
+                    let platform = service.platform.as_deref().map(str::parse).transpose()?;
+                    pull::pull(&open_registry(self.paths)?, &store, &reference, &PullOptions { platform }, &Printer::new(true))?;
+                    self.printer.step("Image", &reference.familiar(), "Pulled");
+                    lookup::find(&store, image)?.0
+                }
+            };
+            out.insert(name.clone(), record);
+        }
+        Ok(out)
+    }
+
+    /// The networks these services join, made when missing (external ones must exist).
+    pub fn ensure_networks(&self, services: &[String]) -> Result<(), ProjectError> {
+        let networks = Networks::open(self.paths)?;
+        let _lock = networks.lock()?;
+        let mut keys: Vec<String> = Vec::new();
+        for name in services {
+            let s = self.service(name)?;
+            if s.network_mode.is_some() {
+                continue;
+            }
+            if s.networks.is_empty() {
+                keys.push("default".into());
+            }
+            keys.extend(s.networks.keys().cloned());
+        }
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let net = self.project.networks.get(&key).cloned().unwrap_or_else(|| crate::compose::Network { name: format!("{}_{key}", self.project.name), ..Default::default() });
+            match networks.get(&net.name) {
+                Ok(_) => {}
+                Err(crate::net::network::NetworkError::NotFound(_)) if net.external => {
+                    return Err(ProjectError::ExternalNetworkMissing(net.name))
+                }
+                Err(crate::net::network::NetworkError::NotFound(_)) => {
+                    if net.driver.as_deref().is_some_and(|d| d != "bridge") {
+                        return Err(ProjectError::UnsupportedDriver { key, driver: net.driver.unwrap_or_default() });
+                    }
+                    let mut labels: std::collections::BTreeMap<String, String> = net.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    labels.insert(names::PROJECT.into(), self.project.name.clone());
+                    labels.insert(names::NETWORK.into(), key.clone());
+                    networks.create(&net.name, &NetworkOptions { subnet: None, internal: net.internal, labels })?;
+                    self.printer.step("Network", &net.name, "Created");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop containers, dependents first (the reverse of the start order), each
+    /// level in parallel; every error is reported, none stops the others.
+    pub fn stop_all(&self, records: &[ContainerRecord], timeout: Option<u64>) -> Vec<String> {
+        let mut levels: Vec<Vec<&ContainerRecord>> = Vec::new();
+        let order = order::levels(&self.project.services, &order::selection(&self.project.services, &[], true));
+        for level in order.iter().rev() {
+            levels.push(records.iter().filter(|r| level.iter().any(|s| s == names::service_of(r))).collect());
+        }
+        // Orphans and one-off containers (services not in the file) go first.
+        levels.insert(0, records.iter().filter(|r| !self.project.services.contains_key(names::service_of(r)) || r.labels.get(names::ONEOFF).is_some_and(|v| v == "True")).collect());
+        let mut errors = Vec::new();
+        let mut done: Vec<String> = Vec::new();
+        for level in levels {
+            let level: Vec<&ContainerRecord> = level.into_iter().filter(|r| !done.contains(&r.id)).collect();
+            done.extend(level.iter().map(|r| r.id.clone()));
+            let results: Vec<(String, Result<(), String>)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = level
+                    .iter()
+                    .filter(|r| matches!(self.containers.observe(&r.id), Observed::Running | Observed::Restarting(_) | Observed::Unknown))
+                    .map(|r| {
+                        self.printer.step("Container", &r.name, "Stopping");
+                        scope.spawn(move || (r.name.clone(), lifecycle::stop(&self.containers, r, timeout, self.paths).map_err(|e| e.to_string())))
+                    })
+                    .collect();
+                handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            });
+            for (name, result) in results {
+                match result {
+                    Ok(()) => self.printer.step("Container", &name, "Stopped"),
+                    Err(e) => errors.push(format!("stop {name}: {e}")),
+                }
+            }
+        }
+        errors
+    }
+
+    /// Containers of services that are no longer in the compose file.
+    pub fn orphans(&self) -> Result<Vec<ContainerRecord>, ProjectError> {
+        if self.from_labels {
+            return Ok(Vec::new());
+        }
+        Ok(self.existing(false)?.into_iter().filter(|r| !self.project.services.contains_key(names::service_of(r))).collect())
+    }
+
+    /// Find a service's running container by replica number (`exec --index`).
+    pub fn container(&self, service: &str, index: u32) -> Result<ContainerRecord, ProjectError> {
+        self.service(service)?;
+        let existing = self.existing(false)?;
+        names::of_service(&existing, service)
+            .into_iter()
+            .find(|r| names::number_of(r) == index)
+            .cloned()
+            .ok_or_else(|| ProjectError::NoContainer { service: service.to_string(), index })
+    }
+}
