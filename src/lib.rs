@@ -15,3 +15,4 @@ pub mod project;
 pub mod rootless;
 pub mod runtime;
 pub mod settings;
+pub mod signals;

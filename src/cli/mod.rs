@@ -6,7 +6,6 @@ pub mod commands;
 pub mod compose_args;
 pub mod context;
 pub mod dispatch;
-pub mod signals;
 
 pub use args::{Cli, Command, EXIT_RDE_FAILED};
 pub use dispatch::run;

@@ -11,5 +11,6 @@ pub mod platform;
 pub mod pull;
 pub mod reference;
 pub mod registry;
+pub mod remove;
 pub mod store;
 pub mod unpack;

@@ -25,6 +25,29 @@ pub struct Converge {
 }
 
 impl Session<'_> {
+    /// `up` and `create`: the orphans (containers of services no longer in the
+    /// compose file) are stopped and removed when `remove_orphans`, else warned
+    /// about; then `converge`. Returns the services' containers.
+    pub fn up(&self, services: &[String], how: &Converge, remove_orphans: bool) -> Result<Vec<ContainerRecord>, ProjectError> {
+        let orphans = self.orphans()?;
+        if !orphans.is_empty() {
+            if remove_orphans {
+                let errors = self.stop_all(&orphans, how.stop_timeout);
+                for o in &orphans {
+                    lifecycle::remove(&self.containers, o, true, self.paths)?;
+                    self.printer.step("Container", &o.name, "Removed");
+                }
+                if !errors.is_empty() {
+                    return Err(ProjectError::Stop(errors.join("; ")));
+                }
+            } else {
+                let list: Vec<&str> = orphans.iter().map(|o| o.name.as_str()).collect();
+                self.printer.warn(format!("Found orphan containers ({}) for this project; hint: if you removed or renamed their service in the compose file, run this command with --remove-orphans to clean them up", list.join(", ")));
+            }
+        }
+        self.converge(services, how)
+    }
+
     /// `up`'s heart: for each level of the dependency order, wait for the
     /// dependencies' conditions, then bring every service of the level to its
     /// desired containers in parallel. Returns the services' containers.

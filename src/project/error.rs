@@ -35,6 +35,9 @@ pub enum ProjectError {
     NoDependencyContainer { service: String, dependency: String },
     #[error("service {service} has no container {index}; hint: `rde up -d {service}` starts it")]
     NoContainer { service: String, index: u32 },
+    /// Every container that could not be stopped, `stop NAME: why; ...`.
+    #[error("{0}")]
+    Stop(String),
     #[error("a service's start panicked")]
     Panicked,
     #[error(transparent)]

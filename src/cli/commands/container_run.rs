@@ -7,7 +7,7 @@ use crate::image::reference::Reference;
 use crate::runtime::create::{self, CreateOptions};
 use crate::runtime::lifecycle;
 use crate::runtime::logs::{LogOptions, LogReader};
-use crate::cli::signals;
+use crate::signals;
 use crate::net::network::{DEFAULT_NETWORK, NetworkMode, NetworkRequest, Networks};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;

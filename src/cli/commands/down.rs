@@ -55,9 +55,9 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
     }
     for name in doomed {
         if existing.iter().any(|n| n.name == name) {
-            match super::network_rm::remove_named(ctx, &networks, &name) {
+            match crate::runtime::networks::remove_named(&ctx.paths, &session.containers, &networks, &name) {
                 Ok(()) => printer.step("Network", &name, "Removed"),
-                Err(e) => errors.push(format!("{e:#}")),
+                Err(e) => errors.push(format!("{:#}", anyhow::Error::from(e))),
             }
         }
     }
@@ -86,8 +86,8 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
         images.dedup();
         // `local`: only images without a custom tag, i.e. ones compose would build; rde builds none.
         if which == "all" && !images.is_empty() {
-            let code = super::image_rm::run(ctx, crate::cli::args::ImageRmArgs { images, force: false })?;
-            if code != 0 {
+            let failures = crate::image::remove::remove_all(&ctx.store()?, &images, false, &ctx.printer(false))?;
+            if failures != 0 {
                 errors.push("some images could not be removed".into());
             }
         }

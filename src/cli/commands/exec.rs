@@ -11,5 +11,5 @@ pub fn run(ctx: &Context, args: ProjectExecArgs) -> anyhow::Result<i32> {
     let record = session.container(&args.service, args.index)?;
     let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let opts = ExecOptions { command: args.command, env: args.env, workdir: args.workdir, user: args.user, interactive: true, tty };
-    super::container_exec::exec_in(ctx, &session.containers, &record, &opts)
+    super::exec_foreground(ctx, &session.containers, &record, &opts)
 }

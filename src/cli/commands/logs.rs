@@ -28,8 +28,8 @@ pub fn run(ctx: &Context, args: ProjectLogsArgs) -> anyhow::Result<i32> {
     lines.sort_by(|a, b| a.1.time.cmp(&b.1.time));
     mux.print(&lines);
     if args.follow {
-        crate::cli::signals::catch_forwardable();
-        while crate::cli::signals::take_pending().is_none() {
+        crate::signals::catch_forwardable();
+        while crate::signals::take_pending().is_none() {
             let printed = mux.print_available();
             if !printed && !records.iter().any(|r| matches!(session.containers.observe(&r.id), Observed::Running | Observed::Restarting(_) | Observed::Created)) {
                 mux.print_available();

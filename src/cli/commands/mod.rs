@@ -32,6 +32,8 @@ pub mod system_info;
 pub mod system_prune;
 
 use crate::cli::context::Context;
+use crate::runtime::exec::ExecOptions;
+use crate::runtime::foreground::{self, ForegroundError};
 use crate::runtime::state::{ContainerRecord, Containers};
 
 /// Apply `action` to each named container, printing the name on success and
@@ -54,4 +56,17 @@ fn each_container(
         }
     }
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// `exec` in the foreground (`runtime::foreground`): the process's exit code, or
+/// when it could not start, the error printed and docker's exit code for it.
+fn exec_foreground(ctx: &Context, containers: &Containers, record: &ContainerRecord, opts: &ExecOptions) -> anyhow::Result<i32> {
+    match foreground::exec(containers, record, opts, &ctx.paths) {
+        Ok(code) => Ok(code),
+        Err(ForegroundError::Spawn(e)) => {
+            ctx.printer(false).error(e.to_string());
+            Ok(e.exit_code())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -1,14 +1,18 @@
 //! `rde create|start|stop|restart|kill|rm|pull`: the project's containers,
 //! service by service, in dependency order (stop: the reverse).
 
-use crate::cli::compose_args::{CreateArgs, ProjectKillArgs, ProjectPullArgs, ProjectRmArgs, ServicesArgs, ServicesTimeoutArgs, UpArgs};
+use crate::cli::compose_args::{CreateArgs, ProjectKillArgs, ProjectPullArgs, ProjectRmArgs, ServicesArgs, ServicesTimeoutArgs};
 use crate::cli::context::Context;
-use crate::project::PullPolicy;
+use crate::project::{order, Converge, PullPolicy};
 use crate::runtime::lifecycle;
 use crate::runtime::state::Observed;
 
 pub fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<i32> {
-    super::up::run(ctx, UpArgs { services: args.services, force_recreate: args.force_recreate, no_recreate: args.no_recreate, pull: args.pull, no_start: true, detach: true, ..Default::default() })
+    let session = ctx.session(&args.services, true)?;
+    let chosen = order::selection(&session.project.services, &args.services, false);
+    let how = Converge { force_recreate: args.force_recreate, no_recreate: args.no_recreate, no_start: true, pull: args.pull.parse()?, ..Default::default() };
+    session.up(&chosen, &how, false)?;
+    Ok(0)
 }
 
 pub fn start(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {

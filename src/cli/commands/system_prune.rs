@@ -53,11 +53,12 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
     }
     let mut failed = !errors.is_empty();
     let networks = crate::net::network::Networks::open(&ctx.paths)?;
-    for name in super::network_rm::unused(ctx)? {
-        match super::network_rm::remove_named(ctx, &networks, &name) {
+    let containers = ctx.containers()?;
+    for name in crate::runtime::networks::unused(&ctx.paths, &containers)? {
+        match crate::runtime::networks::remove_named(&ctx.paths, &containers, &networks, &name) {
             Ok(()) => printer.result(format!("Deleted Networks:\n{name}")),
             Err(e) => {
-                printer.error(format!("{e:#}"));
+                printer.error(format!("{:#}", anyhow::Error::from(e)));
                 failed = true;
             }
         }

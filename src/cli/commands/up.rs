@@ -5,7 +5,7 @@
 use super::logs::LogMux;
 use crate::cli::compose_args::UpArgs;
 use crate::cli::context::Context;
-use crate::cli::signals;
+use crate::signals;
 use crate::project::{names, order, wait, Converge, Session};
 use crate::runtime::lifecycle;
 use crate::runtime::state::{ContainerRecord, Observed};
@@ -24,21 +24,7 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<i32> {
         pull: args.pull.parse()?,
         stop_timeout: args.timeout,
     };
-    let orphans = session.orphans()?;
-    if !orphans.is_empty() {
-        if args.remove_orphans {
-            let errors = session.stop_all(&orphans, args.timeout);
-            for o in &orphans {
-                lifecycle::remove(&session.containers, o, true, &ctx.paths)?;
-                session.printer.step("Container", &o.name, "Removed");
-            }
-            anyhow::ensure!(errors.is_empty(), errors.join("; "));
-        } else {
-            let list: Vec<&str> = orphans.iter().map(|o| o.name.as_str()).collect();
-            session.printer.warn(format!("Found orphan containers ({}) for this project; hint: if you removed or renamed their service in the compose file, run this command with --remove-orphans to clean them up", list.join(", ")));
-        }
-    }
-    let records = session.converge(&chosen, &how)?;
+    let records = session.up(&chosen, &how, args.remove_orphans)?;
     if args.no_start {
         return Ok(0);
     }
