@@ -4,11 +4,14 @@ use clap::Parser;
 use rde::{cli, output, rootless};
 
 fn main() {
-    rootless::finish_handshake();
+    if let Err(e) = rootless::finish_handshake() {
+        output::Printer::new(false).error(e.to_string());
+        std::process::exit(cli::EXIT_RDE_FAILED);
+    }
     // The per-container supervisor: rde re-executed, single-threaded, no CLI parsing.
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(rootless::PAUSE_ARG) {
-        rootless::pause_main();
+        rootless::pause_main(prepare_session);
     }
     if args.get(1).map(String::as_str) == Some(rde::runtime::shim::SHIM_ARG) {
         let id = args.get(2).map(String::as_str).unwrap_or("");
@@ -25,7 +28,8 @@ fn main() {
     }
     // Rootless, rde works inside the user's session namespaces (see rootless.rs).
     if cli.command.needs_user_namespace() && !rustix::process::geteuid().is_root() {
-        let code = rootless::run_in_session(&rde::paths::Paths::detect().run).unwrap_or_else(|e| {
+        let warn = |w: String| output::Printer::new(false).warn(w);
+        let code = rootless::run_in_session(&rde::paths::Paths::detect().run, &warn).unwrap_or_else(|e| {
             output::Printer::new(false).error(e.to_string());
             cli::EXIT_RDE_FAILED
         });
@@ -39,6 +43,14 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The rootless session's namespaces, prepared in its pause process: the host's
+/// cgroups hidden, and lo up in its network namespace (which holds the rootless
+/// bridges; its lo serves the proxies).
+fn prepare_session() -> Result<(), String> {
+    rde::runtime::rootfs::hide_host_cgroups().map_err(|e| e.to_string())?;
+    rde::net::netlink::Netlink::open().and_then(|nl| nl.set_up("lo")).map_err(|e| e.to_string())
 }
 
 /// One line: each cause once, even when a message already embeds its source.

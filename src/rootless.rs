@@ -40,6 +40,10 @@ pub enum RootlessError {
     Spawn(std::io::Error),
     #[error("cannot set up the rootless session: {0}")]
     Session(String),
+    #[error("the rootless user namespace could not be set up (the parent rde gave up)")]
+    HandshakeAbandoned,
+    #[error("cannot re-execute rde inside its user namespace: {0}")]
+    Reexec(std::io::Error),
 }
 
 /// A subordinate id range: `start` on the host, `count` ids.
@@ -63,31 +67,32 @@ pub fn find_range(text: &str, user: &str, id: u32) -> Option<IdRange> {
 }
 
 /// In the freshly spawned child: wait for the id maps, then exec ourselves so the
-/// namespace's capabilities apply. Returns only when there is nothing to do.
-pub fn finish_handshake() {
-    let Some(fd) = std::env::var(SYNC_FD_ENV).ok().and_then(|v| v.parse::<i32>().ok()) else { return };
+/// namespace's capabilities apply. Returns `Ok` only when there is nothing to do;
+/// on an error the caller prints it and exits (125).
+pub fn finish_handshake() -> Result<(), RootlessError> {
+    let Some(fd) = std::env::var(SYNC_FD_ENV).ok().and_then(|v| v.parse::<i32>().ok()) else { return Ok(()) };
     // SAFETY: the parent passed us this pipe end for exactly this read.
     let mut pipe = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     let mut byte = [0u8; 1];
     if pipe.read_exact(&mut byte).is_err() || byte[0] != b'1' {
-        crate::output::Printer::new(false).error("the rootless user namespace could not be set up (the parent rde gave up)");
-        std::process::exit(crate::cli::EXIT_RDE_FAILED);
+        return Err(RootlessError::HandshakeAbandoned);
     }
     drop(pipe);
     let err = Command::new("/proc/self/exe").arg0(std::env::args_os().next().unwrap_or_default()).args(std::env::args_os().skip(1)).env_remove(SYNC_FD_ENV).exec();
-    crate::output::Printer::new(false).error(format!("cannot re-execute rde inside its user namespace: {err}"));
-    std::process::exit(crate::cli::EXIT_RDE_FAILED);
+    Err(RootlessError::Reexec(err))
 }
 
 /// Run this same command inside the user's rootless session, starting the
 /// session first if there is none (or it died). Returns the command's exit code.
-pub fn run_in_session(run_dir: &Path) -> Result<i32, RootlessError> {
-    let pid = ensure_session(run_dir)?;
+/// `warn` receives what the user should know but does not stop the command
+/// (slirp4netns missing its /dev/net/tun).
+pub fn run_in_session(run_dir: &Path, warn: &dyn Fn(String)) -> Result<i32, RootlessError> {
+    let pid = ensure_session(run_dir, warn)?;
     run_joining(pid)
 }
 
 /// The session's pause process: found alive, or started.
-fn ensure_session(run_dir: &Path) -> Result<i32, RootlessError> {
+fn ensure_session(run_dir: &Path, warn: &dyn Fn(String)) -> Result<i32, RootlessError> {
     std::fs::create_dir_all(run_dir).map_err(RootlessError::Spawn)?;
     // Two first commands at once must not start two sessions.
     let _lock = crate::fsutil::lock_exclusive(&run_dir.join("session.lock")).map_err(RootlessError::Spawn)?;
@@ -96,7 +101,7 @@ fn ensure_session(run_dir: &Path) -> Result<i32, RootlessError> {
     if let Some(pid) = recorded.filter(|p| is_pause(*p)) {
         return Ok(pid);
     }
-    let pid = start_session()?;
+    let pid = start_session(warn)?;
     crate::fsutil::write_atomic(&pid_file, pid.to_string().as_bytes(), 0o600).map_err(RootlessError::Spawn)?;
     Ok(pid)
 }
@@ -119,7 +124,7 @@ fn is_pause(pid: i32) -> bool {
 
 /// Start `rde __pause` in a new user + mount namespace mapped with the user's
 /// subordinate ranges; returns once it is ready to be joined.
-fn start_session() -> Result<i32, RootlessError> {
+fn start_session(warn: &dyn Fn(String)) -> Result<i32, RootlessError> {
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
     let user = user_name(uid).unwrap_or_else(|| uid.to_string());
@@ -178,7 +183,7 @@ fn start_session() -> Result<i32, RootlessError> {
     if answer != "ok" {
         return Err(RootlessError::Session(if answer.is_empty() { "the pause process exited".into() } else { answer }));
     }
-    start_egress(child.id(), lifeline_r);
+    start_egress(child.id(), lifeline_r, warn);
     Ok(child.id() as i32)
 }
 
@@ -186,7 +191,7 @@ fn start_session() -> Result<i32, RootlessError> {
 /// gives the session's namespace a tap device with a default route to the
 /// host's network (rde's masquerade rule sends containers' traffic there), and
 /// exits when the pause process does (the lifeline's last write end closes).
-fn start_egress(pause_pid: u32, lifeline: OwnedFd) {
+fn start_egress(pause_pid: u32, lifeline: OwnedFd, warn: &dyn Fn(String)) {
     let Some(slirp) = which("slirp4netns") else { return };
     let Ok((ready_r, ready_w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else { return };
     let (ready_raw, exit_raw) = (ready_w.as_raw_fd(), lifeline.as_raw_fd());
@@ -223,20 +228,19 @@ fn start_egress(pause_pid: u32, lifeline: OwnedFd) {
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => "; hint: /dev/net/tun must be usable by everyone: `sudo chmod 0666 /dev/net/tun`",
             _ => "",
         };
-        crate::output::Printer::new(false).warn(format!("slirp4netns could not start, so rootless containers cannot reach outside the host{hint}"));
+        warn(format!("slirp4netns could not start, so rootless containers cannot reach outside the host{hint}"));
     }
 }
 
-/// The pause process: prepares the session's namespaces, says it is ready, and
-/// then only holds them, sleeping, until it is killed.
-pub fn pause_main() -> ! {
+/// The pause process: prepares the session's namespaces with `prepare` (main.rs
+/// passes what runtime/ and net/ need there: host cgroups hidden, lo up), says
+/// it is ready (or `prepare`'s error), and then only holds them, sleeping, until
+/// it is killed.
+pub fn pause_main(prepare: impl FnOnce() -> Result<(), String>) -> ! {
     let ready = std::env::var(READY_FD_ENV).ok().and_then(|fd| fd.parse::<i32>().ok());
     // SAFETY: the starting rde passed us this pipe end for our answer.
     let mut ready = ready.map(|fd| std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }));
-    let result = crate::runtime::rootfs::hide_host_cgroups().map_err(|e| e.to_string()).and_then(|()| {
-        // The session's network namespace holds the rootless bridges; its lo serves the proxies.
-        crate::net::netlink::Netlink::open().and_then(|nl| nl.set_up("lo")).map_err(|e| e.to_string())
-    });
+    let result = prepare();
     if let Some(pipe) = &mut ready {
         use std::io::Write;
         let _ = match &result {
