@@ -16,3 +16,4 @@ pub mod rootless;
 pub mod runtime;
 pub mod settings;
 pub mod signals;
+pub mod time;

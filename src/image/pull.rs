@@ -334,7 +334,7 @@ fn record_image(
         .map(|(d, diff_id)| ImageLayer { diff_id: diff_id.clone(), digest: d.digest.clone(), media_type: d.media_type.clone(), size: d.size })
         .collect();
     record.size = record.layers.iter().filter_map(|l| store.layer_meta(&l.diff_id)).map(|m| m.stats.file_bytes).sum();
-    record.pulled_at = crate::output::now_unix();
+    record.pulled_at = crate::time::now_unix();
     // One digest per repository, the newest.
     record.repo_digests.retain(|d| !d.starts_with(&format!("{}@", reference.name())));
     record.repo_digests.push(repo_digest);

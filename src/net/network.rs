@@ -256,7 +256,7 @@ impl Networks {
             internal: opts.internal,
             bridge,
             labels: opts.labels.clone(),
-            created: crate::output::now_unix(),
+            created: crate::time::now_unix(),
         };
         write_json(&path, &network)?;
         Ok(network)

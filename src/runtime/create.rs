@@ -246,7 +246,7 @@ pub fn create(
         image_id: image.id.clone(),
         layers,
         spec,
-        created: crate::output::now_unix(),
+        created: crate::time::now_unix(),
         auto_remove: opts.auto_remove,
         stop_signal: opts.stop_signal.clone().or(config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
         stop_timeout: opts.stop_timeout.unwrap_or(10),

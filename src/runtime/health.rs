@@ -202,7 +202,7 @@ impl Monitor {
             self.counted = Instant::now();
         }
         let in_start_period = self.started.elapsed() < self.config.start_period || early;
-        self.health.record(&self.config, HealthResult { exit_code, output, at: crate::output::now_unix() }, in_start_period);
+        self.health.record(&self.config, HealthResult { exit_code, output, at: crate::time::now_unix() }, in_start_period);
         let starting = self.health.status == HealthStatus::Starting;
         self.next = Instant::now() + if starting { self.config.start_interval.min(self.config.interval) } else { self.config.interval };
         self.save(containers, id);

@@ -206,7 +206,7 @@ fn reconcile(containers: &Containers, record: &ContainerRecord, paths: &Paths) -
     if state.status == Some(Status::Running) {
         state.status = Some(Status::Exited);
         state.exit_code = Some(state.exit_code.unwrap_or(137));
-        state.finished_at = Some(crate::output::now_unix());
+        state.finished_at = Some(crate::time::now_unix());
         containers.save_state(&record.id, &state)?;
     }
     if errors.is_empty() { Ok(()) } else { Err(LifecycleError::Cleanup(errors.join("; "))) }

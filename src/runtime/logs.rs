@@ -256,7 +256,7 @@ impl LogWriter {
         let pending = &mut self.streams[i];
         let cut = if whole { pending.bytes.len() } else { utf8_cut(&pending.bytes) };
         // The pieces of one line carry the time of its first piece, as docker's do.
-        let time = pending.time.take().unwrap_or_else(crate::output::now_rfc3339);
+        let time = pending.time.take().unwrap_or_else(crate::time::now_rfc3339);
         if !whole {
             pending.time = Some(time.clone());
         }

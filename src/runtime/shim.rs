@@ -15,7 +15,7 @@ use crate::net::connect;
 use crate::net::netns::Netns;
 use crate::net::network::NetworkMode;
 use crate::net::publish;
-use crate::output::now_unix;
+use crate::time::now_unix;
 use crate::paths::Paths;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;

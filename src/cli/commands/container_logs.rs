@@ -15,7 +15,7 @@ pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<i32> {
     let mut reader = LogReader::open(&containers.log_path(&record.id))?;
     let mut lines = reader.tail(tail);
     if let Some(since) = since {
-        lines.retain(|l| crate::output::parse_rfc3339(&l.time).is_some_and(|t| t >= since));
+        lines.retain(|l| crate::time::parse_rfc3339(&l.time).is_some_and(|t| t >= since));
     }
     print(&lines, args.timestamps);
     while args.follow {
@@ -43,7 +43,7 @@ fn print(lines: &[LogLine], timestamps: bool) {
 
 /// `--since`: an RFC 3339 time, unix seconds, or a duration before now (`90s`, `10m`, `2h`).
 fn parse_since(text: &str) -> anyhow::Result<i64> {
-    if let Some(t) = crate::output::parse_rfc3339(text) {
+    if let Some(t) = crate::time::parse_rfc3339(text) {
         return Ok(t);
     }
     if let Ok(secs) = text.parse::<i64>() {
@@ -57,5 +57,5 @@ fn parse_since(text: &str) -> anyhow::Result<i64> {
         _ => anyhow::bail!("invalid --since {text:?}; hint: a time like 2026-01-02T15:04:05Z, unix seconds, or a duration such as 10m"),
     };
     let n: i64 = number.parse().map_err(|_| anyhow::anyhow!("invalid --since {text:?}; hint: a duration such as 10m"))?;
-    Ok(crate::output::now_unix() as i64 - n * scale)
+    Ok(crate::time::now_unix() as i64 - n * scale)
 }

@@ -1,7 +1,8 @@
 use crate::cli::args::ImageLsArgs;
 use crate::cli::context::Context;
 use crate::image::reference::Reference;
-use crate::output::{human_ago, human_size, parse_rfc3339};
+use crate::output::{human_ago, human_size};
+use crate::time::parse_rfc3339;
 
 pub fn run(ctx: &Context, args: ImageLsArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);

@@ -24,7 +24,7 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
         let state = session.containers.state(&r.id);
         let status = match observed {
             Observed::Running => {
-                let up = crate::output::human_duration(std::time::Duration::from_secs(crate::output::now_unix().saturating_sub(state.started_at.unwrap_or(0))));
+                let up = crate::output::human_duration(std::time::Duration::from_secs(crate::time::now_unix().saturating_sub(state.started_at.unwrap_or(0))));
                 match &state.health {
                     Some(h) if h.status == crate::runtime::health::HealthStatus::Starting => format!("Up {up} (health: starting)"),
                     Some(h) => format!("Up {up} ({})", h.status),
