@@ -1,0 +1,110 @@
+//! A service's `build` section (kept for `config`; rde does not build images yet).
+
+use super::*;
+
+pub(super) fn parse_build(node: &Node, path: &str, ctx: &mut ServiceContext, service: &str) -> Result<Build> {
+    let mut build = Build {
+        dockerfile: "Dockerfile".into(),
+        ..Default::default()
+    };
+    if let Value::Str(context) = &node.value {
+        build.context = context.clone();
+        return Ok(build);
+    }
+    let mut has_context = false;
+    for (key, value) in fields::map(node, path)? {
+        let f = join(path, &key.name);
+        match key.name.as_str() {
+            "context" => {
+                build.context = fields::string(value, &f)?;
+                has_context = true;
+            }
+            "dockerfile" => build.dockerfile = fields::string(value, &f)?,
+            "dockerfile_inline" => build.dockerfile_inline = Some(fields::string(value, &f)?),
+            "args" => {
+                build.args = fields::key_values(value, &f, &['='])?
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let resolved = v.or_else(|| {
+                            if ctx.resolve_environment {
+                                ctx.environment.get(&k).cloned()
+                            } else {
+                                None
+                            }
+                        });
+                        (k, resolved)
+                    })
+                    .collect()
+            }
+            "target" => build.target = Some(fields::string(value, &f)?),
+            "labels" => build.labels = fields::string_map(value, &f)?,
+            "cache_from" => build.cache_from = fields::string_list(value, &f)?,
+            "cache_to" => build.cache_to = fields::string_list(value, &f)?,
+            "network" => build.network = Some(fields::string(value, &f)?),
+            "shm_size" => build.shm_size = Some(fields::bytes(value, &f)?),
+            "extra_hosts" => build.extra_hosts = extra_hosts(value, &f)?,
+            "platforms" => build.platforms = fields::string_list(value, &f)?,
+            "tags" => build.tags = fields::string_list(value, &f)?,
+            "no_cache" => build.no_cache = fields::boolean(value, &f)?,
+            "pull" => build.pull = fields::boolean(value, &f)?,
+            k @ ("additional_contexts"
+            | "secrets"
+            | "ssh"
+            | "isolation"
+            | "privileged"
+            | "ulimits"
+            | "entitlements"
+            | "provenance"
+            | "sbom"
+            | "no_cache_filter") => {
+                ctx.warn(
+                    value,
+                    service,
+                    &f,
+                    "accepted but not supported by rde yet; ignored",
+                );
+                build.extra.insert(k.to_string(), fields::to_json(value));
+            }
+            k if k.starts_with("x-") => {}
+            other => {
+                return Err(fields::unknown_key(
+                    &key.pos,
+                    path,
+                    other,
+                    &[
+                        "context",
+                        "dockerfile",
+                        "dockerfile_inline",
+                        "args",
+                        "target",
+                        "labels",
+                        "cache_from",
+                        "cache_to",
+                        "network",
+                        "shm_size",
+                        "extra_hosts",
+                        "platforms",
+                        "tags",
+                        "no_cache",
+                        "pull",
+                        "additional_contexts",
+                        "secrets",
+                        "ssh",
+                        "isolation",
+                        "privileged",
+                        "ulimits",
+                        "entitlements",
+                        "provenance",
+                        "sbom",
+                        "no_cache_filter",
+                    ],
+                ));
+            }
+        }
+    }
+    if !has_context {
+        // compose defaults the context to the project directory; the loader made it absolute.
+        build.context = ".".into();
+    }
+    Ok(build)
+}
