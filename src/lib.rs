@@ -17,3 +17,6 @@ pub mod runtime;
 pub mod settings;
 pub mod signals;
 pub mod time;
+
+#[cfg(test)]
+mod layering;

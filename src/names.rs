@@ -224,6 +224,14 @@ pub fn normalize_project(raw: &str) -> String {
     kept.trim_start_matches(['_', '-']).to_string()
 }
 
+/// 64 random hex characters, as docker's container and network ids (used by
+/// runtime/ and net/, so it lives below both).
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    let _ = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
+    hex::encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -249,7 +249,7 @@ impl Networks {
         };
         let network = Network {
             name: name.to_string(),
-            id: crate::runtime::state::new_id(),
+            id: crate::names::new_id(),
             driver: "bridge".into(),
             subnet,
             gateway: subnet.gateway(),

@@ -70,7 +70,7 @@ impl Plan<'_> {
         });
         Ok(CreateOptions {
             name: Some(if self.oneoff {
-                format!("{}-{}-run-{}", p.name, s.name, &crate::runtime::state::new_id()[..12])
+                format!("{}-{}-run-{}", p.name, s.name, &crate::names::new_id()[..12])
             } else {
                 names::container_name(&p.name, s, self.number)
             }),

@@ -3,7 +3,8 @@
 //! image, overridden by flags; users resolved through the image's files.
 
 use super::spec::{ContainerSpec, Mount, MountKind, ProcessSpec};
-use super::state::{ContainerRecord, Containers, generated_name, new_id};
+use super::state::{ContainerRecord, Containers, generated_name};
+use crate::names::new_id;
 use super::health::HealthConfig;
 use super::restart::RestartPolicy;
 use super::user;

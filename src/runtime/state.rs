@@ -328,13 +328,6 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
     fsutil::write_json(path, value).map_err(io_err(path))
 }
 
-/// 64 random hex characters, as docker's container ids.
-pub fn new_id() -> String {
-    let mut bytes = [0u8; 32];
-    let _ = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
-    hex::encode(bytes)
-}
-
 /// docker-style names for containers started without `--name`.
 pub fn generated_name(id: &str) -> String {
     const ADJECTIVES: [&str; 16] = [
