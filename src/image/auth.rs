@@ -242,6 +242,18 @@ pub fn home_dir() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
 }
 
+/// The registry host `rde login|logout [SERVER]` means: `https://index.docker.io/v1/`,
+/// `docker.io` or nothing all mean Docker Hub.
+pub fn registry_host(server: Option<&str>) -> String {
+    let Some(server) = server else { return "docker.io".into() };
+    let host = server.trim_start_matches("https://").trim_start_matches("http://");
+    let host = host.split('/').next().unwrap_or(host);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "docker.io" | "" => "docker.io".into(),
+        h => h.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,10 @@ use crate::image::platform::Platform;
 use crate::image::pull::{self, PullOptions};
 use crate::image::reference::Reference;
 use crate::runtime::create::{self, CreateOptions};
-use crate::runtime::lifecycle;
-use crate::runtime::logs::{LogOptions, LogReader};
-use crate::signals;
+use crate::runtime::foreground::Attach;
+use crate::runtime::logs::LogOptions;
 use crate::net::network::{DEFAULT_NETWORK, NetworkMode, NetworkRequest, Networks};
-use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::io::IsTerminal;
 
 pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
@@ -86,53 +84,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         printer.warn("resource limits are not enforced rootless on this host (the user may not create cgroups)");
     }
     let record = create::create(&store, &containers, &args.image, &image, &opts)?;
-    start_attached(ctx, &containers, &record, Attach { detach: args.detach, interactive: args.interactive, tty, remove_on_failure: args.rm })
-}
-
-/// How `run` (and compose's `run`) follow the container they started.
-pub struct Attach {
-    pub detach: bool,
-    pub interactive: bool,
-    pub tty: bool,
-    /// `--rm`: a container that could not start goes too.
-    pub remove_on_failure: bool,
-}
-
-/// Start a created container; detached, print its id, else relay its streams
-/// (and signals) until it exits and return its exit code.
-pub fn start_attached(ctx: &Context, containers: &crate::runtime::state::Containers, record: &crate::runtime::state::ContainerRecord, how: Attach) -> anyhow::Result<i32> {
-    let printer = ctx.printer(false);
-    let tty = how.tty;
-    let mut log = LogReader::open(&containers.log_path(&record.id))?;
-    let size = tty.then(crate::runtime::tty::current_size);
-    let mut started = match lifecycle::start(containers, record, &ctx.paths, !how.detach && (how.interactive || tty), size) {
-        Ok(started) => started,
-        Err(e) => {
-            printer.error(e.to_string());
-            if how.remove_on_failure {
-                let _ = lifecycle::remove(containers, record, true, &ctx.paths);
-            }
-            return Ok(e.exit_code());
-        }
-    };
-    if how.detach {
-        printer.result(&record.id);
-        return Ok(0);
-    }
-    signals::catch_forwardable();
-    if how.interactive || tty {
-        return attach(&mut started, tty);
-    }
-    let exit_code = loop {
-        let done = started.exit_code(Duration::from_millis(50));
-        copy_out(&mut log);
-        signals::forward_to(started.pid);
-        if let Some(code) = done {
-            copy_out(&mut log);
-            break code.unwrap_or(125);
-        }
-    };
-    Ok(exit_code)
+    super::start_attached(ctx, &containers, &record, Attach { detach: args.detach, interactive: args.interactive, tty, remove_on_failure: args.rm })
 }
 
 /// `--network`, `--network-alias`, `--ip`: checked now, so a typo fails before anything is made.
@@ -165,95 +117,4 @@ fn network_mode(ctx: &Context, args: &RunArgs) -> anyhow::Result<NetworkMode> {
         });
     }
     Ok(NetworkMode::Bridge(requests))
-}
-
-fn copy_out(log: &mut LogReader) {
-    let lines = log.read_available();
-    if lines.is_empty() {
-        return;
-    }
-    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    for line in lines {
-        let _ = if line.stream == "stderr" { err.write_all(line.log.as_bytes()) } else { out.write_all(line.log.as_bytes()) };
-    }
-    let _ = out.flush();
-}
-
-/// Foreground with -i/-t: our stdin goes to the container through the shim's
-/// attach socket, its output comes back the same way.
-fn attach(started: &mut lifecycle::Started, tty: bool) -> anyhow::Result<i32> {
-    use crate::runtime::attach::{Decoder, Frame};
-    use crate::runtime::tty;
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    use std::io::Read;
-    use std::os::fd::AsFd;
-    let mut socket = started.attached.take().ok_or_else(|| anyhow::anyhow!("the container's supervisor did not wait for us to attach"))?;
-    let _raw = tty.then(tty::RawMode::enter);
-    let mut decoder = Decoder::default();
-    let mut stdin_open = true;
-    let mut socket_open = true;
-    let mut exit_code = None;
-    let mut buf = vec![0u8; 64 * 1024];
-    while socket_open {
-        let stdin = std::io::stdin();
-        let mut fds = vec![PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
-        if exit_code.is_none() {
-            fds.push(PollFd::new(started.report_fd(), PollFlags::POLLIN));
-        }
-        if stdin_open && exit_code.is_none() {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        // Once the container exited, wait a moment for the last output, then stop.
-        let timeout = if exit_code.is_some() { 1000u16 } else { 200 };
-        let n = poll(&mut fds, PollTimeout::from(timeout)).unwrap_or(0);
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
-        drop(fds);
-        if tty && signals::take_resize() {
-            let (rows, cols) = tty::current_size();
-            let _ = socket.write_all(&Frame::Resize { rows, cols }.encode());
-        }
-        if !tty {
-            signals::forward_to(started.pid);
-        }
-        if n == 0 && exit_code.is_some() {
-            break;
-        }
-        if ready[0] {
-            match socket.read(&mut buf) {
-                Ok(0) | Err(_) => socket_open = false,
-                Ok(n) => {
-                    for frame in decoder.feed(&buf[..n]).map_err(anyhow::Error::msg)? {
-                        match frame {
-                            Frame::Stdout(d) => {
-                                let mut out = std::io::stdout().lock();
-                                out.write_all(&d)?;
-                                out.flush()?;
-                            }
-                            Frame::Stderr(d) => std::io::stderr().write_all(&d)?,
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        if exit_code.is_none() && ready.get(1).copied().unwrap_or(false) {
-            exit_code = started.exit_code(Duration::ZERO).map(|c| c.unwrap_or(125));
-        }
-        if stdin_open && ready.get(2).copied().unwrap_or(false) {
-            match std::io::stdin().lock().read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    stdin_open = false;
-                    let _ = socket.write_all(&Frame::CloseStdin.encode());
-                }
-                Ok(n) => {
-                    let _ = socket.write_all(&Frame::Stdin(buf[..n].to_vec()).encode());
-                }
-            }
-        }
-    }
-    let code = match exit_code {
-        Some(code) => code,
-        None => started.exit_code(Duration::from_secs(5)).flatten().unwrap_or(125),
-    };
-    Ok(code)
 }

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 pub fn run(ctx: &Context, args: LoginArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
-    let registry = registry_host(args.server.as_deref());
+    let registry = crate::image::auth::registry_host(args.server.as_deref());
     let username = match args.username {
         Some(u) => u,
         None => prompt("Username: ")?,
@@ -36,15 +36,4 @@ fn prompt(label: &str) -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim().to_string())
-}
-
-/// `https://index.docker.io/v1/`, `docker.io` or nothing all mean Docker Hub.
-pub fn registry_host(server: Option<&str>) -> String {
-    let Some(server) = server else { return "docker.io".into() };
-    let host = server.trim_start_matches("https://").trim_start_matches("http://");
-    let host = host.split('/').next().unwrap_or(host);
-    match host {
-        "index.docker.io" | "registry-1.docker.io" | "docker.io" | "" => "docker.io".into(),
-        h => h.to_string(),
-    }
 }

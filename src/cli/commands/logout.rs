@@ -4,7 +4,7 @@ use crate::image::auth::DockerConfig;
 
 pub fn run(ctx: &Context, args: LogoutArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
-    let registry = super::login::registry_host(args.server.as_deref());
+    let registry = crate::image::auth::registry_host(args.server.as_deref());
     let mut config = DockerConfig::load()?;
     if config.erase(&registry)? {
         printer.result(format!("Removing login credentials for {registry}"));

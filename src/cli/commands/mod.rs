@@ -33,7 +33,7 @@ pub mod system_prune;
 
 use crate::cli::context::Context;
 use crate::runtime::exec::ExecOptions;
-use crate::runtime::foreground::{self, ForegroundError};
+use crate::runtime::foreground::{self, Attach, ForegroundError};
 use crate::runtime::state::{ContainerRecord, Containers};
 
 /// Apply `action` to each named container, printing the name on success and
@@ -64,6 +64,24 @@ fn exec_foreground(ctx: &Context, containers: &Containers, record: &ContainerRec
     match foreground::exec(containers, record, opts, &ctx.paths) {
         Ok(code) => Ok(code),
         Err(ForegroundError::Spawn(e)) => {
+            ctx.printer(false).error(e.to_string());
+            Ok(e.exit_code())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `run` in the foreground or detached (`runtime::foreground::run`): the
+/// container's exit code; detached, its id printed; when it could not start,
+/// the error printed and docker's exit code for it.
+fn start_attached(ctx: &Context, containers: &Containers, record: &ContainerRecord, how: Attach) -> anyhow::Result<i32> {
+    match foreground::run(containers, record, &ctx.paths, how) {
+        Ok(Some(code)) => Ok(code),
+        Ok(None) => {
+            ctx.printer(false).result(&record.id);
+            Ok(0)
+        }
+        Err(ForegroundError::Start(e)) => {
             ctx.printer(false).error(e.to_string());
             Ok(e.exit_code())
         }

@@ -54,6 +54,6 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
     let store = ctx.store()?;
     let record = create::create(&store, &session.containers, service.image.as_deref().unwrap_or_default(), image, &opts)?;
     session.unlock();
-    let how = super::container_run::Attach { detach: args.detach, interactive: opts.interactive, tty: opts.tty, remove_on_failure: args.rm };
-    super::container_run::start_attached(ctx, &session.containers, &record, how)
+    let how = crate::runtime::foreground::Attach { detach: args.detach, interactive: opts.interactive, tty: opts.tty, remove_on_failure: args.rm };
+    super::start_attached(ctx, &session.containers, &record, how)
 }
