@@ -72,7 +72,7 @@ impl Session<'_> {
                         scope.spawn(move || self.converge_service(name, &images[name], existing, how, renewed))
                     })
                     .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ProjectError::Panicked))).collect()
+                handles.into_iter().map(|h| h.join().unwrap_or(Err(ProjectError::Panicked))).collect()
             });
             for (name, outcome) in level.iter().zip(outcomes) {
                 let (records, fresh) = outcome?;

@@ -52,8 +52,9 @@ pub enum ProjectError {
     Reference(#[from] ReferenceError),
     #[error(transparent)]
     Platform(#[from] InvalidPlatform),
+    /// Boxed: a pull error is large, and every result of the project carries this enum.
     #[error(transparent)]
-    Pull(#[from] PullError),
+    Pull(Box<PullError>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -70,4 +71,10 @@ pub enum ProjectError {
     Lifecycle(#[from] LifecycleError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl From<PullError> for ProjectError {
+    fn from(e: PullError) -> ProjectError {
+        ProjectError::Pull(Box::new(e))
+    }
 }
