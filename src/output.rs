@@ -186,11 +186,10 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        if let Some(bar) = &self.bar {
-            if !bar.is_finished() {
+        if let Some(bar) = &self.bar
+            && !bar.is_finished() {
                 bar.finish_and_clear();
             }
-        }
     }
 }
 

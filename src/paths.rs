@@ -59,11 +59,10 @@ impl Paths {
     /// as podman checks; the `/tmp` fallback is created 0700 and verified.
     pub fn prepare(&self) -> Result<(), PathsError> {
         let uid = rustix::process::geteuid().as_raw();
-        if self.rootless && std::env::var_os("RDE_RUNROOT").is_none() {
-            if let Some(parent) = self.run.parent().filter(|p| *p != Path::new("/tmp")) {
+        if self.rootless && std::env::var_os("RDE_RUNROOT").is_none()
+            && let Some(parent) = self.run.parent().filter(|p| *p != Path::new("/tmp")) {
                 check_private(parent, uid, "XDG_RUNTIME_DIR", false)?;
             }
-        }
         for (dir, var) in [(&self.data, "RDE_ROOT"), (&self.run, "RDE_RUNROOT")] {
             private_dir(dir, uid, var)?;
         }

@@ -26,7 +26,8 @@ const STREAM_BUFFER: usize = 256 * 1024;
 #[error("cannot pull {image}: {kind}")]
 pub struct PullError {
     pub image: String,
-    pub kind: PullFailure,
+    /// Boxed: the failure kinds are large and errors travel far.
+    pub kind: Box<PullFailure>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +78,7 @@ pub struct Pulled {
 }
 
 pub fn pull(client: &RegistryClient, store: &Store, reference: &Reference, opts: &PullOptions, printer: &Printer) -> Result<Pulled, PullError> {
-    pull_inner(client, store, reference, opts, printer).map_err(|kind| PullError { image: reference.familiar(), kind })
+    pull_inner(client, store, reference, opts, printer).map_err(|kind| PullError { image: reference.familiar(), kind: Box::new(kind) })
 }
 
 fn pull_inner(client: &RegistryClient, store: &Store, reference: &Reference, opts: &PullOptions, printer: &Printer) -> Result<Pulled, PullFailure> {

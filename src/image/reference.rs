@@ -113,11 +113,10 @@ impl FromStr for Reference {
             Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
             None => (rest, None),
         };
-        if let Some(tag) = tag {
-            if !valid_tag(tag) {
+        if let Some(tag) = tag
+            && !valid_tag(tag) {
                 return Err(invalid("tag must be 1-128 of [A-Za-z0-9_.-] and not start with '.' or '-'"));
             }
-        }
         let (registry, repository) = match name.split_once('/') {
             Some((first, path)) if first.contains(['.', ':']) || first == "localhost" => {
                 (first.to_string(), path.to_string())

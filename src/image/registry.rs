@@ -499,11 +499,10 @@ fn error_message(response: ureq::Response) -> String {
             return msgs.join("; ");
         }
     }
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
-        if let Some(d) = v.get("details").or_else(|| v.get("error")).and_then(|d| d.as_str()) {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
+        && let Some(d) = v.get("details").or_else(|| v.get("error")).and_then(|d| d.as_str()) {
             return d.to_string();
         }
-    }
     let body = body.trim();
     if body.is_empty() || body.len() > 200 || body.starts_with('<') { status_text } else { body.to_string() }
 }

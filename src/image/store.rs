@@ -35,6 +35,12 @@ pub enum StoreError {
     DigestMismatch { expected: Digest, actual: Digest },
 }
 
+/// Image records as read: the good ones, and (id, error) for those that cannot be.
+struct Scan {
+    good: Vec<ImageRecord>,
+    broken: Vec<(Digest, StoreError)>,
+}
+
 /// The image id a record file is for (`images-v1/<hex>.json`), short as `image ls` prints it.
 fn record_id(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().chars().take(12).collect()).unwrap_or_default()
@@ -213,17 +219,17 @@ impl Store {
     /// Every readable image record, newest first. A corrupt record is left out
     /// (see [`Store::broken_images`]) rather than failing every command.
     pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
-        let (mut out, _) = self.scan_images()?;
+        let mut out = self.scan_images()?.good;
         out.sort_by(|a, b| b.pulled_at.cmp(&a.pulled_at).then(a.id.cmp(&b.id)));
         Ok(out)
     }
 
     /// Image records that cannot be read: (image id, `Corrupt` or `Io` error).
     pub fn broken_images(&self) -> Result<Vec<(Digest, StoreError)>, StoreError> {
-        Ok(self.scan_images()?.1)
+        Ok(self.scan_images()?.broken)
     }
 
-    fn scan_images(&self) -> Result<(Vec<ImageRecord>, Vec<(Digest, StoreError)>), StoreError> {
+    fn scan_images(&self) -> Result<Scan, StoreError> {
         let dir = self.root.join("images-v1");
         let (mut good, mut bad) = (Vec::new(), Vec::new());
         for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
@@ -237,7 +243,7 @@ impl Store {
                 Err(e) => bad.push((id, e)),
             }
         }
-        Ok((good, bad))
+        Ok(Scan { good, broken: bad })
     }
 
     /// Forget an image whose record is corrupt: the record and the tags that
@@ -256,12 +262,11 @@ impl Store {
     pub fn delete_image(&self, record: &ImageRecord) -> Vec<StoreError> {
         let mut errors = Vec::new();
         let path = self.record_path(&record.id);
-        if let Err(e) = std::fs::remove_file(&path) {
-            if e.kind() != io::ErrorKind::NotFound {
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != io::ErrorKind::NotFound {
                 errors.push(StoreError::Io { path, source: e });
                 return errors;
             }
-        }
         errors.extend(self.remove_unreferenced().err().into_iter().flatten());
         errors
     }
@@ -270,7 +275,7 @@ impl Store {
     /// leftovers nobody is working on. Returns the bytes freed.
     pub fn remove_unreferenced(&self) -> Result<u64, Vec<StoreError>> {
         let mut errors = Vec::new();
-        let (images, broken) = self.scan_images().map_err(|e| vec![e])?;
+        let Scan { good: images, broken } = self.scan_images().map_err(|e| vec![e])?;
         // A layer may belong to the image whose record cannot be read: keep everything.
         if !broken.is_empty() {
             return Err(broken.into_iter().map(|(_, e)| e).collect());

@@ -151,20 +151,18 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
             doomed.push(net.bridge.clone());
             rules_changed = true;
         }
-        if let Some(b) = &bridges {
-            if let Err(e) = b.run(|| delete_links(&doomed)) {
+        if let Some(b) = &bridges
+            && let Err(e) = b.run(|| delete_links(&doomed)) {
                 errors.push(e.to_string());
             }
-        }
         if let Err(e) = nets.save_endpoints(&net.name, &live) {
             errors.push(e.to_string());
         }
     }
-    if let (true, Some(b)) = (rules_changed, &bridges) {
-        if let Err(e) = sync_firewall(&nets, b) {
+    if let (true, Some(b)) = (rules_changed, &bridges)
+        && let Err(e) = sync_firewall(&nets, b) {
             errors.push(e.to_string());
         }
-    }
     if let Err(e) = refresh_hosts(&nets) {
         errors.push(e.to_string());
     }

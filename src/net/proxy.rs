@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// A UDP relay's upstream socket per client, with when it was last used.
+type Upstreams = HashMap<SocketAddr, (Arc<UdpSocket>, Instant)>;
+
 /// How long an idle UDP client keeps its upstream socket.
 const UDP_IDLE: Duration = Duration::from_secs(60);
 
@@ -87,7 +90,7 @@ where
 {
     let socket = Arc::new(socket);
     std::thread::spawn(move || {
-        let upstreams: Arc<Mutex<HashMap<SocketAddr, (Arc<UdpSocket>, Instant)>>> = Arc::default();
+        let upstreams: Arc<Mutex<Upstreams>> = Arc::default();
         let mut buf = vec![0u8; 65_536];
         loop {
             let Ok((n, client)) = socket.recv_from(&mut buf) else { continue };

@@ -95,12 +95,11 @@ pub fn spawn_proxy(listeners: Listeners, target: Ipv4Addr, upstream_ns: Option<&
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::prctl::set_name(c"rde-proxy");
             close_all_but(&keep);
-            if let Some(ns) = upstream_ns {
-                if nix::sched::setns(ns.file().as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
+            if let Some(ns) = upstream_ns
+                && nix::sched::setns(ns.file().as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
                     // SAFETY: leaving a forked child without running destructors.
                     unsafe { libc::_exit(1) }
                 }
-            }
             for (socket, port) in listeners.sockets {
                 let upstream = SocketAddr::new(IpAddr::V4(target), port);
                 match socket {

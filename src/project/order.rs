@@ -9,11 +9,10 @@ use indexmap::IndexMap;
 /// The services `service` needs started first.
 pub fn dependencies(service: &Service) -> Vec<String> {
     let mut deps: Vec<String> = service.depends_on.keys().cloned().collect();
-    if let Some(NetworkMode::Service(other)) = &service.network_mode {
-        if !deps.contains(other) {
+    if let Some(NetworkMode::Service(other)) = &service.network_mode
+        && !deps.contains(other) {
             deps.push(other.clone());
         }
-    }
     deps
 }
 

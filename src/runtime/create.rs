@@ -472,7 +472,7 @@ mod tests {
         std::fs::write(lower.join("etc/group"), "root:x:0:\n").unwrap();
         let layers = vec![upper.clone(), lower.clone()];
         assert!(image_file(&layers, "etc/passwd").unwrap().unwrap().starts_with("root"));
-        rustix::fs::mknodat(rustix::fs::CWD, &upper.join("etc/group"), rustix::fs::FileType::CharacterDevice, rustix::fs::Mode::empty(), 0).unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, upper.join("etc/group"), rustix::fs::FileType::CharacterDevice, rustix::fs::Mode::empty(), 0).unwrap();
         assert_eq!(image_file(&layers, "etc/group").unwrap(), None);
     }
 }

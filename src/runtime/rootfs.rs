@@ -57,7 +57,7 @@ pub fn mount_overlay(layers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
 /// the kernel never honours device nodes on mounts made in a user namespace.
 pub fn devices_confined() -> bool {
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    let unified = rustix::fs::statfs("/sys/fs/cgroup").is_ok_and(|st| st.f_type as i64 == CGROUP2_SUPER_MAGIC);
+    let unified = rustix::fs::statfs("/sys/fs/cgroup").is_ok_and(|st| st.f_type == CGROUP2_SUPER_MAGIC);
     !unified && Path::new("/sys/fs/cgroup/devices/devices.allow").exists()
 }
 
@@ -198,11 +198,11 @@ pub fn copy_up(root: &Path, inside: &str, volume: &Path) -> Result<(), RootfsErr
         // Not a directory: nothing to seed.
         Err(_) => return Ok(()),
     };
-    copy_tree(src.as_fd(), dest.as_fd(), inside).map_err(err)?;
+    copy_tree(src.as_fd(), dest.as_fd()).map_err(err)?;
     copy_attributes(src.as_fd(), dest.as_fd()).map_err(err)
 }
 
-fn copy_tree(src: BorrowedFd<'_>, dest: BorrowedFd<'_>, display: &str) -> std::io::Result<()> {
+fn copy_tree(src: BorrowedFd<'_>, dest: BorrowedFd<'_>) -> std::io::Result<()> {
     let mut names = Vec::new();
     for entry in rustix::fs::Dir::read_from(src)? {
         let entry = entry?;
@@ -224,7 +224,7 @@ fn copy_tree(src: BorrowedFd<'_>, dest: BorrowedFd<'_>, display: &str) -> std::i
                 rustix::fs::mkdirat(dest, &name, Mode::from_raw_mode(0o700))?;
                 let from = rustix::fs::openat(src, &name, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())?;
                 let to = rustix::fs::openat(dest, &name, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())?;
-                copy_tree(from.as_fd(), to.as_fd(), display)?;
+                copy_tree(from.as_fd(), to.as_fd())?;
                 copy_attributes(from.as_fd(), to.as_fd())?;
             }
             FileType::RegularFile => {

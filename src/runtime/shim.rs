@@ -166,6 +166,8 @@ struct Io {
     attach: Option<UnixListener>,
 }
 
+// The shim's one start step: what it needs is what the container needs.
+#[allow(clippy::too_many_arguments)]
 fn start(
     containers: &Containers,
     record: &ContainerRecord,
@@ -195,11 +197,10 @@ fn start(
             _ => super::rootfs::ensure_dir(&merged, &m.destination)?,
         }
         // An empty named volume starts as a copy of what the image has there (owners included).
-        if let spec::MountKind::Bind { source } = &m.kind {
-            if containers.is_volume(Path::new(source)) {
+        if let spec::MountKind::Bind { source } = &m.kind
+            && containers.is_volume(Path::new(source)) {
                 super::rootfs::copy_up(&merged, &m.destination, Path::new(source))?;
             }
-        }
     }
     let mut container_spec = record.spec.clone();
     container_spec.rootfs = merged.display().to_string();
@@ -324,8 +325,8 @@ fn shed_startup_memory() {
     let mut candidate: Option<(usize, usize)> = None;
     for line in smaps.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if let (Some(range), Some(perms)) = (fields.first(), fields.get(1)) {
-            if let Some((start, end)) = range.split_once('-').filter(|_| perms.len() == 4) {
+        if let (Some(range), Some(perms)) = (fields.first(), fields.get(1))
+            && let Some((start, end)) = range.split_once('-').filter(|_| perms.len() == 4) {
                 // A mapping header: read-only or executable private file mappings only.
                 let is_file = fields.get(5).is_some_and(|p| p.starts_with('/'));
                 let ok = is_file && !perms.contains('w') && perms.ends_with('p');
@@ -335,7 +336,6 @@ fn shed_startup_memory() {
                 };
                 continue;
             }
-        }
         // Pages written since mapping (relocations) show as Anonymous: those stay.
         if let (Some(&"Anonymous:"), Some(kb), Some((start, end))) = (fields.first(), fields.get(1), candidate) {
             if *kb == "0" {
@@ -355,11 +355,10 @@ fn shed_startup_memory() {
 fn attach_client(reporter: &mut Reporter, listener: &UnixListener, master: Option<&OwnedFd>) -> Option<UnixStream> {
     reporter.send(&Report::Created);
     let mut client = accept_within(listener, std::time::Duration::from_secs(30))?;
-    if let Some(master) = master {
-        if let Some(Frame::Resize { rows, cols }) = first_frame(&mut client, std::time::Duration::from_secs(2)) {
+    if let Some(master) = master
+        && let Some(Frame::Resize { rows, cols }) = first_frame(&mut client, std::time::Duration::from_secs(2)) {
             super::tty::set_size(master.as_fd(), rows, cols);
         }
-    }
     Some(client)
 }
 
@@ -435,11 +434,10 @@ fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io
         let _ = poll(&mut fds, PollTimeout::from(wait));
         let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
         drop(fds);
-        if let (Some(h), Some(k)) = (&mut health, health_at) {
-            if ready[k] {
+        if let (Some(h), Some(k)) = (&mut health, health_at)
+            && ready[k] {
                 h.read_output();
             }
-        }
         for (k, i) in open.iter().enumerate() {
             if !ready[k] {
                 continue;
@@ -463,11 +461,11 @@ fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io
             }
         }
         let mut k = open.len();
-        if io.attach.is_some() {
-            if ready[k] {
-                if let Ok((stream, _)) = io.attach.as_ref().expect("listening").accept() {
-                    client = Some((stream, Decoder::default()));
-                }
+        if let Some(listener) = &io.attach {
+            if ready[k]
+                && let Ok((stream, _)) = listener.accept()
+            {
+                client = Some((stream, Decoder::default()));
             }
             k += 1;
         }
@@ -549,11 +547,10 @@ fn teardown(record: &ContainerRecord, dir: &Path, paths: &Paths, children: Child
         }
     }
     let mut errors = Vec::new();
-    if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root(paths).join(&record.id)) {
-        if let Err(e) = c.delete(true) {
+    if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root(paths).join(&record.id))
+        && let Err(e) = c.delete(true) {
             errors.push(format!("delete the container: {e}"));
         }
-    }
     if let Err(e) = super::rootfs::unmount(&dir.join("merged")) {
         errors.push(format!("unmount the root filesystem: {e}"));
     }

@@ -186,7 +186,7 @@ impl Containers {
     /// stop every command.
     pub fn all(&self) -> Result<Vec<ContainerRecord>, StateError> {
         let (mut out, _) = self.scan()?;
-        out.sort_by(|a: &ContainerRecord, b| b.created.cmp(&a.created));
+        out.sort_by_key(|r: &ContainerRecord| std::cmp::Reverse(r.created));
         Ok(out)
     }
 

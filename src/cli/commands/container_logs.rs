@@ -18,7 +18,10 @@ pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<i32> {
         lines.retain(|l| crate::time::parse_rfc3339(&l.time).is_some_and(|t| t >= since));
     }
     print(&lines, args.timestamps);
-    while args.follow {
+    if !args.follow {
+        return Ok(0);
+    }
+    loop {
         let running = matches!(containers.observe(&record.id), Observed::Running | Observed::Created);
         let lines = reader.read_available();
         print(&lines, args.timestamps);

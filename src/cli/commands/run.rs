@@ -48,7 +48,8 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
         opts.name = Some(name.clone());
     }
     let terminal = std::io::stdin().is_terminal();
-    opts.tty = !args.no_tty && !args.detach && terminal && (service.tty || args.command.is_empty() || terminal);
+    // docker compose run: a terminal whenever stdin is one, unless -T or -d.
+    opts.tty = !args.no_tty && !args.detach && terminal;
     opts.interactive = !args.detach;
     opts.auto_remove = args.rm;
     let store = ctx.store()?;
