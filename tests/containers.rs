@@ -243,8 +243,9 @@ fn postgres_initialises_its_volume_and_accepts_connections() {
     let passwd = env.ok(&["container", "exec", "db", "id", "-u", "postgres"]).stdout;
     assert_eq!(meta.uid().to_string(), passwd.trim());
     assert!(data.join("PG_VERSION").is_file());
-    // SIGINT (the image's stop signal) shuts postgres down cleanly, well within the grace period.
-    env.ok(&["container", "stop", "db"]);
+    // SIGINT (the image's stop signal) shuts postgres down cleanly (its shutdown
+    // checkpoint can take seconds on a busy disk, hence a generous grace period).
+    env.ok(&["container", "stop", "-t", "60", "db"]);
     let v: serde_json::Value = serde_json::from_str(&env.ok(&["container", "inspect", "db"]).stdout).unwrap();
     assert_eq!(v[0]["State"]["ExitCode"], 0, "{v}");
     // The volume outlives the container.
