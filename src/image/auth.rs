@@ -1,5 +1,11 @@
-//! Registry credentials (docker's config.json, credential helpers) and the
-//! `WWW-Authenticate` challenges registries answer with.
+//! Registry credentials (docker's config.json, podman's auth.json, credential
+//! helpers, OAuth2 identity tokens) and the `WWW-Authenticate` challenges
+//! registries answer with.
+//!
+//! `docker_credential` was considered for reading config.json: it reads only the
+//! default file (no `REGISTRY_AUTH_FILE`/auth.json chain), cannot store or erase
+//! (`rde login`/`logout` need both) and drops the username that goes with an
+//! identity token, so rde keeps this small reader.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -11,13 +17,27 @@ use std::process::{Command, Stdio};
 /// Docker Hub's credentials live under this historical key in config.json.
 const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
 
+/// What a registry login left behind: a username and password, and, after an
+/// OAuth2 login (Azure ACR, `docker login` against an identity provider), an
+/// identity token, which is a refresh token for the registry's token service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
+    /// config.json's `identitytoken`, or a helper's `Secret` when its `Username`
+    /// is `<token>`; sent as `grant_type=refresh_token` to a Bearer realm.
+    pub identity_token: Option<String>,
 }
 
+/// The username credential helpers answer with when `Secret` is an identity token.
+const IDENTITY_TOKEN_USERNAME: &str = "<token>";
+
 impl Credentials {
+    /// Username and password, no identity token.
+    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Credentials {
+        Credentials { username: username.into(), password: password.into(), identity_token: None }
+    }
+
     pub fn basic_header(&self) -> String {
         format!("Basic {}", BASE64.encode(format!("{}:{}", self.username, self.password)))
     }
@@ -136,29 +156,47 @@ impl DockerConfig {
         let Some(auths) = self.json.get("auths").and_then(Value::as_object) else { return Ok(None) };
         let Some((key, entry)) = auths.iter().find(|(k, _)| normalize_key(k) == registry) else { return Ok(None) };
         let bad = || AuthError::BadAuthEntry { registry: key.clone(), path: self.path.clone() };
-        if let Some(auth) = entry.get("auth").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+        let identity_token = entry.get("identitytoken").and_then(Value::as_str).filter(|t| !t.is_empty()).map(String::from);
+        let mut creds = if let Some(auth) = entry.get("auth").and_then(Value::as_str).filter(|a| !a.is_empty()) {
             let decoded = BASE64.decode(auth.trim()).map_err(|_| bad())?;
             let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
             let (username, password) = decoded.split_once(':').ok_or_else(bad)?;
-            return Ok(Some(Credentials { username: username.into(), password: password.into() }));
-        }
-        match (entry.get("username").and_then(Value::as_str), entry.get("password").and_then(Value::as_str)) {
-            (Some(u), Some(p)) => Ok(Some(Credentials { username: u.into(), password: p.into() })),
-            _ => Ok(None),
-        }
+            Credentials::basic(username, password)
+        } else {
+            match (entry.get("username").and_then(Value::as_str), entry.get("password").and_then(Value::as_str)) {
+                (Some(u), Some(p)) => Credentials::basic(u, p),
+                _ if identity_token.is_some() => Credentials::basic("", ""),
+                _ => return Ok(None),
+            }
+        };
+        creds.identity_token = identity_token;
+        Ok(Some(creds))
+    }
+
+    /// Whether this file has anything for `registry` (an `auths` entry or a helper).
+    fn has_entry_for(&self, registry: &str) -> bool {
+        self.helper_for(registry).is_some()
+            || self.json.get("auths").and_then(Value::as_object).is_some_and(|a| a.keys().any(|k| normalize_key(k) == registry))
     }
 
     /// Store credentials as `docker login` does: in the helper when one is set, else base64 in `auths`.
     pub fn store(&mut self, registry: &str, creds: &Credentials) -> Result<(), AuthError> {
         if let Some(helper) = self.helper_for(registry) {
-            let input = serde_json::json!({"ServerURL": server_key(registry), "Username": creds.username, "Secret": creds.password});
+            let input = match &creds.identity_token {
+                Some(token) => serde_json::json!({"ServerURL": server_key(registry), "Username": IDENTITY_TOKEN_USERNAME, "Secret": token}),
+                None => serde_json::json!({"ServerURL": server_key(registry), "Username": creds.username, "Secret": creds.password}),
+            };
             return helper_run(&helper, "store", &input.to_string()).map(drop);
         }
         let auths = self.json.entry("auths").or_insert_with(|| Value::Object(Map::new()));
         if let Some(auths) = auths.as_object_mut() {
             auths.retain(|k, _| normalize_key(k) != registry);
             let auth = BASE64.encode(format!("{}:{}", creds.username, creds.password));
-            auths.insert(server_key(registry), serde_json::json!({ "auth": auth }));
+            let mut entry = serde_json::json!({ "auth": auth });
+            if let Some(token) = &creds.identity_token {
+                entry["identitytoken"] = Value::String(token.clone());
+            }
+            auths.insert(server_key(registry), entry);
         }
         self.save()
     }
@@ -230,11 +268,62 @@ fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>, AuthErr
             let v: Value = serde_json::from_str(&out)
                 .map_err(|e| AuthError::Helper { helper: helper.into(), message: format!("bad JSON from helper: {e}") })?;
             let field = |k| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            Ok(Some(Credentials { username: field("Username"), password: field("Secret") }))
+            if field("Username") == IDENTITY_TOKEN_USERNAME {
+                return Ok(Some(Credentials { username: String::new(), password: String::new(), identity_token: Some(field("Secret")) }));
+            }
+            Ok(Some(Credentials::basic(field("Username"), field("Secret"))))
         }
         // The helper protocol's way of saying "nothing stored".
         Err(AuthError::Helper { message, .. }) if message.contains("credentials not found") => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// The credential files read when pulling, in the order podman and skopeo read
+/// them (containers-auth.json(5)): `$REGISTRY_AUTH_FILE`, else
+/// `$XDG_RUNTIME_DIR/containers/auth.json`; then docker's config.json. The first
+/// file with an entry (or helper) for a registry answers for it.
+pub struct AuthFiles {
+    files: Vec<DockerConfig>,
+}
+
+impl AuthFiles {
+    /// The paths read, in order; missing files are skipped when loading.
+    pub fn default_paths() -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        match std::env::var_os("REGISTRY_AUTH_FILE").filter(|p| !p.is_empty()) {
+            Some(file) => paths.push(PathBuf::from(file)),
+            None => {
+                if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+                    paths.push(PathBuf::from(dir).join("containers/auth.json"));
+                }
+            }
+        }
+        paths.push(DockerConfig::default_path());
+        paths
+    }
+
+    /// Load [`AuthFiles::default_paths`]; errors name the unreadable or invalid file.
+    pub fn load() -> Result<AuthFiles, AuthError> {
+        AuthFiles::load_from(&AuthFiles::default_paths())
+    }
+
+    pub fn load_from(paths: &[PathBuf]) -> Result<AuthFiles, AuthError> {
+        Ok(AuthFiles { files: paths.iter().map(|p| DockerConfig::load_from(p)).collect::<Result<_, _>>()? })
+    }
+
+    /// Credentials for a registry host from the first file that has any.
+    pub fn credentials(&self, registry: &str) -> Result<Option<Credentials>, AuthError> {
+        match self.files.iter().find(|f| f.has_entry_for(registry)) {
+            Some(file) => file.credentials(registry),
+            None => Ok(None),
+        }
+    }
+}
+
+impl From<DockerConfig> for AuthFiles {
+    fn from(config: DockerConfig) -> AuthFiles {
+        AuthFiles { files: vec![config] }
     }
 }
 
@@ -290,7 +379,7 @@ mod tests {
         )
         .unwrap();
         let cfg = DockerConfig::load_from(&path).unwrap();
-        assert_eq!(cfg.credentials("docker.io").unwrap(), Some(Credentials { username: "user".into(), password: "pass".into() }));
+        assert_eq!(cfg.credentials("docker.io").unwrap(), Some(Credentials::basic("user", "pass")));
         assert_eq!(cfg.credentials("127.0.0.1:5000").unwrap().unwrap().username, "a");
         assert_eq!(cfg.credentials("ghcr.io").unwrap(), None);
         assert!(matches!(cfg.credentials("bad.io"), Err(AuthError::BadAuthEntry { .. })));
@@ -303,7 +392,7 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, r#"{"psFormat":"x","auths":{"other:1":{"auth":"YTpi"}}}"#).unwrap();
         let mut cfg = DockerConfig::load_from(&path).unwrap();
-        let creds = Credentials { username: "u".into(), password: "p:w".into() };
+        let creds = Credentials::basic("u", "p:w");
         cfg.store("docker.io", &creds).unwrap();
         let again = DockerConfig::load_from(&path).unwrap();
         assert_eq!(again.credentials("docker.io").unwrap(), Some(creds));
@@ -315,5 +404,40 @@ mod tests {
         assert!(!again.erase("docker.io").unwrap());
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("psFormat") && !text.contains("index.docker.io"), "{text}");
+    }
+
+    #[test]
+    fn identity_tokens_are_read_and_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        // What `az acr login` leaves: a placeholder user, no password, a refresh token.
+        std::fs::write(
+            &path,
+            r#"{"auths":{"my.azurecr.io":{"auth":"MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwOg==","identitytoken":"eyJrefresh"},"only.token":{"identitytoken":"t2"}}}"#,
+        )
+        .unwrap();
+        let mut cfg = DockerConfig::load_from(&path).unwrap();
+        let acr = cfg.credentials("my.azurecr.io").unwrap().unwrap();
+        assert_eq!(acr.username, "00000000-0000-0000-0000-000000000000");
+        assert_eq!(acr.password, "");
+        assert_eq!(acr.identity_token.as_deref(), Some("eyJrefresh"));
+        assert_eq!(cfg.credentials("only.token").unwrap().unwrap().identity_token.as_deref(), Some("t2"));
+        let creds = Credentials { identity_token: Some("t3".into()), ..Credentials::basic("u", "") };
+        cfg.store("other.io", &creds).unwrap();
+        assert_eq!(DockerConfig::load_from(&path).unwrap().credentials("other.io").unwrap(), Some(creds));
+    }
+
+    #[test]
+    fn auth_files_answer_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let podman = dir.path().join("auth.json");
+        let docker = dir.path().join("config.json");
+        std::fs::write(&podman, r#"{"auths":{"quay.io":{"auth":"cG9kOm1hbg=="}}}"#).unwrap();
+        std::fs::write(&docker, r#"{"auths":{"quay.io":{"auth":"ZG9jOmtlcg=="},"ghcr.io":{"auth":"ZG9jOmtlcg=="}}}"#).unwrap();
+        let missing = dir.path().join("missing.json");
+        let files = AuthFiles::load_from(&[missing, podman, docker]).unwrap();
+        assert_eq!(files.credentials("quay.io").unwrap(), Some(Credentials::basic("pod", "man")));
+        assert_eq!(files.credentials("ghcr.io").unwrap(), Some(Credentials::basic("doc", "ker")));
+        assert_eq!(files.credentials("docker.io").unwrap(), None);
     }
 }

@@ -9,7 +9,7 @@
 //! request, and a denial then says why no credentials were sent. Redirects
 //! (blobs in object storage) never carry the Authorization header.
 
-use super::auth::{Challenge, Credentials, DockerConfig};
+use super::auth::{AuthFiles, Challenge, Credentials};
 use super::digest::Digest;
 use super::manifest::{ACCEPT, MAX_MANIFEST_BYTES};
 use super::reference::Reference;
@@ -59,7 +59,7 @@ impl RegistryError {
 pub struct RegistryClient {
     agent: ureq::Agent,
     pub settings: Settings,
-    docker_config: DockerConfig,
+    auth_files: AuthFiles,
     config_path: String,
 }
 
@@ -83,7 +83,7 @@ pub struct FetchedManifest {
 }
 
 impl RegistryClient {
-    pub fn new(settings: Settings, docker_config: DockerConfig, config_path: &std::path::Path) -> RegistryClient {
+    pub fn new(settings: Settings, auth_files: impl Into<AuthFiles>, config_path: &std::path::Path) -> RegistryClient {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(15))
             .timeout_read(Duration::from_secs(60))
@@ -92,7 +92,7 @@ impl RegistryClient {
             // ureq's default, stated: blob redirects go to other hosts (object storage).
             .redirect_auth_headers(ureq::RedirectAuthHeaders::Never)
             .build();
-        RegistryClient { agent, settings, docker_config, config_path: config_path.display().to_string() }
+        RegistryClient { agent, settings, auth_files: auth_files.into(), config_path: config_path.display().to_string() }
     }
 
     /// Find the manifest of `reference`, trying Docker Hub mirrors in order and then
@@ -128,7 +128,7 @@ impl RegistryClient {
 
     /// A session authenticated for `repository` (pull scope) at `endpoint`.
     pub fn session(&self, endpoint: Endpoint, repository: &str) -> Result<RepoSession<'_>, RegistryError> {
-        let credentials = self.docker_config.credentials(&endpoint.host)?;
+        let credentials = self.auth_files.credentials(&endpoint.host)?;
         let session = RepoSession {
             client: self,
             base: Mutex::new(endpoint.base.clone()),
@@ -277,17 +277,36 @@ impl RepoSession<'_> {
             (Some(_), Ok(())) => true,
             (None, _) => false,
         };
-        let mut request = self.client.agent.get(realm);
-        if let Some(service) = service {
-            request = request.query("service", service);
-        }
-        if !self.repository.is_empty() {
-            request = request.query("scope", &format!("repository:{}:pull", self.repository));
-        }
-        if let Some(c) = self.credentials.as_ref().filter(|_| send_credentials) {
-            request = request.set("Authorization", &c.basic_header());
-        }
-        let response = match request.call() {
+        let credentials = self.credentials.as_ref().filter(|_| send_credentials);
+        let scope = (!self.repository.is_empty()).then(|| format!("repository:{}:pull", self.repository));
+        let result = match credentials.and_then(|c| c.identity_token.as_deref()) {
+            // OAuth2 refresh-token grant (distribution's token spec, "oauth"): what an
+            // identity token is for; the registry answers with an access_token.
+            Some(refresh_token) => {
+                let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", "rde")];
+                if let Some(service) = service {
+                    form.push(("service", service));
+                }
+                if let Some(scope) = scope.as_deref() {
+                    form.push(("scope", scope));
+                }
+                self.client.agent.post(realm).send_form(&form)
+            }
+            None => {
+                let mut request = self.client.agent.get(realm);
+                if let Some(service) = service {
+                    request = request.query("service", service);
+                }
+                if let Some(scope) = scope.as_deref() {
+                    request = request.query("scope", scope);
+                }
+                if let Some(c) = credentials {
+                    request = request.set("Authorization", &c.basic_header());
+                }
+                request.call()
+            }
+        };
+        let response = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(401 | 403, r)) => {
                 let message = error_message(r);
@@ -510,6 +529,7 @@ fn error_message(response: ureq::Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::auth::DockerConfig;
     use std::io::{BufRead, BufReader, Write};
     use std::sync::Arc;
 
@@ -564,16 +584,27 @@ mod tests {
         if reader.read_line(&mut request).is_err() {
             return;
         }
-        let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let mut path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
         let mut authorization = None;
+        let mut content_length = 0;
         let mut line = String::new();
         while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("authorization")
-            {
-                authorization = Some(value.trim().to_string());
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(value.trim().to_string());
+                } else if name.eq_ignore_ascii_case("content-length") {
+                    content_length = value.trim().parse().unwrap_or(0);
+                }
             }
             line.clear();
+        }
+        // A request with a body (a POSTed form) is seen as `POST path body`.
+        if content_length > 0 {
+            let mut body = vec![0; content_length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            path = format!("POST {path} {}", String::from_utf8_lossy(&body));
         }
         record.lock().unwrap().push((path.clone(), authorization.clone()));
         let _ = (&stream).write_all(respond(&path, authorization.as_deref()).as_bytes());
@@ -587,6 +618,13 @@ mod tests {
     fn client_with_credentials(dir: &std::path::Path, registry: &str) -> RegistryClient {
         let path = dir.join("config.json");
         std::fs::write(&path, format!(r#"{{"auths":{{"{registry}":{{"username":"user","password":"secret"}}}}}}"#)).unwrap();
+        RegistryClient::new(Settings::default(), DockerConfig::load_from(&path).unwrap(), &path)
+    }
+
+    /// A client whose config.json holds `entry` (a JSON object) for `registry`.
+    fn client_with_entry(dir: &std::path::Path, registry: &str, entry: &str) -> RegistryClient {
+        let path = dir.join("config.json");
+        std::fs::write(&path, format!(r#"{{"auths":{{"{registry}":{entry}}}}}"#)).unwrap();
         RegistryClient::new(Settings::default(), DockerConfig::load_from(&path).unwrap(), &path)
     }
 
@@ -626,7 +664,7 @@ mod tests {
         assert!(text.contains(&format!("127.0.0.1:{port}")) && text.contains("private/app") && text.contains("http://localhost:"), "{text}");
         assert!(text.contains("plain HTTP on another host") && text.contains("; hint: "), "{text}");
         // `rde login` cannot verify credentials it will not send.
-        let creds = Credentials { username: "user".into(), password: "secret".into() };
+        let creds = Credentials::basic("user", "secret");
         let err = client.verify_login(&format!("127.0.0.1:{port}"), &creds).unwrap_err();
         assert!(matches!(err, RegistryError::CredentialsWithheld { .. }), "{err}");
         let seen = token_seen.lock().unwrap();
@@ -641,6 +679,35 @@ mod tests {
         let session = client.session(endpoint(port), "private/app").unwrap();
         session.manifest("latest").unwrap();
         assert!(token_seen.lock().unwrap().iter().any(|(_, auth)| auth.as_deref().is_some_and(|a| a.starts_with("Basic "))));
+    }
+
+    #[test]
+    fn identity_tokens_are_exchanged_with_a_refresh_token_grant() {
+        let dir = tempfile::tempdir().unwrap();
+        let (token_port, token_seen) = serve(|path, _| {
+            let token = if path.starts_with("POST /token ") && path.contains("grant_type=refresh_token") && path.contains("refresh_token=rt-123")
+            {
+                "with-credentials"
+            } else {
+                "anonymous"
+            };
+            reply("200 OK", "Content-Type: application/json\r\n", &format!(r#"{{"access_token":"{token}","expires_in":300}}"#))
+        });
+        let (port, _) = serve(move |_, auth| match auth {
+            Some("Bearer with-credentials") => reply("200 OK", "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n", "{}"),
+            _ => reply(
+                "401 Unauthorized",
+                &format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{token_port}/token\",service=\"test\"\r\n"),
+                "",
+            ),
+        });
+        let entry = r#"{"auth":"MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwOg==","identitytoken":"rt-123"}"#;
+        let client = client_with_entry(dir.path(), &format!("127.0.0.1:{port}"), entry);
+        let session = client.session(endpoint(port), "private/app").unwrap();
+        session.manifest("latest").unwrap();
+        let seen = token_seen.lock().unwrap();
+        assert!(seen.iter().all(|(path, auth)| path.starts_with("POST /token ") && auth.is_none()), "{seen:?}");
+        assert!(seen.iter().any(|(path, _)| path.contains("scope=repository%3Aprivate%2Fapp%3Apull") && path.contains("service=test")), "{seen:?}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::error::ProjectError;
 use super::{names, order};
 use crate::compose::{Project, Service};
 use crate::fsutil::LockGuard;
-use crate::image::auth::DockerConfig;
+use crate::image::auth::AuthFiles;
 use crate::image::lookup;
 use crate::image::pull::{self, PullOptions};
 use crate::image::reference::Reference;
@@ -62,9 +62,9 @@ pub fn open_store(paths: &Paths) -> Result<Store, StoreError> {
     Store::open(&paths.data, xattrs)
 }
 
-/// A registry client from rde's config.toml and docker's config.json credentials.
+/// A registry client from rde's config.toml and the credential files ([`AuthFiles`]).
 pub fn open_registry(paths: &Paths) -> Result<RegistryClient, ProjectError> {
-    Ok(RegistryClient::new(Settings::load(&paths.config_file)?, DockerConfig::load()?, &paths.config_file))
+    Ok(RegistryClient::new(Settings::load(&paths.config_file)?, AuthFiles::load()?, &paths.config_file))
 }
 
 impl<'a> Session<'a> {

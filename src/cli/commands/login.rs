@@ -21,7 +21,7 @@ pub fn run(ctx: &Context, args: LoginArgs) -> anyhow::Result<i32> {
         prompt("Password: ")?
     };
     anyhow::ensure!(!username.is_empty() && !password.is_empty(), "username and password are required");
-    let creds = Credentials { username, password };
+    let creds = Credentials::basic(username, password);
     ctx.registry()?.verify_login(&registry, &creds)?;
     let mut config = DockerConfig::load()?;
     config.store(&registry, &creds)?;
