@@ -57,7 +57,185 @@ pub enum AuthError {
     BadAuthEntry { registry: String, path: PathBuf },
 }
 
-/// A registry challenge from `WWW-Authenticate`.
+/// One challenge of a `WWW-Authenticate` header, as RFC 7235 section 4.1 has it:
+/// a scheme (lowercased; schemes are case-insensitive) and either a token68 or
+/// `name=value` parameters (names lowercased, values unquoted).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthChallenge {
+    pub scheme: String,
+    pub token68: Option<String>,
+    pub params: Vec<(String, String)>,
+}
+
+impl AuthChallenge {
+    /// A parameter's value, by case-insensitive name.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Every challenge in some `WWW-Authenticate` header values (a response may
+    /// carry several headers, each a comma-separated list of challenges).
+    /// Malformed parts are skipped, as the RFC allows a client to.
+    pub fn parse_all<'a>(headers: impl IntoIterator<Item = &'a str>) -> Vec<AuthChallenge> {
+        headers.into_iter().flat_map(|h| ChallengeParser { s: h.as_bytes(), i: 0 }.challenges()).collect()
+    }
+}
+
+/// The RFC 7235 grammar, bytewise:
+/// `challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ]`,
+/// `auth-param = token BWS "=" BWS ( token / quoted-string )`,
+/// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+struct ChallengeParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+fn is_token68_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-._~+/".contains(&c)
+}
+
+impl ChallengeParser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn skip_ows(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.i += 1;
+        }
+    }
+
+    fn token(&mut self) -> String {
+        let start = self.i;
+        while self.peek().is_some_and(is_tchar) {
+            self.i += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
+    }
+
+    /// An unquoted parameter value: a token, leniently up to the next comma or
+    /// space, as registries send `realm=http://host/token` unquoted.
+    fn bare_value(&mut self) -> String {
+        let start = self.i;
+        while self.peek().is_some_and(|c| !matches!(c, b',' | b' ' | b'\t')) {
+            self.i += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
+    }
+
+    /// After the opening quote: up to the closing one, `\x` standing for `x`.
+    fn quoted(&mut self) -> Option<String> {
+        let mut out = Vec::new();
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(String::from_utf8_lossy(&out).into_owned());
+                }
+                b'\\' => {
+                    self.i += 1;
+                    out.push(self.peek()?);
+                }
+                c => out.push(c),
+            }
+            self.i += 1;
+        }
+    }
+
+    /// Skip to the next comma (error recovery).
+    fn skip_element(&mut self) {
+        let mut quoted = false;
+        while let Some(c) = self.peek() {
+            match c {
+                b'"' => quoted = !quoted,
+                b'\\' if quoted => self.i += 1,
+                b',' if !quoted => return,
+                _ => {}
+            }
+            self.i += 1;
+        }
+    }
+
+    /// Whether an `auth-param` (`token BWS "=" BWS (token / quoted-string)`)
+    /// starts here, rather than the next challenge's scheme or a token68.
+    fn at_param(&self) -> bool {
+        let mut j = self.i;
+        while self.s.get(j).copied().is_some_and(is_tchar) {
+            j += 1;
+        }
+        if j == self.i {
+            return false;
+        }
+        while matches!(self.s.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        if self.s.get(j) != Some(&b'=') {
+            return false;
+        }
+        j += 1;
+        while matches!(self.s.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        self.s.get(j).is_some_and(|&c| c == b'"' || is_tchar(c))
+    }
+
+    fn challenges(mut self) -> Vec<AuthChallenge> {
+        let mut out: Vec<AuthChallenge> = Vec::new();
+        loop {
+            while matches!(self.peek(), Some(b' ' | b'\t' | b',')) {
+                self.i += 1;
+            }
+            let Some(c) = self.peek() else { return out };
+            // A parameter after a comma belongs to the challenge before it.
+            if let Some(last) = out.last_mut().filter(|l| l.token68.is_none() && self.at_param()) {
+                let name = self.token().to_ascii_lowercase();
+                self.skip_ows();
+                self.i += 1; // '='
+                self.skip_ows();
+                let value = if self.peek() == Some(b'"') {
+                    self.i += 1;
+                    self.quoted()
+                } else {
+                    Some(self.bare_value())
+                };
+                match value {
+                    Some(v) => last.params.push((name, v)),
+                    None => return out, // an unterminated quoted string ends the header
+                }
+                continue;
+            }
+            if !is_tchar(c) {
+                self.skip_element();
+                continue;
+            }
+            let scheme = self.token().to_ascii_lowercase();
+            let mut challenge = AuthChallenge { scheme, ..AuthChallenge::default() };
+            let spaced = matches!(self.peek(), Some(b' ' | b'\t'));
+            self.skip_ows();
+            if spaced && !self.at_param() && self.peek().is_some_and(is_token68_char) {
+                let start = self.i;
+                while self.peek().is_some_and(is_token68_char) {
+                    self.i += 1;
+                }
+                while self.peek() == Some(b'=') {
+                    self.i += 1;
+                }
+                challenge.token68 = Some(String::from_utf8_lossy(&self.s[start..self.i]).into_owned());
+            } else if !spaced && !matches!(self.peek(), None | Some(b',')) {
+                // `Bearer"x"` and the like: not a challenge.
+                self.skip_element();
+                continue;
+            }
+            out.push(challenge);
+        }
+    }
+}
+
+/// The challenge rde answers, picked from all those a registry offered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Challenge {
     Basic,
@@ -65,51 +243,26 @@ pub enum Challenge {
 }
 
 impl Challenge {
-    /// Parse `Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/postgres:pull"`.
-    pub fn parse(header: &str) -> Option<Challenge> {
-        let header = header.trim();
-        let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
-        match scheme.to_ascii_lowercase().as_str() {
-            "basic" => Some(Challenge::Basic),
-            "bearer" => {
-                let params = parse_params(rest);
-                let get = |k: &str| params.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
-                Some(Challenge::Bearer { realm: get("realm")?, service: get("service"), scope: get("scope") })
-            }
-            _ => None,
-        }
+    /// Pick from all challenges in the `WWW-Authenticate` headers: a Bearer one
+    /// with a realm first (tokens keep passwords off every request), else Basic.
+    /// `None` when neither is offered.
+    pub fn pick<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<Challenge> {
+        let all = AuthChallenge::parse_all(headers);
+        let bearer = all.iter().filter(|c| c.scheme == "bearer").find_map(|c| {
+            Some(Challenge::Bearer {
+                realm: c.param("realm")?.to_string(),
+                service: c.param("service").map(String::from),
+                scope: c.param("scope").map(String::from),
+            })
+        });
+        bearer.or_else(|| all.iter().any(|c| c.scheme == "basic").then_some(Challenge::Basic))
     }
-}
 
-/// `key="value", key=value` pairs; quoted values may hold commas and `\"`.
-fn parse_params(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace() || *c == ',').is_some() {}
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
-        if key.is_empty() {
-            break;
-        }
-        if chars.next_if_eq(&'=').is_none() {
-            continue;
-        }
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut value = String::new();
-        if chars.next_if_eq(&'"').is_some() {
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect::<String>().trim().to_string();
-        }
-        out.push((key.trim().to_string(), value));
+    /// [`Challenge::pick`] from one header value, e.g.
+    /// `Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/postgres:pull"`.
+    pub fn parse(header: &str) -> Option<Challenge> {
+        Challenge::pick([header])
     }
-    out
 }
 
 /// docker's client configuration: `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
@@ -367,6 +520,45 @@ mod tests {
         );
         assert_eq!(Challenge::parse("Bearer service=x"), None);
         assert_eq!(Challenge::parse("Negotiate abc"), None);
+    }
+
+    fn ch(scheme: &str, token68: Option<&str>, params: &[(&str, &str)]) -> AuthChallenge {
+        AuthChallenge {
+            scheme: scheme.into(),
+            token68: token68.map(String::from),
+            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn parses_every_challenge_of_rfc_7235() {
+        // RFC 7235 section 4.1's example: two challenges, one header, a comma in a quoted string.
+        assert_eq!(
+            AuthChallenge::parse_all([r#"Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple""#]),
+            vec![
+                ch("newauth", None, &[("realm", "apps"), ("type", "1"), ("title", r#"Login to "apps""#)]),
+                ch("basic", None, &[("realm", "simple")]),
+            ]
+        );
+        // Several headers; token68; empty list elements; BWS around `=`; bare schemes.
+        assert_eq!(
+            AuthChallenge::parse_all(["Negotiate abc+/def==, , NTLM", r#"Bearer  realm = "https://a/t,x" ,scope=repo:pull,Basic"#]),
+            vec![
+                ch("negotiate", Some("abc+/def=="), &[]),
+                ch("ntlm", None, &[]),
+                ch("bearer", None, &[("realm", "https://a/t,x"), ("scope", "repo:pull")]),
+                ch("basic", None, &[]),
+            ]
+        );
+        // A token68 ending in `=` is not a parameter; a parameter after it starts nothing.
+        assert_eq!(AuthChallenge::parse_all(["Foo abc="]), vec![ch("foo", Some("abc="), &[])]);
+        // Garbage is skipped; an unterminated quoted string ends the header.
+        assert_eq!(AuthChallenge::parse_all([r#"@@@, Basic realm="x"#]), vec![ch("basic", None, &[])]);
+        assert_eq!(AuthChallenge::parse_all([""]), vec![]);
+        // rde answers Bearer before Basic, wherever they come.
+        let bearer = Challenge::pick([r#"Basic realm="r""#, r#"Bearer realm="https://auth/t",service="s""#]);
+        assert_eq!(bearer, Some(Challenge::Bearer { realm: "https://auth/t".into(), service: Some("s".into()), scope: None }));
+        assert_eq!(Challenge::pick([r#"Bearer service="no realm", Basic realm="r""#]), Some(Challenge::Basic));
     }
 
     #[test]

@@ -228,8 +228,8 @@ impl RepoSession<'_> {
 
     /// Answer a 401 challenge: a Bearer token from the realm, or Basic credentials.
     fn authenticate(&self, response: &ureq::Response) -> Result<(), RegistryError> {
-        let header = response.header("www-authenticate").unwrap_or("");
-        match Challenge::parse(header) {
+        let headers = response.all("www-authenticate");
+        match Challenge::pick(headers.iter().copied()) {
             Some(Challenge::Basic) => match &self.credentials {
                 Some(c) => {
                     *self.authorization.lock().unwrap() = Some(c.basic_header());
@@ -248,7 +248,7 @@ impl RepoSession<'_> {
             }
             None => Err(RegistryError::AuthFailed {
                 registry: self.registry(),
-                message: format!("unsupported authentication challenge {header:?}"),
+                message: format!("unsupported authentication challenge {:?}", headers.join(", ")),
             }),
         }
     }
