@@ -132,10 +132,7 @@ impl NameError {
     pub fn name(&self) -> &str {
         match self {
             NameError::Empty { .. } => "",
-            NameError::TooShort { name, .. }
-            | NameError::TooLong { name, .. }
-            | NameError::Dots { name, .. }
-            | NameError::BadChar { name, .. } => name,
+            NameError::TooShort { name, .. } | NameError::TooLong { name, .. } | NameError::Dots { name, .. } | NameError::BadChar { name, .. } => name,
         }
     }
 
@@ -216,11 +213,7 @@ pub fn is_valid(kind: NameKind, name: &str) -> bool {
 /// name: lowercase, keep only `[a-z0-9_-]`, drop leading `_` and `-`. The result
 /// is empty or a valid [`NameKind::Project`] name (length aside).
 pub fn normalize_project(raw: &str) -> String {
-    let kept: String = raw
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
-        .collect();
+    let kept: String = raw.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-').collect();
     kept.trim_start_matches(['_', '-']).to_string()
 }
 
@@ -299,7 +292,9 @@ mod tests {
 
     #[test]
     fn project_normalisation_is_compose_gos() {
-        for (raw, want) in [("myapp", "myapp"), ("My App", "myapp"), ("django-sample_for.Docker", "django-sample_fordocker"), ("__hidden", "hidden"), ("...", "")] {
+        for (raw, want) in
+            [("myapp", "myapp"), ("My App", "myapp"), ("django-sample_for.Docker", "django-sample_fordocker"), ("__hidden", "hidden"), ("...", "")]
+        {
             let got = normalize_project(raw);
             assert_eq!(got, want, "{raw}");
             assert!(got.is_empty() || is_valid(NameKind::Project, &got));

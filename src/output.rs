@@ -61,7 +61,8 @@ impl Printer {
         if self.quiet {
             return;
         }
-        let done = matches!(state, "Created" | "Started" | "Running" | "Healthy" | "Exited" | "Stopped" | "Removed" | "Recreated" | "Restarted" | "Killed" | "Pulled");
+        let done =
+            matches!(state, "Created" | "Started" | "Running" | "Healthy" | "Exited" | "Stopped" | "Removed" | "Recreated" | "Restarted" | "Killed" | "Pulled");
         let mark = match done {
             true => paint(self.color_err, anstyle::AnsiColor::Green, "✔"),
             false => " ".into(),
@@ -115,9 +116,7 @@ impl Printer {
         let bar = self.bars.as_ref().map(|bars| {
             let bar = bars.add(ProgressBar::new(total));
             bar.set_style(
-                ProgressStyle::with_template("{prefix}: {msg:<12} [{bar:30}] {bytes:>9}/{total_bytes:<9}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix}: {msg:<12} [{bar:30}] {bytes:>9}/{total_bytes:<9}").expect("valid template").progress_chars("=> "),
             );
             bar.set_prefix(label.to_string());
             bar.set_message("Waiting");
@@ -187,9 +186,10 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         if let Some(bar) = &self.bar
-            && !bar.is_finished() {
-                bar.finish_and_clear();
-            }
+            && !bar.is_finished()
+        {
+            bar.finish_and_clear();
+        }
     }
 }
 
@@ -230,7 +230,13 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    let digits = if value >= 99.95 || unit == 0 { 0 } else if value >= 9.995 { 1 } else { 2 };
+    let digits = if value >= 99.95 || unit == 0 {
+        0
+    } else if value >= 9.995 {
+        1
+    } else {
+        2
+    };
     let mut text = format!("{value:.digits$}");
     if text.contains('.') {
         text = text.trim_end_matches('0').trim_end_matches('.').to_string();
@@ -268,7 +274,8 @@ mod tests {
     #[test]
     fn colors_are_decided_per_stream() {
         let env = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-        if env("CLICOLOR_FORCE") || env("NO_COLOR") || std::env::var("TERM").map_or(true, |t| t == "dumb") || std::env::var("CLICOLOR").is_ok_and(|v| v == "0") {
+        if env("CLICOLOR_FORCE") || env("NO_COLOR") || std::env::var("TERM").map_or(true, |t| t == "dumb") || std::env::var("CLICOLOR").is_ok_and(|v| v == "0")
+        {
             return; // the environment decides, not the stream
         }
         // A file or a pipe gets no colors, a terminal does: stdout redirected

@@ -41,12 +41,7 @@ impl Paths {
         } else {
             (PathBuf::from("/var/lib/rde"), PathBuf::from("/run/rde"), PathBuf::from("/etc/rde/config.toml"))
         };
-        Paths {
-            data: env("RDE_ROOT").unwrap_or(data),
-            run: env("RDE_RUNROOT").unwrap_or(run),
-            config_file: env("RDE_CONFIG").unwrap_or(config_file),
-            rootless,
-        }
+        Paths { data: env("RDE_ROOT").unwrap_or(data), run: env("RDE_RUNROOT").unwrap_or(run), config_file: env("RDE_CONFIG").unwrap_or(config_file), rootless }
     }
 }
 
@@ -59,10 +54,12 @@ impl Paths {
     /// as podman checks; the `/tmp` fallback is created 0700 and verified.
     pub fn prepare(&self) -> Result<(), PathsError> {
         let uid = rustix::process::geteuid().as_raw();
-        if self.rootless && std::env::var_os("RDE_RUNROOT").is_none()
-            && let Some(parent) = self.run.parent().filter(|p| *p != Path::new("/tmp")) {
-                check_private(parent, uid, "XDG_RUNTIME_DIR", false)?;
-            }
+        if self.rootless
+            && std::env::var_os("RDE_RUNROOT").is_none()
+            && let Some(parent) = self.run.parent().filter(|p| *p != Path::new("/tmp"))
+        {
+            check_private(parent, uid, "XDG_RUNTIME_DIR", false)?;
+        }
         for (dir, var) in [(&self.data, "RDE_ROOT"), (&self.run, "RDE_RUNROOT")] {
             private_dir(dir, uid, var)?;
         }

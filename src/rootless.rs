@@ -78,7 +78,8 @@ pub fn finish_handshake() -> Result<(), RootlessError> {
         return Err(RootlessError::HandshakeAbandoned);
     }
     drop(pipe);
-    let err = Command::new("/proc/self/exe").arg0(std::env::args_os().next().unwrap_or_default()).args(std::env::args_os().skip(1)).env_remove(SYNC_FD_ENV).exec();
+    let err =
+        Command::new("/proc/self/exe").arg0(std::env::args_os().next().unwrap_or_default()).args(std::env::args_os().skip(1)).env_remove(SYNC_FD_ENV).exec();
     Err(RootlessError::Reexec(err))
 }
 
@@ -129,10 +130,8 @@ fn start_session(warn: &dyn Fn(String)) -> Result<i32, RootlessError> {
     let gid = rustix::process::getgid().as_raw();
     let user = user_name(uid).unwrap_or_else(|| uid.to_string());
     let read = |file: &'static str| std::fs::read_to_string(file).unwrap_or_default();
-    let subuid = find_range(&read("/etc/subuid"), &user, uid)
-        .ok_or(RootlessError::NoRange { user: user.clone(), kind: "uid", file: "/etc/subuid" })?;
-    let subgid = find_range(&read("/etc/subgid"), &user, uid)
-        .ok_or(RootlessError::NoRange { user: user.clone(), kind: "gid", file: "/etc/subgid" })?;
+    let subuid = find_range(&read("/etc/subuid"), &user, uid).ok_or(RootlessError::NoRange { user: user.clone(), kind: "uid", file: "/etc/subuid" })?;
+    let subgid = find_range(&read("/etc/subgid"), &user, uid).ok_or(RootlessError::NoRange { user: user.clone(), kind: "gid", file: "/etc/subgid" })?;
     for tool in ["newuidmap", "newgidmap"] {
         if which(tool).is_none() {
             return Err(RootlessError::MissingTool { tool });
@@ -267,9 +266,7 @@ fn run_joining(pid: i32) -> Result<i32, RootlessError> {
     // Joining a mount namespace moves us to its root: come back to where the user is.
     let cwd = std::env::current_dir().ok().and_then(|d| std::ffi::CString::new(d.into_os_string().into_encoded_bytes()).ok());
     let mut command = Command::new("/proc/self/exe");
-    command
-        .arg0(std::env::args_os().next().unwrap_or_else(|| OsString::from("rde")))
-        .args(std::env::args_os().skip(1));
+    command.arg0(std::env::args_os().next().unwrap_or_else(|| OsString::from("rde"))).args(std::env::args_os().skip(1));
     // SAFETY: only async-signal-safe calls (setns) between fork and exec.
     unsafe {
         command.pre_exec(move || {
@@ -294,11 +291,7 @@ fn map_ids(tool: &'static str, pid: &str, own: u32, range: IdRange) -> Result<()
         .args([pid, "0", &own.to_string(), "1", "1", &range.start.to_string(), &range.count.to_string()])
         .output()
         .map_err(|e| RootlessError::MapFailed { tool, message: e.to_string() })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(RootlessError::MapFailed { tool, message: String::from_utf8_lossy(&out.stderr).trim().to_string() })
-    }
+    if out.status.success() { Ok(()) } else { Err(RootlessError::MapFailed { tool, message: String::from_utf8_lossy(&out.stderr).trim().to_string() }) }
 }
 
 fn user_name(uid: u32) -> Option<String> {

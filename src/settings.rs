@@ -58,7 +58,9 @@ fn default_network_pool() -> crate::net::ipam::Subnet {
 pub enum SettingsError {
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}; hint: the keys are registry-mirrors, insecure-registries and blocked-registries (lists of strings), network-prefix and network-pool (strings)")]
+    #[error(
+        "{path}: {message}; hint: the keys are registry-mirrors, insecure-registries and blocked-registries (lists of strings), network-prefix and network-pool (strings)"
+    )]
     Parse { path: PathBuf, message: String },
     #[error("{origin}: registry mirror {url:?} is not a URL; hint: write it as http://host:port or https://host")]
     BadMirror { origin: String, url: String },
@@ -79,8 +81,9 @@ pub struct Endpoint {
 impl Settings {
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
         let mut settings = match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str::<Settings>(&text)
-                .map_err(|e| SettingsError::Parse { path: path.into(), message: e.to_string().trim().replace('\n', " ") })?,
+            Ok(text) => {
+                toml::from_str::<Settings>(&text).map_err(|e| SettingsError::Parse { path: path.into(), message: e.to_string().trim().replace('\n', " ") })?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Settings::default(),
             Err(source) => return Err(SettingsError::Read { path: path.into(), source }),
         };
@@ -94,7 +97,10 @@ impl Settings {
         let prefix = &settings.network_prefix;
         // It names bridges (`<prefix>N`, 15 bytes at most) and the nftables table (an identifier).
         if !prefix.starts_with(|c: char| c.is_ascii_lowercase()) || prefix.len() > 8 || !prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
-            return Err(SettingsError::Parse { path: path.into(), message: format!("network-prefix {prefix:?} must be 1 to 8 lowercase letters or digits, starting with a letter") });
+            return Err(SettingsError::Parse {
+                path: path.into(),
+                message: format!("network-prefix {prefix:?} must be 1 to 8 lowercase letters or digits, starting with a letter"),
+            });
         }
         for url in &settings.registry_mirrors {
             let origin = if std::env::var("RDE_REGISTRY_MIRRORS").unwrap_or_default().contains(url.as_str()) {
@@ -128,20 +134,10 @@ impl Settings {
                 }
             }
             if !self.is_blocked(registry) {
-                out.push(Endpoint {
-                    base: "https://registry-1.docker.io".into(),
-                    host: registry.into(),
-                    mirror: false,
-                    allow_http: false,
-                });
+                out.push(Endpoint { base: "https://registry-1.docker.io".into(), host: registry.into(), mirror: false, allow_http: false });
             }
         } else if !self.is_blocked(registry) {
-            out.push(Endpoint {
-                base: format!("https://{registry}"),
-                host: registry.into(),
-                mirror: false,
-                allow_http: self.is_insecure(registry),
-            });
+            out.push(Endpoint { base: format!("https://{registry}"), host: registry.into(), mirror: false, allow_http: self.is_insecure(registry) });
         }
         out
     }
@@ -162,11 +158,7 @@ fn split_url(url: &str) -> Option<(Option<&'static str>, String)> {
 }
 
 pub fn is_loopback(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
+    let name = if let Some(rest) = host.strip_prefix('[') { rest.split(']').next().unwrap_or("") } else { host.rsplit_once(':').map_or(host, |(h, _)| h) };
     name == "localhost" || name == "::1" || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 

@@ -12,16 +12,9 @@ use rde::compose::{ConfigFormat, load_project};
 #[test]
 fn corpus_renders_as_expected() {
     let corpus = fixture("corpus");
-    let mut dirs: Vec<_> = std::fs::read_dir(&corpus)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
-    assert!(
-        dirs.len() >= 10,
-        "the corpus should hold at least 10 projects"
-    );
+    assert!(dirs.len() >= 10, "the corpus should hold at least 10 projects");
     let mut failures = Vec::new();
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -46,17 +39,11 @@ fn corpus_renders_as_expected() {
         }
         let result = std::panic::catch_unwind(|| {
             let project = load_project(&opts).unwrap_or_else(|e| panic!("{name}: {e}"));
-            check_expected(
-                &rendered(&project, &dir, ConfigFormat::Yaml),
-                &corpus.join(format!("{name}.expected.yaml")),
-            );
+            check_expected(&rendered(&project, &dir, ConfigFormat::Yaml), &corpus.join(format!("{name}.expected.yaml")));
         });
         if result.is_err() {
             failures.push(name);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "corpus projects that differ: {failures:?}"
-    );
+    assert!(failures.is_empty(), "corpus projects that differ: {failures:?}");
 }

@@ -16,10 +16,7 @@ fn discovery_walks_up_and_picks_the_override_file() {
         "My_App",
         &[
             ("docker-compose.yml", "services:\n  web:\n    image: a\n"),
-            (
-                "docker-compose.override.yml",
-                "services:\n  web:\n    image: b\n",
-            ),
+            ("docker-compose.override.yml", "services:\n  web:\n    image: b\n"),
             ("compose.yaml", "services:\n  web:\n    image: preferred\n"),
             ("deep/er/.keep", ""),
         ],
@@ -27,58 +24,24 @@ fn discovery_walks_up_and_picks_the_override_file() {
     let project = load(&p.dir.join("deep/er"), &[], &[]).unwrap();
     // compose.yaml wins over docker-compose.yml; the override next to it is not the same
     // family but compose still takes the first override found.
-    assert_eq!(
-        project.files,
-        vec![
-            p.dir.join("compose.yaml"),
-            p.dir.join("docker-compose.override.yml")
-        ]
-    );
+    assert_eq!(project.files, vec![p.dir.join("compose.yaml"), p.dir.join("docker-compose.override.yml")]);
     assert_eq!(project.services["web"].image.as_deref(), Some("b"));
     assert_eq!(project.name, "my_app");
     assert_eq!(project.working_dir, p.dir);
-    assert!(
-        project
-            .warnings
-            .iter()
-            .any(|w| w.message.contains("found multiple config files"))
-    );
+    assert!(project.warnings.iter().any(|w| w.message.contains("found multiple config files")));
 }
 
 #[test]
 fn compose_file_variable_and_separator() {
-    let p = TempProject::new(
-        "compose-file",
-        "proj",
-        &[
-            ("a.yml", "services:\n  web:\n    image: a\n"),
-            ("b.yml", "services:\n  web:\n    environment: [X=1]\n"),
-        ],
-    );
-    let project = p
-        .load(
-            &[],
-            &[
-                ("COMPOSE_FILE", "a.yml;b.yml"),
-                ("COMPOSE_PATH_SEPARATOR", ";"),
-            ],
-        )
-        .unwrap();
-    assert_eq!(
-        project.files,
-        vec![p.dir.join("a.yml"), p.dir.join("b.yml")]
-    );
-    assert_eq!(
-        project.services["web"].environment["X"].as_deref(),
-        Some("1")
-    );
+    let p =
+        TempProject::new("compose-file", "proj", &[("a.yml", "services:\n  web:\n    image: a\n"), ("b.yml", "services:\n  web:\n    environment: [X=1]\n")]);
+    let project = p.load(&[], &[("COMPOSE_FILE", "a.yml;b.yml"), ("COMPOSE_PATH_SEPARATOR", ";")]).unwrap();
+    assert_eq!(project.files, vec![p.dir.join("a.yml"), p.dir.join("b.yml")]);
+    assert_eq!(project.services["web"].environment["X"].as_deref(), Some("1"));
     // COMPOSE_FILE may also come from .env.
     std::fs::write(p.dir.join(".env"), "COMPOSE_FILE=b.yml:a.yml\n").unwrap();
     let project = p.load(&[], &[]).unwrap();
-    assert_eq!(
-        project.files,
-        vec![p.dir.join("b.yml"), p.dir.join("a.yml")]
-    );
+    assert_eq!(project.files, vec![p.dir.join("b.yml"), p.dir.join("a.yml")]);
 }
 
 #[test]
@@ -88,54 +51,28 @@ fn stdin_file() {
     opts.stdin = Some("services:\n  web:\n    image: nginx\n    volumes: [./data:/data]\n".into());
     let project = load_project(&opts).unwrap();
     assert_eq!(project.name, "fromstdin");
-    assert_eq!(
-        project.services["web"].volumes[0].source.as_deref(),
-        Some(p.dir.join("data").to_str().unwrap())
-    );
+    assert_eq!(project.services["web"].volumes[0].source.as_deref(), Some(p.dir.join("data").to_str().unwrap()));
 }
 
 #[test]
 fn project_name_precedence() {
-    let p = TempProject::new(
-        "names",
-        "Dir.Name",
-        &[(
-            "compose.yaml",
-            "name: from-file\nservices:\n  web:\n    image: x\n",
-        )],
-    );
+    let p = TempProject::new("names", "Dir.Name", &[("compose.yaml", "name: from-file\nservices:\n  web:\n    image: x\n")]);
     assert_eq!(p.load(&[], &[]).unwrap().name, "from-file");
-    assert_eq!(
-        p.load(&[], &[("COMPOSE_PROJECT_NAME", "from-env")])
-            .unwrap()
-            .name,
-        "from-env"
-    );
+    assert_eq!(p.load(&[], &[("COMPOSE_PROJECT_NAME", "from-env")]).unwrap().name, "from-env");
     let mut opts = options(&p.dir, &[], &[("COMPOSE_PROJECT_NAME", "from-env")]);
     opts.project_name = Some("from-flag".into());
     assert_eq!(load_project(&opts).unwrap().name, "from-flag");
-    std::fs::write(
-        p.dir.join("compose.yaml"),
-        "services:\n  web:\n    image: x\n",
-    )
-    .unwrap();
+    std::fs::write(p.dir.join("compose.yaml"), "services:\n  web:\n    image: x\n").unwrap();
     assert_eq!(p.load(&[], &[]).unwrap().name, "dirname");
     // `name:` may use variables.
-    std::fs::write(
-        p.dir.join("compose.yaml"),
-        "name: app-${ENV:-dev}\nservices:\n  web:\n    image: x\n",
-    )
-    .unwrap();
+    std::fs::write(p.dir.join("compose.yaml"), "name: app-${ENV:-dev}\nservices:\n  web:\n    image: x\n").unwrap();
     assert_eq!(p.load(&[], &[]).unwrap().name, "app-dev");
     // --project-directory changes the default name and where paths resolve.
     std::fs::create_dir_all(p.dir.join("other")).unwrap();
     let mut opts = options(&p.dir, &["compose.yaml"], &[("ENV", "x")]);
     opts.project_directory = Some("other".into());
     let project = load_project(&opts).unwrap();
-    assert_eq!(
-        (project.name.as_str(), project.working_dir.clone()),
-        ("app-x", p.dir.join("other"))
-    );
+    assert_eq!((project.name.as_str(), project.working_dir.clone()), ("app-x", p.dir.join("other")));
 }
 
 #[test]
@@ -156,65 +93,29 @@ fn variables_from_env_files() {
     let project = p.load(&[], &[("FROM_HOST", "host")]).unwrap();
     let web = &project.services["web"];
     assert_eq!(web.image.as_deref(), Some("app:dotenv"));
-    assert_eq!(
-        web.environment["FROM_HOST"].as_deref(),
-        Some("host"),
-        "process env wins over .env"
-    );
-    assert!(
-        !web.environment.contains_key("NOT_SET"),
-        "bare keys without a value are dropped"
-    );
+    assert_eq!(web.environment["FROM_HOST"].as_deref(), Some("host"), "process env wins over .env");
+    assert!(!web.environment.contains_key("NOT_SET"), "bare keys without a value are dropped");
 
     let mut opts = options(&p.dir, &[], &[("B", "host")]);
     opts.env_files = vec!["one.env".into(), "two.env".into()];
     let project = load_project(&opts).unwrap();
     let web = &project.services["web"];
-    assert_eq!(
-        web.image.as_deref(),
-        Some("app:one"),
-        ".env is not read when --env-file is given"
-    );
-    assert_eq!(
-        web.environment["A"].as_deref(),
-        Some("two"),
-        "later --env-file wins"
-    );
-    assert_eq!(
-        web.environment["B"].as_deref(),
-        Some("host"),
-        "process env wins over env files"
-    );
+    assert_eq!(web.image.as_deref(), Some("app:one"), ".env is not read when --env-file is given");
+    assert_eq!(web.environment["A"].as_deref(), Some("two"), "later --env-file wins");
+    assert_eq!(web.environment["B"].as_deref(), Some("host"), "process env wins over env files");
     assert!(!web.environment.contains_key("FROM_HOST"));
 }
 
 #[test]
 fn unset_variables_warn_and_no_interpolate_keeps_templates() {
-    let p = TempProject::new(
-        "nointerp",
-        "proj",
-        &[(
-            "compose.yaml",
-            "services:\n  web:\n    image: nginx:${TAG}\n    environment: [KEY]\n",
-        )],
-    );
+    let p = TempProject::new("nointerp", "proj", &[("compose.yaml", "services:\n  web:\n    image: nginx:${TAG}\n    environment: [KEY]\n")]);
     let project = p.load(&[], &[]).unwrap();
     assert_eq!(project.services["web"].image.as_deref(), Some("nginx:"));
-    assert!(
-        project
-            .warnings
-            .iter()
-            .any(|w| w.message.contains("\"TAG\" variable is not set")),
-        "{:?}",
-        project.warnings
-    );
+    assert!(project.warnings.iter().any(|w| w.message.contains("\"TAG\" variable is not set")), "{:?}", project.warnings);
     let mut opts = options(&p.dir, &[], &[]);
     opts.interpolate = false;
     let project = load_project(&opts).unwrap();
-    assert_eq!(
-        project.services["web"].image.as_deref(),
-        Some("nginx:${TAG}")
-    );
+    assert_eq!(project.services["web"].image.as_deref(), Some("nginx:${TAG}"));
     assert_eq!(project.services["web"].environment.get("KEY"), Some(&None));
 }
 
@@ -234,19 +135,8 @@ fn env_file_forms() {
     );
     let project = p.load(&[], &[("HOST_VAR", "h")]).unwrap();
     let env = &project.services["web"].environment;
-    let pairs: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_deref().unwrap()))
-        .collect();
-    assert_eq!(
-        pairs,
-        vec![
-            ("A", "1"),
-            ("B", "3"),
-            ("REF", "1-h"),
-            ("FROM_ENVIRONMENT", "yes")
-        ]
-    );
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_deref().unwrap())).collect();
+    assert_eq!(pairs, vec![("A", "1"), ("B", "3"), ("REF", "1-h"), ("FROM_ENVIRONMENT", "yes")]);
     assert_eq!(project.services["web"].env_files.len(), 3);
     assert!(!project.services["web"].env_files[1].required);
 }
@@ -259,10 +149,7 @@ fn profiles_enable_and_disable_services() {
 
     let project = p.load(&[], &[]).unwrap();
     assert_eq!(names(&project), vec!["app"]);
-    assert_eq!(
-        project.disabled_services.keys().collect::<Vec<_>>(),
-        vec!["debug", "helper", "tool"]
-    );
+    assert_eq!(project.disabled_services.keys().collect::<Vec<_>>(), vec!["debug", "helper", "tool"]);
     assert_eq!(profile_names(&project), vec!["debug", "helpers", "tools"]);
 
     let project = p.load(&[], &[("COMPOSE_PROFILES", "debug")]).unwrap();
@@ -270,10 +157,7 @@ fn profiles_enable_and_disable_services() {
 
     let mut opts = options(&p.dir, &[], &[("COMPOSE_PROFILES", "debug")]);
     opts.profiles = vec!["*".into()];
-    assert_eq!(
-        names(&load_project(&opts).unwrap()),
-        vec!["app", "debug", "helper", "tool"]
-    );
+    assert_eq!(names(&load_project(&opts).unwrap()), vec!["app", "debug", "helper", "tool"]);
 
     // A targeted service is enabled with its profile and its dependencies.
     let mut opts = options(&p.dir, &[], &[]);
@@ -286,10 +170,7 @@ fn profiles_enable_and_disable_services() {
     let p2 = TempProject::new(
         "profiles-dep",
         "proj",
-        &[(
-            "compose.yaml",
-            "services:\n  app:\n    image: a\n    depends_on: [db]\n  db:\n    image: d\n    profiles: [db]\n",
-        )],
+        &[("compose.yaml", "services:\n  app:\n    image: a\n    depends_on: [db]\n  db:\n    image: d\n    profiles: [db]\n")],
     );
     let err = p2.error(&[], &[]);
     assert!(err.ends_with("services.app.depends_on: depends on service \"db\", which is disabled by its profiles; hint: enable it with --profile db"), "{err}");
@@ -316,21 +197,12 @@ fn extends_in_same_and_other_files() {
     assert_eq!(web.image.as_deref(), Some("base"));
     assert_eq!(web.environment["A"].as_deref(), Some("1"));
     assert_eq!(web.environment["B"].as_deref(), Some("2"));
-    assert_eq!(
-        web.ports.iter().map(|p| p.target).collect::<Vec<_>>(),
-        vec![80, 443]
-    );
+    assert_eq!(web.ports.iter().map(|p| p.target).collect::<Vec<_>>(), vec![80, 443]);
     let remote = &project.services["remote"];
     assert_eq!(remote.command, Some(vec!["work".to_string()]));
     // Paths from the other file are relative to that file's directory.
-    assert_eq!(
-        remote.build.as_ref().unwrap().context,
-        p.dir.join("lib/ctx").to_str().unwrap()
-    );
-    assert_eq!(
-        remote.volumes[0].source.as_deref(),
-        Some(p.dir.join("lib/data").to_str().unwrap())
-    );
+    assert_eq!(remote.build.as_ref().unwrap().context, p.dir.join("lib/ctx").to_str().unwrap());
+    assert_eq!(remote.volumes[0].source.as_deref(), Some(p.dir.join("lib/data").to_str().unwrap()));
 }
 
 #[test]
@@ -343,42 +215,24 @@ fn include_with_its_own_env_and_conflicts() {
                 "compose.yaml",
                 "include:\n  - path: infra/db.yaml\n    env_file: infra/db.env\n  - infra/cache.yaml\nservices:\n  web:\n    image: web\n    depends_on: [db, cache]\n",
             ),
-            (
-                "infra/db.yaml",
-                "services:\n  db:\n    image: postgres:${PG}\n    volumes: [./data:/data]\nvolumes:\n  dbdata: {}\n",
-            ),
+            ("infra/db.yaml", "services:\n  db:\n    image: postgres:${PG}\n    volumes: [./data:/data]\nvolumes:\n  dbdata: {}\n"),
             ("infra/db.env", "PG=16\n"),
-            (
-                "infra/cache.yaml",
-                "services:\n  cache:\n    image: redis\n",
-            ),
+            ("infra/cache.yaml", "services:\n  cache:\n    image: redis\n"),
         ],
     );
     let project = p.load(&[], &[]).unwrap();
     assert_eq!(project.services["db"].image.as_deref(), Some("postgres:16"));
-    assert_eq!(
-        project.services["db"].volumes[0].source.as_deref(),
-        Some(p.dir.join("infra/data").to_str().unwrap())
-    );
+    assert_eq!(project.services["db"].volumes[0].source.as_deref(), Some(p.dir.join("infra/data").to_str().unwrap()));
     assert!(project.volumes.contains_key("dbdata"));
     assert_eq!(service_names(&project), vec!["cache", "db", "web"]);
 
     let conflict = TempProject::new(
         "include-conflict",
         "proj",
-        &[
-            (
-                "compose.yaml",
-                "include: [other.yaml]\nservices:\n  db:\n    image: mine\n",
-            ),
-            ("other.yaml", "services:\n  db:\n    image: theirs\n"),
-        ],
+        &[("compose.yaml", "include: [other.yaml]\nservices:\n  db:\n    image: mine\n"), ("other.yaml", "services:\n  db:\n    image: theirs\n")],
     );
     let err = conflict.error(&[], &[]);
-    assert!(
-        err.contains("services.db: conflicts with the definition imported by include[0]"),
-        "{err}"
-    );
+    assert!(err.contains("services.db: conflicts with the definition imported by include[0]"), "{err}");
 }
 
 #[test]
@@ -401,28 +255,13 @@ fn multiple_files_merge_with_override_rules() {
     let web = &project.services["web"];
     assert_eq!(web.image.as_deref(), Some("web:2"));
     assert_eq!(web.command, Some(vec!["b".to_string(), "c".to_string()]));
-    assert_eq!(
-        web.ports.iter().map(|p| p.target).collect::<Vec<_>>(),
-        vec![80, 443]
-    );
+    assert_eq!(web.ports.iter().map(|p| p.target).collect::<Vec<_>>(), vec![80, 443]);
     assert_eq!(web.volumes.len(), 2);
-    assert_eq!(
-        web.volumes[0].source.as_deref(),
-        Some(p.dir.join("b").to_str().unwrap())
-    );
+    assert_eq!(web.volumes[0].source.as_deref(), Some(p.dir.join("b").to_str().unwrap()));
     let check = web.healthcheck.as_ref().unwrap();
-    assert_eq!(
-        check.test,
-        Some(vec![
-            "CMD-SHELL".to_string(),
-            "curl -f http://localhost".to_string()
-        ])
-    );
+    assert_eq!(check.test, Some(vec!["CMD-SHELL".to_string(), "curl -f http://localhost".to_string()]));
     assert_eq!(check.interval, Some(Duration::from_secs(10)));
-    assert_eq!(
-        web.ulimits.keys().collect::<Vec<_>>(),
-        vec!["nofile", "nproc"]
-    );
+    assert_eq!(web.ulimits.keys().collect::<Vec<_>>(), vec!["nofile", "nproc"]);
     assert_eq!(web.sysctls.len(), 2);
 }
 
@@ -489,101 +328,35 @@ networks:
     let project = p.load(&[], &[]).unwrap();
     let app = &project.services["app"];
     assert_eq!(app.restart.as_deref(), Some("on-failure:5"));
-    assert_eq!(
-        app.command.as_ref().unwrap(),
-        &["sh", "-c", "echo hello && sleep 1"]
-            .map(String::from)
-            .to_vec()
-    );
-    assert_eq!(
-        app.ports[0].published,
-        Some(PortRange {
-            start: 8080,
-            end: 8081
-        })
-    );
+    assert_eq!(app.command.as_ref().unwrap(), &["sh", "-c", "echo hello && sleep 1"].map(String::from).to_vec());
+    assert_eq!(app.ports[0].published, Some(PortRange { start: 8080, end: 8081 }));
     assert_eq!(app.ports[0].protocol, "udp");
-    assert_eq!(
-        (app.ports[1].host_ip.as_deref(), app.ports[1].published),
-        (Some("127.0.0.1"), None)
-    );
+    assert_eq!((app.ports[1].host_ip.as_deref(), app.ports[1].published), (Some("127.0.0.1"), None));
     assert!(!app.volumes[0].bind.as_ref().unwrap().create_host_path);
-    assert_eq!(
-        app.volumes[1].tmpfs,
-        Some(TmpfsOptions {
-            size: Some(1 << 30),
-            mode: Some(1777)
-        })
-    );
-    assert_eq!(
-        app.depends_on["db"].condition,
-        DependencyCondition::ServiceCompletedSuccessfully
-    );
-    assert!(
-        !app.depends_on.contains_key("ghost"),
-        "optional missing dependency dropped with a warning"
-    );
-    assert_eq!(
-        app.networks["back"]
-            .as_ref()
-            .unwrap()
-            .ipv4_address
-            .as_deref(),
-        Some("10.0.0.5")
-    );
-    assert_eq!(
-        app.healthcheck.as_ref().unwrap().start_interval,
-        Some(Duration::from_secs(2))
-    );
-    assert_eq!(
-        app.ulimits["nofile"],
-        Ulimit {
-            soft: 1024,
-            hard: 1024,
-            single: true
-        }
-    );
+    assert_eq!(app.volumes[1].tmpfs, Some(TmpfsOptions { size: Some(1 << 30), mode: Some(1777) }));
+    assert_eq!(app.depends_on["db"].condition, DependencyCondition::ServiceCompletedSuccessfully);
+    assert!(!app.depends_on.contains_key("ghost"), "optional missing dependency dropped with a warning");
+    assert_eq!(app.networks["back"].as_ref().unwrap().ipv4_address.as_deref(), Some("10.0.0.5"));
+    assert_eq!(app.healthcheck.as_ref().unwrap().start_interval, Some(Duration::from_secs(2)));
+    assert_eq!(app.ulimits["nofile"], Ulimit { soft: 1024, hard: 1024, single: true });
     assert_eq!(app.extra_hosts["multi"], vec!["10.0.0.3", "10.0.0.4"]);
     assert_eq!(app.labels["c"], "");
     let deploy = app.deploy.as_ref().unwrap();
     assert_eq!(deploy.replicas, Some(3));
-    assert_eq!(
-        deploy.resources.limits.as_ref().unwrap().memory,
-        Some(1 << 30)
-    );
+    assert_eq!(deploy.resources.limits.as_ref().unwrap().memory, Some(1 << 30));
     assert_eq!(app.shm_size, Some(64 << 20));
     assert_eq!(app.stop_grace_period, Some(Duration::from_secs(45)));
-    assert_eq!(
-        app.devices[0],
-        DeviceMapping {
-            source: "/dev/fuse".into(),
-            target: "/dev/fuse".into(),
-            permissions: "rwm".into()
-        }
-    );
+    assert_eq!(app.devices[0], DeviceMapping { source: "/dev/fuse".into(), target: "/dev/fuse".into(), permissions: "rwm".into() });
     assert_eq!(app.tmpfs, vec!["/run"]);
     assert_eq!(project.services["db"].network_mode, Some(NetworkMode::Host));
     assert!(project.services["db"].networks.is_empty());
     assert_eq!(project.networks["back"].labels["team"], "x");
     // Accepted but not runnable by rde: kept and reported.
     assert_eq!(app.extra["oom_score_adj"], serde_json::json!(100));
-    let fields: Vec<_> = project
-        .warnings
-        .iter()
-        .filter_map(|w| w.field.clone())
-        .collect();
-    assert!(
-        fields.contains(&"services.app.oom_score_adj".to_string()),
-        "{fields:?}"
-    );
-    assert!(
-        fields.contains(&"services.app.deploy.placement".to_string()),
-        "{fields:?}"
-    );
-    assert!(
-        fields.contains(&"services.app.depends_on".to_string()),
-        "{fields:?}"
-    );
+    let fields: Vec<_> = project.warnings.iter().filter_map(|w| w.field.clone()).collect();
+    assert!(fields.contains(&"services.app.oom_score_adj".to_string()), "{fields:?}");
+    assert!(fields.contains(&"services.app.deploy.placement".to_string()), "{fields:?}");
+    assert!(fields.contains(&"services.app.depends_on".to_string()), "{fields:?}");
 
     let yaml = render_config(&project, ConfigFormat::Yaml);
     assert!(yaml.contains("      - mode: ingress\n        target: 80\n        published: 8080-8081\n        protocol: udp\n"), "{yaml}");
@@ -606,8 +379,7 @@ fn listing_helpers() {
     assert_eq!(volume_names(&project), vec!["data", "cache"]);
     assert_eq!(profile_names(&project), vec!["dbg"]);
     assert_eq!(image_names(&project), vec!["postgres", "proj-web"]);
-    let json: serde_json::Value =
-        serde_json::from_str(&render_config(&project, ConfigFormat::Json)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&render_config(&project, ConfigFormat::Json)).unwrap();
     assert_eq!(json["services"]["web"]["command"], serde_json::Value::Null);
     assert_eq!(json["networks"]["default"]["name"], "proj_default");
 }

@@ -109,7 +109,16 @@ fn completed_dependencies_restart_policies_and_scale() {
     // Colors are decided per stream: logs to a pipe carry none, even with stderr on a terminal.
     let logs_with_tty_stderr = |args: &[&str]| {
         let pty = nix::pty::openpty(None, None).unwrap();
-        let out = env.command(args).env("TERM", "xterm").env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env_remove("COMPOSE_ANSI").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::from(pty.slave)).output().unwrap();
+        let out = env
+            .command(args)
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("COMPOSE_ANSI")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::from(pty.slave))
+            .output()
+            .unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
     };
@@ -173,7 +182,14 @@ fn dependents_with_restart_true_follow_a_recreated_dependency() {
     let env = project_env(Some(yaml));
     let out = env.ok(&["up", "-d"]);
     assert!(out.stderr.contains("service api: rde does not apply privileged yet; ignored"), "{}", out.stderr);
-    std::fs::write(env.cwd.as_ref().unwrap().join("docker-compose.yml"), yaml.replace("  cache:\n    image: busybox\n    init: true\n    command: sleep 1000\n", "  cache:\n    image: busybox\n    init: true\n    command: sleep 2000\n")).unwrap();
+    std::fs::write(
+        env.cwd.as_ref().unwrap().join("docker-compose.yml"),
+        yaml.replace(
+            "  cache:\n    image: busybox\n    init: true\n    command: sleep 1000\n",
+            "  cache:\n    image: busybox\n    init: true\n    command: sleep 2000\n",
+        ),
+    )
+    .unwrap();
     let out = env.ok(&["up", "-d"]);
     assert!(out.stderr.contains("Container proj-cache-1  Recreated") && out.stderr.contains("Container proj-api-1  Restarted"), "{}", out.stderr);
     env.ok(&["down"]);

@@ -49,8 +49,19 @@ fn output_env_workdir_and_user() {
     let env = Env::new();
     env.ok(&["image", "pull", "-q", &busybox()]);
     let out = env.ok(&[
-        "container", "run", "--rm", "-e", "FOO=bar", "-w", "/tmp/work", "-u", "app", &busybox(),
-        "sh", "-c", "echo $FOO; pwd; id -u; id -g; echo $HOME; echo oops >&2",
+        "container",
+        "run",
+        "--rm",
+        "-e",
+        "FOO=bar",
+        "-w",
+        "/tmp/work",
+        "-u",
+        "app",
+        &busybox(),
+        "sh",
+        "-c",
+        "echo $FOO; pwd; id -u; id -g; echo $HOME; echo oops >&2",
     ]);
     assert_eq!(out.stdout, "bar\n/tmp/work\n1000\n1000\n/home/app\n");
     assert_eq!(out.stderr, "oops\n");
@@ -118,7 +129,11 @@ fn the_container_outlives_a_killed_cli_and_shim() {
     require_root();
     let env = Env::new();
     // kill -9 of a foreground CLI: the container keeps running under its shim.
-    let mut cli = env.command(&["container", "run", "--name", "survivor", &busybox(), "sh", "-c", "echo up; sleep 1000"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut cli = env
+        .command(&["container", "run", "--name", "survivor", &busybox(), "sh", "-c", "echo up; sleep 1000"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !env.run(&["container", "ls"]).stdout.contains("survivor") {
         assert!(Instant::now() < deadline, "the container never showed up");
@@ -193,7 +208,8 @@ fn exec_joins_the_container() {
     let out = env.run(&["container", "exec", "box", "no-such-command"]);
     assert_eq!(out.code, 127, "{}", out.stderr);
     // Standard input only with -i.
-    let mut child = env.command(&["container", "exec", "-i", "box", "cat"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child =
+        env.command(&["container", "exec", "-i", "box", "cat"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
     use std::io::Write;
     child.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
     assert_eq!(String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout), "through stdin\n");
@@ -224,8 +240,20 @@ fn postgres_initialises_its_volume_and_accepts_connections() {
     let env = Env::new();
     let image = format!("{}/library/postgres:15", shared_registry());
     env.ok(&[
-        "container", "run", "-d", "--name", "db", "-e", "POSTGRES_PASSWORD=secret", "-e", "POSTGRES_USER=app", "-e", "POSTGRES_DB=appdb",
-        "-v", "pgdata:/var/lib/postgresql/data", &image,
+        "container",
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "-e",
+        "POSTGRES_PASSWORD=secret",
+        "-e",
+        "POSTGRES_USER=app",
+        "-e",
+        "POSTGRES_DB=appdb",
+        "-v",
+        "pgdata:/var/lib/postgresql/data",
+        &image,
     ]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

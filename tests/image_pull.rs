@@ -137,13 +137,7 @@ fn concurrent_pulls_of_one_image_are_safe() {
     let reg = shared_registry();
     let env = Env::new();
     let image = format!("{reg}/library/python:3.11");
-    let spawn = || {
-        env.command(&["image", "pull", &image])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || env.command(&["image", "pull", &image]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let (a, b) = (spawn(), spawn());
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();

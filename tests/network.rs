@@ -32,7 +32,12 @@ fn ip_of(env: &Env, name: &str, network: &str) -> String {
 
 fn links_with_prefix(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split(": ").nth(1)).map(|n| n.split('@').next().unwrap().to_string()).filter(|n| n.starts_with(prefix)).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
 }
 
 fn nft_table_exists(name: &str) -> bool {

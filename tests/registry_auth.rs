@@ -8,13 +8,8 @@ use std::io::Write;
 use std::process::Stdio;
 
 fn login(env: &Env, host: &str, password: &str) -> Run {
-    let mut child = env
-        .command(&["login", host, "-u", USER, "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        env.command(&["login", host, "-u", USER, "--password-stdin"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
     let out = child.wait_with_output().unwrap();
     Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
@@ -96,12 +91,8 @@ fn credential_helpers_and_docker_config_env() {
     std::fs::create_dir_all(&docker_dir).unwrap();
     std::fs::write(docker_dir.join("config.json"), format!(r#"{{"credHelpers":{{"{}":"rdetest"}}}}"#, reg.host())).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let out = env
-        .command(&["image", "pull", &format!("{}/library/busybox", reg.host())])
-        .env("PATH", &path)
-        .env("DOCKER_CONFIG", &docker_dir)
-        .output()
-        .unwrap();
+    let out =
+        env.command(&["image", "pull", &format!("{}/library/busybox", reg.host())]).env("PATH", &path).env("DOCKER_CONFIG", &docker_dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

@@ -110,7 +110,13 @@ impl Rde for InProject<'_> {
 
     fn spawn(&self, args: &[&str]) -> std::process::Child {
         use std::os::unix::process::CommandExt;
-        self.world.command(args, &self.dir, &self.env).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).process_group(0).spawn().unwrap()
+        self.world
+            .command(args, &self.dir, &self.env)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap()
     }
 }
 
@@ -195,7 +201,17 @@ fn rootless_containers_run_exec_stop_and_map_owners() {
     let volume = format!("{}:/shared", bind.display());
 
     // Root in the container is the user on the host; uid 1000 is a subordinate id.
-    let out = world.rde(&["container", "run", "--rm", "-v", &volume, &image, "sh", "-c", "id -u; echo root > /shared/by-root; su app -c 'echo app > /tmp/x'; touch /shared/owned-by-app; chown 1000:1000 /shared/owned-by-app"]);
+    let out = world.rde(&[
+        "container",
+        "run",
+        "--rm",
+        "-v",
+        &volume,
+        &image,
+        "sh",
+        "-c",
+        "id -u; echo root > /shared/by-root; su app -c 'echo app > /tmp/x'; touch /shared/owned-by-app; chown 1000:1000 /shared/owned-by-app",
+    ]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(out.stdout.lines().next(), Some("0"));
     use std::os::unix::fs::MetadataExt;
@@ -263,7 +279,24 @@ fn rootless_networks_publish_ports_and_resolve_names() {
         out
     };
     ok(&["network", "create", "app"]);
-    ok(&["container", "run", "-d", "--name", "web", "--network", "app", "-p", &format!("127.0.0.1:{tcp_port}:80"), &busybox, "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    ok(&[
+        "container",
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "-p",
+        &format!("127.0.0.1:{tcp_port}:80"),
+        &busybox,
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
     let reply = http_get(format!("127.0.0.1:{tcp_port}").parse().unwrap(), "/hostname").unwrap();
     assert!(reply.starts_with("HTTP/1.0 200") || reply.starts_with("HTTP/1.1 200"), "{reply}");
     let out = ok(&["container", "run", "--rm", "--network", "app", &busybox, "sh", "-c", "echo x | nc -w 2 web 80 | head -1"]);
@@ -296,7 +329,11 @@ fn rootless_seeds_workflow_on_the_example_project() {
     assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
     let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
     let world = UserWorld::new(USER_WITH_RANGE, uid);
-    std::fs::write(world.dir.path().join("config.toml"), format!("registry-mirrors = [\"http://{}\"]\nblocked-registries = [\"docker.io\"]\n", shared_registry())).unwrap();
+    std::fs::write(
+        world.dir.path().join("config.toml"),
+        format!("registry-mirrors = [\"http://{}\"]\nblocked-registries = [\"docker.io\"]\n", shared_registry()),
+    )
+    .unwrap();
     let project = copy_example(&world.dir.path().join("home"));
     Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&project).status().unwrap();
     let (web_port, db_port) = (free_port(), free_port());

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The layer blob of `repo:tag` in `reg`, from the manifest skopeo reads.
 fn first_layer(reg: &Registry, repo: &str) -> (String, u64) {

@@ -2,11 +2,11 @@
 //! image store and registry client.
 
 use crate::image::registry::RegistryClient;
-use crate::settings::Settings;
 use crate::image::store::Store;
 use crate::output::Printer;
 use crate::paths::Paths;
 use crate::project::Session;
+use crate::settings::Settings;
 
 pub struct Context {
     pub paths: Paths,

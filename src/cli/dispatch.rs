@@ -50,4 +50,3 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::System(SystemCommand::Info) => commands::system_info::run(&ctx),
     }
 }
-

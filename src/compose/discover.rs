@@ -7,74 +7,40 @@ use indexmap::IndexMap;
 use super::error::{ComposeError, Result};
 
 /// File names looked for in each directory, in order of preference.
-pub const DEFAULT_FILES: [&str; 4] = [
-    "compose.yaml",
-    "compose.yml",
-    "docker-compose.yml",
-    "docker-compose.yaml",
-];
-pub const OVERRIDE_FILES: [&str; 4] = [
-    "compose.override.yaml",
-    "compose.override.yml",
-    "docker-compose.override.yml",
-    "docker-compose.override.yaml",
-];
+pub const DEFAULT_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"];
+pub const OVERRIDE_FILES: [&str; 4] = ["compose.override.yaml", "compose.override.yml", "docker-compose.override.yml", "docker-compose.override.yaml"];
 
 /// Looks in `start` and then each parent for a compose file; returns it plus the override
 /// file next to it (if any), and a warning when several candidates exist in one directory.
 pub fn find_default_files(start: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
     let mut dir = Some(start);
     while let Some(current) = dir {
-        let found: Vec<PathBuf> = DEFAULT_FILES
-            .iter()
-            .map(|n| current.join(n))
-            .filter(|p| p.is_file())
-            .collect();
+        let found: Vec<PathBuf> = DEFAULT_FILES.iter().map(|n| current.join(n)).filter(|p| p.is_file()).collect();
         if let Some(winner) = found.first() {
             let mut warnings = Vec::new();
             if found.len() > 1 {
                 warnings.push(format!(
                     "found multiple config files with supported names: {}; using {}",
-                    found
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
                     winner.display()
                 ));
             }
             let mut files = vec![winner.clone()];
-            if let Some(over) = OVERRIDE_FILES
-                .iter()
-                .map(|n| current.join(n))
-                .find(|p| p.is_file())
-            {
+            if let Some(over) = OVERRIDE_FILES.iter().map(|n| current.join(n)).find(|p| p.is_file()) {
                 files.push(over);
             }
             return Ok((files, warnings));
         }
         dir = current.parent();
     }
-    Err(ComposeError::NoConfigFile {
-        dir: start.to_path_buf(),
-    })
+    Err(ComposeError::NoConfigFile { dir: start.to_path_buf() })
 }
 
 /// COMPOSE_FILE, split on COMPOSE_PATH_SEPARATOR (default `:`).
 pub fn files_from_env(env: &IndexMap<String, String>) -> Option<Vec<PathBuf>> {
     let value = env.get("COMPOSE_FILE").filter(|v| !v.is_empty())?;
-    let separator = env
-        .get("COMPOSE_PATH_SEPARATOR")
-        .filter(|s| !s.is_empty())
-        .map(String::as_str)
-        .unwrap_or(":");
-    Some(
-        value
-            .split(separator)
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-            .collect(),
-    )
+    let separator = env.get("COMPOSE_PATH_SEPARATOR").filter(|s| !s.is_empty()).map(String::as_str).unwrap_or(":");
+    Some(value.split(separator).filter(|s| !s.is_empty()).map(PathBuf::from).collect())
 }
 
 /// What compose does with a directory name: lowercase, keep only `[a-z0-9_-]`, and drop
@@ -92,10 +58,7 @@ pub fn validate_project_name(name: &str) -> Result<()> {
     }
     let normalized = normalize_project_name(name);
     let hint = (!normalized.is_empty() && normalized.len() <= 250).then(|| format!("use {normalized:?}"));
-    Err(ComposeError::InvalidProjectName {
-        name: name.to_string(),
-        hint,
-    })
+    Err(ComposeError::InvalidProjectName { name: name.to_string(), hint })
 }
 
 #[cfg(test)]
@@ -132,15 +95,9 @@ mod tests {
     fn compose_file_env() {
         let mut env = IndexMap::new();
         env.insert("COMPOSE_FILE".to_string(), "a.yml:b.yml".to_string());
-        assert_eq!(
-            files_from_env(&env).unwrap(),
-            vec![PathBuf::from("a.yml"), PathBuf::from("b.yml")]
-        );
+        assert_eq!(files_from_env(&env).unwrap(), vec![PathBuf::from("a.yml"), PathBuf::from("b.yml")]);
         env.insert("COMPOSE_PATH_SEPARATOR".to_string(), ";".to_string());
         env.insert("COMPOSE_FILE".to_string(), "a.yml;b:c.yml".to_string());
-        assert_eq!(
-            files_from_env(&env).unwrap(),
-            vec![PathBuf::from("a.yml"), PathBuf::from("b:c.yml")]
-        );
+        assert_eq!(files_from_env(&env).unwrap(), vec![PathBuf::from("a.yml"), PathBuf::from("b:c.yml")]);
     }
 }

@@ -12,20 +12,12 @@ use super::interpolate::{TemplateError, substitute};
 
 /// Parses `text` (the content of `path`, used in error messages). Variables inside values are
 /// looked up first with `lookup` (the process environment), then among earlier keys of the file.
-pub fn parse(
-    text: &str,
-    path: &Path,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<IndexMap<String, String>> {
+pub fn parse(text: &str, path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<IndexMap<String, String>> {
     let mut vars: IndexMap<String, String> = IndexMap::new();
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     let mut line = 1;
-    let error = |line: usize, message: String| ComposeError::EnvFile {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
+    let error = |line: usize, message: String| ComposeError::EnvFile { path: path.to_path_buf(), line, message };
 
     while i < chars.len() {
         // Skip blank space and comment lines.
@@ -48,31 +40,18 @@ pub fn parse(
             _ => {}
         }
         let start_line = line;
-        let mut key = read_while(&chars, &mut i, |c| {
-            !c.is_whitespace() && c != '=' && c != ':'
-        });
+        let mut key = read_while(&chars, &mut i, |c| !c.is_whitespace() && c != '=' && c != ':');
         if key == "export" && i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
             skip_blanks(&chars, &mut i);
-            key = read_while(&chars, &mut i, |c| {
-                !c.is_whitespace() && c != '=' && c != ':'
-            });
+            key = read_while(&chars, &mut i, |c| !c.is_whitespace() && c != '=' && c != ':');
         }
-        if key.is_empty()
-            || !key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-        {
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
             let found = if key.is_empty() {
                 chars.get(i).copied().unwrap_or(' ')
             } else {
-                key.chars()
-                    .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
-                    .unwrap_or(' ')
+                key.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c))).unwrap_or(' ')
             };
-            return Err(error(
-                start_line,
-                format!("unexpected character {found:?} in variable name {key:?}"),
-            ));
+            return Err(error(start_line, format!("unexpected character {found:?} in variable name {key:?}")));
         }
         skip_blanks(&chars, &mut i);
         if i >= chars.len() || chars[i] == '\n' || chars[i] == '#' {
@@ -91,20 +70,10 @@ pub fn parse(
         let interpolate = |raw: &str, vars: &IndexMap<String, String>| -> Result<String> {
             let combined = |name: &str| lookup(name).or_else(|| vars.get(name).cloned());
             substitute(raw, &combined, &mut Vec::new()).map_err(|e| match e {
-                TemplateError::Invalid(m) => error(
-                    start_line,
-                    format!("invalid interpolation in value of {key}: {m}"),
-                ),
+                TemplateError::Invalid(m) => error(start_line, format!("invalid interpolation in value of {key}: {m}")),
                 TemplateError::Missing { variable, reason } => error(
                     start_line,
-                    format!(
-                        "required variable {variable} is missing a value{}",
-                        if reason.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {reason}")
-                        }
-                    ),
+                    format!("required variable {variable} is missing a value{}", if reason.is_empty() { String::new() } else { format!(": {reason}") }),
                 ),
             })
         };
@@ -116,10 +85,7 @@ pub fn parse(
                 loop {
                     match chars.get(i) {
                         None => {
-                            return Err(error(
-                                start_line,
-                                format!("unterminated quoted value for {key}"),
-                            ));
+                            return Err(error(start_line, format!("unterminated quoted value for {key}")));
                         }
                         Some(&c) if c == quote => {
                             i += 1;
@@ -145,16 +111,9 @@ pub fn parse(
                 // Only blanks or a comment may follow the closing quote.
                 skip_blanks(&chars, &mut i);
                 if i < chars.len() && chars[i] != '\n' && chars[i] != '#' {
-                    return Err(error(
-                        line,
-                        format!("unexpected text after the quoted value of {key}"),
-                    ));
+                    return Err(error(line, format!("unexpected text after the quoted value of {key}")));
                 }
-                if quote == '"' {
-                    interpolate(&unescape(&raw), &vars)?
-                } else {
-                    raw
-                }
+                if quote == '"' { interpolate(&unescape(&raw), &vars)? } else { raw }
             }
             _ => {
                 let raw = read_while(&chars, &mut i, |c| c != '\n');
@@ -174,14 +133,8 @@ pub fn parse(
 }
 
 /// Reads an env file from disk; see [`parse`].
-pub fn read(
-    path: &Path,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<IndexMap<String, String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| ComposeError::Read {
-        path: path.to_path_buf(),
-        message: format!("cannot read env file: {e}"),
-    })?;
+pub fn read(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<IndexMap<String, String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| ComposeError::Read { path: path.to_path_buf(), message: format!("cannot read env file: {e}") })?;
     parse(&text, path, lookup)
 }
 
@@ -240,18 +193,7 @@ mod tests {
     #[test]
     fn basic_syntax() {
         let text = "# comment\nA=1\n  B = two words  \nexport C=3\nD=\nE=x # trailing comment\nF=x#not-a-comment\nG: colon\n\n";
-        assert_eq!(
-            pairs(text),
-            vec![
-                p("A", "1"),
-                p("B", "two words"),
-                p("C", "3"),
-                p("D", ""),
-                p("E", "x"),
-                p("F", "x#not-a-comment"),
-                p("G", "colon")
-            ]
-        );
+        assert_eq!(pairs(text), vec![p("A", "1"), p("B", "two words"), p("C", "3"), p("D", ""), p("E", "x"), p("F", "x#not-a-comment"), p("G", "colon")]);
     }
 
     #[test]
@@ -288,10 +230,7 @@ mod tests {
 
     #[test]
     fn bare_keys_inherit_from_the_environment() {
-        assert_eq!(
-            pairs("HOST_VAR\nNOT_SET\n"),
-            vec![p("HOST_VAR", "from-host")]
-        );
+        assert_eq!(pairs("HOST_VAR\nNOT_SET\n"), vec![p("HOST_VAR", "from-host")]);
     }
 
     #[test]
@@ -301,9 +240,6 @@ mod tests {
         let err = parse_str("A=1\n\nB C=2\n").unwrap_err().to_string();
         assert_eq!(err, ".env:3: expected '=' after \"B\"");
         let err = parse_str("R=${NEED:?set NEED}\n").unwrap_err().to_string();
-        assert_eq!(
-            err,
-            ".env:1: required variable NEED is missing a value: set NEED"
-        );
+        assert_eq!(err, ".env:1: required variable NEED is missing a value: set NEED");
     }
 }

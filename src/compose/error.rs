@@ -58,49 +58,19 @@ pub enum ComposeError {
 
     /// A resource limit of the YAML reader (nesting depth, alias expansion) was exceeded.
     #[error("{pos}: {message}; hint: {hint}")]
-    YamlLimit {
-        pos: Pos,
-        message: String,
-        hint: String,
-    },
+    YamlLimit { pos: Pos, message: String, hint: String },
 
     #[error("{}{field}: {message}{}", prefix(pos), hint_suffix(hint))]
-    Invalid {
-        pos: Option<Pos>,
-        field: String,
-        message: String,
-        hint: Option<String>,
-    },
+    Invalid { pos: Option<Pos>, field: String, message: String, hint: Option<String> },
 
-    #[error(
-        "{}{field}: required variable {variable} is missing a value{}",
-        prefix(pos),
-        reason_suffix(reason)
-    )]
-    MissingVariable {
-        pos: Option<Pos>,
-        field: String,
-        variable: String,
-        reason: String,
-    },
+    #[error("{}{field}: required variable {variable} is missing a value{}", prefix(pos), reason_suffix(reason))]
+    MissingVariable { pos: Option<Pos>, field: String, variable: String, reason: String },
 
-    #[error(
-        "{}{field}: invalid interpolation format {value:?}: {message}",
-        prefix(pos)
-    )]
-    BadInterpolation {
-        pos: Option<Pos>,
-        field: String,
-        value: String,
-        message: String,
-    },
+    #[error("{}{field}: invalid interpolation format {value:?}: {message}", prefix(pos))]
+    BadInterpolation { pos: Option<Pos>, field: String, value: String, message: String },
 
     #[error("{}:{line}: {message}", path.display())]
-    EnvFile {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    EnvFile { path: PathBuf, line: usize, message: String },
 
     #[error("{}circular reference in extends: {chain}", prefix(pos))]
     ExtendsCycle { pos: Option<Pos>, chain: String },
@@ -123,66 +93,35 @@ fn prefix(pos: &Option<Pos>) -> String {
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {
-    hint.as_ref()
-        .map(|h| format!("; hint: {h}"))
-        .unwrap_or_default()
+    hint.as_ref().map(|h| format!("; hint: {h}")).unwrap_or_default()
 }
 
 fn reason_suffix(reason: &str) -> String {
-    if reason.is_empty() {
-        String::new()
-    } else {
-        format!(": {reason}")
-    }
+    if reason.is_empty() { String::new() } else { format!(": {reason}") }
 }
 
 impl ComposeError {
     /// The common "this value is wrong" error.
     pub fn invalid(pos: &Pos, field: &str, message: impl Into<String>) -> Self {
-        ComposeError::Invalid {
-            pos: Some(pos.clone()),
-            field: field.to_string(),
-            message: message.into(),
-            hint: None,
-        }
+        ComposeError::Invalid { pos: Some(pos.clone()), field: field.to_string(), message: message.into(), hint: None }
     }
 
     /// A project-level error with no single position (e.g. a reference between services).
     pub fn project(field: &str, message: impl Into<String>) -> Self {
-        ComposeError::Invalid {
-            pos: None,
-            field: field.to_string(),
-            message: message.into(),
-            hint: None,
-        }
+        ComposeError::Invalid { pos: None, field: field.to_string(), message: message.into(), hint: None }
     }
 
     /// A name refused by [`crate::names::validate`], at `pos` in the file, e.g.
     /// `compose.yml:4:11: volumes.data.name: invalid volume name "/tmp/x": '/' is not allowed
     /// (a name is not a path); hint: ...`.
     pub fn bad_name(pos: &Pos, field: &str, error: crate::names::NameError) -> Self {
-        ComposeError::Invalid {
-            pos: Some(pos.clone()),
-            field: field.to_string(),
-            message: error.message(),
-            hint: Some(error.hint()),
-        }
+        ComposeError::Invalid { pos: Some(pos.clone()), field: field.to_string(), message: error.message(), hint: Some(error.hint()) }
     }
 
     /// Adds (or replaces) the `hint:` part of an [`ComposeError::Invalid`] error.
     pub fn with_hint(self, new_hint: impl Into<String>) -> Self {
         match self {
-            ComposeError::Invalid {
-                pos,
-                field,
-                message,
-                ..
-            } => ComposeError::Invalid {
-                pos,
-                field,
-                message,
-                hint: Some(new_hint.into()),
-            },
+            ComposeError::Invalid { pos, field, message, .. } => ComposeError::Invalid { pos, field, message, hint: Some(new_hint.into()) },
             other => other,
         }
     }

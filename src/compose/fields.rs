@@ -6,17 +6,13 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::error::{ComposeError, Result};
-use crate::names::NameKind;
 use super::syntax;
 use super::yaml::{Map, Node, Value};
+use crate::names::NameKind;
 
 /// `parent.child` (or `child` at the top).
 pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
+    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
 /// Last segment of a field path, without an index: `services.web.ports[0]` -> `ports`.
@@ -66,10 +62,7 @@ pub fn type_error(node: &Node, path: &str, expected: &str) -> ComposeError {
     };
     let err = ComposeError::invalid(&node.pos, path, format!("must be {expected}, got {got}"));
     let hint = match (expected, &node.value) {
-        ("a string", Value::Int(_) | Value::Float(_) | Value::Bool(_)) => Some(format!(
-            "quote it: {field}: \"{}\"",
-            node.scalar_text().unwrap_or_default()
-        )),
+        ("a string", Value::Int(_) | Value::Float(_) | Value::Bool(_)) => Some(format!("quote it: {field}: \"{}\"", node.scalar_text().unwrap_or_default())),
         _ => example_for(field).map(|example| {
             let shape = match (expected.contains("mapping"), expected.contains("list")) {
                 (true, true) => "a mapping or a list",
@@ -90,20 +83,10 @@ pub fn type_error(node: &Node, path: &str, expected: &str) -> ComposeError {
 /// swap of two neighbours counting as one edit (optimal string alignment).
 pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).clamp(1, 3);
-    known
-        .into_iter()
-        .map(|k| (strsim::osa_distance(word, k), k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+    known.into_iter().map(|k| (strsim::osa_distance(word, k), k)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, k)| k)
 }
 
-pub fn unknown_key(
-    key_pos: &super::error::Pos,
-    path: &str,
-    key: &str,
-    known: &[&str],
-) -> ComposeError {
+pub fn unknown_key(key_pos: &super::error::Pos, path: &str, key: &str, known: &[&str]) -> ComposeError {
     let err = ComposeError::invalid(key_pos, &join(path, key), "unknown attribute");
     match did_you_mean(key, known.iter().copied()) {
         Some(suggestion) => err.with_hint(format!("did you mean `{suggestion}`?")),
@@ -112,8 +95,7 @@ pub fn unknown_key(
 }
 
 pub fn map<'a>(node: &'a Node, path: &str) -> Result<&'a Map> {
-    node.as_map()
-        .ok_or_else(|| type_error(node, path, "a mapping"))
+    node.as_map().ok_or_else(|| type_error(node, path, "a mapping"))
 }
 
 pub fn string(node: &Node, path: &str) -> Result<String> {
@@ -139,9 +121,7 @@ pub fn check_name(pos: &super::error::Pos, path: &str, kind: NameKind, value: &s
 /// A string or a number (compose accepts both, e.g. `expose: [3000]`).
 pub fn text(node: &Node, path: &str) -> Result<String> {
     match &node.value {
-        Value::Str(_) | Value::Int(_) | Value::Float(_) => {
-            Ok(node.scalar_text().unwrap_or_default())
-        }
+        Value::Str(_) | Value::Int(_) | Value::Float(_) => Ok(node.scalar_text().unwrap_or_default()),
         _ => Err(type_error(node, path, "a string or a number")),
     }
 }
@@ -162,62 +142,42 @@ pub fn boolean(node: &Node, path: &str) -> Result<bool> {
 pub fn integer(node: &Node, path: &str) -> Result<i64> {
     match &node.value {
         Value::Int(i) => Ok(*i),
-        Value::Str(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| type_error(node, path, "an integer")),
+        Value::Str(s) => s.trim().parse().map_err(|_| type_error(node, path, "an integer")),
         _ => Err(type_error(node, path, "an integer")),
     }
 }
 
 pub fn unsigned<T: TryFrom<i64>>(node: &Node, path: &str) -> Result<T> {
     let value = integer(node, path)?;
-    T::try_from(value)
-        .map_err(|_| ComposeError::invalid(&node.pos, path, format!("{value} is out of range")))
+    T::try_from(value).map_err(|_| ComposeError::invalid(&node.pos, path, format!("{value} is out of range")))
 }
 
 pub fn float(node: &Node, path: &str) -> Result<f64> {
     match &node.value {
         Value::Int(i) => Ok(*i as f64),
         Value::Float(f) => Ok(*f),
-        Value::Str(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| type_error(node, path, "a number")),
+        Value::Str(s) => s.trim().parse().map_err(|_| type_error(node, path, "a number")),
         _ => Err(type_error(node, path, "a number")),
     }
 }
 
 pub fn duration(node: &Node, path: &str) -> Result<Duration> {
-    let text = string(node, path)
-        .map_err(|e| e.with_hint("write a duration with a unit, such as \"30s\" or \"1m30s\""))?;
+    let text = string(node, path).map_err(|e| e.with_hint("write a duration with a unit, such as \"30s\" or \"1m30s\""))?;
     syntax::parse_duration(&text).map_err(|m| ComposeError::invalid(&node.pos, path, m))
 }
 
 pub fn bytes(node: &Node, path: &str) -> Result<u64> {
     match &node.value {
         Value::Int(i) if *i >= 0 => Ok(*i as u64),
-        Value::Str(s) => {
-            syntax::parse_bytes(s).map_err(|m| ComposeError::invalid(&node.pos, path, m))
-        }
-        _ => Err(type_error(
-            node,
-            path,
-            "a size such as \"512m\" or a number of bytes",
-        )),
+        Value::Str(s) => syntax::parse_bytes(s).map_err(|m| ComposeError::invalid(&node.pos, path, m)),
+        _ => Err(type_error(node, path, "a size such as \"512m\" or a number of bytes")),
     }
 }
 
 /// A list of strings (numbers accepted and turned into text).
 pub fn string_list(node: &Node, path: &str) -> Result<Vec<String>> {
-    let items = node
-        .as_seq()
-        .ok_or_else(|| type_error(node, path, "a list"))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| text(item, &format!("{path}[{i}]")))
-        .collect()
+    let items = node.as_seq().ok_or_else(|| type_error(node, path, "a list"))?;
+    items.iter().enumerate().map(|(i, item)| text(item, &format!("{path}[{i}]"))).collect()
 }
 
 /// A single string or a list of strings (`dns`, `tmpfs`, `env_file`...).
@@ -230,11 +190,7 @@ pub fn string_or_list(node: &Node, path: &str) -> Result<Vec<String>> {
 }
 
 /// `{KEY: value}` or `["KEY=value", "KEY"]`; `None` = no value given.
-pub fn key_values(
-    node: &Node,
-    path: &str,
-    separators: &[char],
-) -> Result<IndexMap<String, Option<String>>> {
+pub fn key_values(node: &Node, path: &str, separators: &[char]) -> Result<IndexMap<String, Option<String>>> {
     let mut out = IndexMap::new();
     match &node.value {
         Value::Map(map) => {
@@ -254,9 +210,7 @@ pub fn key_values(
             for (i, item) in items.iter().enumerate() {
                 let entry = text(item, &format!("{path}[{i}]"))?;
                 match entry.find(separators) {
-                    Some(at) => {
-                        out.insert(entry[..at].to_string(), Some(entry[at + 1..].to_string()))
-                    }
+                    Some(at) => out.insert(entry[..at].to_string(), Some(entry[at + 1..].to_string())),
                     None => out.insert(entry, None),
                 };
             }
@@ -268,10 +222,7 @@ pub fn key_values(
 
 /// Labels, sysctls, driver options...: like [`key_values`] but a missing value is "".
 pub fn string_map(node: &Node, path: &str) -> Result<IndexMap<String, String>> {
-    Ok(key_values(node, path, &['='])?
-        .into_iter()
-        .map(|(k, v)| (k, v.unwrap_or_default()))
-        .collect())
+    Ok(key_values(node, path, &['='])?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect())
 }
 
 /// Converts an untyped node to JSON, for attributes kept as they are.
@@ -281,16 +232,10 @@ pub fn to_json(node: &Node) -> serde_json::Value {
         Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::Int(i) => J::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(J::Number)
-            .unwrap_or(J::Null),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
         Value::Str(s) => J::String(s.clone()),
         Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
-        Value::Map(map) => J::Object(
-            map.iter()
-                .map(|(k, v)| (k.name.clone(), to_json(v)))
-                .collect(),
-        ),
+        Value::Map(map) => J::Object(map.iter().map(|(k, v)| (k.name.clone(), to_json(v))).collect()),
     }
 }
 

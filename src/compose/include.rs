@@ -28,38 +28,17 @@ pub fn apply(doc: &mut Node, file: &Path, base_dir: &Path, loader: &mut Loader) 
     for (index, entry) in entries.into_iter().enumerate() {
         let field = format!("include[{index}]");
         // The chain of files being included, this one last.
-        let including: Vec<PathBuf> = loader
-            .include_stack
-            .iter()
-            .cloned()
-            .chain(std::iter::once(file.to_path_buf()))
-            .collect();
+        let including: Vec<PathBuf> = loader.include_stack.iter().cloned().chain(std::iter::once(file.to_path_buf())).collect();
         for path in &entry.paths {
             if let Some(start) = including.iter().position(|p| p == path) {
-                let chain: Vec<String> = including[start..]
-                    .iter()
-                    .chain(std::iter::once(path))
-                    .map(|p| loader.display(p).to_string())
-                    .collect();
-                return Err(ComposeError::IncludeCycle {
-                    pos: Some(include.pos.clone()),
-                    chain: chain.join(" -> "),
-                });
+                let chain: Vec<String> = including[start..].iter().chain(std::iter::once(path)).map(|p| loader.display(p).to_string()).collect();
+                return Err(ComposeError::IncludeCycle { pos: Some(include.pos.clone()), chain: chain.join(" -> ") });
             }
         }
-        let project_dir = entry.project_directory.clone().unwrap_or_else(|| {
-            entry.paths[0]
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
-        });
+        let project_dir = entry.project_directory.clone().unwrap_or_else(|| entry.paths[0].parent().map(Path::to_path_buf).unwrap_or_default());
         let env_files = if entry.env_files.is_empty() {
             let default = project_dir.join(".env");
-            if default.is_file() {
-                vec![default]
-            } else {
-                Vec::new()
-            }
+            if default.is_file() { vec![default] } else { Vec::new() }
         } else {
             entry.env_files.clone()
         };
@@ -83,50 +62,23 @@ pub fn apply(doc: &mut Node, file: &Path, base_dir: &Path, loader: &mut Loader) 
 }
 
 fn parse_entries(include: &Node, base_dir: &Path, home: Option<&str>) -> Result<Vec<IncludeEntry>> {
-    let items = include
-        .as_seq()
-        .ok_or_else(|| fields::type_error(include, "include", "a list"))?;
+    let items = include.as_seq().ok_or_else(|| fields::type_error(include, "include", "a list"))?;
     let resolve = |p: &str| paths::absolute(base_dir, p, home);
     let mut entries = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let field = format!("include[{i}]");
         let entry = match &item.value {
-            Value::Str(p) => IncludeEntry {
-                paths: vec![resolve(p)],
-                project_directory: None,
-                env_files: Vec::new(),
-            },
+            Value::Str(p) => IncludeEntry { paths: vec![resolve(p)], project_directory: None, env_files: Vec::new() },
             Value::Map(map) => {
-                let mut entry = IncludeEntry {
-                    paths: Vec::new(),
-                    project_directory: None,
-                    env_files: Vec::new(),
-                };
+                let mut entry = IncludeEntry { paths: Vec::new(), project_directory: None, env_files: Vec::new() };
                 for (key, value) in map {
                     let f = join(&field, &key.name);
                     match key.name.as_str() {
-                        "path" => {
-                            entry.paths = fields::string_or_list(value, &f)?
-                                .iter()
-                                .map(|p| resolve(p))
-                                .collect()
-                        }
-                        "project_directory" => {
-                            entry.project_directory = Some(resolve(&fields::string(value, &f)?))
-                        }
-                        "env_file" => {
-                            entry.env_files = fields::string_or_list(value, &f)?
-                                .iter()
-                                .map(|p| resolve(p))
-                                .collect()
-                        }
+                        "path" => entry.paths = fields::string_or_list(value, &f)?.iter().map(|p| resolve(p)).collect(),
+                        "project_directory" => entry.project_directory = Some(resolve(&fields::string(value, &f)?)),
+                        "env_file" => entry.env_files = fields::string_or_list(value, &f)?.iter().map(|p| resolve(p)).collect(),
                         other => {
-                            return Err(fields::unknown_key(
-                                &key.pos,
-                                &field,
-                                other,
-                                &["path", "project_directory", "env_file"],
-                            ));
+                            return Err(fields::unknown_key(&key.pos, &field, other, &["path", "project_directory", "env_file"]));
                         }
                     }
                 }
@@ -136,11 +88,7 @@ fn parse_entries(include: &Node, base_dir: &Path, home: Option<&str>) -> Result<
                 entry
             }
             _ => {
-                return Err(fields::type_error(
-                    item,
-                    &field,
-                    "a path or a mapping with `path`",
-                ));
+                return Err(fields::type_error(item, &field, "a path or a mapping with `path`"));
             }
         };
         entries.push(entry);
@@ -157,33 +105,21 @@ fn import(doc: &mut Node, included: Node, field: &str) -> Result<()> {
         return Ok(());
     };
     for section in ["services", "networks", "volumes", "secrets", "configs"] {
-        let Some(Node {
-            value: Value::Map(items),
-            pos,
-            ..
-        }) = included.get(section).cloned()
-        else {
+        let Some(Node { value: Value::Map(items), pos, .. }) = included.get(section).cloned() else {
             continue;
         };
-        let slot = target
-            .entry(super::yaml::Key::new(section, pos.clone()))
-            .or_insert_with(|| Node::new(Value::Map(IndexMap::new()), pos.clone()));
+        let slot = target.entry(super::yaml::Key::new(section, pos.clone())).or_insert_with(|| Node::new(Value::Map(IndexMap::new()), pos.clone()));
         if slot.is_null() {
             *slot = Node::new(Value::Map(IndexMap::new()), pos.clone());
         }
-        let existing = slot.as_map_mut().ok_or_else(|| {
-            fields::type_error(&Node::new(Value::Null, pos.clone()), section, "a mapping")
-        })?;
+        let existing = slot.as_map_mut().ok_or_else(|| fields::type_error(&Node::new(Value::Null, pos.clone()), section, "a mapping"))?;
         for (key, value) in items {
             match existing.get(key.name.as_str()) {
                 Some(current) if !current.same(&value) => {
                     return Err(ComposeError::invalid(
                         &key.pos,
                         &format!("{section}.{}", key.name),
-                        format!(
-                            "conflicts with the definition imported by {field} from {}",
-                            key.pos.file
-                        ),
+                        format!("conflicts with the definition imported by {field} from {}", key.pos.file),
                     ));
                 }
                 Some(_) => {}

@@ -17,11 +17,7 @@ pub enum TemplateError {
 
 /// Expands `input`. `lookup` returns a variable's value (None = unset); every variable used
 /// bare (`$VAR`, `${VAR}`) that was unset is appended to `unset`.
-pub fn substitute(
-    input: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    unset: &mut Vec<String>,
-) -> Result<String, TemplateError> {
+pub fn substitute(input: &str, lookup: &dyn Fn(&str) -> Option<String>, unset: &mut Vec<String>) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     while let Some(dollar) = rest.find('$') {
@@ -31,9 +27,7 @@ pub fn substitute(
             out.push('$');
             rest = tail;
         } else if let Some(body_and_tail) = after.strip_prefix('{') {
-            let close = matching_brace(body_and_tail).ok_or_else(|| {
-                TemplateError::Invalid(format!("missing closing brace in {input:?}"))
-            })?;
+            let close = matching_brace(body_and_tail).ok_or_else(|| TemplateError::Invalid(format!("missing closing brace in {input:?}")))?;
             out.push_str(&expand_braced(&body_and_tail[..close], lookup, unset)?);
             rest = &body_and_tail[close + 1..];
         } else {
@@ -58,16 +52,10 @@ pub fn substitute(
 /// Length of a variable name (`[_A-Za-z][_A-Za-z0-9]*`) at the start of `s`.
 fn name_length(s: &str) -> usize {
     let bytes = s.as_bytes();
-    if bytes
-        .first()
-        .is_none_or(|b| !(b.is_ascii_alphabetic() || *b == b'_'))
-    {
+    if bytes.first().is_none_or(|b| !(b.is_ascii_alphabetic() || *b == b'_')) {
         return 0;
     }
-    bytes
-        .iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
-        .count()
+    bytes.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count()
 }
 
 /// Index of the `}` closing a `${` whose body starts at `s`, skipping nested `${...}`.
@@ -95,16 +83,10 @@ fn matching_brace(s: &str) -> Option<usize> {
     None
 }
 
-fn expand_braced(
-    body: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    unset: &mut Vec<String>,
-) -> Result<String, TemplateError> {
+fn expand_braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, unset: &mut Vec<String>) -> Result<String, TemplateError> {
     let name_len = name_length(body);
     if name_len == 0 {
-        return Err(TemplateError::Invalid(format!(
-            "${{{body}}} does not start with a variable name"
-        )));
+        return Err(TemplateError::Invalid(format!("${{{body}}} does not start with a variable name")));
     }
     let name = &body[..name_len];
     let op_and_arg = &body[name_len..];
@@ -140,11 +122,7 @@ fn expand_braced(
 
 /// Interpolates every string value of a parsed file (keys are left alone, as compose does).
 /// Returns the names of unset variables that defaulted to an empty string.
-pub fn interpolate_tree(
-    node: &mut Node,
-    path: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<String>> {
+pub fn interpolate_tree(node: &mut Node, path: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>> {
     let mut unset = Vec::new();
     walk(node, path, lookup, &mut unset)?;
     let mut seen = std::collections::HashSet::new();
@@ -152,16 +130,10 @@ pub fn interpolate_tree(
     Ok(unset)
 }
 
-fn walk(
-    node: &mut Node,
-    path: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    unset: &mut Vec<String>,
-) -> Result<()> {
+fn walk(node: &mut Node, path: &str, lookup: &dyn Fn(&str) -> Option<String>, unset: &mut Vec<String>) -> Result<()> {
     match &mut node.value {
         Value::Str(s) if s.contains('$') => {
-            *s = substitute(s, lookup, unset)
-                .map_err(|e| template_error(e, Some(node.pos.clone()), path, s))?;
+            *s = substitute(s, lookup, unset).map_err(|e| template_error(e, Some(node.pos.clone()), path, s))?;
         }
         Value::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
@@ -170,11 +142,7 @@ fn walk(
         }
         Value::Map(map) => {
             for (key, value) in map.iter_mut() {
-                let child = if path.is_empty() {
-                    key.name.clone()
-                } else {
-                    format!("{path}.{}", key.name)
-                };
+                let child = if path.is_empty() { key.name.clone() } else { format!("{path}.{}", key.name) };
                 walk(value, &child, lookup, unset)?;
             }
         }
@@ -184,25 +152,10 @@ fn walk(
 }
 
 /// Turns a template error into the user-facing error for `field` at `pos`.
-pub fn template_error(
-    e: TemplateError,
-    pos: Option<super::error::Pos>,
-    field: &str,
-    value: &str,
-) -> ComposeError {
+pub fn template_error(e: TemplateError, pos: Option<super::error::Pos>, field: &str, value: &str) -> ComposeError {
     match e {
-        TemplateError::Invalid(message) => ComposeError::BadInterpolation {
-            pos,
-            field: field.to_string(),
-            value: value.to_string(),
-            message,
-        },
-        TemplateError::Missing { variable, reason } => ComposeError::MissingVariable {
-            pos,
-            field: field.to_string(),
-            variable,
-            reason,
-        },
+        TemplateError::Invalid(message) => ComposeError::BadInterpolation { pos, field: field.to_string(), value: value.to_string(), message },
+        TemplateError::Missing { variable, reason } => ComposeError::MissingVariable { pos, field: field.to_string(), variable, reason },
     }
 }
 
@@ -264,50 +217,16 @@ mod tests {
 
     #[test]
     fn required_variables() {
-        assert_eq!(
-            run("${UNSET:?please set UNSET}"),
-            Err(TemplateError::Missing {
-                variable: "UNSET".into(),
-                reason: "please set UNSET".into()
-            })
-        );
-        assert_eq!(
-            run("${EMPTY:?}"),
-            Err(TemplateError::Missing {
-                variable: "EMPTY".into(),
-                reason: "".into()
-            })
-        );
-        assert_eq!(
-            run("${UNSET?x}"),
-            Err(TemplateError::Missing {
-                variable: "UNSET".into(),
-                reason: "x".into()
-            })
-        );
-        assert_eq!(
-            run("${UNSET:?need ${OTHER}}"),
-            Err(TemplateError::Missing {
-                variable: "UNSET".into(),
-                reason: "need other".into()
-            })
-        );
+        assert_eq!(run("${UNSET:?please set UNSET}"), Err(TemplateError::Missing { variable: "UNSET".into(), reason: "please set UNSET".into() }));
+        assert_eq!(run("${EMPTY:?}"), Err(TemplateError::Missing { variable: "EMPTY".into(), reason: "".into() }));
+        assert_eq!(run("${UNSET?x}"), Err(TemplateError::Missing { variable: "UNSET".into(), reason: "x".into() }));
+        assert_eq!(run("${UNSET:?need ${OTHER}}"), Err(TemplateError::Missing { variable: "UNSET".into(), reason: "need other".into() }));
     }
 
     #[test]
     fn invalid_templates() {
-        for input in [
-            "${}",
-            "${1ABC}",
-            "${SET",
-            "${SET/x/y}",
-            "${SET:x}",
-            "${ SET}",
-        ] {
-            assert!(
-                matches!(run(input), Err(TemplateError::Invalid(_))),
-                "{input:?} should be invalid"
-            );
+        for input in ["${}", "${1ABC}", "${SET", "${SET/x/y}", "${SET:x}", "${ SET}"] {
+            assert!(matches!(run(input), Err(TemplateError::Invalid(_))), "{input:?} should be invalid");
         }
     }
 
@@ -321,18 +240,8 @@ mod tests {
     #[test]
     fn tree_errors_name_position_and_field() {
         let file: std::sync::Arc<str> = std::sync::Arc::from("compose.yaml");
-        let mut doc = super::super::yaml::parse(
-            "services:\n  web:\n    image: ${TAG:?TAG must be set}\n",
-            &file,
-        )
-        .unwrap()
-        .remove(0);
-        let err = interpolate_tree(&mut doc, "", &|_| None)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "compose.yaml:3:12: services.web.image: required variable TAG is missing a value: TAG must be set"
-        );
+        let mut doc = super::super::yaml::parse("services:\n  web:\n    image: ${TAG:?TAG must be set}\n", &file).unwrap().remove(0);
+        let err = interpolate_tree(&mut doc, "", &|_| None).unwrap_err().to_string();
+        assert_eq!(err, "compose.yaml:3:12: services.web.image: required variable TAG is missing a value: TAG must be set");
     }
 }

@@ -48,12 +48,7 @@ pub struct ProjectOptions {
 impl ProjectOptions {
     /// Options for the real process: current directory and environment, interpolation on.
     pub fn from_process() -> std::io::Result<Self> {
-        Ok(ProjectOptions {
-            interpolate: true,
-            environment: std::env::vars().collect(),
-            working_dir: std::env::current_dir()?,
-            ..Default::default()
-        })
+        Ok(ProjectOptions { interpolate: true, environment: std::env::vars().collect(), working_dir: std::env::current_dir()?, ..Default::default() })
     }
 }
 
@@ -75,25 +70,15 @@ impl Loader {
 
     /// A path as shown in messages: relative to the current directory when below it.
     pub fn display(&self, path: &Path) -> String {
-        path.strip_prefix(&self.cwd)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| path.display().to_string())
+        path.strip_prefix(&self.cwd).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
     }
 
     /// Reads one file: parse (all documents merged), interpolate, make paths absolute
     /// against `base_dir`. `referenced_from` is the `include`/`extends` that asked for it.
-    pub fn load_file(
-        &mut self,
-        path: &Path,
-        base_dir: &Path,
-        referenced_from: Option<&Pos>,
-    ) -> Result<Node> {
+    pub fn load_file(&mut self, path: &Path, base_dir: &Path, referenced_from: Option<&Pos>) -> Result<Node> {
         let is_stdin = path == Path::new("-");
         let text = if is_stdin {
-            self.stdin.clone().ok_or_else(|| ComposeError::Read {
-                path: path.into(),
-                message: "no standard input was provided".into(),
-            })?
+            self.stdin.clone().ok_or_else(|| ComposeError::Read { path: path.into(), message: "no standard input was provided".into() })?
         } else {
             std::fs::read_to_string(path).map_err(|e| ComposeError::Read {
                 path: PathBuf::from(self.display(path)),
@@ -103,46 +88,25 @@ impl Loader {
                 },
             })?
         };
-        let name: Arc<str> = Arc::from(if is_stdin {
-            "<stdin>".to_string()
-        } else {
-            self.display(path)
-        });
+        let name: Arc<str> = Arc::from(if is_stdin { "<stdin>".to_string() } else { self.display(path) });
         let documents = yaml::parse(&text, &name)?;
-        let mut doc = documents
-            .into_iter()
-            .reduce(merge::merge_documents)
-            .unwrap_or(Node::new(
-                Value::Null,
-                Pos {
-                    file: name.clone(),
-                    line: 1,
-                    column: 1,
-                },
-            ));
+        let mut doc = documents.into_iter().reduce(merge::merge_documents).unwrap_or(Node::new(Value::Null, Pos { file: name.clone(), line: 1, column: 1 }));
         match &doc.value {
             Value::Map(_) => {}
             Value::Null => {
-                return Err(ComposeError::invalid(
-                    &doc.pos,
-                    "(top level)",
-                    "empty compose file",
-                ));
+                return Err(ComposeError::invalid(&doc.pos, "(top level)", "empty compose file"));
             }
             _ => return Err(super::fields::type_error(&doc, "(top level)", "a mapping")),
         }
         if self.interpolate {
             let env = &self.environment;
-            let unset =
-                interpolate::interpolate_tree(&mut doc, "", &|k: &str| env.get(k).cloned())?;
+            let unset = interpolate::interpolate_tree(&mut doc, "", &|k: &str| env.get(k).cloned())?;
             for variable in unset {
                 self.warnings.push(Warning {
                     file: Some(name.to_string()),
                     service: None,
                     field: None,
-                    message: format!(
-                        "the {variable:?} variable is not set; defaulting to a blank string"
-                    ),
+                    message: format!("the {variable:?} variable is not set; defaulting to a blank string"),
                 });
             }
         }
@@ -152,12 +116,7 @@ impl Loader {
     }
 
     /// Reads and merges several files of one (sub-)project, resolving `extends` and `include`.
-    pub fn load_files(
-        &mut self,
-        files: &[PathBuf],
-        base_dir: &Path,
-        referenced_from: Option<&Pos>,
-    ) -> Result<Node> {
+    pub fn load_files(&mut self, files: &[PathBuf], base_dir: &Path, referenced_from: Option<&Pos>) -> Result<Node> {
         let mut merged: Option<Node> = None;
         for file in files {
             let mut doc = self.load_file(file, base_dir, referenced_from)?;
@@ -190,52 +149,24 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
 
     // Variables: `.env` (or --env-file) under the process environment. They may name the
     // compose files (COMPOSE_FILE), so they are read first from the directory we know.
-    let first_file_dir = opts
-        .files
-        .iter()
-        .find(|f| f.as_os_str() != "-")
-        .and_then(|f| absolute(f).parent().map(Path::to_path_buf));
-    let early_dir = opts
-        .project_directory
-        .as_deref()
-        .map(absolute)
-        .or(first_file_dir)
-        .unwrap_or_else(|| cwd.clone());
+    let first_file_dir = opts.files.iter().find(|f| f.as_os_str() != "-").and_then(|f| absolute(f).parent().map(Path::to_path_buf));
+    let early_dir = opts.project_directory.as_deref().map(absolute).or(first_file_dir).unwrap_or_else(|| cwd.clone());
     let mut environment = project_environment(opts, &early_dir)?;
 
     let files: Vec<PathBuf> = if !opts.files.is_empty() {
-        opts.files
-            .iter()
-            .map(|f| {
-                if f.as_os_str() == "-" {
-                    f.clone()
-                } else {
-                    absolute(f)
-                }
-            })
-            .collect()
+        opts.files.iter().map(|f| if f.as_os_str() == "-" { f.clone() } else { absolute(f) }).collect()
     } else if let Some(files) = discover::files_from_env(&environment) {
         files.iter().map(|f| absolute(f)).collect()
     } else {
         let (found, notes) = discover::find_default_files(cwd)?;
-        warnings.extend(notes.into_iter().map(|message| Warning {
-            file: None,
-            service: None,
-            field: None,
-            message,
-        }));
+        warnings.extend(notes.into_iter().map(|message| Warning { file: None, service: None, field: None, message }));
         found
     };
     let project_dir = opts
         .project_directory
         .as_deref()
         .map(absolute)
-        .or_else(|| {
-            files
-                .iter()
-                .find(|f| f.as_os_str() != "-")
-                .and_then(|f| f.parent().map(Path::to_path_buf))
-        })
+        .or_else(|| files.iter().find(|f| f.as_os_str() != "-").and_then(|f| f.parent().map(Path::to_path_buf)))
         .unwrap_or_else(|| cwd.clone());
     if project_dir != early_dir {
         // The compose file was found in a parent directory: its `.env` is the project's.
@@ -255,12 +186,7 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
     let name = project_name(opts, &environment, &merged, &project_dir)?;
     let home = environment.get("HOME").cloned();
     let mut warnings = std::mem::take(&mut loader.warnings);
-    let mut ctx = ServiceContext {
-        environment: &environment,
-        resolve_environment: opts.interpolate,
-        home: home.as_deref(),
-        warnings: &mut warnings,
-    };
+    let mut ctx = ServiceContext { environment: &environment, resolve_environment: opts.interpolate, home: home.as_deref(), warnings: &mut warnings };
     let mut resources = parse_document(&merged, &name, &mut ctx)?;
     for service in resources.services.values_mut() {
         if let Some(build) = service.build.as_mut().filter(|b| b.context == ".") {
@@ -269,24 +195,11 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
     }
 
     let mut active_profiles = if opts.profiles.is_empty() {
-        environment
-            .get("COMPOSE_PROFILES")
-            .map(|p| {
-                p.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
+        environment.get("COMPOSE_PROFILES").map(|p| p.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()).unwrap_or_default()
     } else {
         opts.profiles.clone()
     };
-    let (mut enabled, mut disabled) = validate::apply_profiles(
-        std::mem::take(&mut resources.services),
-        &mut active_profiles,
-        &opts.services,
-    )?;
+    let (mut enabled, mut disabled) = validate::apply_profiles(std::mem::take(&mut resources.services), &mut active_profiles, &opts.services)?;
     validate::check_project(
         &merged,
         &mut enabled,
@@ -321,16 +234,9 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
 fn project_environment(opts: &ProjectOptions, dir: &Path) -> Result<IndexMap<String, String>> {
     let env_files: Vec<PathBuf> = if opts.env_files.is_empty() {
         let default = dir.join(".env");
-        if default.is_file() {
-            vec![default]
-        } else {
-            Vec::new()
-        }
+        if default.is_file() { vec![default] } else { Vec::new() }
     } else {
-        opts.env_files
-            .iter()
-            .map(|f| paths::clean(&opts.working_dir.join(f)))
-            .collect()
+        opts.env_files.iter().map(|f| paths::clean(&opts.working_dir.join(f))).collect()
     };
     let mut from_files: IndexMap<String, String> = IndexMap::new();
     for file in env_files {
@@ -345,22 +251,8 @@ fn project_environment(opts: &ProjectOptions, dir: &Path) -> Result<IndexMap<Str
 }
 
 /// `-p` > COMPOSE_PROJECT_NAME > top-level `name:` > the project directory's name.
-fn project_name(
-    opts: &ProjectOptions,
-    environment: &IndexMap<String, String>,
-    merged: &Node,
-    project_dir: &Path,
-) -> Result<String> {
-    let explicit = opts
-        .project_name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .or_else(|| {
-            environment
-                .get("COMPOSE_PROJECT_NAME")
-                .filter(|n| !n.is_empty())
-                .cloned()
-        });
+fn project_name(opts: &ProjectOptions, environment: &IndexMap<String, String>, merged: &Node, project_dir: &Path) -> Result<String> {
+    let explicit = opts.project_name.clone().filter(|n| !n.is_empty()).or_else(|| environment.get("COMPOSE_PROJECT_NAME").filter(|n| !n.is_empty()).cloned());
     if let Some(name) = explicit {
         discover::validate_project_name(&name)?;
         return Ok(name);
@@ -368,21 +260,14 @@ fn project_name(
     if let Some(node) = merged.get("name").filter(|n| !n.is_null()) {
         let name = super::fields::string(node, "name")?;
         if !name.is_empty() {
-            discover::validate_project_name(&name)
-                .map_err(|e| ComposeError::invalid(&node.pos, "name", e.to_string()))?;
+            discover::validate_project_name(&name).map_err(|e| ComposeError::invalid(&node.pos, "name", e.to_string()))?;
             return Ok(name);
         }
     }
-    let base = project_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let base = project_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let name = discover::normalize_project_name(&base);
     if !crate::names::is_valid(crate::names::NameKind::Project, &name) {
-        return Err(ComposeError::InvalidProjectName {
-            name: base,
-            hint: Some("set one with -p NAME or a top-level `name:`".into()),
-        });
+        return Err(ComposeError::InvalidProjectName { name: base, hint: Some("set one with -p NAME or a top-level `name:`".into()) });
     }
     Ok(name)
 }
@@ -463,17 +348,15 @@ mod tests {
         let n = yaml::MAX_DEPTH - 4; // under root, services, base, x-deep (or networks, n, ipam, config)
         let deep = format!("{}x{}", "[".repeat(n), "]".repeat(n));
         let dir = tempfile::tempdir().unwrap();
-        let main = format!("services:\n  base:\n    image: busybox\n    x-deep: {deep}\n  app:\n    extends: base\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n");
+        let main = format!(
+            "services:\n  base:\n    image: busybox\n    x-deep: {deep}\n  app:\n    extends: base\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n"
+        );
         let over = format!("services:\n  app:\n    x-deep: {deep}\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n");
         std::fs::write(dir.path().join("compose.yaml"), main).unwrap();
         std::fs::write(dir.path().join("compose.override.yaml"), over).unwrap();
-        let project = load_project(&ProjectOptions {
-            interpolate: true,
-            working_dir: dir.path().to_path_buf(),
-            project_name: Some("deep".into()),
-            ..Default::default()
-        })
-        .unwrap();
+        let project =
+            load_project(&ProjectOptions { interpolate: true, working_dir: dir.path().to_path_buf(), project_name: Some("deep".into()), ..Default::default() })
+                .unwrap();
         for format in [crate::compose::ConfigFormat::Yaml, crate::compose::ConfigFormat::Json] {
             let rendered = crate::compose::render_config(&project, format);
             assert!(rendered.contains("ipam"), "{rendered}");
@@ -481,13 +364,7 @@ mod tests {
         // One more level is refused.
         let deeper = format!("[{deep}]");
         std::fs::write(dir.path().join("compose.override.yaml"), format!("x-deep: {deeper}\nnetworks:\n  n:\n    ipam:\n      config: {deeper}\n")).unwrap();
-        let err = load_project(&ProjectOptions {
-            interpolate: true,
-            working_dir: dir.path().to_path_buf(),
-            ..Default::default()
-        })
-        .unwrap_err()
-        .to_string();
+        let err = load_project(&ProjectOptions { interpolate: true, working_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap_err().to_string();
         assert!(err.starts_with("compose.override.yaml:5:"), "{err}");
         assert!(err.contains("nested deeper than 256"), "{err}");
     }

@@ -19,11 +19,7 @@ pub fn merge_documents(base: Node, over: Node) -> Node {
 
 /// Merges one service definition onto another (used by `extends`).
 pub fn merge_service(base: Node, over: Node, name: &str) -> Node {
-    merge_value(
-        base,
-        over,
-        &mut vec!["services".to_string(), name.to_string()],
-    )
+    merge_value(base, over, &mut vec!["services".to_string(), name.to_string()])
 }
 
 /// Removes `!reset` values and `!override` tags left in a single (unmerged) document.
@@ -45,13 +41,7 @@ fn pattern(path: &[String]) -> String {
     // Service, network... names are replaced by `*` so rules can be written once.
     path.iter()
         .enumerate()
-        .map(|(i, p)| {
-            if i == 1 || (i == 3 && path.get(2).is_some_and(|s| s == "ulimits")) {
-                "*"
-            } else {
-                p.as_str()
-            }
-        })
+        .map(|(i, p)| if i == 1 || (i == 3 && path.get(2).is_some_and(|s| s == "ulimits")) { "*" } else { p.as_str() })
         .collect::<Vec<_>>()
         .join(".")
 }
@@ -83,9 +73,7 @@ fn merge_value(base: Node, mut over: Node, path: &mut Vec<String>) -> Node {
             let colon = rule.ends_with("extra_hosts");
             merge_plain_maps(to_key_value_map(base, colon), to_key_value_map(over, colon))
         }
-        "services.*.depends_on" => {
-            merge_value_maps(to_dependency_map(base), to_dependency_map(over), path)
-        }
+        "services.*.depends_on" => merge_value_maps(to_dependency_map(base), to_dependency_map(over), path),
         "services.*.networks" => merge_value_maps(to_network_map(base), to_network_map(over), path),
         "services.*.build" => merge_value_maps(to_build_map(base), to_build_map(over), path),
         "services.*.logging" => merge_logging(base, over, path),
@@ -107,24 +95,12 @@ fn merge_value(base: Node, mut over: Node, path: &mut Vec<String>) -> Node {
         | "services.*.group_add"
         | "services.*.volumes_from" => append_unique(base, over, |n| Some(canonical(n))),
         _ => match (base.value, over.value) {
-            (Value::Map(b), Value::Map(o)) => Node {
-                value: Value::Map(merge_maps(b, o, path)),
-                pos: base.pos,
-                tag: None,
-            },
+            (Value::Map(b), Value::Map(o)) => Node { value: Value::Map(merge_maps(b, o, path)), pos: base.pos, tag: None },
             (Value::Seq(mut b), Value::Seq(o)) => {
                 b.extend(o);
-                Node {
-                    value: Value::Seq(b),
-                    pos: base.pos,
-                    tag: None,
-                }
+                Node { value: Value::Seq(b), pos: base.pos, tag: None }
             }
-            (_, value) => Node {
-                value,
-                pos: over.pos,
-                tag: over.tag,
-            },
+            (_, value) => Node { value, pos: over.pos, tag: over.tag },
         },
     }
 }
@@ -137,8 +113,7 @@ fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
         }
         match base.get_index_of(key.name.as_str()) {
             Some(index) => {
-                let existing =
-                    std::mem::replace(&mut base[index], Node::new(Value::Null, value.pos.clone()));
+                let existing = std::mem::replace(&mut base[index], Node::new(Value::Null, value.pos.clone()));
                 path.push(key.name.clone());
                 base[index] = merge_value(existing, value, path);
                 path.pop();
@@ -155,16 +130,8 @@ fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
 
 fn merge_value_maps(base: Node, over: Node, path: &mut Vec<String>) -> Node {
     match (base.value, over.value) {
-        (Value::Map(b), Value::Map(o)) => Node {
-            value: Value::Map(merge_maps(b, o, path)),
-            pos: base.pos,
-            tag: None,
-        },
-        (_, value) => Node {
-            value,
-            pos: over.pos,
-            tag: None,
-        },
+        (Value::Map(b), Value::Map(o)) => Node { value: Value::Map(merge_maps(b, o, path)), pos: base.pos, tag: None },
+        (_, value) => Node { value, pos: over.pos, tag: None },
     }
 }
 
@@ -179,17 +146,9 @@ fn merge_plain_maps(base: Node, over: Node) -> Node {
                     b.insert(k, v);
                 }
             }
-            Node {
-                value: Value::Map(b),
-                pos: base.pos,
-                tag: None,
-            }
+            Node { value: Value::Map(b), pos: base.pos, tag: None }
         }
-        (_, value) => Node {
-            value,
-            pos: over.pos,
-            tag: None,
-        },
+        (_, value) => Node { value, pos: over.pos, tag: None },
     }
 }
 
@@ -209,11 +168,7 @@ fn append_unique(base: Node, over: Node, key_of: fn(&Node) -> Option<String>) ->
     let mut items = to_seq(base);
     for item in to_seq(over) {
         let key = key_of(&item);
-        match key.and_then(|k| {
-            items
-                .iter()
-                .position(|existing| key_of(existing).as_deref() == Some(k.as_str()))
-        }) {
+        match key.and_then(|k| items.iter().position(|existing| key_of(existing).as_deref() == Some(k.as_str()))) {
             Some(index) => items[index] = item,
             None => items.push(item),
         }
@@ -239,22 +194,10 @@ pub fn to_key_value_map(node: Node, colon_separates: bool) -> Node {
         let Some(text) = item.scalar_text() else {
             continue;
         };
-        let split = text.find('=').or_else(|| {
-            if colon_separates {
-                text.find(':')
-            } else {
-                None
-            }
-        });
+        let split = text.find('=').or_else(|| if colon_separates { text.find(':') } else { None });
         match split {
-            Some(at) => map.insert(
-                Key::new(&text[..at], item.pos.clone()),
-                Node::str(&text[at + 1..], item.pos),
-            ),
-            None => map.insert(
-                Key::new(text, item.pos.clone()),
-                Node::new(Value::Null, item.pos),
-            ),
+            Some(at) => map.insert(Key::new(&text[..at], item.pos.clone()), Node::str(&text[at + 1..], item.pos)),
+            None => map.insert(Key::new(text, item.pos.clone()), Node::new(Value::Null, item.pos)),
         };
     }
     Node::new(Value::Map(map), node.pos)
@@ -268,14 +211,8 @@ fn to_dependency_map(node: Node) -> Node {
     for item in items {
         if let Some(name) = item.scalar_text() {
             let mut dependency = Map::new();
-            dependency.insert(
-                Key::new("condition", item.pos.clone()),
-                Node::str("service_started", item.pos.clone()),
-            );
-            map.insert(
-                Key::new(name, item.pos.clone()),
-                Node::new(Value::Map(dependency), item.pos),
-            );
+            dependency.insert(Key::new("condition", item.pos.clone()), Node::str("service_started", item.pos.clone()));
+            map.insert(Key::new(name, item.pos.clone()), Node::new(Value::Map(dependency), item.pos));
         }
     }
     Node::new(Value::Map(map), node.pos)
@@ -288,10 +225,7 @@ fn to_network_map(node: Node) -> Node {
     let mut map = Map::new();
     for item in items {
         if let Some(name) = item.scalar_text() {
-            map.insert(
-                Key::new(name, item.pos.clone()),
-                Node::new(Value::Null, item.pos),
-            );
+            map.insert(Key::new(name, item.pos.clone()), Node::new(Value::Null, item.pos));
         }
     }
     Node::new(Value::Map(map), node.pos)
@@ -301,10 +235,7 @@ fn to_build_map(node: Node) -> Node {
     match node.value {
         Value::Str(context) => {
             let mut map = Map::new();
-            map.insert(
-                Key::new("context", node.pos.clone()),
-                Node::str(context, node.pos.clone()),
-            );
+            map.insert(Key::new("context", node.pos.clone()), Node::str(context, node.pos.clone()));
             Node::new(Value::Map(map), node.pos)
         }
         _ => node,
@@ -326,10 +257,7 @@ fn mount_target(node: &Node) -> Option<String> {
 fn reference_target(node: &Node) -> Option<String> {
     match &node.value {
         Value::Str(source) => Some(source.clone()),
-        Value::Map(m) => m
-            .get("target")
-            .or_else(|| m.get("source"))
-            .and_then(Node::scalar_text),
+        Value::Map(m) => m.get("target").or_else(|| m.get("source")).and_then(Node::scalar_text),
         _ => None,
     }
 }
@@ -345,15 +273,9 @@ fn env_file_path(node: &Node) -> Option<String> {
 /// A position-free text form of a node, to compare entries.
 pub fn canonical(node: &Node) -> String {
     match &node.value {
-        Value::Seq(items) => format!(
-            "[{}]",
-            items.iter().map(canonical).collect::<Vec<_>>().join(",")
-        ),
+        Value::Seq(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
         Value::Map(map) => {
-            let mut entries: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{:?}:{}", k.name, canonical(v)))
-                .collect();
+            let mut entries: Vec<String> = map.iter().map(|(k, v)| format!("{:?}:{}", k.name, canonical(v))).collect();
             entries.sort();
             format!("{{{}}}", entries.join(","))
         }
@@ -387,20 +309,14 @@ mod tests {
     #[test]
     fn scalars_are_replaced_and_mappings_merged() {
         assert_eq!(
-            merged(
-                "services: {web: {image: a, restart: always}}",
-                "services: {web: {image: b, user: u}}"
-            ),
+            merged("services: {web: {image: a, restart: always}}", "services: {web: {image: b, user: u}}"),
             expect("{image: b, restart: always, user: u}")
         );
     }
 
     #[test]
     fn null_override_keeps_base() {
-        assert_eq!(
-            merged("services: {web: {image: a}}", "services: {web: {image: }}"),
-            expect("{image: a}")
-        );
+        assert_eq!(merged("services: {web: {image: a}}", "services: {web: {image: }}"), expect("{image: a}"));
     }
 
     #[test]
@@ -418,19 +334,13 @@ mod tests {
     fn key_value_attributes_merge_by_key_across_syntaxes() {
         for field in ["environment", "labels", "sysctls", "extra_hosts"] {
             assert_eq!(
-                merged(
-                    &format!("services: {{web: {{{field}: [A=1, B=2, C]}}}}"),
-                    &format!("services: {{web: {{{field}: {{B: '3', D: '4'}}}}}}")
-                ),
+                merged(&format!("services: {{web: {{{field}: [A=1, B=2, C]}}}}"), &format!("services: {{web: {{{field}: {{B: '3', D: '4'}}}}}}")),
                 expect(&format!("{{{field}: {{A: '1', B: '3', C: null, D: '4'}}}}")),
                 "{field}"
             );
         }
         assert_eq!(
-            merged(
-                "services: {web: {build: {context: ., args: [A=1]}}}",
-                "services: {web: {build: {args: {A: '2'}}}}"
-            ),
+            merged("services: {web: {build: {context: ., args: [A=1]}}}", "services: {web: {build: {args: {A: '2'}}}}"),
             expect("{build: {context: ., args: {A: '2'}}}")
         );
     }
@@ -438,42 +348,22 @@ mod tests {
     #[test]
     fn ulimits_merge_by_name() {
         assert_eq!(
-            merged(
-                "services: {web: {ulimits: {nproc: 10, nofile: {soft: 1, hard: 2}}}}",
-                "services: {web: {ulimits: {nofile: {hard: 3}}}}"
-            ),
+            merged("services: {web: {ulimits: {nproc: 10, nofile: {soft: 1, hard: 2}}}}", "services: {web: {ulimits: {nofile: {hard: 3}}}}"),
             expect("{ulimits: {nproc: 10, nofile: {soft: 1, hard: 3}}}")
         );
     }
 
     #[test]
     fn lists_are_appended_and_deduplicated() {
-        for field in [
-            "ports",
-            "expose",
-            "dns",
-            "dns_search",
-            "tmpfs",
-            "external_links",
-            "cap_add",
-        ] {
+        for field in ["ports", "expose", "dns", "dns_search", "tmpfs", "external_links", "cap_add"] {
             assert_eq!(
-                merged(
-                    &format!("services: {{web: {{{field}: ['a', 'b']}}}}"),
-                    &format!("services: {{web: {{{field}: ['b', 'c']}}}}")
-                ),
+                merged(&format!("services: {{web: {{{field}: ['a', 'b']}}}}"), &format!("services: {{web: {{{field}: ['b', 'c']}}}}")),
                 expect(&format!("{{{field}: ['a', 'b', 'c']}}")),
                 "{field}"
             );
         }
         // A single string is treated as a one-element list.
-        assert_eq!(
-            merged(
-                "services: {web: {dns: 1.1.1.1}}",
-                "services: {web: {dns: [8.8.8.8]}}"
-            ),
-            expect("{dns: [1.1.1.1, 8.8.8.8]}")
-        );
+        assert_eq!(merged("services: {web: {dns: 1.1.1.1}}", "services: {web: {dns: [8.8.8.8]}}"), expect("{dns: [1.1.1.1, 8.8.8.8]}"));
     }
 
     #[test]
@@ -483,9 +373,7 @@ mod tests {
                 "services: {web: {volumes: ['./a:/data', 'logs:/logs'], devices: ['/dev/a:/dev/x']}}",
                 "services: {web: {volumes: [{type: volume, source: other, target: /data}, './c:/cache:ro'], devices: ['/dev/b:/dev/x']}}"
             ),
-            expect(
-                "{volumes: [{type: volume, source: other, target: /data}, 'logs:/logs', './c:/cache:ro'], devices: ['/dev/b:/dev/x']}"
-            )
+            expect("{volumes: [{type: volume, source: other, target: /data}, 'logs:/logs', './c:/cache:ro'], devices: ['/dev/b:/dev/x']}")
         );
     }
 
@@ -496,9 +384,7 @@ mod tests {
                 "services: {web: {secrets: [a, {source: b, target: t}], env_file: [.env, {path: x.env}]}}",
                 "services: {web: {secrets: [{source: a, mode: 0400}], env_file: x.env}}"
             ),
-            expect(
-                "{secrets: [{source: a, mode: 0400}, {source: b, target: t}], env_file: [.env, x.env]}"
-            )
+            expect("{secrets: [{source: a, mode: 0400}, {source: b, target: t}], env_file: [.env, x.env]}")
         );
     }
 
@@ -509,37 +395,23 @@ mod tests {
                 "services: {web: {depends_on: [db, cache], networks: [front]}}",
                 "services: {web: {depends_on: {db: {condition: service_healthy}}, networks: {back: {aliases: [x]}}}}"
             ),
-            expect(
-                "{depends_on: {db: {condition: service_healthy}, cache: {condition: service_started}}, networks: {front: null, back: {aliases: [x]}}}"
-            )
+            expect("{depends_on: {db: {condition: service_healthy}, cache: {condition: service_started}}, networks: {front: null, back: {aliases: [x]}}}")
         );
     }
 
     #[test]
     fn build_string_merges_with_mapping() {
-        assert_eq!(
-            merged(
-                "services: {web: {build: ./app}}",
-                "services: {web: {build: {target: dev}}}"
-            ),
-            expect("{build: {context: ./app, target: dev}}")
-        );
+        assert_eq!(merged("services: {web: {build: ./app}}", "services: {web: {build: {target: dev}}}"), expect("{build: {context: ./app, target: dev}}"));
     }
 
     #[test]
     fn logging_options_merge_only_with_same_driver() {
         assert_eq!(
-            merged(
-                "services: {web: {logging: {driver: json-file, options: {max-size: 1m}}}}",
-                "services: {web: {logging: {options: {max-file: '3'}}}}"
-            ),
+            merged("services: {web: {logging: {driver: json-file, options: {max-size: 1m}}}}", "services: {web: {logging: {options: {max-file: '3'}}}}"),
             expect("{logging: {driver: json-file, options: {max-size: 1m, max-file: '3'}}}")
         );
         assert_eq!(
-            merged(
-                "services: {web: {logging: {driver: json-file, options: {max-size: 1m}}}}",
-                "services: {web: {logging: {driver: syslog}}}"
-            ),
+            merged("services: {web: {logging: {driver: json-file, options: {max-size: 1m}}}}", "services: {web: {logging: {driver: syslog}}}"),
             expect("{logging: {driver: syslog}}")
         );
     }

@@ -62,6 +62,4 @@ pub mod yaml_emit;
 pub use error::{ComposeError, Pos, Warning};
 pub use load::{ProjectOptions, load_project};
 pub use model::*;
-pub use render::{
-    ConfigFormat, image_names, profile_names, render_config, service_names, volume_names,
-};
+pub use render::{ConfigFormat, image_names, profile_names, render_config, service_names, volume_names};

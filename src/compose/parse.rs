@@ -11,9 +11,7 @@ use super::parse_service::{ServiceContext, parse_service};
 use super::yaml::{Key, Node, Value};
 use crate::names::NameKind;
 
-pub const TOP_LEVEL_KEYS: &[&str] = &[
-    "version", "name", "services", "networks", "volumes", "secrets", "configs", "include", "models",
-];
+pub const TOP_LEVEL_KEYS: &[&str] = &["version", "name", "services", "networks", "volumes", "secrets", "configs", "include", "models"];
 
 pub struct Resources {
     pub services: IndexMap<String, Service>,
@@ -25,13 +23,8 @@ pub struct Resources {
 
 /// Parses every top-level section; `project` is used to name networks and volumes.
 pub fn parse_document(root: &Node, project: &str, ctx: &mut ServiceContext) -> Result<Resources> {
-    let mut resources = Resources {
-        services: IndexMap::new(),
-        networks: IndexMap::new(),
-        volumes: IndexMap::new(),
-        secrets: IndexMap::new(),
-        configs: IndexMap::new(),
-    };
+    let mut resources =
+        Resources { services: IndexMap::new(), networks: IndexMap::new(), volumes: IndexMap::new(), secrets: IndexMap::new(), configs: IndexMap::new() };
     let Some(map) = root.as_map() else {
         return Err(type_error(root, "(top level)", "a mapping"));
     };
@@ -55,41 +48,26 @@ pub fn parse_document(root: &Node, project: &str, ctx: &mut ServiceContext) -> R
                 for (name, service) in fields::map(value, "services")? {
                     fields::check_name(&name.pos, &join("services", &name.name), NameKind::Service, &name.name)?;
                     if service.is_null() {
-                        return Err(ComposeError::invalid(
-                            &name.pos,
-                            &join("services", &name.name),
-                            "service definition is empty",
-                        )
-                        .with_hint("give it at least an `image:` or a `build:`"));
+                        return Err(ComposeError::invalid(&name.pos, &join("services", &name.name), "service definition is empty")
+                            .with_hint("give it at least an `image:` or a `build:`"));
                     }
-                    resources
-                        .services
-                        .insert(name.name.clone(), parse_service(&name.name, service, ctx)?);
+                    resources.services.insert(name.name.clone(), parse_service(&name.name, service, ctx)?);
                 }
             }
             "networks" => {
                 for (name, network) in named_entries(value, "networks")? {
-                    resources
-                        .networks
-                        .insert(name.name.clone(), parse_network(name, network, project)?);
+                    resources.networks.insert(name.name.clone(), parse_network(name, network, project)?);
                 }
             }
             "volumes" => {
                 for (name, volume) in named_entries(value, "volumes")? {
-                    resources
-                        .volumes
-                        .insert(name.name.clone(), parse_volume(name, volume, project)?);
+                    resources.volumes.insert(name.name.clone(), parse_volume(name, volume, project)?);
                 }
             }
             "secrets" | "configs" => {
                 for (name, object) in named_entries(value, k)? {
                     let parsed = parse_file_object(&name.name, object, project, k)?;
-                    if k == "secrets" {
-                        &mut resources.secrets
-                    } else {
-                        &mut resources.configs
-                    }
-                    .insert(name.name.clone(), parsed);
+                    if k == "secrets" { &mut resources.secrets } else { &mut resources.configs }.insert(name.name.clone(), parsed);
                 }
             }
             other => return Err(fields::unknown_key(&key.pos, "", other, TOP_LEVEL_KEYS)),
@@ -98,18 +76,12 @@ pub fn parse_document(root: &Node, project: &str, ctx: &mut ServiceContext) -> R
     Ok(resources)
 }
 
-fn named_entries<'a>(
-    node: &'a Node,
-    path: &str,
-) -> Result<Vec<(&'a super::yaml::Key, Option<&'a Node>)>> {
+fn named_entries<'a>(node: &'a Node, path: &str) -> Result<Vec<(&'a super::yaml::Key, Option<&'a Node>)>> {
     if node.is_null() {
         return Ok(Vec::new());
     }
-    let map = node.as_map().ok_or_else(|| {
-        type_error(node, path, "a mapping").with_hint(format!(
-            "write a mapping of names such as `{path}: {{data: {{}}}}`"
-        ))
-    })?;
+    let map =
+        node.as_map().ok_or_else(|| type_error(node, path, "a mapping").with_hint(format!("write a mapping of names such as `{path}: {{data: {{}}}}`")))?;
     map.iter()
         .map(|(k, v)| {
             fields::check_name(&k.pos, &join(path, &k.name), NameKind::Key, &k.name)?;
@@ -127,11 +99,7 @@ struct ExplicitName {
 
 impl ExplicitName {
     fn read(node: &Node, field: String) -> Result<Self> {
-        Ok(ExplicitName {
-            value: fields::string(node, &field)?,
-            pos: node.pos.clone(),
-            field,
-        })
+        Ok(ExplicitName { value: fields::string(node, &field)?, pos: node.pos.clone(), field })
     }
 }
 
@@ -173,18 +141,7 @@ fn parse_network(key: &Key, node: Option<&Node>, project: &str) -> Result<Networ
                         &k.pos,
                         &path,
                         other,
-                        &[
-                            "name",
-                            "driver",
-                            "driver_opts",
-                            "external",
-                            "internal",
-                            "attachable",
-                            "enable_ipv6",
-                            "enable_ipv4",
-                            "labels",
-                            "ipam",
-                        ],
+                        &["name", "driver", "driver_opts", "external", "internal", "attachable", "enable_ipv6", "enable_ipv4", "labels", "ipam"],
                     ));
                 }
             }
@@ -209,12 +166,7 @@ fn parse_volume(key: &Key, node: Option<&Node>, project: &str) -> Result<Volume>
                 "labels" => volume.labels = fields::string_map(v, &f)?,
                 other if other.starts_with("x-") => {}
                 other => {
-                    return Err(fields::unknown_key(
-                        &k.pos,
-                        &path,
-                        other,
-                        &["name", "driver", "driver_opts", "external", "labels"],
-                    ));
+                    return Err(fields::unknown_key(&k.pos, &path, other, &["name", "driver", "driver_opts", "external", "labels"]));
                 }
             }
         }
@@ -223,20 +175,12 @@ fn parse_volume(key: &Key, node: Option<&Node>, project: &str) -> Result<Volume>
     Ok(volume)
 }
 
-fn parse_file_object(
-    key: &str,
-    node: Option<&Node>,
-    project: &str,
-    section: &str,
-) -> Result<FileObject> {
+fn parse_file_object(key: &str, node: Option<&Node>, project: &str, section: &str) -> Result<FileObject> {
     let path = format!("{section}.{key}");
     let mut object = FileObject::default();
     let mut name = None;
     let Some(node) = node else {
-        return Err(ComposeError::project(
-            &path,
-            "must define `file`, `environment`, `content` or `external`",
-        ));
+        return Err(ComposeError::project(&path, "must define `file`, `environment`, `content` or `external`"));
     };
     for (k, v) in fields::map(node, &path)? {
         let f = join(&path, &k.name);
@@ -252,16 +196,7 @@ fn parse_file_object(
             }
             other if other.starts_with("x-") => {}
             other => {
-                let mut known = vec![
-                    "name",
-                    "file",
-                    "environment",
-                    "external",
-                    "labels",
-                    "driver",
-                    "driver_opts",
-                    "template_driver",
-                ];
+                let mut known = vec!["name", "file", "environment", "external", "labels", "driver", "driver_opts", "template_driver"];
                 if section == "configs" {
                     known.push("content");
                 }
@@ -269,16 +204,8 @@ fn parse_file_object(
             }
         }
     }
-    if object.file.is_none()
-        && object.environment.is_none()
-        && object.content.is_none()
-        && !object.external
-    {
-        return Err(ComposeError::invalid(
-            &node.pos,
-            &path,
-            "must define `file`, `environment`, `content` or `external`",
-        ));
+    if object.file.is_none() && object.environment.is_none() && object.content.is_none() && !object.external {
+        return Err(ComposeError::invalid(&node.pos, &path, "must define `file`, `environment`, `content` or `external`"));
     }
     // Secrets and configs are never host objects of their own: their name is only a label.
     object.name = match name {
@@ -292,14 +219,7 @@ fn parse_file_object(
 /// External resources keep their own name; others are prefixed with the project name.
 /// The result names a host object (a volume's directory, a network's record), so it must
 /// follow `kind`'s rule: the error points at the `name:` when there is one, else at the key.
-fn resource_name(
-    key: &Key,
-    path: &str,
-    explicit: Option<ExplicitName>,
-    project: &str,
-    external: bool,
-    kind: NameKind,
-) -> Result<String> {
+fn resource_name(key: &Key, path: &str, explicit: Option<ExplicitName>, project: &str, external: bool, kind: NameKind) -> Result<String> {
     let (name, pos, field) = match explicit {
         Some(ExplicitName { value, pos, field }) => (value, pos, field),
         None if external => (key.name.clone(), key.pos.clone(), path.to_string()),

@@ -185,10 +185,7 @@ impl ServiceContext<'_> {
 pub fn parse_service(name: &str, node: &Node, ctx: &mut ServiceContext) -> Result<Service> {
     let path = format!("services.{name}");
     let map = fields::map(node, &path)?;
-    let mut service = Service {
-        name: name.to_string(),
-        ..Default::default()
-    };
+    let mut service = Service { name: name.to_string(), ..Default::default() };
     let mut environment: Option<&Node> = None;
 
     for (key, value) in map {
@@ -215,9 +212,7 @@ pub fn parse_service(name: &str, node: &Node, ctx: &mut ServiceContext) -> Resul
             "depends_on" => service.depends_on = depends_on(value, f)?,
             "healthcheck" => service.healthcheck = Some(healthcheck(value, f)?),
             "networks" => service.networks = service_networks(value, f)?,
-            "network_mode" => {
-                service.network_mode = Some(NetworkMode::parse(&fields::string(value, f)?))
-            }
+            "network_mode" => service.network_mode = Some(NetworkMode::parse(&fields::string(value, f)?)),
             "restart" => service.restart = Some(restart(value, f)?),
             "deploy" => service.deploy = Some(deploy(value, f, ctx, name)?),
             "scale" => service.scale = Some(fields::unsigned(value, f)?),
@@ -253,9 +248,7 @@ pub fn parse_service(name: &str, node: &Node, ctx: &mut ServiceContext) -> Resul
             "working_dir" => service.working_dir = Some(fields::string(value, f)?),
             "hostname" => service.hostname = Some(fields::string(value, f)?),
             "domainname" => service.domainname = Some(fields::string(value, f)?),
-            "container_name" => {
-                service.container_name = Some(fields::name(value, f, crate::names::NameKind::Container)?)
-            }
+            "container_name" => service.container_name = Some(fields::name(value, f, crate::names::NameKind::Container)?),
             "pull_policy" => service.pull_policy = Some(pull_policy(value, f)?),
             "platform" => service.platform = Some(fields::string(value, f)?),
             "pid" => service.pid = Some(fields::string(value, f)?),
@@ -265,12 +258,7 @@ pub fn parse_service(name: &str, node: &Node, ctx: &mut ServiceContext) -> Resul
             "profiles" => service.profiles = fields::string_list(value, f)?,
             "extends" => {} // already applied by the loader
             k if UNINTERPRETED.contains(&k) => {
-                ctx.warn(
-                    value,
-                    name,
-                    f,
-                    "accepted but not supported by rde yet; ignored",
-                );
+                ctx.warn(value, name, f, "accepted but not supported by rde yet; ignored");
                 service.extra.insert(k.to_string(), fields::to_json(value));
             }
             _ => return Err(fields::unknown_key(&key.pos, &path, k, SERVICE_KEYS)),
@@ -286,9 +274,7 @@ pub fn parse_service(name: &str, node: &Node, ctx: &mut ServiceContext) -> Resul
 
 fn command(node: &Node, path: &str) -> Result<Vec<String>> {
     match &node.value {
-        Value::Str(s) => {
-            syntax::shell_split(s).map_err(|m| ComposeError::invalid(&node.pos, path, m))
-        }
+        Value::Str(s) => syntax::shell_split(s).map_err(|m| ComposeError::invalid(&node.pos, path, m)),
         Value::Seq(_) => fields::string_list(node, path),
         _ => Err(type_error(node, path, "a string or a list")),
     }

@@ -9,11 +9,7 @@ use super::yaml::{Node, Value};
 /// Joins `path` onto `base` (unless absolute) and removes `.`/`..` lexically.
 pub fn absolute(base: &Path, path: &str, home: Option<&str>) -> PathBuf {
     let expanded = expand_tilde(path, home);
-    let joined = if Path::new(&expanded).is_absolute() {
-        PathBuf::from(expanded)
-    } else {
-        base.join(expanded)
-    };
+    let joined = if Path::new(&expanded).is_absolute() { PathBuf::from(expanded) } else { base.join(expanded) };
     clean(&joined)
 }
 
@@ -38,11 +34,7 @@ pub fn clean(path: &Path) -> PathBuf {
             other => out.push(other.as_os_str()),
         }
     }
-    if out.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        out
-    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
 pub fn to_string(path: &Path) -> String {
@@ -90,18 +82,10 @@ pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) 
             continue;
         };
         match service.get_mut("build") {
-            Some(
-                build @ Node {
-                    value: Value::Str(_),
-                    ..
-                },
-            ) if !build.as_str().is_some_and(is_remote_context) => {
+            Some(build @ Node { value: Value::Str(_), .. }) if !build.as_str().is_some_and(is_remote_context) => {
                 resolve(build);
             }
-            Some(Node {
-                value: Value::Map(build),
-                ..
-            }) => {
+            Some(Node { value: Value::Map(build), .. }) => {
                 if let Some(context) = build.get_mut("context")
                     && !context.as_str().is_some_and(is_remote_context)
                 {
@@ -110,25 +94,14 @@ pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) 
             }
             _ => {}
         }
-        if let Some(Node {
-            value: Value::Map(extends),
-            ..
-        }) = service.get_mut("extends")
+        if let Some(Node { value: Value::Map(extends), .. }) = service.get_mut("extends")
             && let Some(file) = extends.get_mut("file")
         {
             resolve(file);
         }
         match service.get_mut("env_file") {
-            Some(
-                single @ Node {
-                    value: Value::Str(_),
-                    ..
-                },
-            ) => resolve(single),
-            Some(Node {
-                value: Value::Seq(items),
-                ..
-            }) => {
+            Some(single @ Node { value: Value::Str(_), .. }) => resolve(single),
+            Some(Node { value: Value::Seq(items), .. }) => {
                 for item in items {
                     match &mut item.value {
                         Value::Str(_) => resolve(item),
@@ -143,11 +116,7 @@ pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) 
             }
             _ => {}
         }
-        if let Some(Node {
-            value: Value::Seq(volumes),
-            ..
-        }) = service.get_mut("volumes")
-        {
+        if let Some(Node { value: Value::Seq(volumes), .. }) = service.get_mut("volumes") {
             for volume in volumes {
                 match &mut volume.value {
                     Value::Str(spec) => {
@@ -182,25 +151,10 @@ mod tests {
     #[test]
     fn cleaning_and_tilde() {
         assert_eq!(absolute(Path::new("/p"), "./", None), PathBuf::from("/p"));
-        assert_eq!(
-            absolute(Path::new("/p"), "./docker/data", None),
-            PathBuf::from("/p/docker/data")
-        );
-        assert_eq!(
-            absolute(Path::new("/p/q"), "../x", None),
-            PathBuf::from("/p/x")
-        );
-        assert_eq!(
-            absolute(Path::new("/p"), "/abs/./y/", None),
-            PathBuf::from("/abs/y")
-        );
-        assert_eq!(
-            absolute(Path::new("/p"), "~/cache", Some("/home/u")),
-            PathBuf::from("/home/u/cache")
-        );
-        assert_eq!(
-            absolute(Path::new("/p"), "~", Some("/home/u")),
-            PathBuf::from("/home/u")
-        );
+        assert_eq!(absolute(Path::new("/p"), "./docker/data", None), PathBuf::from("/p/docker/data"));
+        assert_eq!(absolute(Path::new("/p/q"), "../x", None), PathBuf::from("/p/x"));
+        assert_eq!(absolute(Path::new("/p"), "/abs/./y/", None), PathBuf::from("/abs/y"));
+        assert_eq!(absolute(Path::new("/p"), "~/cache", Some("/home/u")), PathBuf::from("/home/u/cache"));
+        assert_eq!(absolute(Path::new("/p"), "~", Some("/home/u")), PathBuf::from("/home/u"));
     }
 }

@@ -20,9 +20,7 @@ pub fn render_config(project: &Project, format: ConfigFormat) -> String {
     let value = project_value(project, format);
     match format {
         ConfigFormat::Yaml => yaml_emit::to_yaml(&value),
-        ConfigFormat::Json => {
-            serde_json::to_string_pretty(&value).expect("JSON values always serialise") + "\n"
-        }
+        ConfigFormat::Json => serde_json::to_string_pretty(&value).expect("JSON values always serialise") + "\n",
     }
 }
 
@@ -38,12 +36,7 @@ pub fn volume_names(project: &Project) -> Vec<String> {
 
 /// `config --profiles`: every profile used by any service, sorted.
 pub fn profile_names(project: &Project) -> Vec<String> {
-    let mut names: Vec<String> = project
-        .services
-        .values()
-        .chain(project.disabled_services.values())
-        .flat_map(|s| s.profiles.iter().cloned())
-        .collect();
+    let mut names: Vec<String> = project.services.values().chain(project.disabled_services.values()).flat_map(|s| s.profiles.iter().cloned()).collect();
     names.sort();
     names.dedup();
     names
@@ -51,25 +44,12 @@ pub fn profile_names(project: &Project) -> Vec<String> {
 
 /// `config --images`: each service's image, or the name rde will build (`<project>-<service>`).
 pub fn image_names(project: &Project) -> Vec<String> {
-    project
-        .services
-        .values()
-        .map(|s| {
-            s.image
-                .clone()
-                .unwrap_or_else(|| format!("{}-{}", project.name, s.name))
-        })
-        .collect()
+    project.services.values().map(|s| s.image.clone().unwrap_or_else(|| format!("{}-{}", project.name, s.name))).collect()
 }
 
 /// Builds a JSON object from `(key, value)` pairs, skipping `None`s.
 fn object(entries: Vec<(&str, Option<Value>)>) -> Value {
-    Value::Object(
-        entries
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-            .collect(),
-    )
+    Value::Object(entries.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect())
 }
 
 fn sorted<V>(map: &IndexMap<String, V>, f: impl Fn(&V) -> Value) -> Option<Value> {
@@ -78,9 +58,7 @@ fn sorted<V>(map: &IndexMap<String, V>, f: impl Fn(&V) -> Value) -> Option<Value
     }
     let mut keys: Vec<&String> = map.keys().collect();
     keys.sort();
-    Some(Value::Object(
-        keys.into_iter().map(|k| (k.clone(), f(&map[k]))).collect(),
-    ))
+    Some(Value::Object(keys.into_iter().map(|k| (k.clone(), f(&map[k]))).collect()))
 }
 
 fn strings(list: &[String]) -> Option<Value> {
@@ -105,11 +83,7 @@ fn duration(value: Option<std::time::Duration>) -> Option<Value> {
 }
 
 fn number(value: f64) -> Value {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        json!(value as i64)
-    } else {
-        json!(value)
-    }
+    if value.fract() == 0.0 && value.abs() < 1e15 { json!(value as i64) } else { json!(value) }
 }
 
 fn extra(map: &Extra, key: &str) -> Option<Value> {
@@ -119,10 +93,7 @@ fn extra(map: &Extra, key: &str) -> Option<Value> {
 fn project_value(project: &Project, format: ConfigFormat) -> Value {
     let mut names: Vec<&String> = project.services.keys().collect();
     names.sort();
-    let services: Map<String, Value> = names
-        .into_iter()
-        .map(|n| (n.clone(), service_value(&project.services[n], format)))
-        .collect();
+    let services: Map<String, Value> = names.into_iter().map(|n| (n.clone(), service_value(&project.services[n], format))).collect();
     object(vec![
         ("name", Some(json!(project.name))),
         ("services", Some(Value::Object(services))),
@@ -162,33 +133,20 @@ fn service_value(s: &Service, format: ConfigFormat) -> Value {
         ("cpuset", e("cpuset")),
         ("cpu_shares", e("cpu_shares")),
         ("command", command_like(&s.command)),
-        (
-            "configs",
-            (!s.configs.is_empty())
-                .then(|| Value::Array(s.configs.iter().map(reference_value).collect())),
-        ),
+        ("configs", (!s.configs.is_empty()).then(|| Value::Array(s.configs.iter().map(reference_value).collect()))),
         ("container_name", text(&s.container_name)),
         ("credential_spec", e("credential_spec")),
         ("depends_on", sorted(&s.depends_on, dependency_value)),
         ("deploy", s.deploy.as_ref().map(deploy_value)),
         ("device_cgroup_rules", e("device_cgroup_rules")),
-        (
-            "devices",
-            (!s.devices.is_empty())
-                .then(|| Value::Array(s.devices.iter().map(device_value).collect())),
-        ),
+        ("devices", (!s.devices.is_empty()).then(|| Value::Array(s.devices.iter().map(device_value).collect()))),
         ("dns", strings(&s.dns)),
         ("dns_opt", strings(&s.dns_opt)),
         ("dns_search", strings(&s.dns_search)),
         ("domainname", text(&s.domainname)),
         ("entrypoint", command_like(&s.entrypoint)),
         ("provider", e("provider")),
-        (
-            "environment",
-            sorted(&s.environment, |v| {
-                v.as_ref().map(|v| json!(v)).unwrap_or(Value::Null)
-            }),
-        ),
+        ("environment", sorted(&s.environment, |v| v.as_ref().map(|v| json!(v)).unwrap_or(Value::Null))),
         ("expose", strings(&s.expose)),
         ("external_links", strings(&s.external_links)),
         ("extra_hosts", hosts_value(&s.extra_hosts)),
@@ -210,36 +168,21 @@ fn service_value(s: &Service, format: ConfigFormat) -> Value {
         ("mem_swappiness", e("mem_swappiness")),
         ("mac_address", text(&s.mac_address)),
         ("models", e("models")),
-        (
-            "network_mode",
-            s.network_mode.as_ref().map(|m| json!(m.to_string())),
-        ),
-        (
-            "networks",
-            sorted(&s.networks, |n| {
-                n.as_ref().map(service_network_value).unwrap_or(Value::Null)
-            }),
-        ),
+        ("network_mode", s.network_mode.as_ref().map(|m| json!(m.to_string()))),
+        ("networks", sorted(&s.networks, |n| n.as_ref().map(service_network_value).unwrap_or(Value::Null))),
         ("oom_kill_disable", e("oom_kill_disable")),
         ("oom_score_adj", e("oom_score_adj")),
         ("pid", text(&s.pid)),
         ("pids_limit", s.pids_limit.map(|v| json!(v))),
         ("platform", text(&s.platform)),
-        (
-            "ports",
-            (!s.ports.is_empty()).then(|| Value::Array(s.ports.iter().map(port_value).collect())),
-        ),
+        ("ports", (!s.ports.is_empty()).then(|| Value::Array(s.ports.iter().map(port_value).collect()))),
         ("privileged", flag(s.privileged)),
         ("pull_policy", text(&s.pull_policy)),
         ("read_only", flag(s.read_only)),
         ("restart", text(&s.restart)),
         ("runtime", e("runtime")),
         ("scale", s.scale.map(|v| json!(v))),
-        (
-            "secrets",
-            (!s.secrets.is_empty())
-                .then(|| Value::Array(s.secrets.iter().map(reference_value).collect())),
-        ),
+        ("secrets", (!s.secrets.is_empty()).then(|| Value::Array(s.secrets.iter().map(reference_value).collect()))),
         ("security_opt", strings(&s.security_opt)),
         ("shm_size", size(s.shm_size)),
         ("stdin_open", flag(s.stdin_open)),
@@ -253,11 +196,7 @@ fn service_value(s: &Service, format: ConfigFormat) -> Value {
         ("user", text(&s.user)),
         ("userns_mode", e("userns_mode")),
         ("uts", e("uts")),
-        (
-            "volumes",
-            (!s.volumes.is_empty())
-                .then(|| Value::Array(s.volumes.iter().map(mount_value).collect())),
-        ),
+        ("volumes", (!s.volumes.is_empty()).then(|| Value::Array(s.volumes.iter().map(mount_value).collect()))),
         ("volumes_from", e("volumes_from")),
         ("working_dir", text(&s.working_dir)),
         ("post_start", e("post_start")),
@@ -272,12 +211,7 @@ fn build_value(b: &Build) -> Value {
         ("dockerfile", Some(json!(b.dockerfile))),
         ("dockerfile_inline", text(&b.dockerfile_inline)),
         ("entitlements", e("entitlements")),
-        (
-            "args",
-            sorted(&b.args, |v| {
-                v.as_ref().map(|v| json!(v)).unwrap_or(Value::Null)
-            }),
-        ),
+        ("args", sorted(&b.args, |v| v.as_ref().map(|v| json!(v)).unwrap_or(Value::Null))),
         ("provenance", e("provenance")),
         ("sbom", e("sbom")),
         ("ssh", e("ssh")),
@@ -306,10 +240,7 @@ fn hosts_value(hosts: &IndexMap<String, Vec<String>>) -> Option<Value> {
     if hosts.is_empty() {
         return None;
     }
-    let mut entries: Vec<String> = hosts
-        .iter()
-        .flat_map(|(h, ips)| ips.iter().map(move |ip| format!("{h}={ip}")))
-        .collect();
+    let mut entries: Vec<String> = hosts.iter().flat_map(|(h, ips)| ips.iter().map(move |ip| format!("{h}={ip}"))).collect();
     entries.sort();
     Some(json!(entries))
 }
@@ -346,36 +277,15 @@ fn mount_value(m: &VolumeMount) -> Value {
         ),
         (
             "volume",
-            m.volume.as_ref().map(|v| {
-                object(vec![
-                    ("labels", sorted(&v.labels, |l| json!(l))),
-                    ("nocopy", flag(v.nocopy)),
-                    ("subpath", text(&v.subpath)),
-                ])
-            }),
+            m.volume.as_ref().map(|v| object(vec![("labels", sorted(&v.labels, |l| json!(l))), ("nocopy", flag(v.nocopy)), ("subpath", text(&v.subpath))])),
         ),
-        (
-            "tmpfs",
-            m.tmpfs.as_ref().map(|t| {
-                object(vec![
-                    ("size", size(t.size)),
-                    ("mode", t.mode.map(|m| json!(m))),
-                ])
-            }),
-        ),
-        (
-            "image",
-            m.image_subpath.as_ref().map(|s| json!({ "subpath": s })),
-        ),
+        ("tmpfs", m.tmpfs.as_ref().map(|t| object(vec![("size", size(t.size)), ("mode", t.mode.map(|m| json!(m)))]))),
+        ("image", m.image_subpath.as_ref().map(|s| json!({ "subpath": s }))),
     ])
 }
 
 fn dependency_value(d: &Dependency) -> Value {
-    object(vec![
-        ("condition", Some(json!(d.condition.as_str()))),
-        ("restart", flag(d.restart)),
-        ("required", Some(Value::Bool(d.required))),
-    ])
+    object(vec![("condition", Some(json!(d.condition.as_str()))), ("restart", flag(d.restart)), ("required", Some(Value::Bool(d.required)))])
 }
 
 fn healthcheck_value(h: &Healthcheck) -> Value {
@@ -412,24 +322,14 @@ fn deploy_value(d: &Deploy) -> Value {
             ("generic_resources", extra(&r.extra, "generic_resources")),
         ])
     };
-    let resources = object(vec![
-        ("limits", d.resources.limits.as_ref().map(limits)),
-        (
-            "reservations",
-            d.resources.reservations.as_ref().map(limits),
-        ),
-    ]);
+    let resources = object(vec![("limits", d.resources.limits.as_ref().map(limits)), ("reservations", d.resources.reservations.as_ref().map(limits))]);
     object(vec![
         ("mode", text(&d.mode)),
         ("replicas", d.replicas.map(|r| json!(r))),
         ("labels", sorted(&d.labels, |v| json!(v))),
         ("update_config", extra(&d.extra, "update_config")),
         ("rollback_config", extra(&d.extra, "rollback_config")),
-        (
-            "resources",
-            (d.resources.limits.is_some() || d.resources.reservations.is_some())
-                .then_some(resources),
-        ),
+        ("resources", (d.resources.limits.is_some() || d.resources.reservations.is_some()).then_some(resources)),
         (
             "restart_policy",
             d.restart_policy.as_ref().map(|p| {
@@ -461,18 +361,11 @@ fn device_value(d: &DeviceMapping) -> Value {
 }
 
 fn ulimit_value(u: &Ulimit) -> Value {
-    if u.single {
-        json!(u.soft)
-    } else {
-        json!({ "soft": u.soft, "hard": u.hard })
-    }
+    if u.single { json!(u.soft) } else { json!({ "soft": u.soft, "hard": u.hard }) }
 }
 
 fn logging_value(l: &Logging) -> Value {
-    object(vec![
-        ("driver", text(&l.driver)),
-        ("options", sorted(&l.options, |v| json!(v))),
-    ])
+    object(vec![("driver", text(&l.driver)), ("options", sorted(&l.options, |v| json!(v)))])
 }
 
 fn network_value(n: &Network) -> Value {

@@ -15,20 +15,15 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortMapping>, String> {
         None => (spec, "tcp".to_string()),
     };
     if !["tcp", "udp", "sctp"].contains(&protocol.as_str()) {
-        return Err(format!(
-            "invalid protocol {protocol:?} in port {spec:?} (use tcp, udp or sctp)"
-        ));
+        return Err(format!("invalid protocol {protocol:?} in port {spec:?} (use tcp, udp or sctp)"));
     }
     let (host_ip, rest) = if let Some(stripped) = addr.strip_prefix('[') {
-        let (ip, rest) = stripped
-            .split_once(']')
-            .ok_or_else(|| format!("invalid IPv6 address in port {spec:?}"))?;
+        let (ip, rest) = stripped.split_once(']').ok_or_else(|| format!("invalid IPv6 address in port {spec:?}"))?;
         (Some(ip.to_string()), rest.strip_prefix(':').unwrap_or(rest))
     } else {
         let parts: Vec<&str> = addr.split(':').collect();
         if parts.len() >= 3 {
-            let split =
-                addr.len() - parts[parts.len() - 2].len() - parts[parts.len() - 1].len() - 2;
+            let split = addr.len() - parts[parts.len() - 2].len() - parts[parts.len() - 1].len() - 2;
             (Some(addr[..split].to_string()), &addr[split + 1..])
         } else {
             (None, addr)
@@ -56,35 +51,18 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortMapping>, String> {
     let target_len = target.end - target.start;
     match published {
         Some(p) if target_len == 0 => Ok(vec![mapping(target.start, Some(p))]),
-        Some(p) if p.end - p.start == target_len => Ok((0..=target_len)
-            .map(|i| {
-                mapping(
-                    target.start + i,
-                    Some(PortRange {
-                        start: p.start + i,
-                        end: p.start + i,
-                    }),
-                )
-            })
-            .collect()),
+        Some(p) if p.end - p.start == target_len => {
+            Ok((0..=target_len).map(|i| mapping(target.start + i, Some(PortRange { start: p.start + i, end: p.start + i }))).collect())
+        }
         Some(_) => Err(format!("port ranges of different sizes in {spec:?}")),
-        None => Ok((target.start..=target.end)
-            .map(|t| mapping(t, None))
-            .collect()),
+        None => Ok((target.start..=target.end).map(|t| mapping(t, None)).collect()),
     }
 }
 
 pub fn parse_range(text: &str) -> Result<PortRange, String> {
-    let number = |s: &str| {
-        s.trim()
-            .parse::<u16>()
-            .map_err(|_| format!("invalid port {s:?}"))
-    };
+    let number = |s: &str| s.trim().parse::<u16>().map_err(|_| format!("invalid port {s:?}"));
     let range = match text.split_once('-') {
-        Some((a, b)) => PortRange {
-            start: number(a)?,
-            end: number(b)?,
-        },
+        Some((a, b)) => PortRange { start: number(a)?, end: number(b)? },
         None => {
             let n = number(text)?;
             PortRange { start: n, end: n }
@@ -111,32 +89,17 @@ pub fn parse_volume(spec: &str, home: Option<&str>) -> Result<VolumeMount, Strin
         return Err(format!("empty container path in volume {spec:?}"));
     }
     if !target.starts_with('/') {
-        return Err(format!(
-            "container path {target:?} in volume {spec:?} must be absolute"
-        ));
+        return Err(format!("container path {target:?} in volume {spec:?} must be absolute"));
     }
     let source = source.filter(|s| !s.is_empty());
     let is_bind = source.is_some_and(paths::is_host_path);
     let mut mount = VolumeMount {
-        kind: if is_bind {
-            MountType::Bind
-        } else {
-            MountType::Volume
-        },
-        source: source.map(|s| {
-            if is_bind {
-                paths::expand_tilde(s, home)
-            } else {
-                s.to_string()
-            }
-        }),
+        kind: if is_bind { MountType::Bind } else { MountType::Volume },
+        source: source.map(|s| if is_bind { paths::expand_tilde(s, home) } else { s.to_string() }),
         target: target.to_string(),
         read_only: false,
         consistency: None,
-        bind: is_bind.then(|| BindOptions {
-            create_host_path: true,
-            ..Default::default()
-        }),
+        bind: is_bind.then(|| BindOptions { create_host_path: true, ..Default::default() }),
         volume: (!is_bind).then(VolumeOptions::default),
         tmpfs: None,
         image_subpath: None,
@@ -148,29 +111,21 @@ pub fn parse_volume(spec: &str, home: Option<&str>) -> Result<VolumeMount, Strin
             "z" | "Z" => match &mut mount.bind {
                 Some(bind) => bind.selinux = Some(option.to_string()),
                 None => {
-                    return Err(format!(
-                        "option {option:?} only applies to bind mounts in volume {spec:?}"
-                    ));
+                    return Err(format!("option {option:?} only applies to bind mounts in volume {spec:?}"));
                 }
             },
             "nocopy" => match &mut mount.volume {
                 Some(volume) => volume.nocopy = true,
                 None => {
-                    return Err(format!(
-                        "option \"nocopy\" only applies to named volumes in volume {spec:?}"
-                    ));
+                    return Err(format!("option \"nocopy\" only applies to named volumes in volume {spec:?}"));
                 }
             },
-            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
-                match &mut mount.bind {
-                    Some(bind) => bind.propagation = Some(option.to_string()),
-                    None => {
-                        return Err(format!(
-                            "propagation {option:?} only applies to bind mounts in volume {spec:?}"
-                        ));
-                    }
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => match &mut mount.bind {
+                Some(bind) => bind.propagation = Some(option.to_string()),
+                None => {
+                    return Err(format!("propagation {option:?} only applies to bind mounts in volume {spec:?}"));
                 }
-            }
+            },
             "cached" | "delegated" | "consistent" => mount.consistency = Some(option.to_string()),
             other => return Err(format!("unknown option {other:?} in volume {spec:?}")),
         }
@@ -180,11 +135,7 @@ pub fn parse_volume(spec: &str, home: Option<&str>) -> Result<VolumeMount, Strin
 
 /// Go duration syntax as compose uses it: `10s`, `1m30s`, `1.5h`, `500ms`, `2us`, `0`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!(
-            "invalid duration {text:?} (write a number with a unit, such as 30s, 1m30s or 500ms)"
-        )
-    };
+    let bad = || format!("invalid duration {text:?} (write a number with a unit, such as 30s, 1m30s or 500ms)");
     if text == "0" {
         return Ok(Duration::ZERO);
     }
@@ -194,14 +145,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let number: f64 = rest[..number_len].parse().map_err(|_| bad())?;
         rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let nanos_per_unit = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -258,15 +205,9 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Byte sizes like docker's RAMInBytes: `1024`, `512m`, `1.5g`, `100kb`, `2GiB` (powers of 1024).
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let bad = || {
-        format!(
-            "invalid size {text:?} (write a number with an optional unit b, k, m, g, t, such as 512m)"
-        )
-    };
+    let bad = || format!("invalid size {text:?} (write a number with an optional unit b, k, m, g, t, such as 512m)");
     let lower = text.trim().to_ascii_lowercase();
-    let number_len = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
+    let number_len = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
     let number: f64 = lower[..number_len].parse().map_err(|_| bad())?;
     let unit = lower[number_len..].trim_start();
     let unit = unit.strip_suffix('b').unwrap_or(unit);
@@ -351,18 +292,7 @@ mod tests {
     use super::*;
 
     fn ports(spec: &str) -> Vec<(Option<String>, Option<String>, u16, String)> {
-        parse_port(spec)
-            .unwrap()
-            .into_iter()
-            .map(|p| {
-                (
-                    p.host_ip,
-                    p.published.map(|r| r.to_string()),
-                    p.target,
-                    p.protocol,
-                )
-            })
-            .collect()
+        parse_port(spec).unwrap().into_iter().map(|p| (p.host_ip, p.published.map(|r| r.to_string()), p.target, p.protocol)).collect()
     }
 
     fn some(s: &str) -> Option<String> {
@@ -372,61 +302,17 @@ mod tests {
     #[test]
     fn port_short_syntax_table() {
         assert_eq!(ports("3000"), vec![(None, None, 3000, "tcp".into())]);
-        assert_eq!(
-            ports("3000-3001"),
-            vec![
-                (None, None, 3000, "tcp".into()),
-                (None, None, 3001, "tcp".into())
-            ]
-        );
-        assert_eq!(
-            ports("8000:8000"),
-            vec![(None, some("8000"), 8000, "tcp".into())]
-        );
-        assert_eq!(
-            ports("49100:22"),
-            vec![(None, some("49100"), 22, "tcp".into())]
-        );
-        assert_eq!(
-            ports("9090-9091:8080-8081"),
-            vec![
-                (None, some("9090"), 8080, "tcp".into()),
-                (None, some("9091"), 8081, "tcp".into())
-            ]
-        );
-        assert_eq!(
-            ports("8000-8010:80"),
-            vec![(None, some("8000-8010"), 80, "tcp".into())]
-        );
-        assert_eq!(
-            ports("127.0.0.1:8001:8001"),
-            vec![(some("127.0.0.1"), some("8001"), 8001, "tcp".into())]
-        );
-        assert_eq!(
-            ports("127.0.0.1::5000"),
-            vec![(some("127.0.0.1"), None, 5000, "tcp".into())]
-        );
-        assert_eq!(
-            ports("6060:6060/udp"),
-            vec![(None, some("6060"), 6060, "udp".into())]
-        );
-        assert_eq!(
-            ports("[::1]:6001:6001"),
-            vec![(some("::1"), some("6001"), 6001, "tcp".into())]
-        );
-        assert_eq!(
-            ports("::1:6000:6000"),
-            vec![(some("::1"), some("6000"), 6000, "tcp".into())]
-        );
-        for bad in [
-            "abc",
-            "80:http",
-            "8000:80/icmp",
-            "99999",
-            "81-80",
-            "8000-8001:80-82",
-            "80:90-91",
-        ] {
+        assert_eq!(ports("3000-3001"), vec![(None, None, 3000, "tcp".into()), (None, None, 3001, "tcp".into())]);
+        assert_eq!(ports("8000:8000"), vec![(None, some("8000"), 8000, "tcp".into())]);
+        assert_eq!(ports("49100:22"), vec![(None, some("49100"), 22, "tcp".into())]);
+        assert_eq!(ports("9090-9091:8080-8081"), vec![(None, some("9090"), 8080, "tcp".into()), (None, some("9091"), 8081, "tcp".into())]);
+        assert_eq!(ports("8000-8010:80"), vec![(None, some("8000-8010"), 80, "tcp".into())]);
+        assert_eq!(ports("127.0.0.1:8001:8001"), vec![(some("127.0.0.1"), some("8001"), 8001, "tcp".into())]);
+        assert_eq!(ports("127.0.0.1::5000"), vec![(some("127.0.0.1"), None, 5000, "tcp".into())]);
+        assert_eq!(ports("6060:6060/udp"), vec![(None, some("6060"), 6060, "udp".into())]);
+        assert_eq!(ports("[::1]:6001:6001"), vec![(some("::1"), some("6001"), 6001, "tcp".into())]);
+        assert_eq!(ports("::1:6000:6000"), vec![(some("::1"), some("6000"), 6000, "tcp".into())]);
+        for bad in ["abc", "80:http", "8000:80/icmp", "99999", "81-80", "8000-8001:80-82", "80:90-91"] {
             assert!(parse_port(bad).is_err(), "{bad}");
         }
     }
@@ -446,63 +332,30 @@ mod tests {
         assert!(named.volume.unwrap().nocopy);
 
         let anonymous = parse_volume("/var/cache", None).unwrap();
-        assert_eq!(
-            (anonymous.kind, anonymous.source),
-            (MountType::Volume, None)
-        );
+        assert_eq!((anonymous.kind, anonymous.source), (MountType::Volume, None));
 
         let home = parse_volume("~/.ssh:/root/.ssh:ro", Some("/home/me")).unwrap();
         assert_eq!(home.source.as_deref(), Some("/home/me/.ssh"));
 
         let propagated = parse_volume("/a:/b:rshared", None).unwrap();
-        assert_eq!(
-            propagated.bind.unwrap().propagation.as_deref(),
-            Some("rshared")
-        );
+        assert_eq!(propagated.bind.unwrap().propagation.as_deref(), Some("rshared"));
 
-        for bad in [
-            "a:b:c:d",
-            "vol:relative",
-            "vol:/x:bogus",
-            "vol:/x:z",
-            "/a:/b:nocopy",
-        ] {
+        for bad in ["a:b:c:d", "vol:relative", "vol:/x:bogus", "vol:/x:z", "/a:/b:nocopy"] {
             assert!(parse_volume(bad, None).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn durations() {
-        let cases = [
-            ("10s", 10_000),
-            ("1m30s", 90_000),
-            ("1h", 3_600_000),
-            ("1.5s", 1_500),
-            ("500ms", 500),
-            ("2h45m", 9_900_000),
-            ("0", 0),
-            ("0s", 0),
-        ];
+        let cases = [("10s", 10_000), ("1m30s", 90_000), ("1h", 3_600_000), ("1.5s", 1_500), ("500ms", 500), ("2h45m", 9_900_000), ("0", 0), ("0s", 0)];
         for (text, millis) in cases {
-            assert_eq!(
-                parse_duration(text),
-                Ok(Duration::from_millis(millis)),
-                "{text}"
-            );
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(millis)), "{text}");
         }
         for bad in ["", "10", "1x", "s", "1m30"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
-        let formatted = [
-            (10_000, "10s"),
-            (90_000, "1m30s"),
-            (3_600_000, "1h0m0s"),
-            (1_500, "1.5s"),
-            (500, "500ms"),
-            (300_000, "5m0s"),
-            (9_900_000, "2h45m0s"),
-            (0, "0s"),
-        ];
+        let formatted =
+            [(10_000, "10s"), (90_000, "1m30s"), (3_600_000, "1h0m0s"), (1_500, "1.5s"), (500, "500ms"), (300_000, "5m0s"), (9_900_000, "2h45m0s"), (0, "0s")];
         for (millis, text) in formatted {
             assert_eq!(format_duration(Duration::from_millis(millis)), text);
         }
@@ -511,16 +364,8 @@ mod tests {
 
     #[test]
     fn byte_sizes() {
-        let cases = [
-            ("1024", 1024),
-            ("512m", 512 << 20),
-            ("1g", 1 << 30),
-            ("1.5g", 3 << 29),
-            ("100kb", 102_400),
-            ("2GiB", 2 << 30),
-            ("64M", 64 << 20),
-            ("10 b", 10),
-        ];
+        let cases =
+            [("1024", 1024), ("512m", 512 << 20), ("1g", 1 << 30), ("1.5g", 3 << 29), ("100kb", 102_400), ("2GiB", 2 << 30), ("64M", 64 << 20), ("10 b", 10)];
         for (text, bytes) in cases {
             assert_eq!(parse_bytes(text), Ok(bytes), "{text}");
         }
@@ -532,36 +377,15 @@ mod tests {
     #[test]
     fn shell_splitting() {
         let cases: &[(&str, &[&str])] = &[
-            (
-                "python manage.py runserver 0:8000",
-                &["python", "manage.py", "runserver", "0:8000"],
-            ),
-            (
-                "gunicorn config.wsgi:application --bind 0.0.0.0:8000 ",
-                &[
-                    "gunicorn",
-                    "config.wsgi:application",
-                    "--bind",
-                    "0.0.0.0:8000",
-                ],
-            ),
-            (
-                "sh -c 'echo $HOME && ls'",
-                &["sh", "-c", "echo $HOME && ls"],
-            ),
-            (
-                r#"echo "a \"quoted\" word" b\ c"#,
-                &["echo", "a \"quoted\" word", "b c"],
-            ),
+            ("python manage.py runserver 0:8000", &["python", "manage.py", "runserver", "0:8000"]),
+            ("gunicorn config.wsgi:application --bind 0.0.0.0:8000 ", &["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000"]),
+            ("sh -c 'echo $HOME && ls'", &["sh", "-c", "echo $HOME && ls"]),
+            (r#"echo "a \"quoted\" word" b\ c"#, &["echo", "a \"quoted\" word", "b c"]),
             ("  ", &[]),
             ("''", &[""]),
         ];
         for (text, words) in cases {
-            assert_eq!(
-                shell_split(text).unwrap(),
-                words.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
-                "{text}"
-            );
+            assert_eq!(shell_split(text).unwrap(), words.iter().map(|w| w.to_string()).collect::<Vec<_>>(), "{text}");
         }
         assert!(shell_split("echo 'open").is_err());
     }

@@ -20,12 +20,10 @@ pub fn apply_profiles(
     for name in targeted {
         if !services.contains_key(name) {
             let err = ComposeError::project("services", format!("no such service: {name}"));
-            return Err(
-                match did_you_mean(name, services.keys().map(String::as_str)) {
-                    Some(s) => err.with_hint(format!("did you mean `{s}`?")),
-                    None => err,
-                },
-            );
+            return Err(match did_you_mean(name, services.keys().map(String::as_str)) {
+                Some(s) => err.with_hint(format!("did you mean `{s}`?")),
+                None => err,
+            });
         }
         queue.push(name.clone());
     }
@@ -44,13 +42,9 @@ pub fn apply_profiles(
         queue.extend(service.depends_on.keys().cloned());
     }
     let all = active.iter().any(|p| p == "*");
-    let (enabled, disabled): (Vec<_>, Vec<_>) = services.into_iter().partition(|(_, s)| {
-        s.profiles.is_empty() || all || s.profiles.iter().any(|p| active.contains(p))
-    });
-    Ok((
-        enabled.into_iter().collect(),
-        disabled.into_iter().collect(),
-    ))
+    let (enabled, disabled): (Vec<_>, Vec<_>) =
+        services.into_iter().partition(|(_, s)| s.profiles.is_empty() || all || s.profiles.iter().any(|p| active.contains(p)));
+    Ok((enabled.into_iter().collect(), disabled.into_iter().collect()))
 }
 
 /// The position of a field in the merged document, for messages (best effort).
@@ -65,10 +59,7 @@ fn locate(root: &Node, path: &[&str]) -> Option<Pos> {
                 node = value;
             }
             Value::Seq(items) => {
-                let item = items.iter().find(|i| {
-                    i.scalar_text()
-                        .is_some_and(|t| t == *segment || t.split(':').next() == Some(segment))
-                })?;
+                let item = items.iter().find(|i| i.scalar_text().is_some_and(|t| t == *segment || t.split(':').next() == Some(segment)))?;
                 pos = Some(item.pos.clone());
                 node = item;
             }
@@ -78,19 +69,8 @@ fn locate(root: &Node, path: &[&str]) -> Option<Pos> {
     pos
 }
 
-fn located(
-    root: &Node,
-    path: &[&str],
-    field: String,
-    message: String,
-    hint: Option<String>,
-) -> ComposeError {
-    ComposeError::Invalid {
-        pos: locate(root, path),
-        field,
-        message,
-        hint,
-    }
+fn located(root: &Node, path: &[&str], field: String, message: String, hint: Option<String>) -> ComposeError {
+    ComposeError::Invalid { pos: locate(root, path), field, message, hint }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -133,21 +113,11 @@ pub fn check_project(
                     &path,
                     at("depends_on"),
                     format!("depends on service {dep:?}, which is disabled by its profiles"),
-                    Some(format!(
-                        "enable it with --profile {}",
-                        other.profiles.join(" or --profile ")
-                    )),
+                    Some(format!("enable it with --profile {}", other.profiles.join(" or --profile "))),
                 ));
             }
-            let hint = did_you_mean(dep, names.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"));
-            return Err(located(
-                root,
-                &path,
-                at("depends_on"),
-                format!("depends on undefined service {dep:?}"),
-                hint,
-            ));
+            let hint = did_you_mean(dep, names.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
+            return Err(located(root, &path, at("depends_on"), format!("depends on undefined service {dep:?}"), hint));
         }
         for dep in optional_missing {
             service.depends_on.shift_remove(&dep);
@@ -161,13 +131,7 @@ pub fn check_project(
         if let Some(NetworkMode::Service(other)) = &service.network_mode
             && !services_contains(&names, other)
         {
-            return Err(located(
-                root,
-                &["services", name, "network_mode"],
-                at("network_mode"),
-                format!("refers to undefined service {other:?}"),
-                None,
-            ));
+            return Err(located(root, &["services", name, "network_mode"], at("network_mode"), format!("refers to undefined service {other:?}"), None));
         }
         if service.network_mode.is_some() && !service.networks.is_empty() {
             return Err(located(
@@ -182,45 +146,22 @@ pub fn check_project(
             if network != "default" && !networks.contains_key(network) {
                 let hint = did_you_mean(network, networks.keys().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
-                    .or_else(|| {
-                        Some(format!(
-                            "declare it under the top-level `networks:` ({network}: {{}})"
-                        ))
-                    });
-                return Err(located(
-                    root,
-                    &["services", name, "networks", network],
-                    at("networks"),
-                    format!("refers to undefined network {network:?}"),
-                    hint,
-                ));
+                    .or_else(|| Some(format!("declare it under the top-level `networks:` ({network}: {{}})")));
+                return Err(located(root, &["services", name, "networks", network], at("networks"), format!("refers to undefined network {network:?}"), hint));
             }
         }
         for mount in &service.volumes {
-            let Some(source) = mount
-                .source
-                .as_deref()
-                .filter(|_| mount.kind == MountType::Volume)
-            else {
+            let Some(source) = mount.source.as_deref().filter(|_| mount.kind == MountType::Volume) else {
                 continue;
             };
             if !volumes.contains_key(source) {
                 let hint = did_you_mean(source, volumes.keys().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
                     .or_else(|| Some(format!("declare it under the top-level `volumes:` ({source}: {{}}), or write ./{source} for a directory")));
-                return Err(located(
-                    root,
-                    &["services", name, "volumes", source],
-                    at("volumes"),
-                    format!("refers to undefined volume {source:?}"),
-                    hint,
-                ));
+                return Err(located(root, &["services", name, "volumes", source], at("volumes"), format!("refers to undefined volume {source:?}"), hint));
             }
         }
-        for (kind, references, declared) in [
-            ("secret", &service.secrets, secrets),
-            ("config", &service.configs, configs),
-        ] {
+        for (kind, references, declared) in [("secret", &service.secrets, secrets), ("config", &service.configs, configs)] {
             for reference in references {
                 if !declared.contains_key(&reference.source) {
                     return Err(located(
@@ -233,12 +174,7 @@ pub fn check_project(
                 }
             }
         }
-        if service.container_name.is_some()
-            && service
-                .scale
-                .or(service.deploy.as_ref().and_then(|d| d.replicas))
-                .is_some_and(|n| n > 1)
-        {
+        if service.container_name.is_some() && service.scale.or(service.deploy.as_ref().and_then(|d| d.replicas)).is_some_and(|n| n > 1) {
             return Err(located(
                 root,
                 &["services", name, "container_name"],
@@ -249,18 +185,8 @@ pub fn check_project(
         }
     }
     check_cycles(services)?;
-    if services
-        .values()
-        .any(|s| s.networks.contains_key("default"))
-        && !networks.contains_key("default")
-    {
-        networks.insert(
-            "default".into(),
-            Network {
-                name: format!("{project}_default"),
-                ..Default::default()
-            },
-        );
+    if services.values().any(|s| s.networks.contains_key("default")) && !networks.contains_key("default") {
+        networks.insert("default".into(), Network { name: format!("{project}_default"), ..Default::default() });
     }
     Ok(())
 }
@@ -277,21 +203,14 @@ fn check_cycles(services: &IndexMap<String, Service>) -> Result<()> {
         Active,
         Done,
     }
-    fn visit(
-        name: &str,
-        services: &IndexMap<String, Service>,
-        marks: &mut IndexMap<String, Mark>,
-        stack: &mut Vec<String>,
-    ) -> Result<()> {
+    fn visit(name: &str, services: &IndexMap<String, Service>, marks: &mut IndexMap<String, Mark>, stack: &mut Vec<String>) -> Result<()> {
         match marks.get(name).copied().unwrap_or(Mark::New) {
             Mark::Done => return Ok(()),
             Mark::Active => {
                 let start = stack.iter().position(|s| s == name).unwrap_or(0);
                 let mut chain = stack[start..].to_vec();
                 chain.push(name.to_string());
-                return Err(ComposeError::DependencyCycle {
-                    chain: chain.join(" -> "),
-                });
+                return Err(ComposeError::DependencyCycle { chain: chain.join(" -> ") });
             }
             Mark::New => {}
         }
@@ -320,12 +239,7 @@ pub fn dependency_order(services: &IndexMap<String, Service>) -> Vec<String> {
     let mut names: Vec<&String> = services.keys().collect();
     names.sort();
     let mut out: Vec<String> = Vec::new();
-    fn visit(
-        name: &str,
-        services: &IndexMap<String, Service>,
-        out: &mut Vec<String>,
-        seen: &mut Vec<String>,
-    ) {
+    fn visit(name: &str, services: &IndexMap<String, Service>, out: &mut Vec<String>, seen: &mut Vec<String>) {
         if seen.iter().any(|s| s == name) {
             return;
         }

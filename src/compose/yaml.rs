@@ -46,10 +46,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(name: impl Into<String>, pos: Pos) -> Self {
-        Key {
-            name: name.into(),
-            pos,
-        }
+        Key { name: name.into(), pos }
     }
 }
 impl PartialEq for Key {
@@ -71,11 +68,7 @@ impl Borrow<str> for Key {
 
 impl Node {
     pub fn new(value: Value, pos: Pos) -> Self {
-        Node {
-            value,
-            pos,
-            tag: None,
-        }
+        Node { value, pos, tag: None }
     }
     pub fn str(s: impl Into<String>, pos: Pos) -> Self {
         Node::new(Value::Str(s.into()), pos)
@@ -140,14 +133,8 @@ impl Node {
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::Str(a), Value::Str(b)) => a == b,
-            (Value::Seq(a), Value::Seq(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
-            }
-            (Value::Map(a), Value::Map(b)) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .all(|(k, v)| b.get(k.name.as_str()).is_some_and(|w| v.same(w)))
-            }
+            (Value::Seq(a), Value::Seq(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y)),
+            (Value::Map(a), Value::Map(b)) => a.len() == b.len() && a.iter().all(|(k, v)| b.get(k.name.as_str()).is_some_and(|w| v.same(w))),
             _ => false,
         }
     }
@@ -155,11 +142,7 @@ impl Node {
 
 pub fn format_float(f: f64) -> String {
     if f.is_infinite() {
-        if f > 0.0 {
-            ".inf".into()
-        } else {
-            "-.inf".into()
-        }
+        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
     } else if f.is_nan() {
         ".nan".into()
     } else {
@@ -201,14 +184,7 @@ pub fn allowed_alias_ratio(nodes: u64) -> f64 {
 /// proportional to the text (plus the bounded alias expansion) and the stack to MAX_DEPTH.
 pub fn parse(text: &str, file: &Arc<str>) -> Result<Vec<Node>> {
     let events = events(text, file)?;
-    let mut builder = Builder {
-        events,
-        next: 0,
-        anchors: HashMap::new(),
-        file: file.clone(),
-        nodes: 0,
-        alias_nodes: 0,
-    };
+    let mut builder = Builder { events, next: 0, anchors: HashMap::new(), file: file.clone(), nodes: 0, alias_nodes: 0 };
     let mut docs = Vec::new();
     while let Some((event, _)) = builder.peek() {
         match event {
@@ -232,28 +208,19 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Vec<Node>> {
 /// The parser's events, pulled one at a time (yaml-rust2's own `load` recurses once per
 /// level), refusing nesting deeper than [`MAX_DEPTH`] as soon as it is seen.
 fn events(text: &str, file: &Arc<str>) -> Result<Vec<(Event, Marker)>> {
-    let pos = |mark: &Marker| Pos {
-        file: file.clone(),
-        line: mark.line(),
-        column: mark.col() + 1,
-    };
+    let pos = |mark: &Marker| Pos { file: file.clone(), line: mark.line(), column: mark.col() + 1 };
     let mut parser = Parser::new_from_str(text);
     let mut events = Vec::new();
     let mut depth = 0usize;
     loop {
-        let (event, mark) = parser.next_token().map_err(|e| ComposeError::Syntax {
-            pos: pos(e.marker()),
-            message: e.info().to_string(),
-        })?;
+        let (event, mark) = parser.next_token().map_err(|e| ComposeError::Syntax { pos: pos(e.marker()), message: e.info().to_string() })?;
         match event {
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Err(ComposeError::YamlLimit {
                         pos: pos(&mark),
-                        message: format!(
-                            "YAML nested deeper than {MAX_DEPTH} lists and mappings"
-                        ),
+                        message: format!("YAML nested deeper than {MAX_DEPTH} lists and mappings"),
                         hint: "a compose file needs a dozen levels; check where this file came from".into(),
                     });
                 }
@@ -287,24 +254,13 @@ impl Builder {
     }
 
     fn pos_of(&self, index: usize) -> Pos {
-        let mark = self
-            .events
-            .get(index)
-            .or(self.events.last())
-            .map(|(_, m)| *m);
+        let mark = self.events.get(index).or(self.events.last()).map(|(_, m)| *m);
         let (line, column) = mark.map(|m| (m.line(), m.col() + 1)).unwrap_or((1, 1));
-        Pos {
-            file: self.file.clone(),
-            line,
-            column,
-        }
+        Pos { file: self.file.clone(), line, column }
     }
 
     fn error(&self, index: usize, message: impl Into<String>) -> ComposeError {
-        ComposeError::Syntax {
-            pos: self.pos_of(index),
-            message: message.into(),
-        }
+        ComposeError::Syntax { pos: self.pos_of(index), message: message.into() }
     }
 
     /// The node starting at `self.next`, built with an explicit stack (a recursive builder
@@ -325,11 +281,7 @@ impl Builder {
                     self.nodes += 1;
                     let tag = tag_name(&tag);
                     let value = resolve_scalar(&text, style, tag.as_deref());
-                    let node = Node {
-                        value,
-                        pos,
-                        tag: tag.filter(|t| !t.starts_with("tag:yaml.org")),
-                    };
+                    let node = Node { value, pos, tag: tag.filter(|t| !t.starts_with("tag:yaml.org")) };
                     self.remember(anchor, &node, self.nodes - 1);
                     (node, index)
                 }
@@ -337,21 +289,10 @@ impl Builder {
                     let kind = if matches!(self.events[index].0, Event::SequenceStart(..)) {
                         FrameKind::Seq(Vec::new())
                     } else {
-                        FrameKind::Map(Box::new(MapFrame {
-                            map: Map::new(),
-                            merged: Vec::new(),
-                            key: None,
-                        }))
+                        FrameKind::Map(Box::new(MapFrame { map: Map::new(), merged: Vec::new(), key: None }))
                     };
                     self.nodes += 1;
-                    stack.push(Frame {
-                        start: index,
-                        pos,
-                        tag: tag_name(&tag),
-                        anchor,
-                        first: self.nodes - 1,
-                        kind,
-                    });
+                    stack.push(Frame { start: index, pos, tag: tag_name(&tag), anchor, first: self.nodes - 1, kind });
                     continue;
                 }
                 Event::SequenceEnd | Event::MappingEnd if !stack.is_empty() => {
@@ -360,11 +301,7 @@ impl Builder {
                         FrameKind::Seq(items) => Value::Seq(items),
                         FrameKind::Map(m) => Value::Map(self.merge_keys(m.map, m.merged, frame.start)?),
                     };
-                    let node = Node {
-                        value,
-                        pos: frame.pos,
-                        tag: frame.tag,
-                    };
+                    let node = Node { value, pos: frame.pos, tag: frame.tag };
                     self.remember(frame.anchor, &node, frame.first);
                     (node, frame.start)
                 }
@@ -377,9 +314,7 @@ impl Builder {
                 FrameKind::Seq(items) => items.push(node),
                 FrameKind::Map(m) => match m.key.take() {
                     None => m.key = Some((node, start)),
-                    Some((key_node, key_index)) => {
-                        self.entry(&mut m.map, &mut m.merged, key_node, key_index, node)?
-                    }
+                    Some((key_node, key_index)) => self.entry(&mut m.map, &mut m.merged, key_node, key_index, node)?,
                 },
             }
         }
@@ -387,24 +322,16 @@ impl Builder {
 
     /// An alias: a copy of its anchor's node, counted as go-yaml counts it.
     fn alias(&mut self, id: usize, index: usize, pos: Pos) -> Result<Node> {
-        let (anchored, size) = self
-            .anchors
-            .get(&id)
-            .ok_or_else(|| self.error(index, "unknown anchor"))?;
+        let (anchored, size) = self.anchors.get(&id).ok_or_else(|| self.error(index, "unknown anchor"))?;
         // Counted before copying, so that a refused expansion costs nothing.
         self.nodes += size;
         self.alias_nodes += size;
-        if self.alias_nodes > 100
-            && self.nodes > 1000
-            && self.alias_nodes as f64 / self.nodes as f64 > allowed_alias_ratio(self.nodes)
-        {
+        if self.alias_nodes > 100 && self.nodes > 1000 && self.alias_nodes as f64 / self.nodes as f64 > allowed_alias_ratio(self.nodes) {
             return Err(ComposeError::YamlLimit {
                 pos,
-                message: format!(
-                    "YAML document contains excessive aliasing: aliases would make {} of its {} values",
-                    self.alias_nodes, self.nodes
-                ),
-                hint: "aliases (*name) may make at most 99% of the values up to 400,000, then less (docker compose's limit); write the repeated parts out".into(),
+                message: format!("YAML document contains excessive aliasing: aliases would make {} of its {} values", self.alias_nodes, self.nodes),
+                hint: "aliases (*name) may make at most 99% of the values up to 400,000, then less (docker compose's limit); write the repeated parts out"
+                    .into(),
             });
         }
         Ok(anchored.clone())
@@ -418,24 +345,14 @@ impl Builder {
     }
 
     /// One `key: value` of a mapping; `<<` values are kept aside for [`Builder::merge_keys`].
-    fn entry(
-        &self,
-        map: &mut Map,
-        merged: &mut Vec<Node>,
-        key_node: Node,
-        key_index: usize,
-        value: Node,
-    ) -> Result<()> {
+    fn entry(&self, map: &mut Map, merged: &mut Vec<Node>, key_node: Node, key_index: usize, value: Node) -> Result<()> {
         let is_merge = matches!(&self.events[key_index].0, Event::Scalar(t, TScalarStyle::Plain, _, _) if t == "<<");
         if is_merge {
             match value.value {
                 Value::Map(_) => merged.push(value),
                 Value::Seq(items) => merged.extend(items),
                 _ => {
-                    return Err(self.error(
-                        key_index,
-                        "map merge requires a mapping or a list of mappings",
-                    ));
+                    return Err(self.error(key_index, "map merge requires a mapping or a list of mappings"));
                 }
             }
             return Ok(());
@@ -448,10 +365,7 @@ impl Builder {
         if let Some((existing, _)) = map.get_key_value(name.as_str()) {
             return Err(ComposeError::Syntax {
                 pos: key_node.pos.clone(),
-                message: format!(
-                    "mapping key {name:?} already defined at line {}",
-                    existing.pos.line
-                ),
+                message: format!("mapping key {name:?} already defined at line {}", existing.pos.line),
             });
         }
         map.insert(Key::new(name, key_node.pos), value);
@@ -501,13 +415,7 @@ struct MapFrame {
 }
 
 fn tag_name(tag: &Option<yaml_rust2::parser::Tag>) -> Option<String> {
-    tag.as_ref().map(|t| {
-        if t.handle == "!" {
-            t.suffix.clone()
-        } else {
-            format!("{}{}", t.handle, t.suffix)
-        }
-    })
+    tag.as_ref().map(|t| if t.handle == "!" { t.suffix.clone() } else { format!("{}{}", t.handle, t.suffix) })
 }
 
 fn resolve_scalar(text: &str, style: TScalarStyle, tag: Option<&str>) -> Value {
@@ -658,13 +566,8 @@ mod tests {
     #[test]
     fn duplicate_keys_and_syntax_errors_have_positions() {
         let err = parse("a: 1\na: 2\n", &file()).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "test.yml:2:1: YAML syntax error: mapping key \"a\" already defined at line 1"
-        );
-        let err = parse("services:\n  web:\n    image: [nginx\n", &file())
-            .unwrap_err()
-            .to_string();
+        assert_eq!(err, "test.yml:2:1: YAML syntax error: mapping key \"a\" already defined at line 1");
+        let err = parse("services:\n  web:\n    image: [nginx\n", &file()).unwrap_err().to_string();
         assert!(err.starts_with("test.yml:4:"), "{err}");
     }
 

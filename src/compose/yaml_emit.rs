@@ -89,8 +89,7 @@ fn inline(value: &Value, indent: usize) -> String {
 fn literal_allowed(s: &str) -> bool {
     !s.starts_with(' ')
         && !s.starts_with('\n')
-        && s.lines()
-            .all(|line| !line.ends_with(' ') && !line.ends_with('\t'))
+        && s.lines().all(|line| !line.ends_with(' ') && !line.ends_with('\t'))
         && s.chars().all(|c| c == '\n' || c == '\t' || !c.is_control())
 }
 
@@ -139,24 +138,16 @@ fn looks_typed(s: &str) -> bool {
     if !matches!(super::yaml::resolve_plain(s), super::yaml::Value::Str(_)) {
         return true;
     }
-    const OLD_BOOLS: [&str; 16] = [
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
-        "OFF",
-    ];
+    const OLD_BOOLS: [&str; 16] = ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
     if OLD_BOOLS.contains(&s) {
         return true;
     }
     // go-yaml also reads 1_000, 0b101 and base-60 numbers like 1:30 as numbers.
     let without_underscores = s.replace('_', "");
-    if without_underscores != s
-        && !without_underscores.is_empty()
-        && without_underscores.bytes().all(|b| b.is_ascii_digit())
-    {
+    if without_underscores != s && !without_underscores.is_empty() && without_underscores.bytes().all(|b| b.is_ascii_digit()) {
         return true;
     }
-    if s.strip_prefix("0b")
-        .is_some_and(|b| !b.is_empty() && b.bytes().all(|c| c == b'0' || c == b'1'))
-    {
+    if s.strip_prefix("0b").is_some_and(|b| !b.is_empty() && b.bytes().all(|c| c == b'0' || c == b'1')) {
         return true;
     }
     is_base60(s)
@@ -168,10 +159,7 @@ fn is_base60(s: &str) -> bool {
     let Some(first) = parts.next() else {
         return false;
     };
-    if first.is_empty()
-        || !first.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-        || !first.as_bytes()[0].is_ascii_digit()
-    {
+    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit() || b == b'_') || !first.as_bytes()[0].is_ascii_digit() {
         return false;
     }
     let rest: Vec<&str> = parts.collect();
@@ -184,10 +172,8 @@ fn is_base60(s: &str) -> bool {
             Some(_) => return false,
             None => (*part, None),
         };
-        let digits_ok = !digits.is_empty()
-            && digits.len() <= 2
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && (digits.len() == 1 || digits.as_bytes()[0] <= b'5');
+        let digits_ok =
+            !digits.is_empty() && digits.len() <= 2 && digits.bytes().all(|b| b.is_ascii_digit()) && (digits.len() == 1 || digits.as_bytes()[0] <= b'5');
         digits_ok && fraction.is_none_or(|f| f.bytes().all(|b| b.is_ascii_digit() || b == b'_'))
     })
 }
@@ -205,8 +191,7 @@ fn plain_allowed(s: &str) -> bool {
     }
     let followed_by_space = |i: usize| chars.get(i + 1).is_none_or(|c| c.is_whitespace());
     match first {
-        '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%'
-        | '@' | '`' => return false,
+        '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => return false,
         '?' | ':' | '-' if followed_by_space(0) => return false,
         _ => {}
     }
@@ -262,10 +247,7 @@ mod tests {
             ("*star", "'*star'"),
             ("it's", "it's"),
             (" lead", "' lead'"),
-            (
-                "python manage.py runserver 0:8000",
-                "python manage.py runserver 0:8000",
-            ),
+            ("python manage.py runserver 0:8000", "python manage.py runserver 0:8000"),
             ("host=1.2.3.4", "host=1.2.3.4"),
         ];
         for (input, expected) in cases {

@@ -295,9 +295,11 @@ impl DockerConfig {
 
     /// The helper that owns `registry`'s credentials, if any.
     fn helper_for(&self, registry: &str) -> Option<String> {
-        let by_host = self.json.get("credHelpers").and_then(Value::as_object).and_then(|helpers| {
-            helpers.iter().find(|(k, _)| normalize_key(k) == registry).and_then(|(_, v)| v.as_str())
-        });
+        let by_host = self
+            .json
+            .get("credHelpers")
+            .and_then(Value::as_object)
+            .and_then(|helpers| helpers.iter().find(|(k, _)| normalize_key(k) == registry).and_then(|(_, v)| v.as_str()));
         by_host.or_else(|| self.json.get("credsStore").and_then(Value::as_str)).filter(|h| !h.is_empty()).map(String::from)
     }
 
@@ -328,8 +330,7 @@ impl DockerConfig {
 
     /// Whether this file has anything for `registry` (an `auths` entry or a helper).
     fn has_entry_for(&self, registry: &str) -> bool {
-        self.helper_for(registry).is_some()
-            || self.json.get("auths").and_then(Value::as_object).is_some_and(|a| a.keys().any(|k| normalize_key(k) == registry))
+        self.helper_for(registry).is_some() || self.json.get("auths").and_then(Value::as_object).is_some_and(|a| a.keys().any(|k| normalize_key(k) == registry))
     }
 
     /// Store credentials as `docker login` does: in the helper when one is set, else base64 in `auths`.
@@ -418,8 +419,8 @@ fn helper_run(helper: &str, action: &str, input: &str) -> Result<String, AuthErr
 fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>, AuthError> {
     match helper_run(helper, "get", server) {
         Ok(out) => {
-            let v: Value = serde_json::from_str(&out)
-                .map_err(|e| AuthError::Helper { helper: helper.into(), message: format!("bad JSON from helper: {e}") })?;
+            let v: Value =
+                serde_json::from_str(&out).map_err(|e| AuthError::Helper { helper: helper.into(), message: format!("bad JSON from helper: {e}") })?;
             let field = |k| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
             if field("Username") == IDENTITY_TOKEN_USERNAME {
                 return Ok(Some(Credentials { username: String::new(), password: String::new(), identity_token: Some(field("Secret")) }));
@@ -502,9 +503,7 @@ mod tests {
 
     #[test]
     fn parses_docker_hub_challenge() {
-        let c = Challenge::parse(
-            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/postgres:pull,push""#,
-        );
+        let c = Challenge::parse(r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/postgres:pull,push""#);
         assert_eq!(
             c,
             Some(Challenge::Bearer {
@@ -535,10 +534,7 @@ mod tests {
         // RFC 7235 section 4.1's example: two challenges, one header, a comma in a quoted string.
         assert_eq!(
             AuthChallenge::parse_all([r#"Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple""#]),
-            vec![
-                ch("newauth", None, &[("realm", "apps"), ("type", "1"), ("title", r#"Login to "apps""#)]),
-                ch("basic", None, &[("realm", "simple")]),
-            ]
+            vec![ch("newauth", None, &[("realm", "apps"), ("type", "1"), ("title", r#"Login to "apps""#)]), ch("basic", None, &[("realm", "simple")]),]
         );
         // Several headers; token68; empty list elements; BWS around `=`; bare schemes.
         assert_eq!(

@@ -37,12 +37,7 @@ pub fn find(store: &Store, query: &str) -> Result<(ImageRecord, Named), LookupEr
     let reference: Reference = query.parse().map_err(|_| not_found())?;
     if let Some(digest) = &reference.digest {
         let wanted = format!("{}@{digest}", reference.name());
-        return store
-            .images()?
-            .into_iter()
-            .find(|r| r.repo_digests.contains(&wanted))
-            .map(|r| (r, Named::RepoDigest(wanted)))
-            .ok_or_else(not_found);
+        return store.images()?.into_iter().find(|r| r.repo_digests.contains(&wanted)).map(|r| (r, Named::RepoDigest(wanted))).ok_or_else(not_found);
     }
     let tagged = reference.tagged().ok_or_else(not_found)?;
     let id = store.tags()?.get(&tagged).cloned().ok_or_else(not_found)?;

@@ -8,8 +8,7 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_SCHEMA1: [&str; 2] =
-    ["application/vnd.docker.distribution.manifest.v1+prettyjws", "application/vnd.docker.distribution.manifest.v1+json"];
+const DOCKER_SCHEMA1: [&str; 2] = ["application/vnd.docker.distribution.manifest.v1+prettyjws", "application/vnd.docker.distribution.manifest.v1+json"];
 
 /// The largest manifest or index rde reads: the distribution registry refuses to
 /// store bigger ones (4 MiB), containers/image reads no more, containerd 4,393,216
@@ -124,9 +123,7 @@ impl Manifest {
             None | Some("application/json") | Some("application/octet-stream") if probe.manifests.is_some() => {
                 Ok(Manifest::Index(serde_json::from_slice(bytes)?))
             }
-            None | Some("application/json") | Some("application/octet-stream") => {
-                Ok(Manifest::Image(serde_json::from_slice(bytes)?))
-            }
+            None | Some("application/json") | Some("application/octet-stream") => Ok(Manifest::Image(serde_json::from_slice(bytes)?)),
             Some(other) => Err(ManifestError::UnsupportedType(other.to_string())),
         }
     }

@@ -38,9 +38,13 @@ pub enum PullFailure {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{what} from {registry} does not match its digest: expected {expected}, got {actual}; the registry served damaged or tampered content and nothing was stored")]
+    #[error(
+        "{what} from {registry} does not match its digest: expected {expected}, got {actual}; the registry served damaged or tampered content and nothing was stored"
+    )]
     DigestMismatch { what: String, registry: String, expected: Digest, actual: Digest },
-    #[error("layer {digest} from {registry}: expected {expected} bytes, got {actual} (connection dropped or blob truncated); nothing was stored, pull again to complete")]
+    #[error(
+        "layer {digest} from {registry}: expected {expected} bytes, got {actual} (connection dropped or blob truncated); nothing was stored, pull again to complete"
+    )]
     SizeMismatch { digest: Digest, registry: String, expected: u64, actual: u64 },
     #[error("layer {digest}: {source}")]
     Unpack { digest: Digest, source: UnpackError },

@@ -114,13 +114,12 @@ impl FromStr for Reference {
             None => (rest, None),
         };
         if let Some(tag) = tag
-            && !valid_tag(tag) {
-                return Err(invalid("tag must be 1-128 of [A-Za-z0-9_.-] and not start with '.' or '-'"));
-            }
+            && !valid_tag(tag)
+        {
+            return Err(invalid("tag must be 1-128 of [A-Za-z0-9_.-] and not start with '.' or '-'"));
+        }
         let (registry, repository) = match name.split_once('/') {
-            Some((first, path)) if first.contains(['.', ':']) || first == "localhost" => {
-                (first.to_string(), path.to_string())
-            }
+            Some((first, path)) if first.contains(['.', ':']) || first == "localhost" => (first.to_string(), path.to_string()),
             _ => (DOCKER_HUB.to_string(), name.to_string()),
         };
         if !valid_host(&registry) {
@@ -136,11 +135,7 @@ impl FromStr for Reference {
             return Err(invalid("name longer than 255 characters"));
         }
         let registry = if registry == "index.docker.io" { DOCKER_HUB.to_string() } else { registry };
-        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
-            format!("library/{repository}")
-        } else {
-            repository
-        };
+        let repository = if registry == DOCKER_HUB && !repository.contains('/') { format!("library/{repository}") } else { repository };
         Ok(Reference { registry, repository, tag: tag.map(str::to_string), digest })
     }
 }
@@ -157,8 +152,7 @@ fn valid_host(host: &str) -> bool {
     };
     let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
     let name_ok = !name.is_empty()
-        && (name.starts_with('[') && name.ends_with(']')
-            || name.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')));
+        && (name.starts_with('[') && name.ends_with(']') || name.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')));
     port_ok && name_ok
 }
 
@@ -240,8 +234,20 @@ mod tests {
     #[test]
     fn rejects_bad_references() {
         for bad in [
-            "", "Postgres", "postgres:", "postgres:-x", "postgres@sha256:abc", "a//b", "-a", "a-", "a/.b",
-            "host:port/x", "x:y:z", "post gres", "a___b", &format!("x:{}", "t".repeat(129)),
+            "",
+            "Postgres",
+            "postgres:",
+            "postgres:-x",
+            "postgres@sha256:abc",
+            "a//b",
+            "-a",
+            "a-",
+            "a/.b",
+            "host:port/x",
+            "x:y:z",
+            "post gres",
+            "a___b",
+            &format!("x:{}", "t".repeat(129)),
         ] {
             assert!(bad.parse::<Reference>().is_err(), "{bad:?} should be rejected");
         }

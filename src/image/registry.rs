@@ -31,13 +31,19 @@ pub enum RegistryError {
     HttpsFailed { registry: String, reason: String, config: String },
     #[error("{what} not found in {registry}: {message}")]
     NotFound { what: String, registry: String, message: String },
-    #[error("pull access denied for {repository} on {registry}: the repository does not exist or needs credentials ({message}); hint: check the name, or `rde login {registry}`")]
+    #[error(
+        "pull access denied for {repository} on {registry}: the repository does not exist or needs credentials ({message}); hint: check the name, or `rde login {registry}`"
+    )]
     Denied { repository: String, registry: String, message: String },
     #[error("authentication to {registry} failed: {message}; hint: check your credentials with `rde login {registry}`")]
     AuthFailed { registry: String, message: String },
-    #[error("{what} ({message}): rde did not send your credentials to the registry's token service {realm} because {reason}; hint: a registry gets credentials through an https:// token realm, or a plain-HTTP one on its own host when the registry itself is plain HTTP")]
+    #[error(
+        "{what} ({message}): rde did not send your credentials to the registry's token service {realm} because {reason}; hint: a registry gets credentials through an https:// token realm, or a plain-HTTP one on its own host when the registry itself is plain HTTP"
+    )]
     CredentialsWithheld { what: String, realm: String, reason: &'static str, message: String },
-    #[error("registry {registry} names an unusable token realm {realm:?}: {reason}; hint: the registry's auth configuration is wrong, or the registry is not what it claims to be")]
+    #[error(
+        "registry {registry} names an unusable token realm {realm:?}: {reason}; hint: the registry's auth configuration is wrong, or the registry is not what it claims to be"
+    )]
     BadRealm { registry: String, realm: String, reason: &'static str },
     #[error("registry {registry} answered {status} for {url}: {message}")]
     Http { registry: String, status: u16, url: String, message: String },
@@ -108,22 +114,13 @@ impl RegistryClient {
             });
             match attempt {
                 Ok(found) => return Ok(found),
-                Err(e) if endpoint.mirror && e.is_fallback_worthy() && i + 1 < last => {
-                    mirror_errors.push(format!("{}: {e}", endpoint.base))
-                }
+                Err(e) if endpoint.mirror && e.is_fallback_worthy() && i + 1 < last => mirror_errors.push(format!("{}: {e}", endpoint.base)),
                 Err(e) => {
-                    return Err(if mirror_errors.is_empty() {
-                        e
-                    } else {
-                        with_mirror_note(e, &mirror_errors)
-                    });
+                    return Err(if mirror_errors.is_empty() { e } else { with_mirror_note(e, &mirror_errors) });
                 }
             }
         }
-        Err(RegistryError::Blocked {
-            registry: reference.registry.clone(),
-            config: self.config_path.clone(),
-        })
+        Err(RegistryError::Blocked { registry: reference.registry.clone(), config: self.config_path.clone() })
     }
 
     /// A session authenticated for `repository` (pull scope) at `endpoint`.
@@ -144,10 +141,12 @@ impl RegistryClient {
 
     /// Check credentials against a registry's /v2/ endpoint, as `docker login` does.
     pub fn verify_login(&self, registry: &str, creds: &Credentials) -> Result<(), RegistryError> {
-        let endpoint = self.settings.endpoints(registry).into_iter().rfind(|e| !e.mirror).ok_or_else(|| RegistryError::Blocked {
-            registry: registry.to_string(),
-            config: self.config_path.clone(),
-        })?;
+        let endpoint = self
+            .settings
+            .endpoints(registry)
+            .into_iter()
+            .rfind(|e| !e.mirror)
+            .ok_or_else(|| RegistryError::Blocked { registry: registry.to_string(), config: self.config_path.clone() })?;
         let session = RepoSession {
             client: self,
             base: Mutex::new(endpoint.base.clone()),
@@ -176,9 +175,7 @@ fn with_mirror_note(e: RegistryError, mirror_errors: &[String]) -> RegistryError
     match e {
         RegistryError::Unreachable { registry, reason } => RegistryError::Unreachable { registry, reason: reason + &note },
         RegistryError::NotFound { what, registry, message } => RegistryError::NotFound { what, registry, message: message + &note },
-        RegistryError::Denied { repository, registry, message } => {
-            RegistryError::Denied { repository, registry, message: message + &note }
-        }
+        RegistryError::Denied { repository, registry, message } => RegistryError::Denied { repository, registry, message: message + &note },
         other => other,
     }
 }
@@ -246,10 +243,9 @@ impl RepoSession<'_> {
                 *self.authorization.lock().unwrap() = Some(format!("Bearer {token}"));
                 Ok(())
             }
-            None => Err(RegistryError::AuthFailed {
-                registry: self.registry(),
-                message: format!("unsupported authentication challenge {:?}", headers.join(", ")),
-            }),
+            None => {
+                Err(RegistryError::AuthFailed { registry: self.registry(), message: format!("unsupported authentication challenge {:?}", headers.join(", ")) })
+            }
         }
     }
 
@@ -258,9 +254,7 @@ impl RepoSession<'_> {
         let url = format!("{}/v2/", self.base.lock().unwrap());
         match self.request(&url).call() {
             Ok(_) => Ok(()),
-            Err(ureq::Error::Status(401, _)) => {
-                Err(RegistryError::AuthFailed { registry: self.registry(), message: "username or password rejected".into() })
-            }
+            Err(ureq::Error::Status(401, _)) => Err(RegistryError::AuthFailed { registry: self.registry(), message: "username or password rejected".into() }),
             Err(ureq::Error::Status(status, r)) => Err(self.status_error(status, &url, r, "registry API")),
             Err(ureq::Error::Transport(t)) => Err(self.transport_error(t)),
         }
@@ -322,13 +316,12 @@ impl RepoSession<'_> {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let body: TokenResponse = serde_json::from_reader(response.into_reader().take(MAX_TOKEN_BYTES)).map_err(|e| {
-            RegistryError::AuthFailed { registry: self.registry(), message: format!("bad token response from {realm}: {e}") }
-        })?;
-        body.token.or(body.access_token).filter(|t| !t.is_empty()).ok_or_else(|| RegistryError::AuthFailed {
-            registry: self.registry(),
-            message: format!("token response from {realm} holds no token"),
-        })
+        let body: TokenResponse = serde_json::from_reader(response.into_reader().take(MAX_TOKEN_BYTES))
+            .map_err(|e| RegistryError::AuthFailed { registry: self.registry(), message: format!("bad token response from {realm}: {e}") })?;
+        body.token
+            .or(body.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| RegistryError::AuthFailed { registry: self.registry(), message: format!("token response from {realm} holds no token") })
     }
 
     fn request(&self, url: &str) -> ureq::Request {
@@ -365,12 +358,7 @@ impl RepoSession<'_> {
     /// Access denied after credentials were held back from the token realm: say so.
     fn withheld_error(&self, message: String) -> Option<RegistryError> {
         let (realm, reason) = self.withheld.lock().unwrap().clone()?;
-        Some(RegistryError::CredentialsWithheld {
-            what: format!("pull access denied for {} on {}", self.repository, self.registry()),
-            realm,
-            reason,
-            message,
-        })
+        Some(RegistryError::CredentialsWithheld { what: format!("pull access denied for {} on {}", self.repository, self.registry()), realm, reason, message })
     }
 
     fn status_error(&self, status: u16, url: &str, response: ureq::Response, what: &str) -> RegistryError {
@@ -410,11 +398,7 @@ impl RepoSession<'_> {
 
     fn read_limited(&self, response: ureq::Response, limit: u64, what: &str) -> Result<Vec<u8>, RegistryError> {
         let mut bytes = Vec::new();
-        response
-            .into_reader()
-            .take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|source| RegistryError::Io { registry: self.registry(), source })?;
+        response.into_reader().take(limit + 1).read_to_end(&mut bytes).map_err(|source| RegistryError::Io { registry: self.registry(), source })?;
         if bytes.len() as u64 > limit {
             return Err(RegistryError::TooLarge { what: what.to_string(), registry: self.registry(), limit });
         }
@@ -509,19 +493,17 @@ fn error_message(response: ureq::Response) -> String {
         message: String,
     }
     if let Ok(parsed) = serde_json::from_str::<Errors>(&body) {
-        let msgs: Vec<String> = parsed
-            .errors
-            .iter()
-            .map(|e| if e.message.is_empty() { e.code.to_lowercase().replace('_', " ") } else { e.message.clone() })
-            .collect();
+        let msgs: Vec<String> =
+            parsed.errors.iter().map(|e| if e.message.is_empty() { e.code.to_lowercase().replace('_', " ") } else { e.message.clone() }).collect();
         if !msgs.is_empty() {
             return msgs.join("; ");
         }
     }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
-        && let Some(d) = v.get("details").or_else(|| v.get("error")).and_then(|d| d.as_str()) {
-            return d.to_string();
-        }
+        && let Some(d) = v.get("details").or_else(|| v.get("error")).and_then(|d| d.as_str())
+    {
+        return d.to_string();
+    }
     let body = body.trim();
     if body.is_empty() || body.len() > 200 || body.starts_with('<') { status_text } else { body.to_string() }
 }
@@ -539,7 +521,16 @@ mod tests {
         assert_eq!(realm("https://auth.docker.io/token"), Ok(Realm { https: true, host: "auth.docker.io".into() }));
         assert_eq!(realm("HTTP://Reg.Example:5001/token?x=1").unwrap().host, "reg.example");
         assert_eq!(realm("http://[::1]:5001/token").unwrap().host, "[::1]");
-        for bad in ["file:///etc/passwd", "ftp://x/", "auth.docker.io/token", "http:///token", "https://user:pw@evil/token", "http://169.254.169.254/latest", "http://0.0.0.0/", "http://[fe80::1]/t"] {
+        for bad in [
+            "file:///etc/passwd",
+            "ftp://x/",
+            "auth.docker.io/token",
+            "http:///token",
+            "https://user:pw@evil/token",
+            "http://169.254.169.254/latest",
+            "http://0.0.0.0/",
+            "http://[fe80::1]/t",
+        ] {
             assert!(realm(bad).is_err(), "{bad}");
         }
         let may = |r: &str, base: &str| realm(r).unwrap().may_receive_credentials(base);
@@ -685,8 +676,7 @@ mod tests {
     fn identity_tokens_are_exchanged_with_a_refresh_token_grant() {
         let dir = tempfile::tempdir().unwrap();
         let (token_port, token_seen) = serve(|path, _| {
-            let token = if path.starts_with("POST /token ") && path.contains("grant_type=refresh_token") && path.contains("refresh_token=rt-123")
-            {
+            let token = if path.starts_with("POST /token ") && path.contains("grant_type=refresh_token") && path.contains("refresh_token=rt-123") {
                 "with-credentials"
             } else {
                 "anonymous"
@@ -695,11 +685,7 @@ mod tests {
         });
         let (port, _) = serve(move |_, auth| match auth {
             Some("Bearer with-credentials") => reply("200 OK", "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n", "{}"),
-            _ => reply(
-                "401 Unauthorized",
-                &format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{token_port}/token\",service=\"test\"\r\n"),
-                "",
-            ),
+            _ => reply("401 Unauthorized", &format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{token_port}/token\",service=\"test\"\r\n"), ""),
         });
         let entry = r#"{"auth":"MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwOg==","identitytoken":"rt-123"}"#;
         let client = client_with_entry(dir.path(), &format!("127.0.0.1:{port}"), entry);

@@ -1,8 +1,8 @@
 //! Removing images by docker's rules: removing a tag untags; the image goes
 //! when nothing names it any more. `rde image rm` and `rde down --rmi` use it.
 
-use super::lookup::{self, Named, familiar_tag};
 use super::digest::Digest;
+use super::lookup::{self, Named, familiar_tag};
 use super::store::{Store, StoreError};
 use crate::output::Printer;
 

@@ -263,10 +263,11 @@ impl Store {
         let mut errors = Vec::new();
         let path = self.record_path(&record.id);
         if let Err(e) = std::fs::remove_file(&path)
-            && e.kind() != io::ErrorKind::NotFound {
-                errors.push(StoreError::Io { path, source: e });
-                return errors;
-            }
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            errors.push(StoreError::Io { path, source: e });
+            return errors;
+        }
         errors.extend(self.remove_unreferenced().err().into_iter().flatten());
         errors
     }

@@ -77,7 +77,9 @@ pub enum UnpackError {
     Tar(#[source] io::Error),
     #[error("{op} {entry:?}: {source}")]
     Fs { op: &'static str, entry: String, source: io::Error },
-    #[error("{entry:?} is owned by {uid}:{gid}, which the user namespace does not map; hint: give the user a larger subordinate range, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`")]
+    #[error(
+        "{entry:?} is owned by {uid}:{gid}, which the user namespace does not map; hint: give the user a larger subordinate range, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`"
+    )]
     Unmapped { entry: String, uid: u64, gid: u64 },
 }
 
@@ -145,8 +147,7 @@ impl LayerWriter {
         let name_str = name.to_string_lossy();
         if name_str == OPAQUE_MARKER {
             let xattr = self.opts.overlay_xattrs.opaque_name();
-            return rustix::fs::fsetxattr(parent, xattr, b"y", XattrFlags::empty())
-                .map_err(|e| fs_err("mark opaque", &display, e));
+            return rustix::fs::fsetxattr(parent, xattr, b"y", XattrFlags::empty()).map_err(|e| fs_err("mark opaque", &display, e));
         }
         if let Some(hidden) = name_str.strip_prefix(WHITEOUT_PREFIX) {
             if hidden.starts_with(".wh.") {
@@ -190,8 +191,7 @@ impl LayerWriter {
                 self.clear_slot(parent, &name, false, &display)?;
                 rustix::fs::symlinkat(target, parent, &name).map_err(|e| fs_err("symlink", &display, e))?;
                 self.chown_at(parent, &name, &meta, &display)?;
-                rustix::fs::utimensat(parent, &name, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| fs_err("set times", &display, e))?;
+                rustix::fs::utimensat(parent, &name, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| fs_err("set times", &display, e))?;
             }
             T::Link => {
                 let raw_target = Path::new(OsStr::from_bytes(&entry.link));
@@ -200,9 +200,8 @@ impl LayerWriter {
                 let target_name = target.file_name().ok_or_else(link_err)?.to_os_string();
                 let target_parent = self.existing_dir(target.parent().unwrap_or(Path::new(""))).ok_or_else(link_err)?;
                 self.clear_slot(parent, &name, false, &display)?;
-                rustix::fs::linkat(target_parent.as_fd(), &target_name, parent, &name, AtFlags::empty()).map_err(|e| {
-                    if e == Errno::NOENT { link_err() } else { fs_err("hardlink", &display, e) }
-                })?;
+                rustix::fs::linkat(target_parent.as_fd(), &target_name, parent, &name, AtFlags::empty())
+                    .map_err(|e| if e == Errno::NOENT { link_err() } else { fs_err("hardlink", &display, e) })?;
             }
             T::Char | T::Block | T::Fifo => {
                 let file_type = match kind {
@@ -224,10 +223,8 @@ impl LayerWriter {
                     Err(e) => return Err(fs_err("mknod", &display, e)),
                 }
                 self.chown_at(parent, &name, &meta, &display)?;
-                rustix::fs::chmodat(parent, &name, Mode::from_raw_mode(meta.mode), AtFlags::empty())
-                    .map_err(|e| fs_err("chmod", &display, e))?;
-                rustix::fs::utimensat(parent, &name, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| fs_err("set times", &display, e))?;
+                rustix::fs::chmodat(parent, &name, Mode::from_raw_mode(meta.mode), AtFlags::empty()).map_err(|e| fs_err("chmod", &display, e))?;
+                rustix::fs::utimensat(parent, &name, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| fs_err("set times", &display, e))?;
             }
             // Extension headers are folded into their entry by the reader; other
             // types (GNU volume labels, multi-volume continuations) carry nothing to write.
@@ -311,8 +308,7 @@ impl LayerWriter {
     fn chown_at(&self, parent: BorrowedFd<'_>, name: &OsStr, meta: &Meta, display: &str) -> Result<(), UnpackError> {
         if self.opts.preserve_owners {
             let (uid, gid) = ids(meta);
-            rustix::fs::chownat(parent, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(|e| owner_err(e, display, meta))?;
+            rustix::fs::chownat(parent, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| owner_err(e, display, meta))?;
         }
         Ok(())
     }
@@ -339,13 +335,7 @@ impl LayerWriter {
 }
 
 fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat2(
-        root,
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    )
+    rustix::fs::openat2(root, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)
 }
 
 /// Remove `name` (a directory) and everything below it, without following symlinks.
@@ -423,11 +413,7 @@ fn times(mtime: i64) -> Timestamps {
 }
 
 fn owner_err(e: Errno, display: &str, meta: &Meta) -> UnpackError {
-    if e == Errno::INVAL {
-        UnpackError::Unmapped { entry: display.to_string(), uid: meta.uid, gid: meta.gid }
-    } else {
-        fs_err("chown", display, e)
-    }
+    if e == Errno::INVAL { UnpackError::Unmapped { entry: display.to_string(), uid: meta.uid, gid: meta.gid } } else { fs_err("chown", display, e) }
 }
 
 fn fs_err(op: &'static str, entry: impl Into<String>, e: Errno) -> UnpackError {

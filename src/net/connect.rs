@@ -61,7 +61,13 @@ pub fn loopback_up(container: &Netns) -> Result<(), ConnectError> {
 
 /// Connect the container whose namespace is `container` to each requested network.
 /// `previous`: its addresses from an earlier run, kept when still free.
-pub fn connect(paths: &Paths, member: &Member, requests: &[NetworkRequest], container: &Netns, previous: &[Attachment]) -> Result<Vec<Attachment>, ConnectError> {
+pub fn connect(
+    paths: &Paths,
+    member: &Member,
+    requests: &[NetworkRequest],
+    container: &Netns,
+    previous: &[Attachment],
+) -> Result<Vec<Attachment>, ConnectError> {
     let nets = Networks::open(paths)?;
     let _lock = nets.lock()?;
     let bridges = bridge_netns(paths)?;
@@ -101,7 +107,16 @@ pub fn connect(paths: &Paths, member: &Member, requests: &[NetworkRequest], cont
         let mut names = member.names.clone();
         names.extend(request.aliases.iter().cloned());
         let forwards = if i == 0 { member.forwards.clone() } else { Vec::new() };
-        endpoints.push(Endpoint { container_id: member.container_id.to_string(), names, ip, veth, shim_pid: member.shim.pid, shim_start: member.shim.start, hosts_file: member.hosts_file.clone(), forwards });
+        endpoints.push(Endpoint {
+            container_id: member.container_id.to_string(),
+            names,
+            ip,
+            veth,
+            shim_pid: member.shim.pid,
+            shim_start: member.shim.start,
+            hosts_file: member.hosts_file.clone(),
+            forwards,
+        });
         nets.save_endpoints(&net.name, &endpoints)?;
         attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface });
     }
@@ -152,17 +167,19 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
             rules_changed = true;
         }
         if let Some(b) = &bridges
-            && let Err(e) = b.run(|| delete_links(&doomed)) {
-                errors.push(e.to_string());
-            }
+            && let Err(e) = b.run(|| delete_links(&doomed))
+        {
+            errors.push(e.to_string());
+        }
         if let Err(e) = nets.save_endpoints(&net.name, &live) {
             errors.push(e.to_string());
         }
     }
     if let (true, Some(b)) = (rules_changed, &bridges)
-        && let Err(e) = sync_firewall(&nets, b) {
-            errors.push(e.to_string());
-        }
+        && let Err(e) = sync_firewall(&nets, b)
+    {
+        errors.push(e.to_string());
+    }
     if let Err(e) = refresh_hosts(&nets) {
         errors.push(e.to_string());
     }

@@ -9,8 +9,8 @@
 
 use super::network::Network;
 use super::ports::{PortMapping, Protocol};
-use std::net::{IpAddr, Ipv4Addr};
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 
 #[derive(Debug, thiserror::Error)]

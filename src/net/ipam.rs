@@ -102,9 +102,7 @@ pub fn free_subnet(pool: Subnet, prefix: u8, taken: &[Subnet]) -> Option<Subnet>
         return None;
     }
     let step = 1u64 << (32 - prefix);
-    (0..pool.size() / step)
-        .map(|i| Subnet { network: pool.network + (i * step) as u32, prefix })
-        .find(|candidate| !taken.iter().any(|t| t.overlaps(candidate)))
+    (0..pool.size() / step).map(|i| Subnet { network: pool.network + (i * step) as u32, prefix }).find(|candidate| !taken.iter().any(|t| t.overlaps(candidate)))
 }
 
 /// The lowest address of `subnet` that is not the network, the gateway, the

@@ -11,9 +11,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
-};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
@@ -60,12 +58,7 @@ impl Netlink {
     /// Number, serialize and send one request asking for an acknowledgement,
     /// then read replies until the one answering it: an ACK, an error, or (for
     /// a get request) the object asked for.
-    fn call(
-        &self,
-        what: impl Fn() -> String,
-        message: RouteNetlinkMessage,
-        flags: u16,
-    ) -> Result<Option<RouteNetlinkMessage>, NetlinkError> {
+    fn call(&self, what: impl Fn() -> String, message: RouteNetlinkMessage, flags: u16) -> Result<Option<RouteNetlinkMessage>, NetlinkError> {
         let fail = |source| NetlinkError { what: what(), source };
         let sequence = self.sequence.get().wrapping_add(1);
         self.sequence.set(sequence);
@@ -103,10 +96,7 @@ impl Netlink {
         other.attributes.push(LinkAttribute::NetNsFd(peer_netns.as_raw_fd()));
         let mut link = LinkMessage::default();
         link.attributes.push(LinkAttribute::IfName(name.to_string()));
-        link.attributes.push(LinkAttribute::LinkInfo(vec![
-            LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(other))),
-        ]));
+        link.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Veth), LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(other)))]));
         self.change(|| format!("cannot create veth pair {name}/{peer}"), RouteNetlinkMessage::NewLink(link), NLM_F_CREATE | NLM_F_EXCL)
     }
 
@@ -243,10 +233,7 @@ mod tests {
         peer.attributes.push(LinkAttribute::IfName("eth0".into()));
         let mut link = LinkMessage::default();
         link.attributes.push(LinkAttribute::IfName("rde0".into()));
-        link.attributes.push(LinkAttribute::LinkInfo(vec![
-            LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
-        ]));
+        link.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Veth), LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer)))]));
         let bytes = request(RouteNetlinkMessage::NewLink(link.clone()), NLM_F_CREATE, 7);
         assert_eq!(bytes.len() % 4, 0);
         let back = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).unwrap();

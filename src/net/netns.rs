@@ -55,7 +55,8 @@ impl Netns {
             nix::unistd::ForkResult::Child => {
                 drop(verdict_r);
                 let mut verdict_w = verdict_w;
-                let result = nix::sched::setns(self.0.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| NetnsError::Enter(e).to_string()).and_then(|()| work());
+                let result =
+                    nix::sched::setns(self.0.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| NetnsError::Enter(e).to_string()).and_then(|()| work());
                 let code = match result {
                     Ok(()) => 0,
                     Err(message) => {

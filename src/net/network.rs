@@ -360,7 +360,16 @@ mod tests {
     }
 
     fn endpoint(ip: &str) -> Endpoint {
-        Endpoint { container_id: "c".into(), names: vec!["web".into()], ip: ip.parse().unwrap(), veth: "v".into(), shim_pid: std::process::id() as i32, shim_start: crate::process::ProcessId::current().start, hosts_file: "/x".into(), forwards: Vec::new() }
+        Endpoint {
+            container_id: "c".into(),
+            names: vec!["web".into()],
+            ip: ip.parse().unwrap(),
+            veth: "v".into(),
+            shim_pid: std::process::id() as i32,
+            shim_start: crate::process::ProcessId::current().start,
+            hosts_file: "/x".into(),
+            forwards: Vec::new(),
+        }
     }
 
     #[test]

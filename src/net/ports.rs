@@ -88,14 +88,7 @@ pub fn parse(spec: &str) -> Result<Vec<PortMapping>, PortError> {
             return Ok(vec![PortMapping { host_ip, host_port: Some(h.0), container_port: container.0, protocol }]);
         }
     }
-    Ok((0..count)
-        .map(|i| PortMapping {
-            host_ip,
-            host_port: host.map(|h| h.0 + i),
-            container_port: container.0 + i,
-            protocol,
-        })
-        .collect())
+    Ok((0..count).map(|i| PortMapping { host_ip, host_port: host.map(|h| h.0 + i), container_port: container.0 + i, protocol }).collect())
 }
 
 /// `80` or `8000-8010`, ports 1..=65535, low <= high.

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("port {port}/{protocol} on {ip} is already in use{holder}; hint: stop what holds it, or publish another host port (e.g. -p {next}:{container_port})")]
+    #[error(
+        "port {port}/{protocol} on {ip} is already in use{holder}; hint: stop what holds it, or publish another host port (e.g. -p {next}:{container_port})"
+    )]
     InUse { ip: IpAddr, port: u16, protocol: &'static str, holder: String, next: u16, container_port: u16 },
     #[error("cannot publish port {port}/{protocol} on {ip}: {source}{hint}")]
     Bind { ip: IpAddr, port: u16, protocol: &'static str, source: std::io::Error, hint: &'static str },
@@ -38,7 +40,8 @@ pub fn bind(ports: &[PortMapping], previous: &[PortMapping]) -> Result<Listeners
     let mut out = Listeners { sockets: Vec::new(), ports: Vec::new() };
     for m in ports {
         let ip = m.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let before = previous.iter().find(|p| p.container_port == m.container_port && p.protocol == m.protocol && p.host_ip == m.host_ip).and_then(|p| p.host_port);
+        let before =
+            previous.iter().find(|p| p.container_port == m.container_port && p.protocol == m.protocol && p.host_ip == m.host_ip).and_then(|p| p.host_port);
         let attempt = |port: u16| -> std::io::Result<(Socket, u16)> {
             let addr = SocketAddr::new(ip, port);
             match m.protocol {
@@ -67,7 +70,13 @@ pub fn bind(ports: &[PortMapping], previous: &[PortMapping]) -> Result<Listeners
                     next: port.wrapping_add(1),
                     container_port: m.container_port,
                 },
-                std::io::ErrorKind::PermissionDenied => PublishError::Bind { ip, port, protocol, source, hint: "; hint: ports below 1024 need root (or a lower net.ipv4.ip_unprivileged_port_start)" },
+                std::io::ErrorKind::PermissionDenied => PublishError::Bind {
+                    ip,
+                    port,
+                    protocol,
+                    source,
+                    hint: "; hint: ports below 1024 need root (or a lower net.ipv4.ip_unprivileged_port_start)",
+                },
                 std::io::ErrorKind::AddrNotAvailable => PublishError::Bind { ip, port, protocol, source, hint: "; hint: the address must belong to this host" },
                 _ => PublishError::Bind { ip, port, protocol, source, hint: "" },
             }
@@ -81,10 +90,14 @@ pub fn bind(ports: &[PortMapping], previous: &[PortMapping]) -> Result<Listeners
 /// Fork the proxy for `listeners`, relaying to `target` (the container's address),
 /// from inside `upstream_ns` when given. Returns its pid; call while single-threaded.
 pub fn spawn_proxy(listeners: Listeners, target: Ipv4Addr, upstream_ns: Option<&Netns>) -> Result<i32, PublishError> {
-    let mut keep: Vec<RawFd> = listeners.sockets.iter().map(|(s, _)| match s {
-        Socket::Tcp(l) => l.as_raw_fd(),
-        Socket::Udp(u) => u.as_raw_fd(),
-    }).collect();
+    let mut keep: Vec<RawFd> = listeners
+        .sockets
+        .iter()
+        .map(|(s, _)| match s {
+            Socket::Tcp(l) => l.as_raw_fd(),
+            Socket::Udp(u) => u.as_raw_fd(),
+        })
+        .collect();
     if let Some(ns) = upstream_ns {
         keep.push(ns.file().as_raw_fd());
     }
@@ -96,10 +109,11 @@ pub fn spawn_proxy(listeners: Listeners, target: Ipv4Addr, upstream_ns: Option<&
             let _ = nix::sys::prctl::set_name(c"rde-proxy");
             close_all_but(&keep);
             if let Some(ns) = upstream_ns
-                && nix::sched::setns(ns.file().as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
-                    // SAFETY: leaving a forked child without running destructors.
-                    unsafe { libc::_exit(1) }
-                }
+                && nix::sched::setns(ns.file().as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).is_err()
+            {
+                // SAFETY: leaving a forked child without running destructors.
+                unsafe { libc::_exit(1) }
+            }
             for (socket, port) in listeners.sockets {
                 let upstream = SocketAddr::new(IpAddr::V4(target), port);
                 match socket {
@@ -125,10 +139,7 @@ pub fn spawn_proxy(listeners: Listeners, target: Ipv4Addr, upstream_ns: Option<&
 
 /// The proxy must not hold the shim's pipes (a CLI waiting for their end would hang).
 fn close_all_but(keep: &[RawFd]) {
-    let fds: Vec<RawFd> = procfs::process::Process::myself()
-        .and_then(|me| me.fd())
-        .map(|fds| fds.flatten().map(|fd| fd.fd).collect())
-        .unwrap_or_default();
+    let fds: Vec<RawFd> = procfs::process::Process::myself().and_then(|me| me.fd()).map(|fds| fds.flatten().map(|fd| fd.fd).collect()).unwrap_or_default();
     for fd in fds.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
         // SAFETY: closing descriptors this freshly forked process will never use.
         unsafe { libc::close(fd) };

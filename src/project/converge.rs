@@ -3,7 +3,7 @@
 //! order, waiting for `depends_on` conditions.
 
 use super::error::ProjectError;
-use super::session::{open_store, PullPolicy, Session};
+use super::session::{PullPolicy, Session, open_store};
 use super::{names, order, plan::Plan, wait};
 use crate::compose::{DependencyCondition, Service};
 use crate::image::store::ImageRecord;
@@ -86,7 +86,14 @@ impl Session<'_> {
     }
 
     /// One service's containers as they should be; also whether any was (re)created.
-    fn converge_service(&self, name: &str, image: &ImageRecord, existing: &[ContainerRecord], how: &Converge, renewed: &[String]) -> Result<(Vec<ContainerRecord>, bool), ProjectError> {
+    fn converge_service(
+        &self,
+        name: &str,
+        image: &ImageRecord,
+        existing: &[ContainerRecord],
+        how: &Converge,
+        renewed: &[String],
+    ) -> Result<(Vec<ContainerRecord>, bool), ProjectError> {
         let service = self.service(name)?;
         let replicas = how.scale.get(name).copied().or(service.deploy.as_ref().and_then(|d| d.replicas)).or(service.scale).unwrap_or(1);
         if replicas > 1 && service.container_name.is_some() {
@@ -190,7 +197,9 @@ impl Session<'_> {
                 self.printer.step("Container", &r.name, "Waiting");
             }
             match wait::wait_for(&self.containers, dep, &records, condition, None) {
-                Ok(()) => records.iter().for_each(|r| self.printer.step("Container", &r.name, if condition == wait::Condition::Healthy { "Healthy" } else { "Exited" })),
+                Ok(()) => records
+                    .iter()
+                    .for_each(|r| self.printer.step("Container", &r.name, if condition == wait::Condition::Healthy { "Healthy" } else { "Exited" })),
                 Err(e) if !dependency.required => self.printer.warn(format!("{e}; {} starts anyway (required: false)", service.name)),
                 Err(e) => return Err(e.into()),
             }

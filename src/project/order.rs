@@ -10,9 +10,10 @@ use indexmap::IndexMap;
 pub fn dependencies(service: &Service) -> Vec<String> {
     let mut deps: Vec<String> = service.depends_on.keys().cloned().collect();
     if let Some(NetworkMode::Service(other)) = &service.network_mode
-        && !deps.contains(other) {
-            deps.push(other.clone());
-        }
+        && !deps.contains(other)
+    {
+        deps.push(other.clone());
+    }
     deps
 }
 

@@ -66,7 +66,10 @@ impl Plan<'_> {
             (None, None) => RestartPolicy::No,
         };
         let healthcheck = s.healthcheck.as_ref().filter(|h| !h.disable).and_then(|h| {
-            h.test.as_ref().and_then(|test| HealthConfig::from_test(test, h.interval, h.timeout, h.start_period, h.retries)).map(|c| c.with_start_interval(h.start_interval))
+            h.test
+                .as_ref()
+                .and_then(|test| HealthConfig::from_test(test, h.interval, h.timeout, h.start_period, h.retries))
+                .map(|c| c.with_start_interval(h.start_interval))
         });
         Ok(CreateOptions {
             name: Some(if self.oneoff {
@@ -76,10 +79,14 @@ impl Plan<'_> {
             }),
             command: s.command.clone().unwrap_or_default(),
             entrypoint: s.entrypoint.clone(),
-            env: s.environment.iter().map(|(k, v)| match v {
-                Some(v) => format!("{k}={v}"),
-                None => k.clone(),
-            }).collect(),
+            env: s
+                .environment
+                .iter()
+                .map(|(k, v)| match v {
+                    Some(v) => format!("{k}={v}"),
+                    None => k.clone(),
+                })
+                .collect(),
             env_files: s.env_files.iter().filter(|f| f.required || f.path.exists()).map(|f| f.path.clone()).collect(),
             volumes,
             tmpfs,
@@ -144,7 +151,8 @@ impl Plan<'_> {
         match &s.logging {
             Some(l) if matches!(l.driver.as_deref(), None | Some("json-file" | "local")) => {
                 let options = l.options.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-                LogOptions::from_driver_options(l.driver.as_deref().unwrap_or("json-file"), options).map_err(|e| PlanError::Invalid { service: s.name.clone(), what: format!("logging.options: {e}") })
+                LogOptions::from_driver_options(l.driver.as_deref().unwrap_or("json-file"), options)
+                    .map_err(|e| PlanError::Invalid { service: s.name.clone(), what: format!("logging.options: {e}") })
             }
             _ => Ok((LogOptions::default(), Vec::new())),
         }
@@ -158,11 +166,19 @@ impl Plan<'_> {
             Some(ComposeNetworkMode::Host) => NetworkMode::Host,
             Some(ComposeNetworkMode::None) => NetworkMode::None,
             Some(ComposeNetworkMode::Service(other)) => {
-                let target = p.services.get(other).ok_or_else(|| PlanError::Invalid { service: s.name.clone(), what: format!("network_mode service:{other}: no such service") })?;
+                let target = p
+                    .services
+                    .get(other)
+                    .ok_or_else(|| PlanError::Invalid { service: s.name.clone(), what: format!("network_mode service:{other}: no such service") })?;
                 NetworkMode::Container(names::container_name(&p.name, target, 1))
             }
             Some(ComposeNetworkMode::Container(c)) => NetworkMode::Container(c.clone()),
-            Some(ComposeNetworkMode::Other(o)) => return Err(PlanError::Invalid { service: s.name.clone(), what: format!("network_mode {o:?} is not supported; hint: use host, none, service:NAME or container:NAME") }),
+            Some(ComposeNetworkMode::Other(o)) => {
+                return Err(PlanError::Invalid {
+                    service: s.name.clone(),
+                    what: format!("network_mode {o:?} is not supported; hint: use host, none, service:NAME or container:NAME"),
+                });
+            }
             Some(ComposeNetworkMode::Bridge) | None => {
                 let mut keys: Vec<(&String, Option<&crate::compose::ServiceNetwork>)> = s.networks.iter().map(|(k, v)| (k, v.as_ref())).collect();
                 let default = "default".to_string();
@@ -178,7 +194,11 @@ impl Plan<'_> {
                     let mut ip = None;
                     if let Some(o) = options {
                         aliases.extend(o.aliases.iter().cloned());
-                        ip = o.ipv4_address.as_deref().map(|a| a.parse()).transpose().map_err(|_| PlanError::Invalid { service: s.name.clone(), what: format!("networks.{key}.ipv4_address is not an IPv4 address") })?;
+                        ip =
+                            o.ipv4_address.as_deref().map(|a| a.parse()).transpose().map_err(|_| PlanError::Invalid {
+                                service: s.name.clone(),
+                                what: format!("networks.{key}.ipv4_address is not an IPv4 address"),
+                            })?;
                     }
                     requests.push(NetworkRequest { name, aliases, ip });
                 }
@@ -206,7 +226,9 @@ fn ports(s: &Service) -> Result<Vec<PortMapping>, PlanError> {
             let protocol = match p.protocol.as_str() {
                 "tcp" | "" => Protocol::Tcp,
                 "udp" => Protocol::Udp,
-                other => return Err(PlanError::Invalid { service: s.name.clone(), what: format!("port protocol {other} is not supported; hint: use tcp or udp") }),
+                other => {
+                    return Err(PlanError::Invalid { service: s.name.clone(), what: format!("port protocol {other} is not supported; hint: use tcp or udp") });
+                }
             };
             let host_ip = match p.host_ip.as_deref() {
                 None | Some("") => None,

@@ -96,7 +96,8 @@ impl<'a> Session<'a> {
     pub fn selected(&self, services: &[String], all: bool) -> Result<Vec<ContainerRecord>, ProjectError> {
         let existing = self.existing(all)?;
         let order: Vec<String> = order::levels(&self.project.services, &order::selection(&self.project.services, &[], true)).concat();
-        let mut out: Vec<ContainerRecord> = existing.into_iter().filter(|r| services.is_empty() || services.iter().any(|s| s == names::service_of(r))).collect();
+        let mut out: Vec<ContainerRecord> =
+            existing.into_iter().filter(|r| services.is_empty() || services.iter().any(|s| s == names::service_of(r))).collect();
         out.sort_by_key(|r| (order.iter().position(|s| s == names::service_of(r)).unwrap_or(usize::MAX), names::number_of(r)));
         Ok(out)
     }
@@ -117,7 +118,7 @@ impl<'a> Session<'a> {
             let record = match lookup::find(&store, image) {
                 Ok((record, _)) if policy != PullPolicy::Always => record,
                 Err(lookup::LookupError::NotFound(_)) if policy == PullPolicy::Never => {
-                    return Err(ProjectError::PullNever { image: image.clone(), service: name.clone() })
+                    return Err(ProjectError::PullNever { image: image.clone(), service: name.clone() });
                 }
                 Err(e) if !matches!(e, lookup::LookupError::NotFound(_)) => return Err(e.into()),
                 _ => {
@@ -152,12 +153,15 @@ impl<'a> Session<'a> {
         keys.sort();
         keys.dedup();
         for key in keys {
-            let net = self.project.networks.get(&key).cloned().unwrap_or_else(|| crate::compose::Network { name: format!("{}_{key}", self.project.name), ..Default::default() });
+            let net = self
+                .project
+                .networks
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| crate::compose::Network { name: format!("{}_{key}", self.project.name), ..Default::default() });
             match networks.get(&net.name) {
                 Ok(_) => {}
-                Err(crate::net::network::NetworkError::NotFound(_)) if net.external => {
-                    return Err(ProjectError::ExternalNetworkMissing(net.name))
-                }
+                Err(crate::net::network::NetworkError::NotFound(_)) if net.external => return Err(ProjectError::ExternalNetworkMissing(net.name)),
                 Err(crate::net::network::NetworkError::NotFound(_)) => {
                     if net.driver.as_deref().is_some_and(|d| d != "bridge") {
                         return Err(ProjectError::UnsupportedDriver { key, driver: net.driver.unwrap_or_default() });
@@ -183,7 +187,13 @@ impl<'a> Session<'a> {
             levels.push(records.iter().filter(|r| level.iter().any(|s| s == names::service_of(r))).collect());
         }
         // Orphans and one-off containers (services not in the file) go first.
-        levels.insert(0, records.iter().filter(|r| !self.project.services.contains_key(names::service_of(r)) || r.labels.get(names::ONEOFF).is_some_and(|v| v == "True")).collect());
+        levels.insert(
+            0,
+            records
+                .iter()
+                .filter(|r| !self.project.services.contains_key(names::service_of(r)) || r.labels.get(names::ONEOFF).is_some_and(|v| v == "True"))
+                .collect(),
+        );
         let mut errors = Vec::new();
         let mut done: Vec<String> = Vec::new();
         for level in levels {

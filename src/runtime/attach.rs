@@ -57,10 +57,7 @@ impl Decoder {
             let payload = self.pending[5..5 + len].to_vec();
             let frame = match self.pending[0] {
                 0 => Frame::Stdin(payload),
-                1 if len == 4 => Frame::Resize {
-                    rows: u16::from_be_bytes([payload[0], payload[1]]),
-                    cols: u16::from_be_bytes([payload[2], payload[3]]),
-                },
+                1 if len == 4 => Frame::Resize { rows: u16::from_be_bytes([payload[0], payload[1]]), cols: u16::from_be_bytes([payload[2], payload[3]]) },
                 2 => Frame::CloseStdin,
                 3 => Frame::Stdout(payload),
                 4 => Frame::Stderr(payload),
@@ -78,7 +75,13 @@ mod tests {
 
     #[test]
     fn frames_survive_any_split() {
-        let frames = vec![Frame::Stdin(b"ls\n".to_vec()), Frame::Resize { rows: 30, cols: 100 }, Frame::CloseStdin, Frame::Stdout(vec![0; 3000]), Frame::Stderr(b"x".to_vec())];
+        let frames = vec![
+            Frame::Stdin(b"ls\n".to_vec()),
+            Frame::Resize { rows: 30, cols: 100 },
+            Frame::CloseStdin,
+            Frame::Stdout(vec![0; 3000]),
+            Frame::Stderr(b"x".to_vec()),
+        ];
         let bytes: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
         for chunk in [1, 2, 5, 7, 4096] {
             let mut d = Decoder::default();

@@ -2,20 +2,20 @@
 //! with docker's rules: entrypoint/cmd/env/workdir/user/stop signal from the
 //! image, overridden by flags; users resolved through the image's files.
 
-use super::spec::{ContainerSpec, Mount, MountKind, ProcessSpec};
-use super::state::{ContainerRecord, Containers, generated_name};
-use crate::names::new_id;
 use super::health::HealthConfig;
 use super::restart::RestartPolicy;
-use super::user;
 use super::rootfs::{self, RootfsError};
-use std::collections::BTreeMap;
-use crate::net::network::NetworkMode;
-use crate::net::ports::PortMapping;
+use super::spec::{ContainerSpec, Mount, MountKind, ProcessSpec};
+use super::state::{ContainerRecord, Containers, generated_name};
+use super::user;
 use crate::image::config::ImageConfig;
 use crate::image::store::{ImageRecord, Store};
-use std::path::PathBuf;
+use crate::names::new_id;
 use crate::names::{self, NameError, NameKind};
+use crate::net::network::NetworkMode;
+use crate::net::ports::PortMapping;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 #[derive(Debug, Default, Clone)]
 pub struct CreateOptions {
@@ -106,13 +106,7 @@ pub enum CreateError {
 }
 
 /// Create the container record and its directories (nothing runs yet).
-pub fn create(
-    store: &Store,
-    containers: &Containers,
-    image_ref: &str,
-    image: &ImageRecord,
-    opts: &CreateOptions,
-) -> Result<ContainerRecord, CreateError> {
+pub fn create(store: &Store, containers: &Containers, image_ref: &str, image: &ImageRecord, opts: &CreateOptions) -> Result<ContainerRecord, CreateError> {
     if let Some(name) = &opts.name {
         names::validate(NameKind::Container, name)?;
     }

@@ -86,10 +86,11 @@ pub fn describe_failure(e: &libcontainer::error::LibcontainerError) -> (String, 
     let full = format!("{e:?}");
     for (marker, exit_code) in [(NOT_FOUND, 127), (NOT_EXECUTABLE, 126)] {
         if let Some(end) = full.find(marker)
-            && let Some(start) = full[..end].rfind("exec: ") {
-                let suffix = if exit_code == 127 { " in $PATH" } else { "" };
-                return (format!("{}{marker}{suffix}", full[start..end].replace("\\\"", "\"")), exit_code);
-            }
+            && let Some(start) = full[..end].rfind("exec: ")
+        {
+            let suffix = if exit_code == 127 { " in $PATH" } else { "" };
+            return (format!("{}{marker}{suffix}", full[start..end].replace("\\\"", "\"")), exit_code);
+        }
     }
     (format!("cannot start the process: {e}"), 125)
 }

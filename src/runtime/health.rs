@@ -9,7 +9,7 @@
 //! shim's loop never blocks; its output comes back on a pipe. The result goes
 //! into the container's state, where `up --wait` and `depends_on` read it.
 
-use super::state::{Containers, ContainerRecord};
+use super::state::{ContainerRecord, Containers};
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -40,7 +40,13 @@ fn default_start_interval() -> Duration {
 impl HealthConfig {
     /// From compose's normalised test (`["CMD", ...]`, `["CMD-SHELL", "..."]`, `["NONE"]`);
     /// `None` when disabled or empty.
-    pub fn from_test(test: &[String], interval: Option<Duration>, timeout: Option<Duration>, start_period: Option<Duration>, retries: Option<u64>) -> Option<HealthConfig> {
+    pub fn from_test(
+        test: &[String],
+        interval: Option<Duration>,
+        timeout: Option<Duration>,
+        start_period: Option<Duration>,
+        retries: Option<u64>,
+    ) -> Option<HealthConfig> {
         let command = match test.split_first() {
             Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => rest.to_vec(),
             Some((kind, rest)) if kind == "CMD-SHELL" && !rest.is_empty() => vec!["/bin/sh".into(), "-c".into(), rest.join(" ")],
@@ -145,7 +151,8 @@ impl Monitor {
     /// Begin with a fresh `starting` state for a container that just started.
     pub fn new(config: HealthConfig, containers: &Containers, id: &str) -> Monitor {
         let now = Instant::now();
-        let monitor = Monitor { next: now + config.start_interval.min(config.interval), config, started: now, counted: now, running: None, health: Health::default() };
+        let monitor =
+            Monitor { next: now + config.start_interval.min(config.interval), config, started: now, counted: now, running: None, health: Health::default() };
         monitor.save(containers, id);
         monitor
     }

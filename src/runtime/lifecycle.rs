@@ -195,9 +195,10 @@ fn reconcile(containers: &Containers, record: &ContainerRecord, paths: &Paths) -
     }
     let mut errors = Vec::new();
     if let Ok(mut c) = libcontainer::container::Container::load(super::shim::libcontainer_root(paths).join(&record.id))
-        && let Err(e) = c.delete(true) {
-            errors.push(format!("delete container state: {e}"));
-        }
+        && let Err(e) = c.delete(true)
+    {
+        errors.push(format!("delete container state: {e}"));
+    }
     if let Err(e) = super::rootfs::unmount(&containers.dir(&record.id).join("merged")) {
         errors.push(format!("unmount rootfs: {e}"));
     }
@@ -259,9 +260,10 @@ pub fn remove_broken(containers: &Containers, id: &str, paths: &Paths) -> Result
         }
     }
     if let Ok(mut c) = libcontainer::container::Container::load(super::shim::libcontainer_root(paths).join(id))
-        && let Err(e) = c.delete(true) {
-            errors.push(format!("delete container state: {e}"));
-        }
+        && let Err(e) = c.delete(true)
+    {
+        errors.push(format!("delete container state: {e}"));
+    }
     let dir = containers.dir(id);
     if let Err(e) = super::rootfs::unmount(&dir.join("merged")) {
         errors.push(format!("unmount rootfs: {e}"));

@@ -95,7 +95,10 @@ impl LogOptions {
     /// applied). `local` defaults to docker's 20 MiB and 5 files. Returns the
     /// options and the keys given that rde does not apply (the caller warns);
     /// an unknown key or a bad value is an error, as docker refuses them.
-    pub fn from_driver_options<'a>(driver: &str, options: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(LogOptions, Vec<&'static str>), LogOptionError> {
+    pub fn from_driver_options<'a>(
+        driver: &str,
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(LogOptions, Vec<&'static str>), LogOptionError> {
         let local = driver == "local";
         let mut out = if local { LogOptions { max_size: Some(20 << 20), max_file: 5 } } else { LogOptions::default() };
         let mut ignored = Vec::new();
@@ -382,7 +385,9 @@ impl Source {
             }
             self.reader.consume(taken);
             if end {
-                if !self.skipping && let Ok(line) = serde_json::from_slice(&self.partial) {
+                if !self.skipping
+                    && let Ok(line) = serde_json::from_slice(&self.partial)
+                {
                     out(line);
                 }
                 self.partial.clear();

@@ -4,9 +4,9 @@
 pub mod attach;
 pub mod create;
 pub mod exec;
-pub mod health;
 pub mod executor;
 pub mod foreground;
+pub mod health;
 pub mod lifecycle;
 pub mod logs;
 pub mod networks;

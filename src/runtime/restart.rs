@@ -12,7 +12,9 @@ pub enum RestartPolicy {
     No,
     Always,
     /// Restart after a non-zero exit, at most `max_retries` times when given.
-    OnFailure { max_retries: Option<u32> },
+    OnFailure {
+        max_retries: Option<u32>,
+    },
     /// As `always` (there is no daemon restart here for the difference to show).
     UnlessStopped,
 }

@@ -331,7 +331,9 @@ impl Profile {
             }
             Ok(action)
         };
-        let arch = |field: String, text: &str| -> Result<Arch, SeccompError> { enum_value(file, field, text, "architecture", "e.g. SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64") };
+        let arch = |field: String, text: &str| -> Result<Arch, SeccompError> {
+            enum_value(file, field, text, "architecture", "e.g. SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64")
+        };
         let syscalls = raw.syscalls.unwrap_or_default();
         let default_action = match raw.default_action.as_deref() {
             None | Some("") if syscalls.is_empty() => None,
@@ -346,10 +348,22 @@ impl Profile {
         let architectures = raw_architectures.iter().enumerate().map(|(i, a)| arch(format!("architectures[{i}]"), a)).collect::<Result<_, _>>()?;
         let mut arch_map = Vec::new();
         for (i, m) in raw_arch_map.iter().enumerate() {
-            let sub_architectures = m.sub_architectures.iter().flatten().enumerate().map(|(j, a)| arch(format!("archMap[{i}].subArchitectures[{j}]"), a)).collect::<Result<_, _>>()?;
+            let sub_architectures = m
+                .sub_architectures
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(j, a)| arch(format!("archMap[{i}].subArchitectures[{j}]"), a))
+                .collect::<Result<_, _>>()?;
             arch_map.push(ArchMap { architecture: arch(format!("archMap[{i}].architecture"), &m.architecture)?, sub_architectures });
         }
-        let flags = raw.flags.unwrap_or_default().iter().enumerate().map(|(i, f)| enum_value(file, format!("flags[{i}]"), f, "flag", "e.g. SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW")).collect::<Result<_, _>>()?;
+        let flags = raw
+            .flags
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| enum_value(file, format!("flags[{i}]"), f, "flag", "e.g. SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW"))
+            .collect::<Result<_, _>>()?;
         let condition = |field: String, c: Option<RawCondition>| -> Result<Condition, SeccompError> {
             let Some(c) = c else { return Ok(Condition::default()) };
             let min_kernel = match c.min_kernel.filter(|k| !k.is_empty()) {
@@ -374,7 +388,10 @@ impl Profile {
             for (j, a) in r.args.unwrap_or_default().into_iter().enumerate() {
                 let op = enum_value(file, field(&format!("args[{j}].op")), &a.op, "operator", &format!("one of {OPERATORS}"))?;
                 if a.index > 5 {
-                    return Err(invalid(field(&format!("args[{j}].index")), format!("{} is not an argument index; hint: syscalls have arguments 0 to 5", a.index)));
+                    return Err(invalid(
+                        field(&format!("args[{j}].index")),
+                        format!("{} is not an argument index; hint: syscalls have arguments 0 to 5", a.index),
+                    ));
                 }
                 args.push(Arg { index: a.index, value: a.value, value_two: a.value_two, op });
             }
@@ -440,8 +457,11 @@ impl Profile {
 
 /// An enum of oci-spec from its name in the profile (the same names libcontainer reads).
 fn enum_value<T: serde::de::DeserializeOwned>(file: &str, field: String, text: &str, what: &str, hint: &str) -> Result<T, SeccompError> {
-    serde_json::from_value(Value::String(text.to_string()))
-        .map_err(|_| SeccompError::Invalid { file: file.to_string(), field, message: format!("unknown {what} {text:?}; hint: {hint}") })
+    serde_json::from_value(Value::String(text.to_string())).map_err(|_| SeccompError::Invalid {
+        file: file.to_string(),
+        field,
+        message: format!("unknown {what} {text:?}; hint: {hint}"),
+    })
 }
 
 /// One argument comparison for libcontainer 0.7, which reads
@@ -494,7 +514,21 @@ mod tests {
         for name in ["read", "write", "execve", "mkdir", "mkdirat", "arch_prctl", "chroot", "ptrace"] {
             assert!(allowed.contains(&name.to_string()), "{name}");
         }
-        for name in ["mount", "umount2", "unshare", "setns", "reboot", "swapon", "keyctl", "add_key", "init_module", "bpf", "clone3", "clock_settime", "s390_runtime_instr"] {
+        for name in [
+            "mount",
+            "umount2",
+            "unshare",
+            "setns",
+            "reboot",
+            "swapon",
+            "keyctl",
+            "add_key",
+            "init_module",
+            "bpf",
+            "clone3",
+            "clock_settime",
+            "s390_runtime_instr",
+        ] {
             assert!(!allowed.contains(&name.to_string()), "{name}");
         }
         // clone3 fails with ENOSYS so that glibc falls back to clone.
@@ -576,9 +610,13 @@ mod tests {
     #[test]
     fn errors_name_the_file_and_field() {
         let err = |text: &str| Profile::parse(text, "/etc/p.json").unwrap_err().to_string();
-        let e = err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ALLOW"}, {"names": ["b"], "action": "SCMP_ACT_MAYBE"}]}"#);
+        let e = err(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ALLOW"}, {"names": ["b"], "action": "SCMP_ACT_MAYBE"}]}"#,
+        );
         assert!(e.starts_with("seccomp profile /etc/p.json: syscalls[1].action: unknown action \"SCMP_ACT_MAYBE\"; hint: one of SCMP_ACT_ALLOW"), "{e}");
-        let e = err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "LT"}]}]}"#);
+        let e = err(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "LT"}]}]}"#,
+        );
         assert!(e.contains("syscalls[0].args[0].op: unknown operator \"LT\""), "{e}");
         let e = err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_VAX"]}"#);
         assert!(e.contains("architectures[0]: unknown architecture \"SCMP_ARCH_VAX\""), "{e}");

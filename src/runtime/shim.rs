@@ -6,6 +6,7 @@
 //! for its init, records the exit code, tears everything down, and starts it
 //! again when its restart policy says so.
 
+use super::attach::{Decoder, Frame};
 use super::executor::RdeExecutor;
 use super::health;
 use super::logs::LogWriter;
@@ -15,15 +16,14 @@ use crate::net::connect;
 use crate::net::netns::Netns;
 use crate::net::network::NetworkMode;
 use crate::net::publish;
-use crate::time::now_unix;
 use crate::paths::Paths;
+use crate::time::now_unix;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use std::fs::File;
 use std::io::{Read, Write};
-use super::attach::{Decoder, Frame};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -39,10 +39,17 @@ pub const WAIT_ATTACH_ENV: &str = "_RDE_SHIM_WAIT_ATTACH";
 pub enum Report {
     /// The container exists but waits: a foreground `run -i/-t` attaches first, then it starts.
     Created,
-    Started { pid: i32 },
-    Failed { message: String, exit_code: i32 },
+    Started {
+        pid: i32,
+    },
+    Failed {
+        message: String,
+        exit_code: i32,
+    },
     /// Sent last, after cleanup, to a CLI still listening (foreground `run`).
-    Exited { exit_code: i32 },
+    Exited {
+        exit_code: i32,
+    },
 }
 
 struct Failure {
@@ -198,9 +205,10 @@ fn start(
         }
         // An empty named volume starts as a copy of what the image has there (owners included).
         if let spec::MountKind::Bind { source } = &m.kind
-            && containers.is_volume(Path::new(source)) {
-                super::rootfs::copy_up(&merged, &m.destination, Path::new(source))?;
-            }
+            && containers.is_volume(Path::new(source))
+        {
+            super::rootfs::copy_up(&merged, &m.destination, Path::new(source))?;
+        }
     }
     let mut container_spec = record.spec.clone();
     container_spec.rootfs = merged.display().to_string();
@@ -326,16 +334,17 @@ fn shed_startup_memory() {
     for line in smaps.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         if let (Some(range), Some(perms)) = (fields.first(), fields.get(1))
-            && let Some((start, end)) = range.split_once('-').filter(|_| perms.len() == 4) {
-                // A mapping header: read-only or executable private file mappings only.
-                let is_file = fields.get(5).is_some_and(|p| p.starts_with('/'));
-                let ok = is_file && !perms.contains('w') && perms.ends_with('p');
-                candidate = match (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
-                    (Ok(a), Ok(b)) if ok => Some((a, b)),
-                    _ => None,
-                };
-                continue;
-            }
+            && let Some((start, end)) = range.split_once('-').filter(|_| perms.len() == 4)
+        {
+            // A mapping header: read-only or executable private file mappings only.
+            let is_file = fields.get(5).is_some_and(|p| p.starts_with('/'));
+            let ok = is_file && !perms.contains('w') && perms.ends_with('p');
+            candidate = match (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
+                (Ok(a), Ok(b)) if ok => Some((a, b)),
+                _ => None,
+            };
+            continue;
+        }
         // Pages written since mapping (relocations) show as Anonymous: those stay.
         if let (Some(&"Anonymous:"), Some(kb), Some((start, end))) = (fields.first(), fields.get(1), candidate) {
             if *kb == "0" {
@@ -356,9 +365,10 @@ fn attach_client(reporter: &mut Reporter, listener: &UnixListener, master: Optio
     reporter.send(&Report::Created);
     let mut client = accept_within(listener, std::time::Duration::from_secs(30))?;
     if let Some(master) = master
-        && let Some(Frame::Resize { rows, cols }) = first_frame(&mut client, std::time::Duration::from_secs(2)) {
-            super::tty::set_size(master.as_fd(), rows, cols);
-        }
+        && let Some(Frame::Resize { rows, cols }) = first_frame(&mut client, std::time::Duration::from_secs(2))
+    {
+        super::tty::set_size(master.as_fd(), rows, cols);
+    }
     Some(client)
 }
 
@@ -403,7 +413,15 @@ fn create_failure(e: libcontainer::error::LibcontainerError) -> Failure {
 /// Copy the container's output into the log (and to an attached client) until
 /// its init exits, feed an attached client's input to it; returns the exit code
 /// (128+N when killed by signal N).
-fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io: Io, attached: Option<UnixStream>, mut health: Option<health::Monitor>, libcontainer_root: &Path) -> i32 {
+fn supervise(
+    containers: &Containers,
+    record: &ContainerRecord,
+    pid: i32,
+    mut io: Io,
+    attached: Option<UnixStream>,
+    mut health: Option<health::Monitor>,
+    libcontainer_root: &Path,
+) -> i32 {
     let mut log = LogWriter::open(&containers.log_path(&record.id), record.log);
     let mut client: Option<(UnixStream, Decoder)> = attached.map(|s| (s, Decoder::default()));
     let mut exit_code = None;
@@ -435,9 +453,10 @@ fn supervise(containers: &Containers, record: &ContainerRecord, pid: i32, mut io
         let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
         drop(fds);
         if let (Some(h), Some(k)) = (&mut health, health_at)
-            && ready[k] {
-                h.read_output();
-            }
+            && ready[k]
+        {
+            h.read_output();
+        }
         for (k, i) in open.iter().enumerate() {
             if !ready[k] {
                 continue;
@@ -548,9 +567,10 @@ fn teardown(record: &ContainerRecord, dir: &Path, paths: &Paths, children: Child
     }
     let mut errors = Vec::new();
     if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root(paths).join(&record.id))
-        && let Err(e) = c.delete(true) {
-            errors.push(format!("delete the container: {e}"));
-        }
+        && let Err(e) = c.delete(true)
+    {
+        errors.push(format!("delete the container: {e}"));
+    }
     if let Err(e) = super::rootfs::unmount(&dir.join("merged")) {
         errors.push(format!("unmount the root filesystem: {e}"));
     }

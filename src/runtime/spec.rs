@@ -2,9 +2,9 @@
 //! JSON out, with docker's defaults (capabilities, masked paths, /dev, /proc...).
 
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxMemoryBuilder,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxSeccomp, Mount as OciMount, MountBuilder,
-    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxSeccomp, Mount as OciMount, MountBuilder, PosixRlimitBuilder, PosixRlimitType,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use serde_json::Value;
 
@@ -57,8 +57,12 @@ pub struct Mount {
 #[serde(rename_all = "lowercase", tag = "type")]
 pub enum MountKind {
     /// A host path (bind mount or a named volume's directory).
-    Bind { source: String },
-    Tmpfs { size: Option<u64> },
+    Bind {
+        source: String,
+    },
+    Tmpfs {
+        size: Option<u64>,
+    },
 }
 
 /// Everything the spec depends on, resolved (user names to ids, image defaults applied).
@@ -130,12 +134,47 @@ pub fn capabilities(cap_add: &[String], cap_drop: &[String]) -> Vec<String> {
 }
 
 const ALL_CAPABILITIES: [&str; 41] = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
-    "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
-    "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 /// Why a [`ContainerSpec`] cannot become an OCI runtime spec.
@@ -247,12 +286,8 @@ pub fn runtime_spec(c: &ContainerSpec) -> Result<Spec, SpecError> {
     if let Some(pids) = c.pids_limit {
         resources = resources.pids(LinuxPidsBuilder::default().limit(pids).build()?);
     }
-    let seccomp = c
-        .seccomp
-        .linux_seccomp(&caps, &super::seccomp::Host::current())
-        .map(serde_json::from_value::<LinuxSeccomp>)
-        .transpose()
-        .map_err(SpecError::Seccomp)?;
+    let seccomp =
+        c.seccomp.linux_seccomp(&caps, &super::seccomp::Host::current()).map(serde_json::from_value::<LinuxSeccomp>).transpose().map_err(SpecError::Seccomp)?;
     let mut linux = LinuxBuilder::default()
         .cgroups_path(&c.cgroups_path)
         .namespaces(namespaces)
@@ -327,7 +362,10 @@ mod tests {
         assert_eq!(v["linux"]["namespaces"], json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}]));
         let mut bad = sample();
         bad.process.cap_add = vec!["NET_WIZARD".into()];
-        assert_eq!(runtime_spec(&bad).unwrap_err().to_string(), "unknown capability CAP_NET_WIZARD; hint: name a Linux capability such as NET_ADMIN (see capabilities(7))");
+        assert_eq!(
+            runtime_spec(&bad).unwrap_err().to_string(),
+            "unknown capability CAP_NET_WIZARD; hint: name a Linux capability such as NET_ADMIN (see capabilities(7))"
+        );
     }
 
     #[test]

@@ -9,14 +9,14 @@
 //!
 //! Every write is atomic; creation and naming happen under `locks/containers.lock`.
 
-use super::spec::ContainerSpec;
 use super::health::{Health, HealthConfig};
 use super::restart::RestartPolicy;
+use super::spec::ContainerSpec;
+use crate::fsutil::{self, LockGuard};
+use crate::image::digest::Digest;
 use crate::net::network::{Attachment, NetworkMode};
 use crate::net::ports::PortMapping;
-use crate::fsutil::{self, LockGuard};
 use crate::process::ProcessId;
-use crate::image::digest::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
@@ -224,10 +224,12 @@ impl Containers {
         let matches: Vec<&ContainerRecord> = all.iter().filter(|c| query.len() >= 3 && c.id.starts_with(query)).collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => match broken.into_iter().find(|e| matches!(e, StateError::Corrupt { id, .. } if id == query || (query.len() >= 3 && id.starts_with(query)))) {
-                Some(corrupt) => Err(corrupt),
-                None => Err(StateError::NotFound(query.to_string())),
-            },
+            [] => {
+                match broken.into_iter().find(|e| matches!(e, StateError::Corrupt { id, .. } if id == query || (query.len() >= 3 && id.starts_with(query)))) {
+                    Some(corrupt) => Err(corrupt),
+                    None => Err(StateError::NotFound(query.to_string())),
+                }
+            }
             _ => Err(StateError::Ambiguous(query.to_string())),
         }
     }
@@ -323,18 +325,17 @@ impl Containers {
     }
 }
 
-
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
     fsutil::write_json(path, value).map_err(io_err(path))
 }
 
 /// docker-style names for containers started without `--name`.
 pub fn generated_name(id: &str) -> String {
-    const ADJECTIVES: [&str; 16] = [
-        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quirky", "sharp", "tender", "witty",
-    ];
+    const ADJECTIVES: [&str; 16] =
+        ["brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quirky", "sharp", "tender", "witty"];
     const NOUNS: [&str; 16] = [
-        "hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "torvalds", "hamilton", "knuth", "liskov", "dijkstra", "goldberg", "kay", "babbage", "shannon",
+        "hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "torvalds", "hamilton", "knuth", "liskov", "dijkstra", "goldberg", "kay",
+        "babbage", "shannon",
     ];
     let n = u64::from_str_radix(&id[..8], 16).unwrap_or(0) as usize;
     format!("{}_{}_{}", ADJECTIVES[n % 16], NOUNS[(n / 16) % 16], &id[8..12])

@@ -20,10 +20,11 @@ pub fn receive_master(listener: &UnixListener) -> std::io::Result<OwnedFd> {
     let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty())?;
     for cmsg in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg
-            && let Some(fd) = fds.first() {
-                // SAFETY: the kernel just gave us this descriptor.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
+            && let Some(fd) = fds.first()
+        {
+            // SAFETY: the kernel just gave us this descriptor.
+            return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+        }
     }
     Err(std::io::Error::other("the container sent no terminal"))
 }

@@ -4,9 +4,9 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -14,9 +14,8 @@ pub fn repo_root() -> PathBuf {
 
 /// The registry that `scripts/test` starts with every test image pushed.
 pub fn shared_registry() -> String {
-    std::env::var("RDE_TEST_REGISTRY").expect(
-        "RDE_TEST_REGISTRY is not set: run the tests through scripts/test, which starts the test registry and pushes the test images",
-    )
+    std::env::var("RDE_TEST_REGISTRY")
+        .expect("RDE_TEST_REGISTRY is not set: run the tests through scripts/test, which starts the test registry and pushes the test images")
 }
 
 const BLOCK_DOCKER_HUB: &str = "blocked-registries = [\"docker.io\"]\n";
@@ -119,9 +118,7 @@ impl Env {
     }
 
     pub fn layer_dirs(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.root().join("layers-v1"))
-            .map(|rd| rd.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.root().join("layers-v1")).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
         v.sort();
         v
     }
@@ -322,7 +319,6 @@ pub fn udp_ask(addr: SocketAddr, word: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-
 /// A "remote" host: a network namespace with a veth to the host, made and
 /// removed by the test, and a TCP server in it that reports its peers.
 pub struct RemoteHost {
@@ -375,7 +371,6 @@ impl Drop for RemoteHost {
         let _ = Command::new("ip").args(["netns", "delete", &self.netns]).status();
     }
 }
-
 
 /// Runs rde somewhere: as root with a private store, or as a rootless user.
 pub trait Rde {

@@ -4,15 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use rde::compose::{
-    ComposeError, ConfigFormat, Project, ProjectOptions, load_project, render_config,
-};
 use indexmap::IndexMap;
+use rde::compose::{ComposeError, ConfigFormat, Project, ProjectOptions, load_project, render_config};
 
 pub fn fixture(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/compose")
-        .join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compose").join(relative)
 }
 
 /// Options for a project in `dir` with an environment holding only `env` (and HOME).
@@ -22,13 +18,7 @@ pub fn options(dir: &Path, files: &[&str], env: &[(&str, &str)]) -> ProjectOptio
     for (k, v) in env {
         environment.insert(k.to_string(), v.to_string());
     }
-    ProjectOptions {
-        files: files.iter().map(PathBuf::from).collect(),
-        interpolate: true,
-        environment,
-        working_dir: dir.to_path_buf(),
-        ..Default::default()
-    }
+    ProjectOptions { files: files.iter().map(PathBuf::from).collect(), interpolate: true, environment, working_dir: dir.to_path_buf(), ..Default::default() }
 }
 
 pub fn load(dir: &Path, files: &[&str], env: &[(&str, &str)]) -> Result<Project, ComposeError> {
@@ -46,17 +36,10 @@ pub fn check_expected(actual: &str, expected_path: &Path) {
         std::fs::write(expected_path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(expected_path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with RDE_UPDATE_EXPECTED=1 to create it)",
-            expected_path.display()
-        )
-    });
+    let expected =
+        std::fs::read_to_string(expected_path).unwrap_or_else(|e| panic!("{}: {e} (run with RDE_UPDATE_EXPECTED=1 to create it)", expected_path.display()));
     if actual != expected {
-        panic!(
-            "{} differs from the rendered output:\n--- expected\n{expected}\n--- actual\n{actual}",
-            expected_path.display()
-        );
+        panic!("{} differs from the rendered output:\n--- expected\n{expected}\n--- actual\n{actual}", expected_path.display());
     }
 }
 

@@ -112,7 +112,11 @@ fn cli_names_follow_the_same_rules() {
     let run = env.fails(&["container", "run", "--name", "a/b", "busybox", "true"]);
     assert!(run.stderr.contains("invalid container name \"a/b\""), "{}", run.stderr);
     let run = env.fails(&["container", "run", "-v", "x/../../victim:/data", "busybox", "true"]);
-    assert!(run.stderr.contains("invalid volume specification \"x/../../victim:/data\": invalid volume name \"x/../../victim\": '/' is not allowed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid volume specification \"x/../../victim:/data\": invalid volume name \"x/../../victim\": '/' is not allowed"),
+        "{}",
+        run.stderr
+    );
     assert!(!env.root().join("volumes-v1").exists(), "no volume was made");
 }
 
@@ -141,7 +145,11 @@ fn limited(env: &Env, args: &[&str]) -> (Run, Duration) {
     }
     let start = Instant::now();
     let out = command.output().expect("run rde");
-    let run = Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() };
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
     (run, start.elapsed())
 }
 

@@ -67,7 +67,10 @@ pub fn crafted_image(name: &str, layer: &str, config: &[&str]) -> String {
     c.args(config).args(["--ref", "latest"]);
     run(&mut c);
     let reference = format!("{}/test/{name}:latest", shared_registry());
-    run(Command::new("skopeo").args(["copy", "--quiet", "--dest-tls-verify=false"]).arg(format!("oci:{}:latest", layout.display())).arg(format!("docker://{reference}")));
+    run(Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg(format!("docker://{reference}")));
     reference
 }
 

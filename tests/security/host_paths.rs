@@ -73,7 +73,9 @@ fn etc_files_and_accounts_resolve_inside_the_image() {
     // forever); /etc/hostname points into the host directory.
     let image = crafted_image(
         "hostile-accounts",
-        &format!("link('etc/passwd', '{host}/passwd')\nfifo('etc/group')\nlink('etc/hostname', '{host}/hostname')\nlink('etc/resolv.conf', '{host}/resolv.conf')\n"),
+        &format!(
+            "link('etc/passwd', '{host}/passwd')\nfifo('etc/group')\nlink('etc/hostname', '{host}/hostname')\nlink('etc/resolv.conf', '{host}/resolv.conf')\n"
+        ),
         &["--cmd", r#"["sh"]"#],
     );
     let env = Env::new();

@@ -257,7 +257,11 @@ fn credentials_never_go_to_a_plain_http_token_realm_on_another_host() {
     let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{USER}:{PASSWORD}"));
     std::fs::write(env.docker_config(), format!(r#"{{"auths":{{"127.0.0.1:{front}":{{"auth":"{auth}"}}}}}}"#)).unwrap();
     let out = env.fails(&["image", "pull", &format!("127.0.0.1:{front}/private/app")]);
-    assert!(out.stderr.contains("did not send your credentials") && out.stderr.contains(&format!("http://localhost:{}/token", issuer.port + 1)), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did not send your credentials") && out.stderr.contains(&format!("http://localhost:{}/token", issuer.port + 1)),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains(&format!("127.0.0.1:{front}")) && out.stderr.contains("hint:"), "{}", out.stderr);
     let log = std::fs::read_to_string(issuer.dir.path().join("token-issuer.log")).unwrap();
     assert!(log.contains("issued token"), "the realm was asked anonymously:\n{log}");
@@ -271,7 +275,11 @@ fn credentials_never_go_to_a_plain_http_token_realm_on_another_host() {
         .unwrap();
     writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("did not send your credentials"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("did not send your credentials"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!std::fs::read_to_string(issuer.dir.path().join("token-issuer.log")).unwrap().contains(&format!("sub='{USER}'")));
 }
 

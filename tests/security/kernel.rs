@@ -19,7 +19,11 @@ fn on_cgroup2(env: &Env, args: &[&str]) -> Run {
         };
     }
     let out = c.output().unwrap();
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 #[test]
@@ -122,7 +126,9 @@ fn the_hosts_loopback_is_reached_only_from_the_host() {
          ip route del local 127.0.0.0/8 dev lo table local && ip route add 127.0.0.1/32 via {host_side} dev eth0"
     ));
     assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
-    let send = sh(&format!("python3 -c \"import socket,time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor _ in range(5):\n    s.sendto(b'from-neighbour', ('127.0.0.1', {published})); time.sleep(0.1)\""));
+    let send = sh(&format!(
+        "python3 -c \"import socket,time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor _ in range(5):\n    s.sendto(b'from-neighbour', ('127.0.0.1', {published})); time.sleep(0.1)\""
+    ));
     assert!(send.status.success(), "{}", String::from_utf8_lossy(&send.stderr));
     udp_ask(format!("127.0.0.1:{published}").parse().unwrap(), b"from-host-again").expect("still served");
     // The log is written by the shim a moment after the reply.

@@ -97,7 +97,11 @@ fn a_rootless_runtime_dir_must_be_the_users_own() {
     let _ = std::fs::remove_dir_all(fallback);
     std::fs::create_dir(fallback).unwrap();
     let out = nobody_rde(&home, None);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/tmp/rde-run-65534 is not a directory owned by uid 65534"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/tmp/rde-run-65534 is not a directory owned by uid 65534"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_dir(fallback).unwrap();
     // Made by rde itself: 0700 (the command then fails later: nobody has no subordinate ids).
     let _ = nobody_rde(&home, None);

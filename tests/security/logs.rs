@@ -72,7 +72,8 @@ fn max_size_and_max_file_rotate_the_log() {
     let inspect: serde_json::Value = serde_json::from_str(&env.ok(&["container", "inspect", "many"]).stdout).unwrap();
     assert_eq!(inspect[0]["HostConfig"]["LogConfig"]["Config"], serde_json::json!({"max-size": "10000", "max-file": "2"}));
     let dir = container_dir(&env, "many");
-    let mut logs: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.starts_with("ctr.log")).collect();
+    let mut logs: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.starts_with("ctr.log")).collect();
     logs.sort();
     assert_eq!(logs, ["ctr.log", "ctr.log.1"]);
     for name in &logs {

@@ -127,9 +127,7 @@ fn a_corrupt_image_record_is_reported_skipped_and_removable() {
     env.ok(&["image", "pull", "-q", &busybox()]);
     env.ok(&["image", "pull", "-q", &layers]);
     let records = env.root().join("images-v1");
-    let victim = std::fs::read_dir(&records).unwrap().flatten().map(|e| e.path()).find(|p| {
-        std::fs::read_to_string(p).is_ok_and(|t| t.contains("test/layers"))
-    });
+    let victim = std::fs::read_dir(&records).unwrap().flatten().map(|e| e.path()).find(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("test/layers")));
     let victim = victim.expect("the layers image's record");
     std::fs::write(&victim, b"{\"id\": \"sha256:").unwrap();
     let ls = env.ok(&["image", "ls"]);

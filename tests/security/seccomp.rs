@@ -34,7 +34,17 @@ fn the_default_profile_is_applied_to_containers_and_exec() {
     let out = env.run(&["container", "run", "--rm", &image, "unshare", "-U", "true"]);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("Operation not permitted"), "{}", out.stderr);
-    let out = env.ok(&["container", "run", "--rm", "--security-opt", "seccomp=unconfined", &image, "sh", "-c", "unshare -U true && grep ^Seccomp: /proc/self/status"]);
+    let out = env.ok(&[
+        "container",
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        &image,
+        "sh",
+        "-c",
+        "unshare -U true && grep ^Seccomp: /proc/self/status",
+    ]);
     assert_eq!(status_field(&out.stdout, "Seccomp"), "0");
     // CAP_SYS_ADMIN brings unshare back, as in docker's profile.
     env.ok(&["container", "run", "--rm", "--cap-add", "SYS_ADMIN", &image, "unshare", "-U", "true"]);
@@ -50,7 +60,10 @@ fn the_default_profile_is_applied_to_containers_and_exec() {
     let out = env.run(&["container", "exec", "confined", "unshare", "-U", "true"]);
     assert!(out.code != 0 && out.stderr.contains("Operation not permitted"), "{}", out.all());
     let app = env.ok(&["container", "exec", "-u", "app", "confined", "cat", "/proc/self/status"]).stdout;
-    assert_eq!((status_field(&app, "Seccomp"), status_field(&app, "CapEff"), status_field(&app, "CapPrm")), ("2".into(), "0000000000000000".into(), "0000000000000000".into()));
+    assert_eq!(
+        (status_field(&app, "Seccomp"), status_field(&app, "CapEff"), status_field(&app, "CapPrm")),
+        ("2".into(), "0000000000000000".into(), "0000000000000000".into())
+    );
     env.ok(&["container", "rm", "-f", "confined"]);
 }
 

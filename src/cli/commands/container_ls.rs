@@ -20,7 +20,10 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
             Observed::Running => {
                 let up = crate::output::human_duration(std::time::Duration::from_secs(crate::time::now_unix().saturating_sub(state.started_at.unwrap_or(0))));
                 match &state.health {
-                    Some(h) => format!("Up {up} ({})", if h.status == crate::runtime::health::HealthStatus::Starting { "health: starting".to_string() } else { h.status.to_string() }),
+                    Some(h) => format!(
+                        "Up {up} ({})",
+                        if h.status == crate::runtime::health::HealthStatus::Starting { "health: starting".to_string() } else { h.status.to_string() }
+                    ),
                     None => format!("Up {up}"),
                 }
             }

@@ -31,9 +31,8 @@ pub fn run(ctx: &Context, args: PortArgs) -> anyhow::Result<i32> {
         }
         found = true;
     }
-    if !found
-        && let Some((port, protocol)) = wanted {
-            anyhow::bail!("no public port '{port}/{protocol}' published for {}", record.name);
-        }
+    if !found && let Some((port, protocol)) = wanted {
+        anyhow::bail!("no public port '{port}/{protocol}' published for {}", record.name);
+    }
     Ok(0)
 }

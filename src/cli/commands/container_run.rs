@@ -4,10 +4,10 @@ use crate::image::lookup;
 use crate::image::platform::Platform;
 use crate::image::pull::{self, PullOptions};
 use crate::image::reference::Reference;
+use crate::net::network::{DEFAULT_NETWORK, NetworkMode, NetworkRequest, Networks};
 use crate::runtime::create::{self, CreateOptions};
 use crate::runtime::foreground::Attach;
 use crate::runtime::logs::LogOptions;
-use crate::net::network::{DEFAULT_NETWORK, NetworkMode, NetworkRequest, Networks};
 use std::io::IsTerminal;
 
 pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
@@ -72,7 +72,13 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
         restart: args.restart.as_deref().unwrap_or("no").parse()?,
         labels: args.label.iter().map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap_or((l.clone(), String::new()))).collect(),
         healthcheck: args.health_cmd.as_ref().and_then(|cmd| {
-            crate::runtime::health::HealthConfig::from_test(&["CMD-SHELL".into(), cmd.clone()], args.health_interval.map(std::time::Duration::from_secs_f64), args.health_timeout.map(std::time::Duration::from_secs_f64), args.health_start_period.map(std::time::Duration::from_secs_f64), args.health_retries)
+            crate::runtime::health::HealthConfig::from_test(
+                &["CMD-SHELL".into(), cmd.clone()],
+                args.health_interval.map(std::time::Duration::from_secs_f64),
+                args.health_timeout.map(std::time::Duration::from_secs_f64),
+                args.health_start_period.map(std::time::Duration::from_secs_f64),
+                args.health_retries,
+            )
         }),
         log,
         ..Default::default()

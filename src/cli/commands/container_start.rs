@@ -1,5 +1,5 @@
-use crate::cli::context::Context;
 use crate::cli::args::{ContainerStartArgs, StopArgs};
+use crate::cli::context::Context;
 use crate::runtime::lifecycle;
 use crate::runtime::state::Observed;
 

@@ -17,12 +17,10 @@ pub fn run(ctx: &Context, args: ImageInspectArgs) -> anyhow::Result<i32> {
                 continue;
             }
         };
-        let config_bytes = store
-            .get_blob(&record.id)
-            .ok_or_else(|| anyhow::anyhow!("the config of image {query} is missing from the store; hint: pull it again"))?;
+        let config_bytes =
+            store.get_blob(&record.id).ok_or_else(|| anyhow::anyhow!("the config of image {query} is missing from the store; hint: pull it again"))?;
         let config = ImageConfig::parse(&config_bytes)?;
-        let layer_dirs: Vec<String> =
-            record.layers.iter().rev().map(|l| store.layer_diff(&l.diff_id).display().to_string()).collect();
+        let layer_dirs: Vec<String> = record.layers.iter().rev().map(|l| store.layer_diff(&l.diff_id).display().to_string()).collect();
         let tags: Vec<String> = lookup::tags_of(&store, &record.id)?.iter().map(|t| familiar_tag(t)).collect();
         out.push(json!({
             "Id": record.id.to_string(),

@@ -31,7 +31,8 @@ pub fn run(ctx: &Context, args: ProjectLogsArgs) -> anyhow::Result<i32> {
         crate::signals::catch_forwardable();
         while crate::signals::take_pending().is_none() {
             let printed = mux.print_available();
-            if !printed && !records.iter().any(|r| matches!(session.containers.observe(&r.id), Observed::Running | Observed::Restarting(_) | Observed::Created)) {
+            if !printed && !records.iter().any(|r| matches!(session.containers.observe(&r.id), Observed::Running | Observed::Restarting(_) | Observed::Created))
+            {
                 mux.print_available();
                 break;
             }

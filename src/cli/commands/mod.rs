@@ -1,35 +1,35 @@
 pub mod config;
-pub mod down;
-pub mod exec;
-pub mod logs;
-pub mod project_info;
-pub mod project_lifecycle;
-pub mod ps;
-pub mod run;
-pub mod up;
 pub mod container_exec;
 pub mod container_inspect;
 pub mod container_kill;
 pub mod container_logs;
 pub mod container_ls;
+pub mod container_port;
 pub mod container_rm;
 pub mod container_run;
-pub mod container_port;
 pub mod container_start;
 pub mod container_stop;
+pub mod down;
+pub mod exec;
 pub mod image_inspect;
 pub mod image_ls;
 pub mod image_pull;
 pub mod image_rm;
 pub mod login;
 pub mod logout;
+pub mod logs;
 pub mod network_create;
 pub mod network_inspect;
 pub mod network_ls;
 pub mod network_rm;
+pub mod project_info;
+pub mod project_lifecycle;
+pub mod ps;
+pub mod run;
 pub mod system_df;
 pub mod system_info;
 pub mod system_prune;
+pub mod up;
 
 use crate::cli::context::Context;
 use crate::runtime::exec::ExecOptions;
@@ -38,11 +38,7 @@ use crate::runtime::state::{ContainerRecord, Containers};
 
 /// Apply `action` to each named container, printing the name on success and
 /// every error, going on after a failure (docker's stop/kill/rm); exit 1 if any failed.
-fn each_container(
-    ctx: &Context,
-    names: &[String],
-    action: impl Fn(&Containers, &ContainerRecord) -> anyhow::Result<()>,
-) -> anyhow::Result<i32> {
+fn each_container(ctx: &Context, names: &[String], action: impl Fn(&Containers, &ContainerRecord) -> anyhow::Result<()>) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
     let containers = ctx.containers()?;
     let mut failed = 0;

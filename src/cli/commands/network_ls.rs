@@ -24,7 +24,10 @@ pub fn run(ctx: &Context, args: NetworkLsArgs) -> anyhow::Result<i32> {
             }
         }
         "table" => {
-            let rows: Vec<Vec<String>> = all.iter().map(|n| vec![n.id[..12].to_string(), n.name.clone(), n.driver.clone(), n.subnet.to_string(), if n.internal { "yes" } else { "no" }.into()]).collect();
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|n| vec![n.id[..12].to_string(), n.name.clone(), n.driver.clone(), n.subnet.to_string(), if n.internal { "yes" } else { "no" }.into()])
+                .collect();
             printer.table(&["NETWORK ID", "NAME", "DRIVER", "SUBNET", "INTERNAL"], &rows);
         }
         other => anyhow::bail!("unknown --format {other:?}; hint: use table or json"),

@@ -10,7 +10,10 @@ pub fn port(ctx: &Context, args: ProjectPortArgs) -> anyhow::Result<i32> {
     let record = session.container(&args.service, args.index)?;
     let state = session.containers.state(&record.id);
     let protocol = args.protocol.as_str();
-    let found = state.ports.iter().find(|p| p.container_port == args.private_port && (if p.protocol == crate::net::ports::Protocol::Udp { "udp" } else { "tcp" }) == protocol);
+    let found = state
+        .ports
+        .iter()
+        .find(|p| p.container_port == args.private_port && (if p.protocol == crate::net::ports::Protocol::Udp { "udp" } else { "tcp" }) == protocol);
     match found {
         Some(p) => {
             let ip = p.host_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "0.0.0.0".into());
@@ -72,7 +75,10 @@ fn processes_in_pid_namespace_of(init: i32) -> anyhow::Result<Vec<Vec<String>>> 
             continue;
         }
         let Ok(stat) = process.stat() else { continue };
-        let uid = process.uid().map(|uid| nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string())).unwrap_or_default();
+        let uid = process
+            .uid()
+            .map(|uid| nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string()))
+            .unwrap_or_default();
         let cpu_seconds = (stat.utime + stat.stime) / ticks;
         let started = stat.starttime().get().ok();
         let alive_seconds = started.map(|s| (now - s).num_seconds().max(0) as u64).unwrap_or(0);

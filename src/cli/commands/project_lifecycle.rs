@@ -3,7 +3,7 @@
 
 use crate::cli::compose_args::{CreateArgs, ProjectKillArgs, ProjectPullArgs, ProjectRmArgs, ServicesArgs, ServicesTimeoutArgs};
 use crate::cli::context::Context;
-use crate::project::{order, Converge, PullPolicy};
+use crate::project::{Converge, PullPolicy, order};
 use crate::runtime::lifecycle;
 use crate::runtime::state::Observed;
 

@@ -70,7 +70,11 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
                 .iter()
                 .map(|(r, _, status, ports, _)| {
                     let command = r.command().join(" ");
-                    let command = if command.chars().count() > 20 { format!("\"{}…\"", command.chars().take(19).collect::<String>()) } else { format!("\"{command}\"") };
+                    let command = if command.chars().count() > 20 {
+                        format!("\"{}…\"", command.chars().take(19).collect::<String>())
+                    } else {
+                        format!("\"{command}\"")
+                    };
                     vec![r.name.clone(), r.image.clone(), command, names::service_of(r).to_string(), human_ago(r.created as i64), status.clone(), ports.clone()]
                 })
                 .collect();

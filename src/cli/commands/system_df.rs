@@ -20,13 +20,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<i32> {
     printer.table(
         &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
         &[
-            vec![
-                "Images".into(),
-                images.len().to_string(),
-                "0".into(),
-                human_size(total),
-                format!("{} (100%)", human_size(reclaimable)),
-            ],
+            vec!["Images".into(), images.len().to_string(), "0".into(), human_size(total), format!("{} (100%)", human_size(reclaimable))],
             vec!["Containers".into(), "0".into(), "0".into(), "0B".into(), "0B".into()],
             vec!["Local Volumes".into(), "0".into(), "0".into(), "0B".into(), "0B".into()],
         ],

@@ -5,10 +5,10 @@
 use super::logs::LogMux;
 use crate::cli::compose_args::UpArgs;
 use crate::cli::context::Context;
-use crate::signals;
-use crate::project::{names, order, wait, Converge, Session};
+use crate::project::{Converge, Session, names, order, wait};
 use crate::runtime::lifecycle;
 use crate::runtime::state::{ContainerRecord, Observed};
+use crate::signals;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -75,23 +75,26 @@ fn follow(session: &Session, records: &[ContainerRecord], args: &UpArgs) -> anyh
             // As docker compose: say when a container exits.
             for (r, s) in records.iter().zip(&states) {
                 if let Observed::Exited(code) = s
-                    && !reported.contains(&r.id) {
-                        mux.print_available();
-                        let label = r.name.strip_prefix(&format!("{}-", session.project.name)).unwrap_or(&r.name);
-                        printer.result(format!("{label} exited with code {code}"));
-                        reported.push(r.id.clone());
-                    }
+                    && !reported.contains(&r.id)
+                {
+                    mux.print_available();
+                    let label = r.name.strip_prefix(&format!("{}-", session.project.name)).unwrap_or(&r.name);
+                    printer.result(format!("{label} exited with code {code}"));
+                    reported.push(r.id.clone());
+                }
             }
             let exited = records.iter().zip(&states).find_map(|(r, s)| match s {
                 Observed::Exited(code) => Some((r, *code)),
                 _ => None,
             });
-            if abort && stopper.is_none()
-                && let Some((r, code)) = exited {
-                    printer.notice(format!("{} exited with code {code}; aborting on container exit...", r.name));
-                    exit_code = code;
-                    stopper = Some(scope.spawn(|| session.stop_all(records, args.timeout)));
-                }
+            if abort
+                && stopper.is_none()
+                && let Some((r, code)) = exited
+            {
+                printer.notice(format!("{} exited with code {code}; aborting on container exit...", r.name));
+                exit_code = code;
+                stopper = Some(scope.spawn(|| session.stop_all(records, args.timeout)));
+            }
             if !states.iter().any(|s| matches!(s, Observed::Running | Observed::Restarting(_) | Observed::Created)) {
                 mux.print_available();
                 break;

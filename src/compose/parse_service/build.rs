@@ -3,10 +3,7 @@
 use super::*;
 
 pub(super) fn parse_build(node: &Node, path: &str, ctx: &mut ServiceContext, service: &str) -> Result<Build> {
-    let mut build = Build {
-        dockerfile: "Dockerfile".into(),
-        ..Default::default()
-    };
+    let mut build = Build { dockerfile: "Dockerfile".into(), ..Default::default() };
     if let Value::Str(context) = &node.value {
         build.context = context.clone();
         return Ok(build);
@@ -25,13 +22,7 @@ pub(super) fn parse_build(node: &Node, path: &str, ctx: &mut ServiceContext, ser
                 build.args = fields::key_values(value, &f, &['='])?
                     .into_iter()
                     .map(|(k, v)| {
-                        let resolved = v.or_else(|| {
-                            if ctx.resolve_environment {
-                                ctx.environment.get(&k).cloned()
-                            } else {
-                                None
-                            }
-                        });
+                        let resolved = v.or_else(|| if ctx.resolve_environment { ctx.environment.get(&k).cloned() } else { None });
                         (k, resolved)
                     })
                     .collect()
@@ -57,12 +48,7 @@ pub(super) fn parse_build(node: &Node, path: &str, ctx: &mut ServiceContext, ser
             | "provenance"
             | "sbom"
             | "no_cache_filter") => {
-                ctx.warn(
-                    value,
-                    service,
-                    &f,
-                    "accepted but not supported by rde yet; ignored",
-                );
+                ctx.warn(value, service, &f, "accepted but not supported by rde yet; ignored");
                 build.extra.insert(k.to_string(), fields::to_json(value));
             }
             k if k.starts_with("x-") => {}

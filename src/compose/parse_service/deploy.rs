@@ -15,16 +15,9 @@ pub(super) fn deploy(node: &Node, path: &str, ctx: &mut ServiceContext, service:
                     let ff = join(&f, &k.name);
                     match k.name.as_str() {
                         "limits" => deploy.resources.limits = Some(resource(v, &ff, ctx, service)?),
-                        "reservations" => {
-                            deploy.resources.reservations = Some(resource(v, &ff, ctx, service)?)
-                        }
+                        "reservations" => deploy.resources.reservations = Some(resource(v, &ff, ctx, service)?),
                         other => {
-                            return Err(fields::unknown_key(
-                                &k.pos,
-                                &f,
-                                other,
-                                &["limits", "reservations"],
-                            ));
+                            return Err(fields::unknown_key(&k.pos, &f, other, &["limits", "reservations"]));
                         }
                     }
                 }
@@ -39,24 +32,14 @@ pub(super) fn deploy(node: &Node, path: &str, ctx: &mut ServiceContext, service:
                         "max_attempts" => policy.max_attempts = Some(fields::unsigned(v, &ff)?),
                         "window" => policy.window = Some(fields::duration(v, &ff)?),
                         other => {
-                            return Err(fields::unknown_key(
-                                &k.pos,
-                                &f,
-                                other,
-                                &["condition", "delay", "max_attempts", "window"],
-                            ));
+                            return Err(fields::unknown_key(&k.pos, &f, other, &["condition", "delay", "max_attempts", "window"]));
                         }
                     }
                 }
                 deploy.restart_policy = Some(policy);
             }
             k @ ("placement" | "update_config" | "rollback_config" | "endpoint_mode") => {
-                ctx.warn(
-                    value,
-                    service,
-                    &f,
-                    "accepted but not supported by rde yet; ignored",
-                );
+                ctx.warn(value, service, &f, "accepted but not supported by rde yet; ignored");
                 deploy.extra.insert(k.to_string(), fields::to_json(value));
             }
             k if k.starts_with("x-") => {}
@@ -65,17 +48,7 @@ pub(super) fn deploy(node: &Node, path: &str, ctx: &mut ServiceContext, service:
                     &key.pos,
                     path,
                     other,
-                    &[
-                        "mode",
-                        "replicas",
-                        "labels",
-                        "resources",
-                        "restart_policy",
-                        "placement",
-                        "update_config",
-                        "rollback_config",
-                        "endpoint_mode",
-                    ],
+                    &["mode", "replicas", "labels", "resources", "restart_policy", "placement", "update_config", "rollback_config", "endpoint_mode"],
                 ));
             }
         }
@@ -83,12 +56,7 @@ pub(super) fn deploy(node: &Node, path: &str, ctx: &mut ServiceContext, service:
     Ok(deploy)
 }
 
-pub(super) fn resource(
-    node: &Node,
-    path: &str,
-    ctx: &mut ServiceContext,
-    service: &str,
-) -> Result<ResourceLimits> {
+pub(super) fn resource(node: &Node, path: &str, ctx: &mut ServiceContext, service: &str) -> Result<ResourceLimits> {
     let mut limits = ResourceLimits::default();
     for (key, value) in fields::map(node, path)? {
         let f = join(path, &key.name);
@@ -97,21 +65,11 @@ pub(super) fn resource(
             "memory" => limits.memory = Some(fields::bytes(value, &f)?),
             "pids" => limits.pids = Some(fields::integer(value, &f)?),
             k @ ("devices" | "generic_resources") => {
-                ctx.warn(
-                    value,
-                    service,
-                    &f,
-                    "accepted but not supported by rde yet; ignored",
-                );
+                ctx.warn(value, service, &f, "accepted but not supported by rde yet; ignored");
                 limits.extra.insert(k.to_string(), fields::to_json(value));
             }
             other => {
-                return Err(fields::unknown_key(
-                    &key.pos,
-                    path,
-                    other,
-                    &["cpus", "memory", "pids", "devices", "generic_resources"],
-                ));
+                return Err(fields::unknown_key(&key.pos, path, other, &["cpus", "memory", "pids", "devices", "generic_resources"]));
             }
         }
     }
@@ -135,32 +93,16 @@ pub(super) fn ulimits(node: &Node, path: &str) -> Result<IndexMap<String, Ulimit
                     }
                 }
                 let (Some(soft), Some(hard)) = (soft, hard) else {
-                    return Err(ComposeError::invalid(
-                        &value.pos,
-                        &f,
-                        "needs both `soft` and `hard`",
-                    ));
+                    return Err(ComposeError::invalid(&value.pos, &f, "needs both `soft` and `hard`"));
                 };
                 if soft > hard {
-                    return Err(ComposeError::invalid(
-                        &value.pos,
-                        &f,
-                        format!("soft limit {soft} is above hard limit {hard}"),
-                    ));
+                    return Err(ComposeError::invalid(&value.pos, &f, format!("soft limit {soft} is above hard limit {hard}")));
                 }
-                Ulimit {
-                    soft,
-                    hard,
-                    single: false,
-                }
+                Ulimit { soft, hard, single: false }
             }
             _ => {
                 let n = fields::integer(value, &f)?;
-                Ulimit {
-                    soft: n,
-                    hard: n,
-                    single: true,
-                }
+                Ulimit { soft: n, hard: n, single: true }
             }
         };
         out.insert(key.name.clone(), limit);
@@ -180,28 +122,12 @@ pub(super) fn logging(node: &Node, path: &str, ctx: &mut ServiceContext, service
                 }
             }
             other => {
-                return Err(fields::unknown_key(
-                    &key.pos,
-                    path,
-                    other,
-                    &["driver", "options"],
-                ));
+                return Err(fields::unknown_key(&key.pos, path, other, &["driver", "options"]));
             }
         }
     }
-    if let Some(driver) = logging
-        .driver
-        .as_deref()
-        .filter(|d| !matches!(*d, "json-file" | "local" | "none"))
-    {
-        ctx.warn(
-            node,
-            service,
-            &join(path, "driver"),
-            format!(
-                "log driver {driver:?} is not supported by rde; logs go to rde's own log files"
-            ),
-        );
+    if let Some(driver) = logging.driver.as_deref().filter(|d| !matches!(*d, "json-file" | "local" | "none")) {
+        ctx.warn(node, service, &join(path, "driver"), format!("log driver {driver:?} is not supported by rde; logs go to rde's own log files"));
     }
     Ok(logging)
 }

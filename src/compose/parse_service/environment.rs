@@ -17,18 +17,11 @@ pub(super) fn resolve_environment(
         }
         let previous = out.clone();
         let project_env = ctx.environment;
-        let lookup = |k: &str| {
-            previous
-                .get(k)
-                .cloned()
-                .flatten()
-                .or_else(|| project_env.get(k).cloned())
-        };
+        let lookup = |k: &str| previous.get(k).cloned().flatten().or_else(|| project_env.get(k).cloned());
         let vars = dotenv::read(&env_file.path, &lookup).map_err(|e| match e {
-            ComposeError::Read { path: file, .. } if !file.exists() => ComposeError::Read {
-                path: file,
-                message: format!("env file not found (referenced by {path}.env_file)"),
-            },
+            ComposeError::Read { path: file, .. } if !file.exists() => {
+                ComposeError::Read { path: file, message: format!("env file not found (referenced by {path}.env_file)") }
+            }
             other => other,
         })?;
         out.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
@@ -64,21 +57,11 @@ pub(super) fn env_files(node: &Node, path: &str) -> Result<Vec<EnvFile>> {
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let field = if node.as_seq().is_some() {
-            format!("{path}[{i}]")
-        } else {
-            path.to_string()
-        };
+        let field = if node.as_seq().is_some() { format!("{path}[{i}]") } else { path.to_string() };
         match &item.value {
-            Value::Str(p) => out.push(EnvFile {
-                path: PathBuf::from(p),
-                required: true,
-            }),
+            Value::Str(p) => out.push(EnvFile { path: PathBuf::from(p), required: true }),
             Value::Map(map) => {
-                let mut env_file = EnvFile {
-                    path: PathBuf::new(),
-                    required: true,
-                };
+                let mut env_file = EnvFile { path: PathBuf::new(), required: true };
                 for (key, value) in map {
                     let f = join(&field, &key.name);
                     match key.name.as_str() {
@@ -86,12 +69,7 @@ pub(super) fn env_files(node: &Node, path: &str) -> Result<Vec<EnvFile>> {
                         "required" => env_file.required = fields::boolean(value, &f)?,
                         "format" => {}
                         other => {
-                            return Err(fields::unknown_key(
-                                &key.pos,
-                                &field,
-                                other,
-                                &["path", "required", "format"],
-                            ));
+                            return Err(fields::unknown_key(&key.pos, &field, other, &["path", "required", "format"]));
                         }
                     }
                 }

@@ -4,17 +4,15 @@
 use super::*;
 
 pub(super) fn volumes(node: &Node, path: &str, home: Option<&str>) -> Result<Vec<VolumeMount>> {
-    let items = node
-        .as_seq()
-        .ok_or_else(|| type_error(node, path, "a list"))?;
+    let items = node.as_seq().ok_or_else(|| type_error(node, path, "a list"))?;
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let field = format!("{path}[{i}]");
         match &item.value {
-            Value::Str(spec) => out.push(syntax::parse_volume(spec, home).map_err(|m| {
-                ComposeError::invalid(&item.pos, &field, m)
-                    .with_hint("use \"SOURCE:TARGET[:ro]\" such as \"./data:/data\"")
-            })?),
+            Value::Str(spec) => out.push(
+                syntax::parse_volume(spec, home)
+                    .map_err(|m| ComposeError::invalid(&item.pos, &field, m).with_hint("use \"SOURCE:TARGET[:ro]\" such as \"./data:/data\""))?,
+            ),
             Value::Map(_) => out.push(long_volume(item, &field)?),
             _ => return Err(type_error(item, &field, "a string or a mapping")),
         }
@@ -26,11 +24,7 @@ pub(super) fn long_volume(node: &Node, path: &str) -> Result<VolumeMount> {
     let map = fields::map(node, path)?;
     let kind = match map.get("type") {
         None => {
-            return Err(ComposeError::invalid(
-                &node.pos,
-                path,
-                "missing `type` (bind, volume, tmpfs, image, npipe or cluster)",
-            ));
+            return Err(ComposeError::invalid(&node.pos, path, "missing `type` (bind, volume, tmpfs, image, npipe or cluster)"));
         }
         Some(t) => match fields::string(t, &join(path, "type"))?.as_str() {
             "bind" => MountType::Bind,
@@ -40,11 +34,7 @@ pub(super) fn long_volume(node: &Node, path: &str) -> Result<VolumeMount> {
             "image" => MountType::Image,
             "cluster" => MountType::Cluster,
             other => {
-                return Err(ComposeError::invalid(
-                    &t.pos,
-                    &join(path, "type"),
-                    format!("unknown mount type {other:?}"),
-                ));
+                return Err(ComposeError::invalid(&t.pos, &join(path, "type"), format!("unknown mount type {other:?}")));
             }
         },
     };
@@ -77,12 +67,7 @@ pub(super) fn long_volume(node: &Node, path: &str) -> Result<VolumeMount> {
                         "selinux" => bind.selinux = Some(fields::string(v, &ff)?),
                         "recursive" => bind.recursive = Some(fields::string(v, &ff)?),
                         other => {
-                            return Err(fields::unknown_key(
-                                &k.pos,
-                                &f,
-                                other,
-                                &["propagation", "create_host_path", "selinux", "recursive"],
-                            ));
+                            return Err(fields::unknown_key(&k.pos, &f, other, &["propagation", "create_host_path", "selinux", "recursive"]));
                         }
                     }
                 }
@@ -97,12 +82,7 @@ pub(super) fn long_volume(node: &Node, path: &str) -> Result<VolumeMount> {
                         "subpath" => options.subpath = Some(fields::string(v, &ff)?),
                         "labels" => options.labels = fields::string_map(v, &ff)?,
                         other => {
-                            return Err(fields::unknown_key(
-                                &k.pos,
-                                &f,
-                                other,
-                                &["nocopy", "subpath", "labels"],
-                            ));
+                            return Err(fields::unknown_key(&k.pos, &f, other, &["nocopy", "subpath", "labels"]));
                         }
                     }
                 }
@@ -125,9 +105,7 @@ pub(super) fn long_volume(node: &Node, path: &str) -> Result<VolumeMount> {
             "image" => {
                 for (k, v) in fields::map(value, &f)? {
                     match k.name.as_str() {
-                        "subpath" => {
-                            mount.image_subpath = Some(fields::string(v, &join(&f, "subpath"))?)
-                        }
+                        "subpath" => mount.image_subpath = Some(fields::string(v, &join(&f, "subpath"))?),
                         other => return Err(fields::unknown_key(&k.pos, &f, other, &["subpath"])),
                     }
                 }
@@ -138,42 +116,22 @@ pub(super) fn long_volume(node: &Node, path: &str) -> Result<VolumeMount> {
                     &key.pos,
                     path,
                     other,
-                    &[
-                        "type",
-                        "source",
-                        "target",
-                        "read_only",
-                        "consistency",
-                        "bind",
-                        "volume",
-                        "tmpfs",
-                        "image",
-                    ],
+                    &["type", "source", "target", "read_only", "consistency", "bind", "volume", "tmpfs", "image"],
                 ));
             }
         }
     }
     if mount.target.is_empty() {
-        return Err(ComposeError::invalid(
-            &node.pos,
-            path,
-            "missing `target` (the path inside the container)",
-        ));
+        return Err(ComposeError::invalid(&node.pos, path, "missing `target` (the path inside the container)"));
     }
     if kind == MountType::Bind && mount.source.is_none() {
-        return Err(ComposeError::invalid(
-            &node.pos,
-            path,
-            "a bind mount needs a `source`",
-        ));
+        return Err(ComposeError::invalid(&node.pos, path, "a bind mount needs a `source`"));
     }
     Ok(mount)
 }
 
 pub(super) fn devices(node: &Node, path: &str) -> Result<Vec<DeviceMapping>> {
-    let items = node
-        .as_seq()
-        .ok_or_else(|| type_error(node, path, "a list"))?;
+    let items = node.as_seq().ok_or_else(|| type_error(node, path, "a list"))?;
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let field = format!("{path}[{i}]");
@@ -181,36 +139,18 @@ pub(super) fn devices(node: &Node, path: &str) -> Result<Vec<DeviceMapping>> {
             Value::Str(spec) => {
                 let parts: Vec<&str> = spec.split(':').collect();
                 match parts.as_slice() {
-                    [source] => DeviceMapping {
-                        source: source.to_string(),
-                        target: source.to_string(),
-                        permissions: "rwm".into(),
-                    },
-                    [source, target] => DeviceMapping {
-                        source: source.to_string(),
-                        target: target.to_string(),
-                        permissions: "rwm".into(),
-                    },
-                    [source, target, permissions] => DeviceMapping {
-                        source: source.to_string(),
-                        target: target.to_string(),
-                        permissions: permissions.to_string(),
-                    },
+                    [source] => DeviceMapping { source: source.to_string(), target: source.to_string(), permissions: "rwm".into() },
+                    [source, target] => DeviceMapping { source: source.to_string(), target: target.to_string(), permissions: "rwm".into() },
+                    [source, target, permissions] => {
+                        DeviceMapping { source: source.to_string(), target: target.to_string(), permissions: permissions.to_string() }
+                    }
                     _ => {
-                        return Err(ComposeError::invalid(
-                            &item.pos,
-                            &field,
-                            format!("invalid device {spec:?}"),
-                        ));
+                        return Err(ComposeError::invalid(&item.pos, &field, format!("invalid device {spec:?}")));
                     }
                 }
             }
             Value::Map(map) => {
-                let mut device = DeviceMapping {
-                    source: String::new(),
-                    target: String::new(),
-                    permissions: "rwm".into(),
-                };
+                let mut device = DeviceMapping { source: String::new(), target: String::new(), permissions: "rwm".into() };
                 for (key, value) in map {
                     let f = join(&field, &key.name);
                     match key.name.as_str() {
@@ -218,12 +158,7 @@ pub(super) fn devices(node: &Node, path: &str) -> Result<Vec<DeviceMapping>> {
                         "target" => device.target = fields::string(value, &f)?,
                         "permissions" => device.permissions = fields::string(value, &f)?,
                         other => {
-                            return Err(fields::unknown_key(
-                                &key.pos,
-                                &field,
-                                other,
-                                &["source", "target", "permissions"],
-                            ));
+                            return Err(fields::unknown_key(&key.pos, &field, other, &["source", "target", "permissions"]));
                         }
                     }
                 }
@@ -240,9 +175,7 @@ pub(super) fn devices(node: &Node, path: &str) -> Result<Vec<DeviceMapping>> {
 }
 
 pub(super) fn file_references(node: &Node, path: &str) -> Result<Vec<FileReference>> {
-    let items = node
-        .as_seq()
-        .ok_or_else(|| type_error(node, path, "a list"))?;
+    let items = node.as_seq().ok_or_else(|| type_error(node, path, "a list"))?;
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let field = format!("{path}[{i}]");
@@ -261,23 +194,12 @@ pub(super) fn file_references(node: &Node, path: &str) -> Result<Vec<FileReferen
                             reference.mode = Some(match &value.value {
                                 // `mode: "0440"` is octal, as in chmod.
                                 Value::Str(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8)
-                                    .map_err(|_| {
-                                        ComposeError::invalid(
-                                            &value.pos,
-                                            &f,
-                                            format!("invalid file mode {s:?}"),
-                                        )
-                                    })?,
+                                    .map_err(|_| ComposeError::invalid(&value.pos, &f, format!("invalid file mode {s:?}")))?,
                                 _ => fields::unsigned(value, &f)?,
                             })
                         }
                         other => {
-                            return Err(fields::unknown_key(
-                                &key.pos,
-                                &field,
-                                other,
-                                &["source", "target", "uid", "gid", "mode"],
-                            ));
+                            return Err(fields::unknown_key(&key.pos, &field, other, &["source", "target", "uid", "gid", "mode"]));
                         }
                     }
                 }

@@ -26,9 +26,7 @@ pub(super) fn service_networks(node: &Node, path: &str) -> Result<IndexMap<Strin
                         "ipv6_address" => network.ipv6_address = Some(fields::string(v, &f)?),
                         "link_local_ips" => network.link_local_ips = fields::string_list(v, &f)?,
                         "mac_address" => network.mac_address = Some(fields::string(v, &f)?),
-                        "priority" | "gw_priority" => {
-                            network.priority = Some(fields::integer(v, &f)?)
-                        }
+                        "priority" | "gw_priority" => network.priority = Some(fields::integer(v, &f)?),
                         "driver_opts" => network.driver_opts = fields::string_map(v, &f)?,
                         "interface_name" => {}
                         other => {
@@ -77,20 +75,10 @@ pub(super) fn extra_hosts(node: &Node, path: &str) -> Result<IndexMap<String, Ve
                 let f = format!("{path}[{i}]");
                 let entry = fields::string(item, &f)?;
                 // `host=ip` (preferred) or the legacy `host:ip`.
-                let (host, ip) = entry
-                    .split_once('=')
-                    .or_else(|| entry.split_once(':'))
-                    .ok_or_else(|| {
-                        ComposeError::invalid(
-                            &item.pos,
-                            &f,
-                            format!("invalid extra host {entry:?}"),
-                        )
-                        .with_hint("write \"HOST=IP\" or \"HOST:IP\"")
-                    })?;
-                out.entry(host.to_string())
-                    .or_default()
-                    .push(ip.trim_start_matches('[').trim_end_matches(']').to_string());
+                let (host, ip) = entry.split_once('=').or_else(|| entry.split_once(':')).ok_or_else(|| {
+                    ComposeError::invalid(&item.pos, &f, format!("invalid extra host {entry:?}")).with_hint("write \"HOST=IP\" or \"HOST:IP\"")
+                })?;
+                out.entry(host.to_string()).or_default().push(ip.trim_start_matches('[').trim_end_matches(']').to_string());
             }
         }
         _ => return Err(type_error(node, path, "a list or a mapping")),

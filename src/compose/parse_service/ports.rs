@@ -3,30 +3,21 @@
 use super::*;
 
 pub(super) fn ports(node: &Node, path: &str) -> Result<Vec<PortMapping>> {
-    let items = node
-        .as_seq()
-        .ok_or_else(|| type_error(node, path, "a list"))?;
+    let items = node.as_seq().ok_or_else(|| type_error(node, path, "a list"))?;
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let field = format!("{path}[{i}]");
         match &item.value {
             Value::Int(_) | Value::Str(_) => {
                 let spec = item.scalar_text().unwrap_or_default();
-                out.extend(syntax::parse_port(&spec).map_err(|m| {
-                    ComposeError::invalid(&item.pos, &field, m)
-                        .with_hint("use \"HOST:CONTAINER\" such as \"8000:8000\"")
-                })?);
+                out.extend(
+                    syntax::parse_port(&spec)
+                        .map_err(|m| ComposeError::invalid(&item.pos, &field, m).with_hint("use \"HOST:CONTAINER\" such as \"8000:8000\""))?,
+                );
             }
             Value::Map(map) => {
-                let mut port = PortMapping {
-                    name: None,
-                    mode: "ingress".into(),
-                    host_ip: None,
-                    target: 0,
-                    published: None,
-                    protocol: "tcp".into(),
-                    app_protocol: None,
-                };
+                let mut port =
+                    PortMapping { name: None, mode: "ingress".into(), host_ip: None, target: 0, published: None, protocol: "tcp".into(), app_protocol: None };
                 let mut has_target = false;
                 for (key, value) in map {
                     let f = join(&field, &key.name);
@@ -37,10 +28,7 @@ pub(super) fn ports(node: &Node, path: &str) -> Result<Vec<PortMapping>> {
                         }
                         "published" => {
                             let text = fields::text(value, &f)?;
-                            port.published = Some(
-                                syntax::parse_range(&text)
-                                    .map_err(|m| ComposeError::invalid(&value.pos, &f, m))?,
-                            );
+                            port.published = Some(syntax::parse_range(&text).map_err(|m| ComposeError::invalid(&value.pos, &f, m))?);
                         }
                         "host_ip" => port.host_ip = Some(fields::string(value, &f)?),
                         "protocol" => port.protocol = fields::string(value, &f)?,
@@ -53,25 +41,13 @@ pub(super) fn ports(node: &Node, path: &str) -> Result<Vec<PortMapping>> {
                                 &key.pos,
                                 &field,
                                 other,
-                                &[
-                                    "target",
-                                    "published",
-                                    "host_ip",
-                                    "protocol",
-                                    "mode",
-                                    "name",
-                                    "app_protocol",
-                                ],
+                                &["target", "published", "host_ip", "protocol", "mode", "name", "app_protocol"],
                             ));
                         }
                     }
                 }
                 if !has_target {
-                    return Err(ComposeError::invalid(
-                        &item.pos,
-                        &field,
-                        "missing `target` (the container port)",
-                    ));
+                    return Err(ComposeError::invalid(&item.pos, &field, "missing `target` (the container port)"));
                 }
                 out.push(port);
             }

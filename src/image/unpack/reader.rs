@@ -155,10 +155,8 @@ impl<R: Read> TarReader<R> {
             }
         }
         let mut path = long_name.or_else(|| record("path").map(<[u8]>::to_vec)).unwrap_or_else(|| header.path_bytes().into_owned());
-        let link = long_link
-            .or_else(|| record("linkpath").map(<[u8]>::to_vec))
-            .or_else(|| header.link_name_bytes().map(|l| l.into_owned()))
-            .unwrap_or_default();
+        let link =
+            long_link.or_else(|| record("linkpath").map(<[u8]>::to_vec)).or_else(|| header.link_name_bytes().map(|l| l.into_owned())).unwrap_or_default();
         let mut stored = match record("size") {
             Some(v) => decimal(v, "PAX size")?,
             None => header_size,

@@ -446,12 +446,7 @@ fn pax_sparse_1_0(b: &mut TarBuilder, name: &str, real_size: u64, runs: &[(u64, 
         body.extend_from_slice(data);
     }
     let real = real_size.to_string();
-    b.pax(&[
-        ("GNU.sparse.major", b"1"),
-        ("GNU.sparse.minor", b"0"),
-        ("GNU.sparse.name", name.as_bytes()),
-        ("GNU.sparse.realsize", real.as_bytes()),
-    ]);
+    b.pax(&[("GNU.sparse.major", b"1"), ("GNU.sparse.minor", b"0"), ("GNU.sparse.name", name.as_bytes()), ("GNU.sparse.realsize", real.as_bytes())]);
     b.raw(regular_header("GNUSparseFile.0/x", body.len() as u64), &body);
 }
 
