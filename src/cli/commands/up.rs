@@ -2,9 +2,9 @@
 //! foreground) follow every container's log until they exit or Ctrl-C stops
 //! them (a second Ctrl-C kills).
 
-use super::logs::LogMux;
 use crate::cli::compose_args::UpArgs;
 use crate::cli::context::Context;
+use crate::cli::logmux::LogMux;
 use crate::project::{Converge, Session, names, order, wait};
 use crate::runtime::lifecycle;
 use crate::runtime::state::{ContainerRecord, Observed};

@@ -1,0 +1,126 @@
+//! Several containers' logs printed side by side, each line prefixed with its
+//! container (`web-1  | `) in a color of its own: what `rde logs` and a
+//! foreground `up` print.
+
+use crate::runtime::logs::{LogLine, LogReader};
+use crate::runtime::state::{ContainerRecord, Containers};
+use std::io::Write;
+
+/// ANSI colors for prefixes, in docker compose's order.
+const COLORS: [anstyle::AnsiColor; 6] = {
+    use anstyle::AnsiColor::*;
+    [Cyan, Yellow, Green, Magenta, Blue, Red]
+};
+
+/// A line written in pieces (docker's partial entries) is printed whole up to this size.
+const HELD_LINE_LIMIT: usize = 1 << 20;
+
+/// Several containers' logs read side by side, printed with prefixes. A line
+/// the log holds in pieces (longer than 16 KiB) is printed once whole, with one
+/// prefix: its pieces are held until its end arrives, the source goes quiet
+/// for a round, 1 MiB is held, or the mux is dropped.
+pub struct LogMux {
+    sources: Vec<(String, LogReader)>,
+    /// Per source: the pieces of an unfinished line.
+    held: Vec<Option<LogLine>>,
+    width: usize,
+    prefix: bool,
+    color: bool,
+    timestamps: bool,
+}
+
+impl LogMux {
+    pub fn open(containers: &Containers, project: &str, records: &[ContainerRecord], prefix: bool, color: bool, timestamps: bool) -> anyhow::Result<LogMux> {
+        let mut sources = Vec::new();
+        for r in records {
+            // `shop-web-1` is shown as `web-1`, as docker compose does.
+            let label = r.name.strip_prefix(&format!("{project}-")).unwrap_or(&r.name).to_string();
+            sources.push((label, LogReader::open(&containers.log_path(&r.id))?));
+        }
+        let width = sources.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+        let held = vec![None; sources.len()];
+        Ok(LogMux { sources, held, width, prefix, color, timestamps })
+    }
+
+    /// Everything written so far (the last `n` lines of each).
+    pub fn tail(&mut self, n: Option<usize>) -> Vec<(usize, LogLine)> {
+        let mut out = Vec::new();
+        for (i, (_, reader)) in self.sources.iter_mut().enumerate() {
+            out.extend(reader.tail(n).into_iter().map(|l| (i, l)));
+        }
+        out
+    }
+
+    /// Print what arrived since the last call; whether anything did.
+    pub fn print_available(&mut self) -> bool {
+        let mut lines = Vec::new();
+        for (i, (_, reader)) in self.sources.iter_mut().enumerate() {
+            lines.extend(reader.read_available().into_iter().map(|l| (i, l)));
+        }
+        lines.sort_by(|a, b| a.1.time.cmp(&b.1.time));
+        self.print(&lines);
+        !lines.is_empty()
+    }
+
+    /// Print `lines` (source index, entry); pieces of a line are joined.
+    /// Lines held from an earlier call whose source sent nothing now are printed too.
+    pub fn print(&mut self, lines: &[(usize, LogLine)]) {
+        let mut out = std::io::stdout().lock();
+        let mut active = vec![false; self.sources.len()];
+        for (i, line) in lines {
+            active[*i] = true;
+            let whole = match self.held[*i].take() {
+                Some(mut held) => {
+                    held.log.push_str(&line.log);
+                    held
+                }
+                None => line.clone(),
+            };
+            if whole.log.ends_with('\n') || whole.log.len() >= HELD_LINE_LIMIT {
+                self.write_line(&mut out, *i, &whole);
+            } else {
+                self.held[*i] = Some(whole);
+            }
+        }
+        for (i, active) in active.into_iter().enumerate() {
+            if !active {
+                self.release(&mut out, i);
+            }
+        }
+        let _ = out.flush();
+    }
+
+    fn release(&mut self, out: &mut impl Write, i: usize) {
+        if let Some(line) = self.held[i].take() {
+            self.write_line(out, i, &line);
+        }
+    }
+
+    fn write_line(&self, out: &mut impl Write, i: usize, line: &LogLine) {
+        let mut text = String::new();
+        if self.prefix {
+            let label = format!("{:<width$} | ", self.sources[i].0, width = self.width);
+            text = crate::output::paint(self.color, COLORS[i % COLORS.len()], &label);
+        }
+        if self.timestamps {
+            text.push_str(&line.time);
+            text.push(' ');
+        }
+        text.push_str(&line.log);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let _ = out.write_all(text.as_bytes());
+    }
+}
+
+impl Drop for LogMux {
+    /// What is still held (output that ended without a newline) is printed.
+    fn drop(&mut self) {
+        let mut out = std::io::stdout().lock();
+        for i in 0..self.held.len() {
+            self.release(&mut out, i);
+        }
+        let _ = out.flush();
+    }
+}
