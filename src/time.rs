@@ -42,6 +42,77 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86_400 + hour * 3600 + min * 60 + sec - offset)
 }
 
+/// A `--since`/`--until` value that is none of docker's forms.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error(
+    "invalid time {0:?}; hint: a duration before now (10m, 1h30m, 1.5h), an RFC 3339 time (2026-01-02T15:04:05Z), a local date or time (2026-01-02, 2026-01-02T15:04), or unix seconds"
+)]
+pub struct TimeError(pub String);
+
+/// docker's `--since`/`--until` values (moby's `GetTimestamp`), as seconds
+/// since the epoch (with a fraction): a Go duration before `now` (`90s`,
+/// `1h30m`, `1.5h`, `300ms`), an RFC 3339 time, a date or time without a zone
+/// taken as local time (`2006-01-02`, `2006-01-02T15`, `2006-01-02T15:04`,
+/// `2006-01-02T15:04:05[.999]`), or unix seconds with an optional fraction.
+pub fn parse_timestamp(text: &str, now: f64) -> Result<f64, TimeError> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+    let bad = || TimeError(text.to_string());
+    if let Some(d) = go_duration(text) {
+        return Ok(now - d);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9);
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        return Ok(secs);
+    }
+    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .or_else(|| {
+            let (date, hour) = text.split_once('T').unwrap_or((text, "0"));
+            let hour: u32 = if hour.len() == 2 { hour.parse().ok()? } else { (hour == "0").then_some(0)? };
+            NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?.and_hms_opt(hour, 0, 0)
+        })
+        .ok_or_else(bad)?;
+    let local = chrono::Local.from_local_datetime(&naive).earliest().ok_or_else(bad)?;
+    Ok(local.timestamp() as f64 + f64::from(local.timestamp_subsec_nanos()) / 1e9)
+}
+
+/// Go's `time.ParseDuration` in seconds: `[-+]` then one or more `<decimal><unit>`
+/// with units ns, us (µs), ms, s, m, h; a bare `0` is zero.
+fn go_duration(text: &str) -> Option<f64> {
+    let (sign, mut rest) = match text.strip_prefix('-') {
+        Some(r) => (-1.0, r),
+        None => (1.0, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if rest == "0" {
+        return Some(0.0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').filter(|n| *n > 0)?;
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = &rest[unit..];
+    }
+    Some(sign * total)
+}
+
 /// Now as RFC 3339 UTC with nanoseconds, as docker's logs carry it.
 pub fn now_rfc3339() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -85,5 +156,24 @@ mod tests {
         assert_eq!(format_rfc3339(1_714_557_600, 5), "2024-05-01T10:00:00.000000005Z");
         assert_eq!(format_rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
         assert_eq!(parse_rfc3339(&format_rfc3339(1_234_567_890, 42)), Some(1_234_567_890));
+    }
+
+    #[test]
+    fn docker_time_filters() {
+        let now = 1_000_000.0;
+        assert_eq!(parse_timestamp("90s", now), Ok(now - 90.0));
+        assert_eq!(parse_timestamp("1h30m", now), Ok(now - 5400.0));
+        assert_eq!(parse_timestamp("1.5h", now), Ok(now - 5400.0));
+        assert!((parse_timestamp("300ms", now).unwrap() - (now - 0.3)).abs() < 1e-9);
+        assert_eq!(parse_timestamp("2024-05-01T10:00:00+02:00", now), Ok(1_714_550_400.0));
+        assert_eq!(parse_timestamp("1714550400.5", now), Ok(1_714_550_400.5));
+        // Without a zone: local time, the same instant however it is spelled.
+        let day = parse_timestamp("2024-05-01", now).unwrap();
+        assert_eq!(parse_timestamp("2024-05-01T00", now), Ok(day));
+        assert_eq!(parse_timestamp("2024-05-01T00:00", now), Ok(day));
+        assert_eq!(parse_timestamp("2024-05-01T01:00:00", now), Ok(day + 3600.0));
+        for bad in ["", "10x", "h", "yesterday", "2024-13-01", "1h-5m"] {
+            assert_eq!(parse_timestamp(bad, now), Err(TimeError(bad.to_string())), "{bad}");
+        }
     }
 }

@@ -390,7 +390,7 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     pub timestamps: bool,
-    /// Only lines since a time: RFC 3339, unix seconds, or a duration ago (30s, 10m, 2h)
+    /// Only lines since a time: a duration ago (30s, 1h30m), RFC 3339, a local date or time, or unix seconds
     #[arg(long)]
     pub since: Option<String>,
 }

@@ -44,21 +44,7 @@ fn print(lines: &[LogLine], timestamps: bool) {
     let _ = out.flush();
 }
 
-/// `--since`: an RFC 3339 time, unix seconds, or a duration before now (`90s`, `10m`, `2h`).
+/// `--since`: docker's forms (see [`crate::time::parse_timestamp`]), as whole seconds.
 fn parse_since(text: &str) -> anyhow::Result<i64> {
-    if let Some(t) = crate::time::parse_rfc3339(text) {
-        return Ok(t);
-    }
-    if let Ok(secs) = text.parse::<i64>() {
-        return Ok(secs);
-    }
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => anyhow::bail!("invalid --since {text:?}; hint: a time like 2026-01-02T15:04:05Z, unix seconds, or a duration such as 10m"),
-    };
-    let n: i64 = number.parse().map_err(|_| anyhow::anyhow!("invalid --since {text:?}; hint: a duration such as 10m"))?;
-    Ok(crate::time::now_unix() as i64 - n * scale)
+    Ok(crate::time::parse_timestamp(text, crate::time::now_unix() as f64)?.floor() as i64)
 }
