@@ -193,16 +193,7 @@ fn reconcile(containers: &Containers, record: &ContainerRecord, paths: &Paths) -
     if state.shim().is_some_and(|p| p.alive()) || matches!(state.status, Some(Status::Exited)) {
         return Ok(());
     }
-    let mut errors = Vec::new();
-    if let Ok(mut c) = libcontainer::container::Container::load(super::shim::libcontainer_root(paths).join(&record.id))
-        && let Err(e) = c.delete(true)
-    {
-        errors.push(format!("delete container state: {e}"));
-    }
-    if let Err(e) = super::rootfs::unmount(&containers.dir(&record.id).join("merged")) {
-        errors.push(format!("unmount rootfs: {e}"));
-    }
-    errors.extend(crate::net::connect::disconnect(paths, &record.id, &record.network.network_names()));
+    let errors = super::shim::release(paths, &record.id, &containers.dir(&record.id), &record.network.network_names());
     if state.status == Some(Status::Running) {
         state.status = Some(Status::Exited);
         state.exit_code = Some(state.exit_code.unwrap_or(137));
@@ -225,13 +216,7 @@ pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, pa
         let _ = init.signal(Signal::SIGKILL);
         wait_stopped(containers, record, Duration::from_secs(10));
     }
-    // The shim writes its last state while it exits: let it finish before removing.
-    if let Some(shim) = containers.state(&record.id).shim() {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while shim.alive() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
+    wait_for_shim(containers.state(&record.id).shim());
     if let Err(e) = reconcile(containers, record, paths) {
         errors.push(e.to_string());
     }
@@ -240,6 +225,15 @@ pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, pa
         errors.push(format!("remove {}: {e}", dir.display()));
     }
     if errors.is_empty() { Ok(()) } else { Err(LifecycleError::Cleanup(errors.join("; "))) }
+}
+
+/// The shim writes its last state while it exits: let it finish (at most 10 s).
+fn wait_for_shim(shim: Option<crate::process::ProcessId>) {
+    let Some(shim) = shim else { return };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while shim.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Remove a container whose record is corrupt (`Containers::find` said so):
@@ -253,24 +247,11 @@ pub fn remove_broken(containers: &Containers, id: &str, paths: &Paths) -> Result
     if let Some(init) = state.init().filter(|p| p.alive()) {
         let _ = init.signal(Signal::SIGKILL);
     }
-    if let Some(shim) = state.shim() {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while shim.alive() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-    if let Ok(mut c) = libcontainer::container::Container::load(super::shim::libcontainer_root(paths).join(id))
-        && let Err(e) = c.delete(true)
-    {
-        errors.push(format!("delete container state: {e}"));
-    }
+    wait_for_shim(state.shim());
     let dir = containers.dir(id);
-    if let Err(e) = super::rootfs::unmount(&dir.join("merged")) {
-        errors.push(format!("unmount rootfs: {e}"));
-    }
-    let networks = crate::net::network::Networks::open(paths).and_then(|n| n.all()).map(|all| all.into_iter().map(|n| n.name).collect::<Vec<_>>());
-    match networks {
-        Ok(names) => errors.extend(crate::net::connect::disconnect(paths, id, &names)),
+    // Which networks it was on is in the lost record: look on every one.
+    match crate::net::network::Networks::open(paths).and_then(|n| n.all()) {
+        Ok(all) => errors.extend(super::shim::release(paths, id, &dir, &all.into_iter().map(|n| n.name).collect::<Vec<_>>())),
         Err(e) => errors.push(e.to_string()),
     }
     if let Err(e) = crate::fsutil::remove_tree(&dir) {

@@ -215,10 +215,6 @@ fn copy_tree(src: BorrowedFd<'_>, dest: BorrowedFd<'_>) -> std::io::Result<()> {
     for name in names {
         let st = rustix::fs::statat(src, &name, AtFlags::SYMLINK_NOFOLLOW)?;
         let owner = (Some(rustix::fs::Uid::from_raw(st.st_uid)), Some(rustix::fs::Gid::from_raw(st.st_gid)));
-        let times = Timestamps {
-            last_access: rustix::fs::Timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec as _ },
-            last_modification: rustix::fs::Timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec as _ },
-        };
         match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => {
                 rustix::fs::mkdirat(dest, &name, Mode::from_raw_mode(0o700))?;
@@ -238,7 +234,7 @@ fn copy_tree(src: BorrowedFd<'_>, dest: BorrowedFd<'_>) -> std::io::Result<()> {
                 let target = rustix::fs::readlinkat(src, &name, Vec::new())?;
                 rustix::fs::symlinkat(target.as_c_str(), dest, &name)?;
                 rustix::fs::chownat(dest, &name, owner.0, owner.1, AtFlags::SYMLINK_NOFOLLOW)?;
-                rustix::fs::utimensat(dest, &name, &times, AtFlags::SYMLINK_NOFOLLOW)?;
+                rustix::fs::utimensat(dest, &name, &times_of(&st), AtFlags::SYMLINK_NOFOLLOW)?;
             }
             FileType::Fifo => {
                 rustix::fs::mknodat(dest, &name, FileType::Fifo, Mode::from_raw_mode(st.st_mode & 0o7777), 0)?;
@@ -251,16 +247,20 @@ fn copy_tree(src: BorrowedFd<'_>, dest: BorrowedFd<'_>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// An inode's access and modification times, to set on its copy.
+fn times_of(st: &rustix::fs::Stat) -> Timestamps {
+    Timestamps {
+        last_access: rustix::fs::Timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec as _ },
+        last_modification: rustix::fs::Timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec as _ },
+    }
+}
+
 /// Owner, then mode (a chown clears set-id bits), then times, from one open inode to another.
 fn copy_attributes(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> std::io::Result<()> {
     let st = rustix::fs::fstat(from)?;
     rustix::fs::fchown(to, Some(rustix::fs::Uid::from_raw(st.st_uid)), Some(rustix::fs::Gid::from_raw(st.st_gid)))?;
     rustix::fs::fchmod(to, Mode::from_raw_mode(st.st_mode & 0o7777))?;
-    let times = Timestamps {
-        last_access: rustix::fs::Timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec as _ },
-        last_modification: rustix::fs::Timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec as _ },
-    };
-    rustix::fs::futimens(to, &times)?;
+    rustix::fs::futimens(to, &times_of(&st))?;
     Ok(())
 }
 

@@ -565,8 +565,16 @@ fn teardown(record: &ContainerRecord, dir: &Path, paths: &Paths, children: Child
             let _ = waitpid(pid, None);
         }
     }
+    release(paths, &record.id, dir, &record.network.network_names())
+}
+
+/// What a container holds once its init is gone: libcontainer's state, the
+/// rootfs mount (in `dir`), its endpoints on `networks`. Released by the shim
+/// after each exit, and by the CLI for a shim that died. Every step runs;
+/// returns what failed.
+pub fn release(paths: &Paths, id: &str, dir: &Path, networks: &[String]) -> Vec<String> {
     let mut errors = Vec::new();
-    if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root(paths).join(&record.id))
+    if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root(paths).join(id))
         && let Err(e) = c.delete(true)
     {
         errors.push(format!("delete the container: {e}"));
@@ -574,7 +582,7 @@ fn teardown(record: &ContainerRecord, dir: &Path, paths: &Paths, children: Child
     if let Err(e) = super::rootfs::unmount(&dir.join("merged")) {
         errors.push(format!("unmount the root filesystem: {e}"));
     }
-    errors.extend(connect::disconnect(paths, &record.id, &record.network.network_names()));
+    errors.extend(connect::disconnect(paths, id, networks));
     errors
 }
 
