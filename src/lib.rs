@@ -2,6 +2,7 @@
 //! thin shell over these modules; they are a library so that integration tests
 //! can exercise pure logic (the compose loader) directly.
 
+pub mod build;
 pub mod cli;
 pub mod compose;
 pub mod fsutil;

@@ -35,6 +35,11 @@ pub fn take_pending() -> Option<i32> {
     Some(PENDING.swap(0, Ordering::SeqCst)).filter(|s| *s != 0)
 }
 
+/// Whether a signal that ends a command (INT, TERM, HUP, QUIT) is remembered, without taking it.
+pub fn interrupted() -> bool {
+    matches!(PENDING.load(Ordering::SeqCst), libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT)
+}
+
 /// Pass a remembered signal, if any, on to `pid`.
 pub fn forward_to(pid: i32) {
     let sig = PENDING.swap(0, Ordering::SeqCst);

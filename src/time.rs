@@ -79,6 +79,12 @@ pub fn parse_timestamp(text: &str, now: f64) -> Result<f64, TimeError> {
     Ok(local.timestamp() as f64 + f64::from(local.timestamp_subsec_nanos()) / 1e9)
 }
 
+/// A non-negative Go duration (`30s`, `1m30s`, `1.5h`), as Dockerfile
+/// HEALTHCHECK flags and compose durations take them.
+pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
+    go_duration(text).filter(|d| *d >= 0.0).map(std::time::Duration::from_secs_f64)
+}
+
 /// Go's `time.ParseDuration` in seconds: `[-+]` then one or more `<decimal><unit>`
 /// with units ns, us (µs), ms, s, m, h; a bare `0` is zero.
 fn go_duration(text: &str) -> Option<f64> {

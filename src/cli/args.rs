@@ -109,6 +109,75 @@ pub enum Command {
     /// Manage rde itself
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(BuilderCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BuilderPruneArgs {
+    /// Remove all build cache, not only entries unused for 48 hours
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `docker build`'s flags.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The build context: a directory
+    #[arg(value_name = "PATH")]
+    pub context: std::path::PathBuf,
+    /// Name and optionally a tag (name:tag); repeatable
+    #[arg(short, long = "tag")]
+    pub tag: Vec<String>,
+    /// The Dockerfile (default: PATH/Dockerfile); `-` reads it from stdin
+    #[arg(short, long = "file")]
+    pub file: Option<String>,
+    /// Set a build-time variable (KEY=VALUE, or KEY to take it from the environment)
+    #[arg(long = "build-arg")]
+    pub build_arg: Vec<String>,
+    /// The stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use the build cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always pull the base images
+    #[arg(long)]
+    pub pull: bool,
+    /// Set metadata on the image (KEY=VALUE)
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Networking for RUN steps: default, none or host
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Add a host-to-IP mapping to RUN steps' /etc/hosts (host:ip)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// A secret for RUN --mount=type=secret: id=ID,src=PATH (or env=VAR)
+    #[arg(long)]
+    pub secret: Vec<String>,
+    /// Progress output: auto, plain, tty or quiet
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    /// Print only the image id
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image id to this file
+    #[arg(long)]
+    pub iidfile: Option<std::path::PathBuf>,
+    /// Target platform (only the host's is supported)
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -429,6 +498,8 @@ pub struct ContainerInspectArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(Box<BuildArgs>),
     /// Download an image from a registry
     Pull(PullArgs),
     /// List images

@@ -39,6 +39,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Network(NetworkCommand::Inspect(args)) => commands::network_inspect::run(&ctx, args),
         Command::Network(NetworkCommand::Rm(args)) => commands::network_rm::run(&ctx, args),
         Command::Network(NetworkCommand::Prune) => commands::network_rm::prune(&ctx),
+        Command::Image(ImageCommand::Build(args)) => commands::image_build::run(&ctx, *args),
+        Command::Builder(BuilderCommand::Prune(args)) => commands::builder_prune::run(&ctx, args),
         Command::Image(ImageCommand::Pull(args)) => commands::image_pull::run(&ctx, args),
         Command::Image(ImageCommand::Ls(args)) => commands::image_ls::run(&ctx, args),
         Command::Image(ImageCommand::Inspect(args)) => commands::image_inspect::run(&ctx, args),

@@ -8,6 +8,9 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// An uncompressed layer (OCI image spec, layer media types): what a build stores until a push compresses it.
+pub const MEDIA_OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const DOCKER_SCHEMA1: [&str; 2] = ["application/vnd.docker.distribution.manifest.v1+prettyjws", "application/vnd.docker.distribution.manifest.v1+json"];
 
 /// The largest manifest or index rde reads: the distribution registry refuses to

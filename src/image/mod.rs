@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod digest;
+pub mod layer_tar;
 pub mod lookup;
 pub mod manifest;
 pub mod platform;

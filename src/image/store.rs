@@ -6,6 +6,7 @@
 //! <root>/layers-v1/<diff-id hex>/     one unpacked layer: diff/ (an overlay lower dir) + meta.json
 //! <root>/images-v1/<id hex>.json      one image record (id = config digest)
 //! <root>/images-v1/tags.json          "docker.io/library/postgres:15" -> image id
+//! <root>/build-cache-v1/<key hex>.json one build step's result (config + layers), by cache key
 //! <root>/tmp/                         staging, same filesystem so renames are atomic
 //! <root>/locks/                       advisory locks: one per layer, one for image metadata
 //! ```
@@ -86,6 +87,24 @@ pub struct ImageRecord {
     pub pulled_at: u64,
 }
 
+/// One build step's result, kept so the same step with the same inputs is not
+/// run again: the image config after the step and the layers below it. `key`
+/// chains the parent step's key, the instruction and its inputs (see `build::cache`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CacheRecord {
+    pub key: Digest,
+    /// The config blob (stored under blobs-v1) after the step.
+    pub config: Digest,
+    pub layers: Vec<ImageLayer>,
+    /// The instruction, for `system df -v` and `builder prune` output.
+    pub description: String,
+    /// Unix seconds.
+    pub created: u64,
+    pub last_used: u64,
+    /// Bytes of the layer the step added (0 for a metadata step).
+    pub size: u64,
+}
+
 pub struct Store {
     root: PathBuf,
     pub overlay_xattrs: OverlayXattrs,
@@ -93,7 +112,7 @@ pub struct Store {
 
 impl Store {
     pub fn open(root: &Path, overlay_xattrs: OverlayXattrs) -> Result<Store, StoreError> {
-        for dir in ["blobs-v1/sha256", "layers-v1", "images-v1", "tmp", "locks"] {
+        for dir in ["blobs-v1/sha256", "layers-v1", "images-v1", "build-cache-v1", "tmp", "locks"] {
             let p = root.join(dir);
             std::fs::create_dir_all(&p).map_err(io_err(&p))?;
         }
@@ -281,8 +300,10 @@ impl Store {
         if !broken.is_empty() {
             return Err(broken.into_iter().map(|(_, e)| e).collect());
         }
-        let used_layers: BTreeSet<String> = images.iter().flat_map(|i| i.layers.iter().map(|l| l.diff_id.hex().to_string())).collect();
-        let mut used_blobs: BTreeSet<String> = BTreeSet::new();
+        let cache = self.cache_records().map_err(|e| vec![e])?;
+        let mut used_layers: BTreeSet<String> = images.iter().flat_map(|i| i.layers.iter().map(|l| l.diff_id.hex().to_string())).collect();
+        used_layers.extend(cache.iter().flat_map(|c| c.layers.iter().map(|l| l.diff_id.hex().to_string())));
+        let mut used_blobs: BTreeSet<String> = cache.iter().map(|c| c.config.hex().to_string()).collect();
         for image in &images {
             used_blobs.insert(image.id.hex().to_string());
             used_blobs.insert(image.manifest_digest.hex().to_string());
@@ -352,6 +373,100 @@ impl Store {
             drop(guard);
         }
         errors
+    }
+
+    // ---- build cache ----
+
+    fn cache_path(&self, key: &Digest) -> PathBuf {
+        self.root.join("build-cache-v1").join(format!("{}.json", key.hex()))
+    }
+
+    /// The cached result of a build step, if every part of it is still stored
+    /// (a record whose layers or config went is treated as a miss).
+    pub fn cache_record(&self, key: &Digest) -> Option<CacheRecord> {
+        let record: CacheRecord = fsutil::read_json(&self.cache_path(key)).ok().flatten()?;
+        let complete = self.has_blob(&record.config) && record.layers.iter().all(|l| self.has_layer(&l.diff_id));
+        complete.then_some(record)
+    }
+
+    pub fn save_cache_record(&self, record: &CacheRecord) -> Result<(), StoreError> {
+        write_json(&self.cache_path(&record.key), record)
+    }
+
+    /// Every readable cache record (unreadable ones are skipped: the cache is only a cache).
+    pub fn cache_records(&self) -> Result<Vec<CacheRecord>, StoreError> {
+        let dir = self.root.join("build-cache-v1");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+            if let Ok(Some(record)) = fsutil::read_json::<CacheRecord>(&entry.path()) {
+                out.push(record);
+            }
+        }
+        out.sort_by(|a, b| b.last_used.cmp(&a.last_used).then(a.key.cmp(&b.key)));
+        Ok(out)
+    }
+
+    /// Forget the cache records `doomed` picks (by key), then remove what only
+    /// they used. Returns (records removed, bytes freed).
+    pub fn prune_cache(&self, doomed: impl Fn(&CacheRecord) -> bool) -> Result<(usize, u64), Vec<StoreError>> {
+        let mut errors = Vec::new();
+        let mut removed = 0;
+        for record in self.cache_records().map_err(|e| vec![e])? {
+            if doomed(&record) {
+                let path = self.cache_path(&record.key);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => errors.push(StoreError::Io { path, source: e }),
+                }
+            }
+        }
+        let freed = match self.remove_unreferenced() {
+            Ok(freed) => freed,
+            Err(e) => {
+                errors.extend(e);
+                0
+            }
+        };
+        if errors.is_empty() { Ok((removed, freed)) } else { Err(errors) }
+    }
+
+    fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Publish a directory written by a build (an overlay upper dir or a
+    /// COPY's output) as the layer `digest` describes: renamed into the store,
+    /// never copied. When the store already has that layer, `dir` is removed.
+    pub fn commit_built_layer(&self, dir: &Path, digest: &super::layer_tar::LayerDigest) -> Result<LayerMeta, StoreError> {
+        let diff_id = &digest.diff_id;
+        let _lock = self.lock_layer(diff_id)?;
+        if let Some(meta) = self.layer_meta(diff_id) {
+            self.discard_staging(dir);
+            return Ok(meta);
+        }
+        let staging = self.layer_staging(diff_id)?;
+        let diff = staging.join("diff");
+        std::fs::remove_dir(&diff).map_err(io_err(&diff))?;
+        std::fs::rename(dir, &diff).map_err(io_err(dir))?;
+        let meta = LayerMeta {
+            diff_id: diff_id.clone(),
+            // Kept uncompressed: a layer is compressed when it is pushed or saved.
+            compressed_digest: diff_id.clone(),
+            media_type: super::manifest::MEDIA_OCI_LAYER_TAR.to_string(),
+            compressed_size: digest.size,
+            overlay_xattrs: self.overlay_xattrs,
+            stats: super::unpack::UnpackStats { entries: digest.entries, file_bytes: digest.file_bytes, ..Default::default() },
+        };
+        self.commit_layer(&staging, &meta)?;
+        Ok(meta)
+    }
+
+    /// A directory on the store's filesystem for a build's scratch work (renames into the store stay atomic).
+    pub fn scratch_dir(&self, what: &str) -> Result<PathBuf, StoreError> {
+        let dir = self.root.join("tmp").join(format!("build-{what}-{}", fsutil::unique_suffix()));
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(dir)
     }
 
     /// Bytes of unpacked layers and of blobs, for `system df`.

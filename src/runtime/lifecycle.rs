@@ -227,6 +227,12 @@ pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, pa
     if errors.is_empty() { Ok(()) } else { Err(LifecycleError::Cleanup(errors.join("; "))) }
 }
 
+/// Wait until the container's shim has released what it held (the rootfs
+/// mount above all) after the container exited: its upper dir is then final.
+pub fn wait_released(containers: &Containers, record: &ContainerRecord) {
+    wait_for_shim(containers.state(&record.id).shim());
+}
+
 /// The shim writes its last state while it exits: let it finish (at most 10 s).
 fn wait_for_shim(shim: Option<crate::process::ProcessId>) {
     let Some(shim) = shim else { return };

@@ -1,3 +1,4 @@
+pub mod builder_prune;
 pub mod config;
 pub mod container_exec;
 pub mod container_inspect;
@@ -11,6 +12,7 @@ pub mod container_start;
 pub mod container_stop;
 pub mod down;
 pub mod exec;
+pub mod image_build;
 pub mod image_inspect;
 pub mod image_ls;
 pub mod image_pull;

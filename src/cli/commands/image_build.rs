@@ -1,0 +1,111 @@
+use crate::build::{self, BuildNetwork, BuildOptions, DockerfileSource};
+use crate::cli::args::BuildArgs;
+use crate::cli::context::Context;
+use crate::image::reference::Reference;
+use std::collections::BTreeMap;
+use std::io::Read;
+
+pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<i32> {
+    let printer = ctx.printer(args.quiet);
+    anyhow::ensure!(
+        args.context.is_dir(),
+        "build context {} is not a directory; hint: give the directory holding the Dockerfile, e.g. `rde image build -t app .`",
+        args.context.display()
+    );
+    if let Some(p) = &args.platform {
+        let wanted: crate::image::platform::Platform = p.parse()?;
+        let host = crate::image::platform::Platform::host();
+        anyhow::ensure!(
+            wanted.os == host.os && wanted.architecture == host.architecture,
+            "--platform {p}: rde builds only for this host's platform ({host}); hint: leave --platform out"
+        );
+    }
+    let dockerfile = match args.file.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            DockerfileSource::Text(text)
+        }
+        Some(f) => DockerfileSource::Path(f.into()),
+        None => DockerfileSource::Path(args.context.join("Dockerfile")),
+    };
+    if let DockerfileSource::Path(p) = &dockerfile {
+        anyhow::ensure!(p.is_file(), "Dockerfile {} not found; hint: name it with -f FILE", p.display());
+    }
+    let tags = args.tag.iter().map(|t| t.parse::<Reference>().map_err(|e| anyhow::anyhow!("invalid tag {t:?}: {e}"))).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut build_args = BTreeMap::new();
+    for a in &args.build_arg {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                build_args.insert(k.to_string(), v.to_string());
+            }
+            // `--build-arg NAME`: the value from our environment, or nothing.
+            None => {
+                if let Ok(v) = std::env::var(a) {
+                    build_args.insert(a.clone(), v);
+                }
+            }
+        }
+    }
+    let labels = args.label.iter().map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string()))).collect();
+    let network = match args.network.as_str() {
+        "default" | "bridge" => BuildNetwork::Default,
+        "none" => BuildNetwork::None,
+        "host" => BuildNetwork::Host,
+        other => anyhow::bail!("--network {other:?} is not supported for builds; hint: default, none or host"),
+    };
+    let add_hosts = args
+        .add_host
+        .iter()
+        .map(|h| {
+            h.split_once([':', '=']).map(|(n, ip)| (n.to_string(), ip.to_string())).ok_or_else(|| anyhow::anyhow!("invalid --add-host {h:?}; hint: HOST:IP"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut secrets = BTreeMap::new();
+    for s in &args.secret {
+        let fields: BTreeMap<&str, &str> = s.split(',').filter_map(|kv| kv.split_once('=')).collect();
+        let id = fields.get("id").ok_or_else(|| anyhow::anyhow!("--secret {s:?} has no id=; hint: --secret id=ID,src=PATH"))?;
+        let src = match (fields.get("src").or(fields.get("source")), fields.get("env")) {
+            (Some(src), _) => std::path::PathBuf::from(src),
+            (None, Some(var)) => {
+                let value = std::env::var(var).map_err(|_| anyhow::anyhow!("--secret {s:?}: environment variable {var} is not set"))?;
+                let dir = ctx.paths.run.join("secrets");
+                std::fs::create_dir_all(&dir)?;
+                let path = dir.join(format!("{}-{id}", std::process::id()));
+                crate::fsutil::write_atomic(&path, value.as_bytes(), 0o600)?;
+                path
+            }
+            (None, None) => anyhow::bail!("--secret {s:?} has no src=; hint: --secret id=ID,src=PATH"),
+        };
+        anyhow::ensure!(src.is_file(), "--secret {id}: {} is not a file", src.display());
+        secrets.insert(id.to_string(), src);
+    }
+    let progress = if args.quiet { build::progress::ProgressMode::Quiet } else { args.progress.parse().map_err(anyhow::Error::msg)? };
+    let opts = BuildOptions {
+        context: args.context.clone(),
+        dockerfile,
+        tags,
+        build_args,
+        target: args.target.clone(),
+        no_cache: args.no_cache,
+        pull: args.pull,
+        labels,
+        network,
+        add_hosts,
+        secrets,
+        progress,
+    };
+    let store = ctx.store()?;
+    let containers = ctx.containers()?;
+    let registry = || ctx.registry().map_err(|e| e.to_string());
+    crate::signals::catch_forwardable();
+    let env = build::Env { store: &store, containers: &containers, paths: &ctx.paths, registry: &registry, printer: &printer };
+    let built = build::build(&env, &opts)?;
+    if let Some(f) = &args.iidfile {
+        crate::fsutil::write_atomic(f, built.id.to_string().as_bytes(), 0o644)?;
+    }
+    if args.quiet {
+        printer.result(built.id.to_string());
+    }
+    Ok(0)
+}
