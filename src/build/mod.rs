@@ -305,6 +305,7 @@ impl Builder<'_> {
         let header = format!("[{label} 1/{count}] FROM {base}");
         let t0 = Instant::now();
         self.progress.start(self.step, &header);
+        let mut pulled = false;
         let mut state = if base.eq_ignore_ascii_case("scratch") {
             StageState { config: ImageConfigJson::scratch(), layers: Vec::new(), key: Digest::of(b"scratch"), args: Vec::new() }
         } else if let Some(j) = self.dockerfile.stage_index(&base, index) {
@@ -312,7 +313,8 @@ impl Builder<'_> {
             s.args.clear();
             s
         } else {
-            let image = self.base_image(&base, stage.line)?;
+            let (image, was_pulled) = self.base_image(&base, stage.line)?;
+            pulled = was_pulled;
             let bytes = self
                 .env
                 .store
@@ -321,7 +323,8 @@ impl Builder<'_> {
             let config = ImageConfigJson::parse(&bytes).map_err(|e| self.step_error(stage.line, format!("the config of {base}: {e}"), None))?;
             StageState { config, layers: image.layers.clone(), key: Digest::of(format!("FROM {}", image.id).as_bytes()), args: Vec::new() }
         };
-        self.progress.done(self.step, t0.elapsed(), false);
+        // A base already in the store is BuildKit's "CACHED"; a pull is work done.
+        self.progress.done(self.step, t0.elapsed(), !pulled);
         // ONBUILD triggers of the base run first, then are cleared (docker's rule).
         let triggers = state.config.list("OnBuild").unwrap_or_default();
         if !triggers.is_empty() {
@@ -339,17 +342,18 @@ impl Builder<'_> {
     }
 
     /// The base image: from the store, pulled when missing (or always with `--pull`).
-    fn base_image(&self, name: &str, line: usize) -> Result<ImageRecord, BuildError> {
+    /// (the image, whether it was pulled now).
+    fn base_image(&self, name: &str, line: usize) -> Result<(ImageRecord, bool), BuildError> {
         if !self.opts.pull
             && let Ok((image, _)) = lookup::find(self.env.store, name)
         {
-            return Ok(image);
+            return Ok((image, false));
         }
         let reference: Reference = name.parse().map_err(|e: crate::image::reference::ReferenceError| BuildError::BadBase(name.to_string(), e.to_string()))?;
         let client = (self.env.registry)().map_err(|e| self.step_error(line, e, None))?;
         pull::pull(&client, self.env.store, &reference, &PullOptions { platform: None }, self.env.printer)
             .map_err(|e| BuildError::Pull { image: name.to_string(), source: Box::new(e) })?;
-        Ok(lookup::find(self.env.store, name).map_err(|e| self.step_error(line, e.to_string(), None))?.0)
+        Ok((lookup::find(self.env.store, name).map_err(|e| self.step_error(line, e.to_string(), None))?.0, true))
     }
 
     /// One instruction.
@@ -745,7 +749,7 @@ impl Builder<'_> {
             let s = self.done.get(&j).ok_or_else(|| self.step_error(line, format!("stage {from} is not built"), None))?;
             return Ok(copy::FromSource { layers: s.layers.clone(), key: s.key.to_string() });
         }
-        let image = self.base_image(from, line)?;
+        let (image, _) = self.base_image(from, line)?;
         Ok(copy::FromSource { layers: image.layers.clone(), key: image.id.to_string() })
     }
 

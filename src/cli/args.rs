@@ -406,6 +406,8 @@ pub struct RunArgs {
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
     pub image: String,
+    /// The command and its arguments (flags after the image belong to the command, as in docker)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 

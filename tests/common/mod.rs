@@ -37,7 +37,12 @@ pub fn unique_network() -> (String, String) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tag = (std::process::id().wrapping_mul(31).wrapping_add(n)) % 4096;
-    (format!("rt{tag:03x}"), format!("10.{}.0.0/16", 100 + (std::process::id() % 10) * 15 + n % 15))
+    // 10.213.0.0/16 is the package mirror's (scripts/test-mirror, 10.213.0.1): never a test network's.
+    let second = match 100 + (std::process::id() % 10) * 15 + n % 15 {
+        213 => 250,
+        x => x,
+    };
+    (format!("rt{tag:03x}"), format!("10.{second}.0.0/16"))
 }
 
 impl Env {

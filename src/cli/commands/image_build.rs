@@ -100,7 +100,21 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<i32> {
     let registry = || ctx.registry().map_err(|e| e.to_string());
     crate::signals::catch_forwardable();
     let env = build::Env { store: &store, containers: &containers, paths: &ctx.paths, registry: &registry, printer: &printer };
-    let built = build::build(&env, &opts)?;
+    // A failed build exits 1, as `docker build` does (125 is for rde's own failures).
+    let built = match build::build(&env, &opts) {
+        Ok(built) => built,
+        Err(
+            e @ (build::BuildError::Run(_)
+            | build::BuildError::Dockerfile(_)
+            | build::BuildError::Step { .. }
+            | build::BuildError::Context { .. }
+            | build::BuildError::Copy(_)),
+        ) => {
+            printer.error(e.to_string());
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(f) = &args.iidfile {
         crate::fsutil::write_atomic(f, built.id.to_string().as_bytes(), 0o644)?;
     }
