@@ -393,3 +393,39 @@ fn rootless_symlinks_in_an_image_stay_in_the_rootfs() {
     let out = world.rde(&["container", "run", "--rm", "-u", "root", &image, "true"]);
     assert!(!out.stderr.contains("secret"), "{}", out.stderr);
 }
+
+#[test]
+fn rootless_builds_run_steps_keep_owners_and_whiteouts_and_cache() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    let mirror = std::env::var("RDE_TEST_MIRROR").expect("RDE_TEST_MIRROR is not set: run the suite through scripts/test");
+    let reg = shared_registry();
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    let ctx = world.dir.path().join("home/ctx");
+    std::fs::create_dir_all(ctx.join("src")).unwrap();
+    std::fs::write(ctx.join("src/app.py"), "print('hello from the build')\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {reg}/library/python:3.11\n\
+             RUN python3 -c \"import urllib.request; urllib.request.urlopen('{mirror}/debian/Release', timeout=10)\"\n\
+             RUN rm /etc/issue && mkdir -p /data && chown 1000:1000 /data && echo x > /data/f\n\
+             COPY --chown=1000:1000 src/ /app/\n\
+             CMD [\"python3\", \"/app/app.py\"]\n"
+        ),
+    )
+    .unwrap();
+    Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&ctx).status().unwrap();
+    let ctx_s = ctx.display().to_string();
+    let out = world.rde(&["image", "build", "-t", "rl-built", "--progress", "plain", &ctx_s]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let run = world.rde(&["container", "run", "--rm", "rl-built"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "hello from the build\n"), "{}", run.stderr);
+    let files = world.rde(&["container", "run", "--rm", "rl-built", "sh", "-c", "stat -c '%u %n' /data /data/f /app/app.py; ls /etc/issue 2>&1; true"]);
+    assert!(files.stdout.contains("1000 /data\n") && files.stdout.contains("1000 /app/app.py"), "{}", files.stdout);
+    assert!(files.stdout.contains("No such file"), "the whiteout hides /etc/issue: {}", files.stdout);
+    let again = world.rde(&["image", "build", "-t", "rl-built", "--progress", "plain", &ctx_s]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(!again.stderr.contains(" DONE "), "a rebuild comes from the cache:\n{}", again.stderr);
+    assert!(list(&world.store().join("containers-v1")).is_empty());
+}
