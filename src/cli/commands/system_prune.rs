@@ -10,9 +10,9 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
         let what = if args.all { "all images without a container" } else { "dangling images" };
         anyhow::ensure!(
             std::io::stdin().is_terminal(),
-            "system prune removes {what}, unused networks, unreferenced layers and blobs; hint: add --force to confirm without a terminal"
+            "system prune removes {what}, unused networks, build cache, unreferenced layers and blobs; hint: add --force to confirm without a terminal"
         );
-        eprint!("WARNING! This will remove {what}, unused networks, unreferenced layers and blobs.\nAre you sure you want to continue? [y/N] ");
+        eprint!("WARNING! This will remove {what}, unused networks, build cache, unreferenced layers and blobs.\nAre you sure you want to continue? [y/N] ");
         std::io::stderr().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
@@ -47,6 +47,10 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
             0
         }
     };
+    // And the build cache, as `docker system prune` removes unused build cache.
+    let (cache_freed, cache_errors) = crate::build::prune(&store, |_| true);
+    errors.extend(cache_errors);
+    let freed = freed + cache_freed;
     printer.result(format!("Total reclaimed space: {}", human_size(freed)));
     for e in &errors {
         printer.error(e);
