@@ -312,3 +312,43 @@ fn stages_heredocs_mounts_and_secrets() {
     assert!(e.contains("secret") && e.contains("token"), "{e}");
     assert_nothing_left(&env);
 }
+
+#[test]
+fn ctrl_c_stops_the_build_and_cleans_up() {
+    require_root();
+    let env = Env::new();
+    let ctx = env.dir.path().join("ctx");
+    write(&ctx, &[("Dockerfile", &format!("FROM {}\nRUN echo started && sleep 60\n", busybox()))]);
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    let mut child = env
+        .command(&["image", "build", "-t", "interrupted", "--progress", "plain", &ctx.display().to_string()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Once the step runs, Ctrl-C (SIGINT to rde, as a terminal sends it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the step starts");
+        if line.ends_with(" started") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline);
+    }
+    let started = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "the step was stopped, not waited for");
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    assert!(env.run(&["image", "inspect", "interrupted"]).code != 0);
+    assert_nothing_left(&env);
+}
