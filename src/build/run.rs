@@ -113,9 +113,127 @@ pub(super) fn run(
     let store = env.store;
     let scratch = store.scratch_dir("run")?;
     let mut guards = Guards::default();
-    let result = run_inner(env, opts, context, stage_layers_by_name, layers, config, request, progress, step, &scratch, &mut guards);
+    let scratch = scratch.as_path();
+    let guards = &mut guards;
+    let result = (|| -> Result<Option<LayerMeta>, BuildError> {
+        let store = env.store;
+        let config_bytes = config.to_bytes();
+        let config_id = Digest::of(&config_bytes);
+        store.put_blob(&config_id, &config_bytes)?;
+        let image = ImageRecord {
+            id: config_id.clone(),
+            manifest_digest: config_id,
+            repo_digests: Vec::new(),
+            layers: layers.to_vec(),
+            platform: String::new(),
+            created: None,
+            size: 0,
+            pulled_at: 0,
+        };
+        let mut volumes = Vec::new();
+        let mut tmpfs = Vec::new();
+        let mut stubs: Vec<String> = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/proc", "/sys", "/sys/fs/cgroup", "/dev", "/run/secrets"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (i, m) in request.mounts.iter().enumerate() {
+            stubs.push(m.target.clone());
+            match m.kind {
+                MountType::Tmpfs => tmpfs.push(m.target.clone()),
+                MountType::Cache => {
+                    let dir = cache_mount_dir(store, m).map_err(io(format!("cache mount {}", m.id)))?;
+                    if m.sharing == "locked" {
+                        let lock = dir.with_extension("lock");
+                        guards.locks.push(crate::fsutil::lock_exclusive(&lock).map_err(io(format!("lock cache mount {}", m.id)))?);
+                    }
+                    volumes.push(format!("{}:{}{}", dir.display(), m.target, if m.read_only { ":ro" } else { "" }));
+                }
+                MountType::Secret => {
+                    let Some(src) = opts.secrets.get(&m.id) else {
+                        if m.required {
+                            return Err(RunStepError::MissingSecret(m.id.clone()).into());
+                        }
+                        continue;
+                    };
+                    let src = src.canonicalize().map_err(io(format!("secret {}", m.id)))?;
+                    volumes.push(format!("{}:{}:ro", src.display(), m.target));
+                }
+                MountType::Bind => {
+                    if !m.read_only {
+                        return Err(RunStepError::ReadWriteBind.into());
+                    }
+                    let source = match &m.from {
+                        None => context
+                            .host_path(
+                                &super::context::clean_rel(&m.source).ok_or_else(|| RunStepError::Mount(format!("{} is outside the context", m.source)))?,
+                            )
+                            .map_err(|e| RunStepError::Mount(e.to_string()))?,
+                        Some(from) => {
+                            let from_layers = stage_layers_by_name(from).ok_or_else(|| RunStepError::Mount(format!("from={from}: no such stage or image")))?;
+                            let root = scratch.join(format!("from-{i}"));
+                            mount_read_only(store, &from_layers, &root, scratch, i)?;
+                            guards.mounts.push(root.clone());
+                            super::context::resolve_in_root(&root, &m.source, true)
+                                .ok_or_else(|| RunStepError::Mount(format!("{}: too many symlinks", m.source)))?
+                        }
+                    };
+                    if !source.exists() {
+                        return Err(RunStepError::Mount(format!("bind source {} does not exist", m.source)).into());
+                    }
+                    volumes.push(format!("{}:{}:ro", source.display(), m.target));
+                }
+            }
+        }
+        if let Some((name, script)) = &request.script {
+            let path = scratch.join(format!("pipe-{name}"));
+            std::fs::write(&path, script).map_err(io("heredoc script"))?;
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).map_err(io("heredoc script"))?;
+            volumes.push(format!("{}:/dev/pipes/{name}:ro", path.display()));
+        }
+        let network = match request.network {
+            BuildNetwork::None => NetworkMode::None,
+            BuildNetwork::Host => NetworkMode::Host,
+            BuildNetwork::Default => {
+                let networks = Networks::open(env.paths).map_err(RunStepError::from)?;
+                let _lock = networks.lock().map_err(RunStepError::from)?;
+                let net = networks.get(DEFAULT_NETWORK).map_err(RunStepError::from)?;
+                NetworkMode::Bridge(vec![NetworkRequest { name: net.name, aliases: Vec::new(), ip: None }])
+            }
+        };
+        let create_opts = CreateOptions {
+            command: request.args.clone(),
+            entrypoint: Some(Vec::new()),
+            env: request.build_args.clone(),
+            volumes,
+            tmpfs,
+            network,
+            extra_hosts: opts.add_hosts.clone(),
+            labels: [("rde.build".to_string(), "step".to_string())].into(),
+            ..Default::default()
+        };
+        let containers = env.containers;
+        let record = create::create(store, containers, "build-step", &image, &create_opts).map_err(RunStepError::from)?;
+        let outcome = run_container(env, &record, request, progress, step);
+        // The container goes whatever happened; its upper dir first, when it is the layer.
+        let upper = containers.dir(&record.id).join("upper");
+        let kept = scratch.join("upper");
+        let moved = match &outcome {
+            Ok(()) => {
+                lifecycle::wait_released(containers, &record);
+                std::fs::rename(&upper, &kept).map_err(io("keep the step's changes"))
+            }
+            Err(_) => Ok(()),
+        };
+        let removed = lifecycle::remove(containers, &record, true, env.paths);
+        outcome?;
+        moved?;
+        removed.map_err(RunStepError::from)?;
+        let lowers: Vec<PathBuf> = layers.iter().map(|l| store.layer_diff(&l.diff_id)).collect();
+        remove_stubs(&kept, &lowers, &stubs, store.overlay_xattrs.opaque_name());
+        commit_dir(store, &kept)
+    })();
     guards.release();
-    let _ = crate::fsutil::remove_tree(&scratch);
+    let _ = crate::fsutil::remove_tree(scratch);
     result
 }
 
@@ -133,133 +251,6 @@ impl Guards {
         }
         self.locks.clear();
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_inner(
-    env: &Env,
-    opts: &BuildOptions,
-    context: &super::context::Context,
-    stage_layers_by_name: &dyn Fn(&str) -> Option<Vec<ImageLayer>>,
-    layers: &[ImageLayer],
-    config: &super::image_config::ImageConfigJson,
-    request: &RunStep,
-    progress: &BuildProgress,
-    step: usize,
-    scratch: &Path,
-    guards: &mut Guards,
-) -> Result<Option<LayerMeta>, BuildError> {
-    let store = env.store;
-    let config_bytes = config.to_bytes();
-    let config_id = Digest::of(&config_bytes);
-    store.put_blob(&config_id, &config_bytes)?;
-    let image = ImageRecord {
-        id: config_id.clone(),
-        manifest_digest: config_id,
-        repo_digests: Vec::new(),
-        layers: layers.to_vec(),
-        platform: String::new(),
-        created: None,
-        size: 0,
-        pulled_at: 0,
-    };
-    let mut volumes = Vec::new();
-    let mut tmpfs = Vec::new();
-    let mut stubs: Vec<String> =
-        ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/proc", "/sys", "/sys/fs/cgroup", "/dev", "/run/secrets"].iter().map(|s| s.to_string()).collect();
-    for (i, m) in request.mounts.iter().enumerate() {
-        stubs.push(m.target.clone());
-        match m.kind {
-            MountType::Tmpfs => tmpfs.push(m.target.clone()),
-            MountType::Cache => {
-                let dir = cache_mount_dir(store, m).map_err(io(format!("cache mount {}", m.id)))?;
-                if m.sharing == "locked" {
-                    let lock = dir.with_extension("lock");
-                    guards.locks.push(crate::fsutil::lock_exclusive(&lock).map_err(io(format!("lock cache mount {}", m.id)))?);
-                }
-                volumes.push(format!("{}:{}{}", dir.display(), m.target, if m.read_only { ":ro" } else { "" }));
-            }
-            MountType::Secret => {
-                let Some(src) = opts.secrets.get(&m.id) else {
-                    if m.required {
-                        return Err(RunStepError::MissingSecret(m.id.clone()).into());
-                    }
-                    continue;
-                };
-                let src = src.canonicalize().map_err(io(format!("secret {}", m.id)))?;
-                volumes.push(format!("{}:{}:ro", src.display(), m.target));
-            }
-            MountType::Bind => {
-                if !m.read_only {
-                    return Err(RunStepError::ReadWriteBind.into());
-                }
-                let source = match &m.from {
-                    None => context
-                        .host_path(&super::context::clean_rel(&m.source).ok_or_else(|| RunStepError::Mount(format!("{} is outside the context", m.source)))?)
-                        .map_err(|e| RunStepError::Mount(e.to_string()))?,
-                    Some(from) => {
-                        let from_layers = stage_layers_by_name(from).ok_or_else(|| RunStepError::Mount(format!("from={from}: no such stage or image")))?;
-                        let root = scratch.join(format!("from-{i}"));
-                        mount_read_only(store, &from_layers, &root, scratch, i)?;
-                        guards.mounts.push(root.clone());
-                        super::context::resolve_in_root(&root, &m.source, true)
-                            .ok_or_else(|| RunStepError::Mount(format!("{}: too many symlinks", m.source)))?
-                    }
-                };
-                if !source.exists() {
-                    return Err(RunStepError::Mount(format!("bind source {} does not exist", m.source)).into());
-                }
-                volumes.push(format!("{}:{}:ro", source.display(), m.target));
-            }
-        }
-    }
-    if let Some((name, script)) = &request.script {
-        let path = scratch.join(format!("pipe-{name}"));
-        std::fs::write(&path, script).map_err(io("heredoc script"))?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).map_err(io("heredoc script"))?;
-        volumes.push(format!("{}:/dev/pipes/{name}:ro", path.display()));
-    }
-    let network = match request.network {
-        BuildNetwork::None => NetworkMode::None,
-        BuildNetwork::Host => NetworkMode::Host,
-        BuildNetwork::Default => {
-            let networks = Networks::open(env.paths).map_err(RunStepError::from)?;
-            let _lock = networks.lock().map_err(RunStepError::from)?;
-            let net = networks.get(DEFAULT_NETWORK).map_err(RunStepError::from)?;
-            NetworkMode::Bridge(vec![NetworkRequest { name: net.name, aliases: Vec::new(), ip: None }])
-        }
-    };
-    let create_opts = CreateOptions {
-        command: request.args.clone(),
-        entrypoint: Some(Vec::new()),
-        env: request.build_args.clone(),
-        volumes,
-        tmpfs,
-        network,
-        extra_hosts: opts.add_hosts.clone(),
-        labels: [("rde.build".to_string(), "step".to_string())].into(),
-        ..Default::default()
-    };
-    let containers = env.containers;
-    let record = create::create(store, containers, "build-step", &image, &create_opts).map_err(RunStepError::from)?;
-    let outcome = run_container(env, &record, request, progress, step);
-    // The container goes whatever happened; its upper dir first, when it is the layer.
-    let upper = containers.dir(&record.id).join("upper");
-    let kept = scratch.join("upper");
-    let moved = match &outcome {
-        Ok(()) => {
-            lifecycle::wait_released(containers, &record);
-            std::fs::rename(&upper, &kept).map_err(io("keep the step's changes"))
-        }
-        Err(_) => Ok(()),
-    };
-    let removed = lifecycle::remove(containers, &record, true, env.paths);
-    outcome?;
-    moved?;
-    removed.map_err(RunStepError::from)?;
-    let lowers: Vec<PathBuf> = layers.iter().map(|l| store.layer_diff(&l.diff_id)).collect();
-    remove_stubs(&kept, &lowers, &stubs, store.overlay_xattrs.opaque_name());
-    commit_dir(store, &kept)
 }
 
 /// Start the container and follow it to its end: output to the progress view,
