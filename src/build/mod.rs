@@ -139,6 +139,8 @@ struct StageState {
     key: Digest,
     /// ARGs declared in the stage, with their values, in order.
     args: Vec<(String, String)>,
+    /// CMD was set in this stage (then ENTRYPOINT keeps it; an inherited one is reset).
+    cmd_set: bool,
 }
 
 impl StageState {
@@ -307,10 +309,11 @@ impl Builder<'_> {
         self.progress.start(self.step, &header);
         let mut pulled = false;
         let mut state = if base.eq_ignore_ascii_case("scratch") {
-            StageState { config: ImageConfigJson::scratch(), layers: Vec::new(), key: Digest::of(b"scratch"), args: Vec::new() }
+            StageState { config: ImageConfigJson::scratch(), layers: Vec::new(), key: Digest::of(b"scratch"), args: Vec::new(), cmd_set: false }
         } else if let Some(j) = self.dockerfile.stage_index(&base, index) {
             let mut s = self.done.get(&j).cloned().ok_or_else(|| self.step_error(stage.line, format!("stage {base} is not built"), None))?;
             s.args.clear();
+            s.cmd_set = false;
             s
         } else {
             let (image, was_pulled) = self.base_image(&base, stage.line)?;
@@ -321,7 +324,7 @@ impl Builder<'_> {
                 .get_blob(&image.id)
                 .ok_or_else(|| self.step_error(stage.line, format!("the config of {base} is missing from the store"), Some("pull it again")))?;
             let config = ImageConfigJson::parse(&bytes).map_err(|e| self.step_error(stage.line, format!("the config of {base}: {e}"), None))?;
-            StageState { config, layers: image.layers.clone(), key: Digest::of(format!("FROM {}", image.id).as_bytes()), args: Vec::new() }
+            StageState { config, layers: image.layers.clone(), key: Digest::of(format!("FROM {}", image.id).as_bytes()), args: Vec::new(), cmd_set: false }
         };
         // A base already in the store is BuildKit's "CACHED"; a pull is work done.
         self.progress.done(self.step, t0.elapsed(), !pulled);
@@ -450,13 +453,16 @@ impl Builder<'_> {
             Kind::Cmd(cmd) => {
                 let args = self.command_args(&state, cmd);
                 state.config.set_list("Cmd", Some(args.clone()));
+                state.cmd_set = true;
                 return Ok(self.metadata(state, &format!("CMD {args:?}")));
             }
             Kind::Entrypoint(ep) => {
                 let args = self.command_args(&state, ep);
                 state.config.set_list("Entrypoint", Some(args.clone()));
-                // A new ENTRYPOINT resets the CMD inherited from the base image (docker's rule).
-                state.config.set_list("Cmd", None);
+                // A new ENTRYPOINT resets a CMD inherited from the base, not one this stage set (BuildKit's rule).
+                if !state.cmd_set {
+                    state.config.set_list("Cmd", None);
+                }
                 return Ok(self.metadata(state, &format!("ENTRYPOINT {args:?}")));
             }
             Kind::Healthcheck(spec) => {
@@ -534,6 +540,10 @@ impl Builder<'_> {
                 })
             }
             Kind::Copy { add, flags, sources, dest } => {
+                if !flags.exclude.is_empty() || flags.parents {
+                    let flag = if flags.parents { "--parents" } else { "--exclude" };
+                    return Err(self.step_error(line, format!("COPY {flag} (a labs feature of BuildKit) is not supported"), Some("use .dockerignore, or copy each directory on its own")));
+                }
                 let dest = word(self, dest)?;
                 let workdir = state.config.string("WorkingDir").unwrap_or_default();
                 let chown = flags.chown.as_deref().map(|c| word(self, c)).transpose()?;
