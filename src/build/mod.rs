@@ -542,7 +542,11 @@ impl Builder<'_> {
             Kind::Copy { add, flags, sources, dest } => {
                 if !flags.exclude.is_empty() || flags.parents {
                     let flag = if flags.parents { "--parents" } else { "--exclude" };
-                    return Err(self.step_error(line, format!("COPY {flag} (a labs feature of BuildKit) is not supported"), Some("use .dockerignore, or copy each directory on its own")));
+                    return Err(self.step_error(
+                        line,
+                        format!("COPY {flag} (a labs feature of BuildKit) is not supported"),
+                        Some("use .dockerignore, or copy each directory on its own"),
+                    ));
                 }
                 let dest = word(self, dest)?;
                 let workdir = state.config.string("WorkingDir").unwrap_or_default();

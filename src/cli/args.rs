@@ -85,6 +85,8 @@ pub enum Command {
     Rm(ProjectRmArgs),
     /// Pull the services' images
     Pull(ProjectPullArgs),
+    /// Build or rebuild the services' images
+    Build(BuildServicesArgs),
     /// Print the host address of a service's published port
     Port(ProjectPortArgs),
     /// Show the processes of the project's containers

@@ -42,6 +42,12 @@ pub struct UpArgs {
     /// Pull images: always, missing (default) or never
     #[arg(long, default_value = "missing")]
     pub pull: String,
+    /// Build images before starting containers
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it is missing
+    #[arg(long)]
+    pub no_build: bool,
     /// Seconds to wait for containers to stop (Ctrl-C, recreation)
     #[arg(short, long)]
     pub timeout: Option<u64>,
@@ -224,4 +230,29 @@ pub struct ProjectImagesArgs {
     pub services: Vec<String>,
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `rde build`: docker compose's flags.
+#[derive(Args, Debug, Default)]
+pub struct BuildServicesArgs {
+    /// Services to build; all with `build:` when none
+    pub services: Vec<String>,
+    /// Set a build-time variable (KEY=VALUE, or KEY to take it from the environment)
+    #[arg(long = "build-arg")]
+    pub build_arg: Vec<String>,
+    /// Do not use the build cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always pull the base images
+    #[arg(long)]
+    pub pull: bool,
+    /// Print nothing but errors
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Also build the services' dependencies
+    #[arg(long)]
+    pub with_dependencies: bool,
+    /// Progress output: auto, plain, tty or quiet
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
 }

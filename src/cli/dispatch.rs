@@ -8,6 +8,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Config(args) => commands::config::run(&ctx, args),
         Command::Up(args) => commands::up::run(&ctx, args),
+        Command::Build(args) => commands::build::run(&ctx, args),
         Command::Down(args) => commands::down::run(&ctx, args),
         Command::Ps(args) => commands::ps::run(&ctx, args),
         Command::Logs(args) => commands::logs::run(&ctx, args),

@@ -21,6 +21,8 @@ pub struct Converge {
     pub no_start: bool,
     pub scale: HashMap<String, u32>,
     pub pull: PullPolicy,
+    pub build: super::build::BuildPolicy,
+    pub build_flags: super::build::BuildFlags,
     pub stop_timeout: Option<u64>,
 }
 
@@ -52,7 +54,7 @@ impl Session<'_> {
     /// dependencies' conditions, then bring every service of the level to its
     /// desired containers in parallel. Returns the services' containers.
     pub fn converge(&self, services: &[String], how: &Converge) -> Result<Vec<ContainerRecord>, ProjectError> {
-        let images = self.images(services, how.pull)?;
+        let images = self.images(services, how.pull, how.build, &how.build_flags)?;
         self.ensure_networks(services)?;
         let existing = self.existing(false)?;
         let mut result = Vec::new();
@@ -160,7 +162,8 @@ impl Session<'_> {
             }
         }
         let store = open_store(self.paths)?;
-        Ok(create::create(&store, &self.containers, service.image.as_deref().unwrap_or_default(), image, &opts)?)
+        let image_name = super::build::image_name(&self.project.name, service);
+        Ok(create::create(&store, &self.containers, &image_name, image, &opts)?)
     }
 
     fn start_if_needed(&self, record: &ContainerRecord, how: &Converge) -> Result<(), ProjectError> {

@@ -19,8 +19,17 @@ pub enum ProjectError {
     /// A lookup by name in the loaded project (no list of the others).
     #[error("no such service: {0}")]
     UnknownService(String),
-    #[error("service {0} has no image, and rde does not build images yet; hint: build it elsewhere, push it, and set `image:`")]
+    #[error("service {0} has neither image nor build; hint: set `image:` or `build:`")]
     NoImage(String),
+    #[error("service {0}'s image is not built and --no-build forbids building it; hint: `rde build {0}`, or leave out --no-build")]
+    NoBuild(String),
+    #[error("service {service}: build with {option} is not supported by rde")]
+    BuildOption { service: String, option: String },
+    #[error("service {service}: invalid image tag {tag:?}: {message}")]
+    BuildTag { service: String, tag: String, message: String },
+    /// Boxed: build errors are large.
+    #[error("service {service}: {source}")]
+    Build { service: String, source: Box<crate::build::BuildError> },
     #[error("image {image} for service {service} is not here, and --pull never forbids pulling it")]
     PullNever { image: String, service: String },
     #[error("invalid --pull {0:?}; hint: use always, missing or never")]

@@ -1,10 +1,12 @@
-//! Compose projects at run time: a loaded, locked project (`session`) and `up`'s
+//! Compose projects at run time: a loaded, locked project (`session`), its
+//! services' image builds (`build`) and `up`'s
 //! converge step (`converge`), with their errors (`error`); what a project's
 //! containers are called and labelled (`names`), in which order services start
 //! (`order`), how a service becomes a container (`plan`), and waiting for
 //! `depends_on` conditions and `up --wait` (`wait`). The commands in `cli/` parse
 //! flags, call these and print.
 
+pub mod build;
 pub mod converge;
 pub mod error;
 pub mod names;
@@ -13,6 +15,7 @@ pub mod plan;
 pub mod session;
 pub mod wait;
 
+pub use build::{BuildFlags, BuildPolicy};
 pub use converge::Converge;
 pub use error::ProjectError;
 pub use session::{PullPolicy, Session};

@@ -4,6 +4,7 @@
 //! converge step of `up` is in `converge.rs`. Progress goes to the printer as
 //! `Container NAME Started` style steps, as docker compose prints them.
 
+use super::build::{BuildFlags, BuildPolicy};
 use super::error::ProjectError;
 use super::{names, order};
 use crate::compose::{Project, Service};
@@ -106,12 +107,33 @@ impl<'a> Session<'a> {
         self.project.services.get(name).ok_or_else(|| ProjectError::UnknownService(name.to_string()))
     }
 
-    /// Each service's image, pulled first when the policy says so.
-    pub fn images(&self, services: &[String], policy: PullPolicy) -> Result<HashMap<String, ImageRecord>, ProjectError> {
+    /// Each service's image: built when the service has `build:` and `build`
+    /// says so, else pulled first when `policy` says so.
+    pub fn images(
+        &self,
+        services: &[String],
+        policy: PullPolicy,
+        build: BuildPolicy,
+        flags: &BuildFlags,
+    ) -> Result<HashMap<String, ImageRecord>, ProjectError> {
+        let to_build: Vec<String> =
+            services.iter().filter(|s| self.project.services.get(*s).is_some_and(|svc| self.needs_build(svc, build).unwrap_or(false))).cloned().collect();
+        for name in services {
+            // --no-build with a missing image: say so before anything else happens.
+            self.needs_build(self.service(name)?, build)?;
+        }
+        if !to_build.is_empty() {
+            self.build_services(&to_build, flags)?;
+        }
         let store = open_store(self.paths)?;
         let mut out = HashMap::new();
         for name in services {
             let service = self.service(name)?;
+            if service.build.is_some() {
+                let image = super::build::image_name(&self.project.name, service);
+                out.insert(name.clone(), lookup::find(&store, &image)?.0);
+                continue;
+            }
             let Some(image) = &service.image else {
                 return Err(ProjectError::NoImage(name.clone()));
             };

@@ -84,11 +84,18 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
     }
     if let Some(which) = &args.rmi {
         anyhow::ensure!(which == "all" || which == "local", "invalid --rmi {which:?}; hint: use all or local");
-        let mut images: Vec<String> = session.project.services.values().filter_map(|s| s.image.clone()).collect();
+        // `all`: every service's image; `local`: only the images the project built
+        // under its own name (`<project>-<service>`, no `image:`), as docker compose.
+        let mut images: Vec<String> = session
+            .project
+            .services
+            .values()
+            .filter(|s| which == "all" || (s.build.is_some() && s.image.is_none()))
+            .map(|s| crate::project::build::image_name(&session.project.name, s))
+            .collect();
         images.sort();
         images.dedup();
-        // `local`: only images without a custom tag, i.e. ones compose would build; rde builds none.
-        if which == "all" && !images.is_empty() {
+        if !images.is_empty() {
             let failures = crate::image::remove::remove_all(&ctx.store()?, &images, false, &ctx.printer(false))?;
             if failures != 0 {
                 errors.push("some images could not be removed".into());

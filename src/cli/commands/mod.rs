@@ -1,3 +1,4 @@
+pub mod build;
 pub mod builder_prune;
 pub mod config;
 pub mod container_exec;

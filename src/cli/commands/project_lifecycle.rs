@@ -3,6 +3,7 @@
 
 use crate::cli::compose_args::{CreateArgs, ProjectKillArgs, ProjectPullArgs, ProjectRmArgs, ServicesArgs, ServicesTimeoutArgs};
 use crate::cli::context::Context;
+use crate::project::BuildPolicy;
 use crate::project::{Converge, PullPolicy, order};
 use crate::runtime::lifecycle;
 use crate::runtime::state::Observed;
@@ -96,7 +97,9 @@ pub fn rm(ctx: &Context, args: ProjectRmArgs) -> anyhow::Result<i32> {
 pub fn pull(ctx: &Context, args: ProjectPullArgs) -> anyhow::Result<i32> {
     let session = ctx.session(&args.services, false)?;
     let services: Vec<String> = if args.services.is_empty() { session.project.services.keys().cloned().collect() } else { args.services.clone() };
-    let with_image: Vec<String> = services.into_iter().filter(|s| session.project.services[s].image.is_some()).collect();
-    session.images(&with_image, PullPolicy::Always)?;
+    // Images the project builds are not pulled (docker compose skips them too).
+    let with_image: Vec<String> =
+        services.into_iter().filter(|s| session.project.services[s].image.is_some() && session.project.services[s].build.is_none()).collect();
+    session.images(&with_image, PullPolicy::Always, BuildPolicy::Never, &Default::default())?;
     Ok(0)
 }

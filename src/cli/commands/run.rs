@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
             session.converge(&deps, &Converge::default())?;
         }
     }
-    let images = session.images(std::slice::from_ref(&args.service), Default::default())?;
+    let images = session.images(std::slice::from_ref(&args.service), Default::default(), Default::default(), &Default::default())?;
     session.ensure_networks(std::slice::from_ref(&args.service))?;
     let image = &images[&args.service];
     let hash = names::config_hash(&service, &image.id.to_string());

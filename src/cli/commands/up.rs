@@ -5,6 +5,7 @@
 use crate::cli::compose_args::UpArgs;
 use crate::cli::context::Context;
 use crate::cli::logmux::LogMux;
+use crate::project::BuildPolicy;
 use crate::project::{Converge, Session, names, order, wait};
 use crate::runtime::lifecycle;
 use crate::runtime::state::{ContainerRecord, Observed};
@@ -22,6 +23,14 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<i32> {
         no_start: args.no_start,
         scale: parse_scale(&args.scale)?,
         pull: args.pull.parse()?,
+        build: if args.build {
+            BuildPolicy::Always
+        } else if args.no_build {
+            BuildPolicy::Never
+        } else {
+            BuildPolicy::Missing
+        },
+        build_flags: Default::default(),
         stop_timeout: args.timeout,
     };
     let records = session.up(&chosen, &how, args.remove_orphans)?;

@@ -1,0 +1,179 @@
+//! Compose's `build:` (compose spec, "Compose Build Specification"): the
+//! services' images made with rde's builder (`build/`). The image is named by
+//! `image:` when the service has one, else `<project>-<service>` as docker
+//! compose names it. Services with the same build are built once.
+
+use super::error::ProjectError;
+use super::session::{Session, open_registry, open_store};
+use crate::build::{self, BuildNetwork, BuildOptions, DockerfileSource};
+use crate::compose::Service;
+use crate::image::lookup;
+use crate::image::reference::Reference;
+use std::collections::BTreeMap;
+
+/// When `up`, `create` and `run` build the services' images.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum BuildPolicy {
+    /// Build an image that is missing (`up`).
+    #[default]
+    Missing,
+    /// Build every image (`up --build`, `rde build`, `pull_policy: build`).
+    Always,
+    /// Never build: a missing image is an error (`up --no-build`).
+    Never,
+}
+
+/// `rde build`'s and `up --build`'s options for every build.
+#[derive(Clone, Debug, Default)]
+pub struct BuildFlags {
+    pub no_cache: bool,
+    pub pull: bool,
+    /// `--build-arg K=V` (over the compose file's `args`).
+    pub build_args: BTreeMap<String, String>,
+    pub progress: build::progress::ProgressMode,
+}
+
+/// The image a service's build makes: `image:` or `<project>-<service>`.
+pub fn image_name(project: &str, service: &Service) -> String {
+    service.image.clone().unwrap_or_else(|| format!("{project}-{}", service.name))
+}
+
+impl Session<'_> {
+    /// Build the images of those of `services` that have `build:`: each
+    /// distinct build once, tagged with every name that wants it.
+    pub fn build_services(&self, services: &[String], flags: &BuildFlags) -> Result<(), ProjectError> {
+        let mut seen: Vec<(String, Vec<String>)> = Vec::new();
+        for name in services {
+            let service = self.service(name)?;
+            let Some(b) = &service.build else { continue };
+            let key = format!("{:?}", (&b.context, &b.dockerfile, &b.dockerfile_inline, &b.args, &b.target, &b.labels));
+            let image = image_name(&self.project.name, service);
+            match seen.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, names)) => names.push(image),
+                None => seen.push((key, vec![image])),
+            }
+        }
+        for (_, images) in seen {
+            let first = services
+                .iter()
+                .map(|s| &self.project.services[s])
+                .find(|s| s.build.is_some() && images.contains(&image_name(&self.project.name, s)))
+                .expect("a service");
+            self.build_one(first, &images, flags)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `service`'s image must be built now under `policy`.
+    pub fn needs_build(&self, service: &Service, policy: BuildPolicy) -> Result<bool, ProjectError> {
+        if service.build.is_none() {
+            return Ok(false);
+        }
+        if policy == BuildPolicy::Always || service.pull_policy.as_deref() == Some("build") {
+            return Ok(policy != BuildPolicy::Never);
+        }
+        let store = open_store(self.paths)?;
+        match lookup::find(&store, &image_name(&self.project.name, service)) {
+            Ok(_) => Ok(false),
+            Err(lookup::LookupError::NotFound(_)) if policy == BuildPolicy::Never => Err(ProjectError::NoBuild(service.name.clone())),
+            Err(lookup::LookupError::NotFound(_)) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn build_one(&self, service: &Service, images: &[String], flags: &BuildFlags) -> Result<(), ProjectError> {
+        let b = service.build.as_ref().expect("a build");
+        let unsupported = |what: &str| ProjectError::BuildOption { service: service.name.clone(), option: what.to_string() };
+        if b.context.contains("://") || b.context.starts_with("git@") {
+            return Err(unsupported("a remote context"));
+        }
+        let ignored: Vec<&str> = [
+            (!b.cache_from.is_empty(), "cache_from"),
+            (!b.cache_to.is_empty(), "cache_to"),
+            (b.shm_size.is_some(), "shm_size"),
+            (
+                b.platforms.iter().any(|p| {
+                    p.parse::<crate::image::platform::Platform>().is_ok_and(|p| p.architecture != crate::image::platform::Platform::host().architecture)
+                }),
+                "platforms other than the host's",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .chain(b.extra.keys().map(String::as_str))
+        .collect();
+        if !ignored.is_empty() {
+            self.printer.warn(format!("service {:?}: build option(s) {} not applied by rde; ignored", service.name, ignored.join(", ")));
+        }
+        let context = std::path::PathBuf::from(&b.context);
+        let dockerfile = match &b.dockerfile_inline {
+            Some(text) => DockerfileSource::Text(text.clone()),
+            None => DockerfileSource::Path(context.join(&b.dockerfile)),
+        };
+        let mut build_args: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in &b.args {
+            match v {
+                Some(v) => {
+                    build_args.insert(k.clone(), v.clone());
+                }
+                // A key without a value takes it from the environment (compose spec), or stays unset.
+                None => {
+                    if let Ok(v) = std::env::var(k) {
+                        build_args.insert(k.clone(), v);
+                    }
+                }
+            }
+        }
+        build_args.extend(flags.build_args.clone());
+        let mut tags = Vec::new();
+        for name in images.iter().chain(&b.tags) {
+            tags.push(name.parse::<Reference>().map_err(|e| ProjectError::BuildTag {
+                service: service.name.clone(),
+                tag: name.clone(),
+                message: e.to_string(),
+            })?);
+        }
+        let network = match b.network.as_deref() {
+            None | Some("default") | Some("bridge") => BuildNetwork::Default,
+            Some("none") => BuildNetwork::None,
+            Some("host") => BuildNetwork::Host,
+            Some(other) => return Err(unsupported(&format!("network: {other}"))),
+        };
+        let add_hosts = b.extra_hosts.iter().flat_map(|(host, ips)| ips.iter().map(move |ip| (host.clone(), ip.clone()))).collect();
+        let opts = BuildOptions {
+            context,
+            dockerfile,
+            tags,
+            build_args,
+            target: b.target.clone(),
+            no_cache: flags.no_cache || b.no_cache,
+            pull: flags.pull || b.pull,
+            labels: b.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            network,
+            add_hosts,
+            secrets: BTreeMap::new(),
+            progress: flags.progress,
+        };
+        self.printer.step("Image", &images[0], "Building");
+        let store = open_store(self.paths)?;
+        let paths = self.paths;
+        let registry = || open_registry(paths).map_err(|e| e.to_string());
+        let env = build::Env { store: &store, containers: &self.containers, paths: self.paths, registry: &registry, printer: &self.printer };
+        build::build(&env, &opts).map_err(|e| ProjectError::Build { service: service.name.clone(), source: Box::new(e) })?;
+        self.printer.step("Image", &images[0], "Built");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_images_are_named_as_docker_compose_names_them() {
+        let mut s = Service { name: "web".into(), ..Default::default() };
+        assert_eq!(image_name("shop", &s), "shop-web");
+        s.image = Some("registry.local/shop/web:dev".into());
+        assert_eq!(image_name("shop", &s), "registry.local/shop/web:dev");
+    }
+}
