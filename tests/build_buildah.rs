@@ -148,12 +148,20 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
-/// The config fields compared; empty values (null, "", [], {}) count as absent, as docker treats them.
+/// The config fields compared; empty values (null, "", [], {}) count as absent, as docker treats
+/// them, and Env as a set.
 const FIELDS: &[&str] =
     &["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Volumes", "Labels", "Healthcheck", "StopSignal", "Shell", "OnBuild"];
 
 fn field(config: &Value, name: &str) -> Value {
     let mut v = config["config"].get(name).cloned().unwrap_or(Value::Null);
+    if name == "Env"
+        && let Some(list) = v.as_array_mut()
+    {
+        // buildah moves a variable an ENV sets again to the end (docker and BuildKit replace it in
+        // place, as rde does); the order means nothing to a process, so it is not compared.
+        list.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    }
     if name == "Labels"
         && let Some(m) = v.as_object_mut()
     {
@@ -306,7 +314,7 @@ ARG GLOBAL
 ENV A=1 B="two words" C=three\ words
 ENV D ${{VERSION}} and more
 ENV E=$A-${{B}}-${{FLAVOR:-none}} F=${{VERSION:+set}} G=\$A H='$A' I=${{LEVEL}}
-ENV A=override
+ENV A=override PATH=/opt/bin:$PATH
 LABEL com.example.version=$VERSION "com.example.desc"="a b" \
       multi=1 empty=""
 LABEL org.opencontainers.image.version=overridden
@@ -317,7 +325,8 @@ VOLUME ["/cache", "/logs"]
 WORKDIR app
 WORKDIR sub
 WORKDIR ../rel
-RUN echo "[$REG][$GLOBAL][$VERSION][$FLAVOR][$LEVEL][$A][$E][$G][$H]" > argvals && pwd > pwd.txt
+RUN echo "[$REG][$GLOBAL][$VERSION][$FLAVOR][$LEVEL][$A][$E][$G][$H]" > argvals && pwd > pwd.txt \
+    && env | grep -v '^HOSTNAME=' | sort > env.txt
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=4 CMD wget -q -O- http://localhost/ || exit 1
 STOPSIGNAL SIGUSR1
 CMD ["echo", "hi"]
@@ -349,7 +358,8 @@ USER app:app
     assert_eq!(out.stdout, "[][cli][1.2.3][mint][3][override][1-two words-mint][$A][$A]\n/app/rel\ncustom-shell\n");
 }
 
-/// COPY (--chown, --chmod, a directory, a wildcard, the whole context through .dockerignore),
+/// COPY (--chown, --chmod, a directory, a wildcard, a symlink to a file and to a directory, the
+/// whole context through .dockerignore),
 /// ADD of a local .tar.gz, COPY --from a stage by name and by index, and RUN steps that delete
 /// files of the base image and of earlier layers (whiteouts), replace a directory (opaque),
 /// turn a file into a directory and a directory into a symlink.
@@ -373,6 +383,7 @@ fn copy_add_and_whiteouts_match_buildah() {
     write(&c.join("keep.log"), "keep\n", 0o644);
     write(&c.join("top.txt"), "top\n", 0o644);
     std::os::unix::fs::symlink("top.txt", c.join("toplink")).unwrap();
+    std::os::unix::fs::symlink("src", c.join("srclink")).unwrap();
     write(&c.join("plain.txt"), "plain\n", 0o644);
     write(&c.join(".dockerignore"), "*.log\n!keep.log\nsecret\n**/*.tmp\n", 0o644);
     // The archive ADD unpacks: owned by 1234:4321, a 0750 directory, a symlink.
@@ -402,6 +413,9 @@ COPY --chown=app:app conf/app.conf /etc/app/
 COPY --chown=1000:1000 --chmod=0640 conf/secret.conf /etc/app/secret.conf
 COPY --chmod=755 scripts/*.sh /usr/local/bin/
 COPY src /app/src
+COPY --chown=app:app src /app/owned/
+COPY srclink /app/via-symlink/
+COPY toplink /usr/local
 COPY . /ctx/
 ADD vendor.tar.gz /opt/vendor/
 ADD plain.txt /opt/

@@ -1,0 +1,46 @@
+//! Compose builds through the real binary (rootful): the first seed's project
+//! (examples/djangosample) as its users wrote it, base images from the test
+//! registry as the Docker Hub mirror, packages from the test package mirror.
+
+mod common;
+use common::*;
+
+#[test]
+fn the_first_seeds_project_builds_and_runs_as_written() {
+    assert!(is_root(), "the compose suite runs containers; run it as root through scripts/test");
+    std::env::var("RDE_TEST_MIRROR").expect("RDE_TEST_MIRROR is not set: run the suite through scripts/test, which serves the package mirror");
+    let mut env = Env::new().with_mirror(&shared_registry());
+    let project = copy_djangosample(env.dir.path());
+    env.cwd = Some(project.clone());
+    djangosample_workflow(&env, &project, &env.root());
+}
+
+#[test]
+fn rde_build_builds_each_distinct_build_once_and_down_rmi_local_removes_them() {
+    assert!(is_root(), "the compose suite runs containers; run it as root through scripts/test");
+    let mut env = Env::new().with_mirror(&shared_registry());
+    let dir = env.dir.path().join("proj");
+    std::fs::create_dir_all(dir.join("docker")).unwrap();
+    std::fs::write(dir.join("docker/Dockerfile"), "FROM busybox\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\nCMD [\"cat\", \"/greeting\"]\n").unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "services:\n  web:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n      args: [GREETING=hi]\n  worker:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n      args: [GREETING=hi]\n    image: shared/worker:dev\n  plain:\n    image: busybox\n",
+    )
+    .unwrap();
+    env.cwd = Some(dir);
+    let out = env.ok(&["build", "--progress", "plain"]);
+    assert_eq!(out.stderr.matches("RUN echo").count(), 1, "one build for both services:\n{}", out.stderr);
+    let images = env.ok(&["image", "ls"]).stdout;
+    assert!(images.contains("proj-web") && images.contains("shared/worker"), "{images}");
+    // --no-build refuses a missing image; up builds nothing that is there.
+    env.ok(&["image", "rm", "proj-web"]);
+    let e = env.fails(&["up", "-d", "--no-build", "web"]).stderr;
+    assert!(e.contains("--no-build"), "{e}");
+    let out = env.ok(&["up", "-d", "web"]);
+    assert!(out.stderr.contains("Image proj-web  Built"), "{}", out.stderr);
+    let out = env.ok(&["run", "--rm", "worker"]);
+    assert_eq!(out.stdout, "hi\n");
+    env.ok(&["down", "--rmi", "local"]);
+    let images = env.ok(&["image", "ls"]).stdout;
+    assert!(!images.contains("proj-web") && images.contains("shared/worker"), "{images}");
+}
