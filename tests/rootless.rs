@@ -429,3 +429,20 @@ fn rootless_builds_run_steps_keep_owners_and_whiteouts_and_cache() {
     assert!(!again.stderr.contains(" DONE "), "a rebuild comes from the cache:\n{}", again.stderr);
     assert!(list(&world.store().join("containers-v1")).is_empty());
 }
+
+#[test]
+fn rootless_first_seeds_project_builds_and_runs_as_written() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    std::env::var("RDE_TEST_MIRROR").expect("RDE_TEST_MIRROR is not set: run the suite through scripts/test");
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    std::fs::write(
+        world.dir.path().join("config.toml"),
+        format!("registry-mirrors = [\"http://{}\"]\nblocked-registries = [\"docker.io\"]\n", shared_registry()),
+    )
+    .unwrap();
+    let project = copy_djangosample(&world.dir.path().join("home"));
+    Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&project).status().unwrap();
+    let rde = InProject { world: &world, dir: project.clone(), env: Vec::new() };
+    djangosample_workflow(&rde, &project, &world.store());
+}
