@@ -44,3 +44,13 @@ fn rde_build_builds_each_distinct_build_once_and_down_rmi_local_removes_them() {
     let images = env.ok(&["image", "ls"]).stdout;
     assert!(!images.contains("proj-web") && images.contains("shared/worker"), "{images}");
 }
+
+#[test]
+fn the_second_seeds_project_builds_and_serves_its_static_files() {
+    assert!(is_root(), "the compose suite runs containers; run it as root through scripts/test");
+    std::env::var("RDE_TEST_MIRROR").expect("RDE_TEST_MIRROR is not set: run the suite through scripts/test, which serves the package mirror");
+    let mut env = Env::new().with_mirror(&shared_registry());
+    let project = copy_pop_planner(env.dir.path());
+    env.cwd = Some(project.clone());
+    pop_planner_workflow(&env, &project, &env.root());
+}

@@ -446,3 +446,20 @@ fn rootless_first_seeds_project_builds_and_runs_as_written() {
     let rde = InProject { world: &world, dir: project.clone(), env: Vec::new() };
     djangosample_workflow(&rde, &project, &world.store());
 }
+
+#[test]
+fn rootless_second_seeds_project_builds_and_serves_its_static_files() {
+    assert!(is_root(), "the rootless suite creates users; run it as root through scripts/test");
+    std::env::var("RDE_TEST_MIRROR").expect("RDE_TEST_MIRROR is not set: run the suite through scripts/test");
+    let uid = ensure_user(USER_WITH_RANGE, Some("300000-365535"));
+    let world = UserWorld::new(USER_WITH_RANGE, uid);
+    std::fs::write(
+        world.dir.path().join("config.toml"),
+        format!("registry-mirrors = [\"http://{}\"]\nblocked-registries = [\"docker.io\"]\n", shared_registry()),
+    )
+    .unwrap();
+    let project = copy_pop_planner(&world.dir.path().join("home"));
+    Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&project).status().unwrap();
+    let rde = InProject { world: &world, dir: project.clone(), env: Vec::new() };
+    pop_planner_workflow(&rde, &project, &world.store());
+}

@@ -541,3 +541,58 @@ pub fn djangosample_workflow(rde: &dyn Rde, project: &Path, store: &Path) {
     assert!(list(&store.join("containers-v1")).is_empty(), "{:?}", list(&store.join("containers-v1")));
     assert!(mounts_under(store).is_empty());
 }
+
+/// A copy of examples/pop_planner (the second seed's project) in `dir`.
+pub fn copy_pop_planner(dir: &Path) -> PathBuf {
+    let project = dir.join("pop_planner");
+    let status = Command::new("cp").arg("-r").arg(repo_root().join("examples/pop_planner")).arg(&project).status().unwrap();
+    assert!(status.success());
+    project
+}
+
+/// The second seed's workflow: `up -d --build` (their Dockerfile.backend: gcc,
+/// libpq-dev, curl from apt; pip; COPY backend/), the page fails with the seed's
+/// `relation "django_session" does not exist` until `exec django python manage.py
+/// migrate`, then `collectstatic --noinput` fills ./backend/staticfiles and the
+/// page's CSS is served from STATIC_ROOT by gunicorn. Ports 8000 and 5432 are the seed's.
+pub fn pop_planner_workflow(rde: &dyn Rde, project: &Path, store: &Path) {
+    let ok = |args: &[&str]| {
+        let r = rde.run(args);
+        assert_eq!(r.code, 0, "rde {}:\n{}{}", args.join(" "), r.stdout, r.stderr);
+        r
+    };
+    let out = ok(&["up", "-d", "--build"]);
+    assert!(out.stderr.contains("Image pop_planner-django  Built"), "{}", out.stderr);
+    let web: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let page = http_get(web, "/").unwrap_or_default();
+        if page.contains("django_session") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "expected the seed's missing-table error, got: {page}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = rde.run(&["exec", "-T", "django", "python", "manage.py", "migrate"]);
+        if r.code == 0 {
+            assert!(r.stdout.contains("Applying sessions.0001_initial... OK"), "{}", r.stdout);
+            break;
+        }
+        assert!(Instant::now() < deadline, "migrate never succeeded:\n{}{}", r.stdout, r.stderr);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = ok(&["exec", "-T", "django", "python", "manage.py", "collectstatic", "--noinput"]);
+    assert!(out.stdout.contains("static files copied to '/app/staticfiles'"), "{}", out.stdout);
+    assert!(project.join("backend/staticfiles/css/site.css").is_file() && project.join("backend/staticfiles/admin").is_dir());
+    let page = http_get(web, "/").unwrap();
+    assert!(page.contains("<h1 class=\"title\">Pop Planner</h1>") && page.contains("href=\"/static/css/site.css\""), "{page}");
+    let css = http_get(web, "/static/css/site.css").unwrap();
+    assert!(css.contains(" 200 ") && css.contains("served from STATIC_ROOT"), "{css}");
+    let ps = ok(&["ps", "--format", "json"]).stdout;
+    assert_eq!(ps.lines().filter(|l| l.contains("\"State\":\"running\"")).count(), 2, "{ps}");
+    ok(&["down", "-v"]);
+    assert!(list(&store.join("containers-v1")).is_empty(), "{:?}", list(&store.join("containers-v1")));
+    assert!(mounts_under(store).is_empty());
+}
