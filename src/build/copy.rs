@@ -505,8 +505,11 @@ pub fn fetch_url(store: &Store, url: &str, checksum: Option<&str>) -> Result<(Pa
     let (body, meta_path) = (dir.join(&stem), dir.join(format!("{stem}.json")));
     let kept: Option<serde_json::Value> = crate::fsutil::read_json(&meta_path).ok().flatten();
     let bad = |message: String| CopyError::Download { url: url.to_string(), message };
-    let agent = ureq::AgentBuilder::new().timeout_connect(std::time::Duration::from_secs(30)).redirects(10).build();
-    let mut request = agent.get(url).set("User-Agent", concat!("rde/", env!("CARGO_PKG_VERSION")));
+    // The system's CAs, certs.d and the proxy environment, as for registries.
+    let clients =
+        crate::image::http::HttpClients::new(crate::image::http::default_certs_dirs(), std::time::Duration::from_secs(60), ureq::RedirectAuthHeaders::Never);
+    let agent = clients.agent(url).map_err(|e| bad(e.to_string()))?;
+    let mut request = agent.get(url);
     if let Some(k) = &kept
         && body.is_file()
     {

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod digest;
+pub mod http;
 pub mod layer_tar;
 pub mod lookup;
 pub mod manifest;

@@ -23,10 +23,16 @@ const MAX_TOKEN_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    #[error(transparent)]
+    Client(#[from] super::http::HttpError),
     #[error("registry {registry} is blocked in {config} and has no mirror; hint: remove it from blocked-registries or add a registry mirror")]
     Blocked { registry: String, config: String },
     #[error("registry {registry} is unreachable: {reason}; hint: check the address and your network")]
     Unreachable { registry: String, reason: String },
+    #[error(
+        "registry {registry}'s certificate is not trusted ({reason}); hint: put its CA in /etc/containers/certs.d/{registry}/ca.crt (or the system's CA store)"
+    )]
+    UntrustedCertificate { registry: String, reason: String },
     #[error("registry {registry} does not speak HTTPS ({reason}); hint: add it to insecure-registries in {config} to allow plain HTTP")]
     HttpsFailed { registry: String, reason: String, config: String },
     #[error("{what} not found in {registry}: {message}")]
@@ -62,8 +68,13 @@ impl RegistryError {
     }
 }
 
+/// Whether a transport error says the server's certificate chain is not trusted.
+fn untrusted_certificate(reason: &str) -> bool {
+    reason.contains("UnknownIssuer") || reason.contains("invalid peer certificate")
+}
+
 pub struct RegistryClient {
-    agent: ureq::Agent,
+    http: super::http::HttpClients,
     pub settings: Settings,
     auth_files: AuthFiles,
     config_path: String,
@@ -89,16 +100,15 @@ pub struct FetchedManifest {
 }
 
 impl RegistryClient {
+    /// The HTTP agent for `url`: its registry's CAs and the proxy that applies.
+    fn agent(&self, url: &str) -> Result<ureq::Agent, RegistryError> {
+        Ok(self.http.agent(url)?)
+    }
+
     pub fn new(settings: Settings, auth_files: impl Into<AuthFiles>, config_path: &std::path::Path) -> RegistryClient {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(15))
-            .timeout_read(Duration::from_secs(60))
-            .user_agent(concat!("rde/", env!("CARGO_PKG_VERSION")))
-            .redirects(5)
-            // ureq's default, stated: blob redirects go to other hosts (object storage).
-            .redirect_auth_headers(ureq::RedirectAuthHeaders::Never)
-            .build();
-        RegistryClient { agent, settings, auth_files: auth_files.into(), config_path: config_path.display().to_string() }
+        // ureq's default, stated: blob redirects go to other hosts (object storage).
+        let http = super::http::HttpClients::new(super::http::default_certs_dirs(), Duration::from_secs(60), ureq::RedirectAuthHeaders::Never);
+        RegistryClient { http, settings, auth_files: auth_files.into(), config_path: config_path.display().to_string() }
     }
 
     /// Find the manifest of `reference`, trying Docker Hub mirrors in order and then
@@ -190,12 +200,16 @@ impl RepoSession<'_> {
     fn ping(&self) -> Result<(), RegistryError> {
         let base = self.base.lock().unwrap().clone();
         let url = format!("{base}/v2/");
-        let response = match self.client.agent.get(&url).call() {
+        let response = match self.client.agent(&url)?.get(&url).call() {
             Err(ureq::Error::Transport(t)) if self.endpoint.allow_http && base.starts_with("https://") => {
                 let http_base = base.replacen("https://", "http://", 1);
-                match self.client.agent.get(&format!("{http_base}/v2/")).call() {
+                match self.client.agent(&http_base)?.get(&format!("{http_base}/v2/")).call() {
                     Err(ureq::Error::Transport(t2)) => {
                         return Err(RegistryError::Unreachable { registry: self.registry(), reason: format!("{t}; over HTTP: {t2}") });
+                    }
+                    // It does speak HTTPS (plain HTTP gets "400: an HTTP request to an HTTPS server"): the certificate is the problem.
+                    Err(ureq::Error::Status(400, _)) if untrusted_certificate(&t.to_string()) => {
+                        return Err(RegistryError::UntrustedCertificate { registry: self.registry(), reason: t.to_string() });
                     }
                     other => {
                         *self.base.lock().unwrap() = http_base;
@@ -216,7 +230,9 @@ impl RepoSession<'_> {
     fn transport_error(&self, t: ureq::Transport) -> RegistryError {
         let reason = t.to_string();
         let looks_like_tls = reason.contains("tls") || reason.contains("TLS") || reason.contains("InvalidContentType") || reason.contains("certificate");
-        if looks_like_tls && !self.endpoint.allow_http {
+        if untrusted_certificate(&reason) {
+            RegistryError::UntrustedCertificate { registry: self.registry(), reason }
+        } else if looks_like_tls && !self.endpoint.allow_http {
             RegistryError::HttpsFailed { registry: self.registry(), reason, config: self.client.config_path.clone() }
         } else {
             RegistryError::Unreachable { registry: self.registry(), reason }
@@ -252,7 +268,7 @@ impl RepoSession<'_> {
     /// Basic credentials are checked by the ping itself; a second 401 means they are wrong.
     fn check_basic(&self) -> Result<(), RegistryError> {
         let url = format!("{}/v2/", self.base.lock().unwrap());
-        match self.request(&url).call() {
+        match self.request(&url)?.call() {
             Ok(_) => Ok(()),
             Err(ureq::Error::Status(401, _)) => Err(RegistryError::AuthFailed { registry: self.registry(), message: "username or password rejected".into() }),
             Err(ureq::Error::Status(status, r)) => Err(self.status_error(status, &url, r, "registry API")),
@@ -284,10 +300,10 @@ impl RepoSession<'_> {
                 if let Some(scope) = scope.as_deref() {
                     form.push(("scope", scope));
                 }
-                self.client.agent.post(realm).send_form(&form)
+                self.client.agent(realm)?.post(realm).send_form(&form)
             }
             None => {
-                let mut request = self.client.agent.get(realm);
+                let mut request = self.client.agent(realm)?.get(realm);
                 if let Some(service) = service {
                     request = request.query("service", service);
                 }
@@ -324,12 +340,12 @@ impl RepoSession<'_> {
             .ok_or_else(|| RegistryError::AuthFailed { registry: self.registry(), message: format!("token response from {realm} holds no token") })
     }
 
-    fn request(&self, url: &str) -> ureq::Request {
-        let mut r = self.client.agent.get(url);
+    fn request(&self, url: &str) -> Result<ureq::Request, RegistryError> {
+        let mut r = self.client.agent(url)?.get(url);
         if let Some(a) = self.authorization.lock().unwrap().as_deref() {
             r = r.set("Authorization", a);
         }
-        r
+        Ok(r)
     }
 
     /// GET a repository path, re-authenticating once when the registry asks again
@@ -337,7 +353,7 @@ impl RepoSession<'_> {
     fn get(&self, path: &str, accept: Option<&str>, what: &str) -> Result<ureq::Response, RegistryError> {
         let url = format!("{}/v2/{}/{path}", self.base.lock().unwrap(), self.repository);
         for attempt in 0..2 {
-            let mut request = self.request(&url);
+            let mut request = self.request(&url)?;
             if let Some(accept) = accept {
                 request = request.set("Accept", accept);
             }
