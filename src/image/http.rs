@@ -85,10 +85,17 @@ impl ProxyEnv {
                     _ => false,
                 };
             }
-            // An entry may carry a port: then only that port matches.
-            let (name, entry_port) = match entry.rsplit_once(':') {
-                Some((n, p)) if !n.contains(':') || n.starts_with('[') => (n.trim_start_matches('[').trim_end_matches(']'), p.parse::<u16>().ok()),
-                _ => (entry.as_str(), None),
+            // An entry may carry a port: then only that port matches (`[v6]:port`; a bare v6 has none).
+            let (name, entry_port) = if let Some(v6) = entry.strip_prefix('[') {
+                let (h, after) = v6.split_once(']').unwrap_or((v6, ""));
+                (h, after.strip_prefix(':').and_then(|p| p.parse::<u16>().ok()))
+            } else if entry.matches(':').count() > 1 {
+                (entry.as_str(), None)
+            } else {
+                match entry.rsplit_once(':') {
+                    Some((n, p)) => (n, p.parse::<u16>().ok()),
+                    None => (entry.as_str(), None),
+                }
             };
             if entry_port.is_some_and(|p| p != port) {
                 return false;
