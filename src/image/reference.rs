@@ -98,45 +98,46 @@ impl fmt::Display for Reference {
 impl FromStr for Reference {
     type Err = ReferenceError;
 
+    /// The grammar (and Docker Hub's normalisation) is oci-spec's
+    /// `distribution::Reference`, the regular expression of distribution/reference;
+    /// rde adds its own explanations of what is wrong and keeps an absent tag absent.
     fn from_str(input: &str) -> Result<Reference, ReferenceError> {
+        use oci_spec::distribution::{ParseError, Reference as OciReference};
         let invalid = |what| ReferenceError::Invalid { input: input.to_string(), what };
         if input.is_empty() {
             return Err(ReferenceError::Empty(input.to_string()));
         }
-        let (rest, digest) = match input.split_once('@') {
-            Some((rest, d)) => (rest, Some(d.parse::<Digest>().map_err(|_| invalid("bad digest after '@'"))?)),
-            None => (input, None),
-        };
+        let (rest, _) = input.split_once('@').unwrap_or((input, ""));
         // A ':' after the last '/' separates the tag; one before it belongs to a host:port.
         let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
         let (name, tag) = match rest[last_slash..].find(':') {
             Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
             None => (rest, None),
         };
-        if let Some(tag) = tag
-            && !valid_tag(tag)
-        {
-            return Err(invalid("tag must be 1-128 of [A-Za-z0-9_.-] and not start with '.' or '-'"));
-        }
-        let (registry, repository) = match name.split_once('/') {
-            Some((first, path)) if first.contains(['.', ':']) || first == "localhost" => (first.to_string(), path.to_string()),
-            _ => (DOCKER_HUB.to_string(), name.to_string()),
+        let parsed = OciReference::try_from(input).map_err(|e| match e {
+            ParseError::ReferenceInvalidFormat => {
+                let repository = name.split_once('/').filter(|(first, _)| first.contains(['.', ':']) || *first == "localhost").map_or(name, |(_, path)| path);
+                if repository.chars().any(|c| c.is_ascii_uppercase()) {
+                    ReferenceError::Uppercase(input.to_string())
+                } else if tag.is_some_and(|t| !valid_tag(t)) {
+                    invalid("tag must be 1-128 of [A-Za-z0-9_.-] and not start with '.' or '-'")
+                } else if !valid_host(name.split_once('/').map_or("", |(h, _)| h)) && name.split_once('/').is_some_and(|(h, _)| h.contains(['.', ':'])) {
+                    invalid("bad registry host")
+                } else if input.contains('@') {
+                    invalid("bad digest after '@'")
+                } else {
+                    invalid("repository path components must be lowercase letters, digits and separators (. _ __ -)")
+                }
+            }
+            ParseError::NameTooLong => invalid("name longer than 255 characters"),
+            ParseError::NameContainsUppercase => ReferenceError::Uppercase(input.to_string()),
+            _ => invalid("bad digest after '@'"),
+        })?;
+        let digest = match parsed.digest() {
+            Some(d) => Some(d.parse::<Digest>().map_err(|_| invalid("bad digest after '@'"))?),
+            None => None,
         };
-        if !valid_host(&registry) {
-            return Err(invalid("bad registry host"));
-        }
-        if repository.chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(ReferenceError::Uppercase(input.to_string()));
-        }
-        if repository.is_empty() || !repository.split('/').all(valid_path_component) {
-            return Err(invalid("repository path components must be lowercase letters, digits and separators (. _ __ -)"));
-        }
-        if name.len() > 255 {
-            return Err(invalid("name longer than 255 characters"));
-        }
-        let registry = if registry == "index.docker.io" { DOCKER_HUB.to_string() } else { registry };
-        let repository = if registry == DOCKER_HUB && !repository.contains('/') { format!("library/{repository}") } else { repository };
-        Ok(Reference { registry, repository, tag: tag.map(str::to_string), digest })
+        Ok(Reference { registry: parsed.registry().to_string(), repository: parsed.repository().to_string(), tag: tag.map(str::to_string), digest })
     }
 }
 
@@ -154,32 +155,6 @@ fn valid_host(host: &str) -> bool {
     let name_ok = !name.is_empty()
         && (name.starts_with('[') && name.ends_with(']') || name.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')));
     port_ok && name_ok
-}
-
-/// `[a-z0-9]+` joined by `.`, `_`, `__` or `-+`.
-fn valid_path_component(c: &str) -> bool {
-    let bytes = c.as_bytes();
-    if bytes.is_empty() || !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii_lowercase() || b.is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !bytes[i].is_ascii_alphanumeric() {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.chars().all(|ch| ch == '-');
-        if !ok {
-            return false;
-        }
-    }
-    true
 }
 
 #[cfg(test)]
