@@ -2,7 +2,7 @@
 
 use super::digest::Digest;
 use super::platform::Platform;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -21,36 +21,67 @@ pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 /// Everything rde can read, for the registry's Accept header.
 pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+/// A descriptor as rde uses it: its digest validated (sha256), its platform in
+/// rde's terms. Read from the wire through oci-spec's `image::Descriptor`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Descriptor {
-    #[serde(default)]
     pub media_type: String,
     pub digest: Digest,
     pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A single-platform manifest (OCI image manifest or Docker schema 2).
+#[derive(Clone, Debug)]
 pub struct ImageManifest {
-    pub schema_version: u32,
-    #[serde(default)]
     pub media_type: Option<String>,
     pub config: Descriptor,
     pub layers: Vec<Descriptor>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// An OCI image index or Docker manifest list.
+#[derive(Clone, Debug)]
 pub struct ImageIndex {
-    pub schema_version: u32,
-    #[serde(default)]
     pub media_type: Option<String>,
     pub manifests: Vec<Descriptor>,
+}
+
+impl TryFrom<&oci_spec::image::Descriptor> for Descriptor {
+    type Error = ManifestError;
+    fn try_from(d: &oci_spec::image::Descriptor) -> Result<Descriptor, ManifestError> {
+        let digest = d.digest().to_string();
+        Ok(Descriptor {
+            media_type: d.media_type().to_string(),
+            digest: digest.parse().map_err(|_| ManifestError::BadDigest(digest))?,
+            size: d.size(),
+            platform: d.platform().as_ref().map(|p| Platform {
+                os: p.os().to_string(),
+                architecture: p.architecture().to_string(),
+                variant: p.variant().clone(),
+            }),
+            urls: d.urls().clone().unwrap_or_default(),
+        })
+    }
+}
+
+impl ImageManifest {
+    fn from_spec(m: &oci_spec::image::ImageManifest) -> Result<ImageManifest, ManifestError> {
+        Ok(ImageManifest {
+            media_type: m.media_type().as_ref().map(ToString::to_string),
+            config: m.config().try_into()?,
+            layers: m.layers().iter().map(Descriptor::try_from).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl ImageIndex {
+    fn from_spec(i: &oci_spec::image::ImageIndex) -> Result<ImageIndex, ManifestError> {
+        Ok(ImageIndex {
+            media_type: i.media_type().as_ref().map(ToString::to_string),
+            manifests: i.manifests().iter().map(Descriptor::try_from).collect::<Result<_, _>>()?,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -67,6 +98,8 @@ pub enum ManifestError {
     UnsupportedType(String),
     #[error("malformed manifest: {0}")]
     Malformed(#[from] serde_json::Error),
+    #[error("malformed manifest: digest {0:?} is not a sha256 digest")]
+    BadDigest(String),
     #[error("no manifest for platform {wanted} (available: {available})")]
     NoPlatform { wanted: Platform, available: String },
     #[error("the manifest is {0} bytes, more than the {MAX_MANIFEST_BYTES} a registry accepts")]
@@ -119,14 +152,15 @@ impl Manifest {
         if probe.schema_version == 1 || media_type.is_some_and(|m| DOCKER_SCHEMA1.contains(&m)) {
             return Err(ManifestError::Schema1);
         }
+        // The wire format is oci-spec's (Docker schema 2 has the same shape).
+        let index = |bytes: &[u8]| -> Result<Manifest, ManifestError> { Ok(Manifest::Index(ImageIndex::from_spec(&serde_json::from_slice(bytes)?)?)) };
+        let image = |bytes: &[u8]| -> Result<Manifest, ManifestError> { Ok(Manifest::Image(ImageManifest::from_spec(&serde_json::from_slice(bytes)?)?)) };
         match media_type {
-            Some(DOCKER_LIST | OCI_INDEX) => Ok(Manifest::Index(serde_json::from_slice(bytes)?)),
-            Some(DOCKER_MANIFEST | OCI_MANIFEST) => Ok(Manifest::Image(serde_json::from_slice(bytes)?)),
+            Some(DOCKER_LIST | OCI_INDEX) => index(bytes),
+            Some(DOCKER_MANIFEST | OCI_MANIFEST) => image(bytes),
             // OCI allows omitting mediaType; the shape tells.
-            None | Some("application/json") | Some("application/octet-stream") if probe.manifests.is_some() => {
-                Ok(Manifest::Index(serde_json::from_slice(bytes)?))
-            }
-            None | Some("application/json") | Some("application/octet-stream") => Ok(Manifest::Image(serde_json::from_slice(bytes)?)),
+            None | Some("application/json") | Some("application/octet-stream") if probe.manifests.is_some() => index(bytes),
+            None | Some("application/json") | Some("application/octet-stream") => image(bytes),
             Some(other) => Err(ManifestError::UnsupportedType(other.to_string())),
         }
     }

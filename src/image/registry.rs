@@ -497,6 +497,26 @@ fn error_message(response: ureq::Response) -> String {
     let status_text = response.status_text().to_string();
     let mut body = String::new();
     let _ = response.into_reader().take(64 * 1024).read_to_string(&mut body);
+    // The distribution spec's error body, as oci-spec types it.
+    if let Ok(parsed) = serde_json::from_str::<oci_spec::distribution::ErrorResponse>(&body) {
+        let msgs: Vec<String> = parsed
+            .detail()
+            .iter()
+            .map(|e| match e.message().as_deref().filter(|m| !m.is_empty()) {
+                Some(m) => m.to_string(),
+                None => format!("{:?}", e.code())
+                    .chars()
+                    .flat_map(|c| if c.is_uppercase() { vec![' ', c.to_ascii_lowercase()] } else { vec![c] })
+                    .collect::<String>()
+                    .trim()
+                    .to_string(),
+            })
+            .collect();
+        if !msgs.is_empty() {
+            return msgs.join("; ");
+        }
+    }
+    // Codes outside the spec's list (registries add their own): read leniently.
     #[derive(serde::Deserialize)]
     struct Errors {
         errors: Vec<ErrorItem>,
