@@ -81,9 +81,60 @@ pub struct RootFs {
     pub diff_ids: Vec<Digest>,
 }
 
+/// The docker-only fields of `config` that the OCI image spec leaves out.
+#[derive(Default, Deserialize)]
+struct DockerExtension {
+    #[serde(default)]
+    config: Option<DockerRunExtension>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerRunExtension {
+    #[serde(default)]
+    healthcheck: Option<Healthcheck>,
+}
+
 impl ImageConfig {
+    /// Read a config blob: the OCI image spec's fields through oci-spec's
+    /// `image::ImageConfiguration`, docker's `Healthcheck` beside them.
     pub fn parse(bytes: &[u8]) -> Result<ImageConfig, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        let mut value: serde_json::Value = serde_json::from_slice(bytes)?;
+        // The spec requires architecture and os; images without them exist and still run.
+        if let Some(object) = value.as_object_mut() {
+            for field in ["architecture", "os"] {
+                object.entry(field).or_insert_with(|| serde_json::json!(""));
+            }
+        }
+        let docker: DockerExtension = serde_json::from_value(value.clone())?;
+        let spec: oci_spec::image::ImageConfiguration = serde_json::from_value(value)?;
+        let set = |v: &Option<Vec<String>>| v.as_ref().map(|keys| keys.iter().map(|k| (k.clone(), serde_json::json!({}))).collect::<BTreeMap<_, _>>());
+        let config = spec.config().as_ref().map(|c| RunConfig {
+            user: c.user().clone(),
+            env: c.env().clone(),
+            entrypoint: c.entrypoint().clone(),
+            cmd: c.cmd().clone(),
+            working_dir: c.working_dir().clone(),
+            exposed_ports: set(c.exposed_ports()),
+            volumes: set(c.volumes()),
+            labels: c.labels().as_ref().map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            stop_signal: c.stop_signal().clone(),
+            healthcheck: docker.config.and_then(|d| d.healthcheck),
+        });
+        let diff_ids = spec
+            .rootfs()
+            .diff_ids()
+            .iter()
+            .map(|d| d.parse::<Digest>().map_err(|_| <serde_json::Error as serde::de::Error>::custom(format!("rootfs.diff_ids: {d:?} is not a sha256 digest"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ImageConfig {
+            architecture: spec.architecture().to_string(),
+            os: spec.os().to_string(),
+            variant: spec.variant().clone(),
+            created: spec.created().clone(),
+            config: config.unwrap_or_default(),
+            rootfs: RootFs { kind: spec.rootfs().typ().clone(), diff_ids },
+        })
     }
 
     /// Check the config against a manifest with `layers` layers, before any layer
