@@ -155,13 +155,30 @@ impl Context {
         Ok(())
     }
 
+    /// `rel` with every symlink on the way (the last too) resolved inside the
+    /// context: the directory COPY takes the contents of.
+    pub fn real_dir(&self, rel: &str) -> String {
+        match resolve_in_root(&self.root, rel, true) {
+            Some(p) => p.strip_prefix(&self.root).map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| rel.to_string()),
+            None => rel.to_string(),
+        }
+    }
+
     /// The cache digest of what COPY would take from `rel`: for each entry, its
     /// path below `rel`, type, permission bits and content (file bytes through
     /// the stat cache, link targets); not owners or times, which COPY does not keep.
     pub fn digest(&self, rel: &str, stat_cache: &mut StatCache) -> Result<Digest, ContextError> {
         let mut h = Sha256::new();
-        for (path, meta) in self.walk(rel)? {
-            let below = path.strip_prefix(rel).unwrap_or(&path);
+        let top = std::fs::symlink_metadata(self.host_path(rel)?).ok();
+        // A symlink to a directory: COPY takes what it points to, so does the key.
+        let walked = if top.is_some_and(|m| m.file_type().is_symlink()) && resolve_in_root(&self.root, rel, true).is_some_and(|p| p.is_dir()) {
+            self.real_dir(rel)
+        } else {
+            rel.to_string()
+        };
+        h.update(format!("{rel}\0").as_bytes());
+        for (path, meta) in self.walk(&walked)? {
+            let below = path.strip_prefix(walked.as_str()).unwrap_or(&path);
             let host = self.root.join(&path);
             let ft = meta.file_type();
             let content = if ft.is_file() {

@@ -88,6 +88,8 @@ pub struct CopyPlan {
 struct Attrs {
     uid: u32,
     gid: u32,
+    /// --chown was given (else entries are root's, or an archive's own).
+    chown_set: bool,
     chmod: Option<u32>,
 }
 
@@ -205,7 +207,7 @@ pub fn copy(
         || crate::runtime::rootfs::file_type(&overlay.merged, &plan.dest).is_some_and(|t| t == rustix::fs::FileType::Directory);
     let dest = plan.dest.trim_end_matches('/').to_string();
     let dest = if dest.is_empty() { "/".to_string() } else { dest };
-    let mut writer = TreeWriter { root: &root, attrs: &attrs, dirs: Vec::new() };
+    let mut writer = TreeWriter { root: &root, attrs: &attrs, keep_owners: false, dirs: Vec::new() };
     for item in &plan.sources {
         match item {
             SourceItem::Context(rel) => {
@@ -216,16 +218,21 @@ pub fn copy(
                 })?;
                 let meta = std::fs::metadata(&host).map_err(io_err(format!("build context {rel}")))?;
                 if meta.is_dir() {
-                    let entries = context.walk(rel).map_err(|e| CopyError::Io { what: rel.clone(), source: io::Error::other(e.to_string()) })?;
+                    // A symlink to a directory is followed (inside the context), as BuildKit does for sources.
+                    let real = context.real_dir(rel);
+                    let entries = context.walk(&real).map_err(|e| CopyError::Io { what: rel.clone(), source: io::Error::other(e.to_string()) })?;
                     for (path, meta) in entries.into_iter().skip(1) {
-                        let below = path.strip_prefix(rel).unwrap_or(&path).trim_start_matches('/');
+                        let below = path.strip_prefix(real.as_str()).unwrap_or(&path).trim_start_matches('/');
                         writer.entry(&context.root.join(&path), &meta, &join(&dest, below))?;
                     }
                     writer.ensure_dir(&dest)?;
                 } else if plan.add && is_archive(&host) {
                     let extract = overlay.scratch.join("extract");
                     extract_archive(&host, &extract)?;
-                    writer.tree(&extract, &dest)?;
+                    writer.keep_owners = true;
+                    let written = writer.tree(&extract, &dest);
+                    writer.keep_owners = false;
+                    written?;
                     let _ = crate::fsutil::remove_tree(&extract);
                 } else {
                     let target = if dest_is_dir { join(&dest, basename(rel)) } else { dest.clone() };
@@ -252,13 +259,13 @@ pub fn copy(
             SourceItem::Url { file, name, mtime, .. } => {
                 let target = if dest_is_dir { join(&dest, name) } else { dest.clone() };
                 let meta = std::fs::metadata(file).map_err(io_err("the downloaded file"))?;
-                writer.file(file, 0o600, mtime.unwrap_or(0), &target, meta.len())?;
+                writer.file(file, 0o600, mtime.unwrap_or(0), &target, meta.len(), (attrs.uid, attrs.gid))?;
             }
             SourceItem::Inline { name, content } => {
                 let target = if dest_is_dir { join(&dest, name) } else { dest.clone() };
                 let tmp = overlay.scratch.join(format!("heredoc-{}", Digest::of(name.as_bytes()).short()));
                 std::fs::write(&tmp, content).map_err(io_err("heredoc"))?;
-                writer.file(&tmp, 0o644, crate::time::now_unix() as i64, &target, content.len() as u64)?;
+                writer.file(&tmp, 0o644, crate::time::now_unix() as i64, &target, content.len() as u64, (attrs.uid, attrs.gid))?;
             }
         }
     }
@@ -310,7 +317,7 @@ fn attributes(merged: &Path, plan: &CopyPlan) -> Result<Attrs, CopyError> {
         Some(m) => Some(u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| CopyError::Chmod(m.clone()))?),
         None => None,
     };
-    Ok(Attrs { uid, gid, chmod })
+    Ok(Attrs { uid, gid, chmod, chown_set: plan.chown.is_some() })
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -331,6 +338,8 @@ fn basename(rel: &str) -> &str {
 struct TreeWriter<'a> {
     root: &'a pathrs::Root,
     attrs: &'a Attrs,
+    /// ADD of a local archive without --chown: entries keep the archive's owners.
+    keep_owners: bool,
     /// Directories written, with their source mtime: times are set last (children change them).
     dirs: Vec<(String, i64)>,
 }
@@ -344,17 +353,48 @@ impl TreeWriter<'_> {
         self.attrs.chmod.unwrap_or(source_mode & 0o7777)
     }
 
-    fn ensure_parent(&self, target: &str) -> Result<(), CopyError> {
-        if let Some((parent, _)) = target.rsplit_once('/')
-            && !parent.is_empty()
-        {
-            self.root.mkdir_all(parent, &Permissions::from_mode(0o755)).map_err(Self::in_root(target))?;
-        }
-        Ok(())
+    /// The owner an entry gets: --chown's (or root), or the archive's for an ADD of a tar.
+    fn owner(&self, meta: &std::fs::Metadata) -> (u32, u32) {
+        if self.keep_owners && !self.attrs.chown_set { (meta.uid(), meta.gid()) } else { (self.attrs.uid, self.attrs.gid) }
     }
 
+    /// chown through an O_PATH handle (no symlink followed).
+    fn chown(&self, target: &str, (uid, gid): (u32, u32)) -> Result<(), CopyError> {
+        let handle = self.root.resolve_nofollow(target).map_err(Self::in_root(target))?;
+        rustix::fs::chownat(
+            handle.as_fd(),
+            "",
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+            rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err(format!("chown {target}"))(e.into()))
+    }
+
+    fn ensure_parent(&self, target: &str) -> Result<(), CopyError> {
+        match target.rsplit_once('/') {
+            Some((parent, _)) if !parent.is_empty() => self.ensure_dir(parent),
+            _ => Ok(()),
+        }
+    }
+
+    /// Make `dir` and its missing parents (0755); those it makes belong to the
+    /// --chown user, as BuildKit creates a COPY's destination.
     fn ensure_dir(&self, dir: &str) -> Result<(), CopyError> {
-        self.root.mkdir_all(dir, &Permissions::from_mode(0o755)).map_err(Self::in_root(dir))?;
+        if self.root.resolve(dir).is_ok() {
+            return Ok(());
+        }
+        let mut prefix = String::new();
+        for part in dir.split('/').filter(|p| !p.is_empty()) {
+            prefix.push('/');
+            prefix.push_str(part);
+            if self.root.resolve(&prefix).is_err() {
+                self.root.mkdir_all(&prefix, &Permissions::from_mode(0o755)).map_err(Self::in_root(dir))?;
+                if self.attrs.chown_set {
+                    self.chown(&prefix, (self.attrs.uid, self.attrs.gid))?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -387,34 +427,28 @@ impl TreeWriter<'_> {
                     self.root.resolve_nofollow(target).map_err(Self::in_root(target))?
                 }
             };
-            let fd = handle.as_fd();
-            rustix::fs::fchown(fd, Some(rustix::fs::Uid::from_raw(self.attrs.uid)), Some(rustix::fs::Gid::from_raw(self.attrs.gid))).ok();
+            drop(handle);
+            self.chown(target, self.owner(meta))?;
+            let handle = self.root.resolve_nofollow(target).map_err(Self::in_root(target))?;
             let file = handle.reopen(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY).map_err(Self::in_root(target))?;
             file.set_permissions(Permissions::from_mode(self.mode(meta.mode()))).map_err(io_err(target.to_string()))?;
             self.dirs.push((target.to_string(), meta.mtime()));
         } else if ft.is_file() {
-            self.file(src, meta.mode(), meta.mtime(), target, meta.len())?;
+            let owner = self.owner(meta);
+            self.file(src, meta.mode(), meta.mtime(), target, meta.len(), owner)?;
         } else if ft.is_symlink() {
             let link = std::fs::read_link(src).map_err(io_err(src.display().to_string()))?;
             self.ensure_parent(target)?;
             let _ = self.root.remove_file(target);
             self.root.create(target, &pathrs::InodeType::Symlink(link)).map_err(Self::in_root(target))?;
-            if let Ok(handle) = self.root.resolve_nofollow(target) {
-                let _ = rustix::fs::chownat(
-                    handle.as_fd(),
-                    "",
-                    Some(rustix::fs::Uid::from_raw(self.attrs.uid)),
-                    Some(rustix::fs::Gid::from_raw(self.attrs.gid)),
-                    rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-                );
-            }
+            self.chown(target, self.owner(meta))?;
         }
         // Sockets, fifos and devices in a context are not copied (as BuildKit).
         Ok(())
     }
 
     /// A regular file with the given mode (before --chmod) and mtime.
-    fn file(&mut self, src: &Path, mode: u32, mtime: i64, target: &str, len: u64) -> Result<(), CopyError> {
+    fn file(&mut self, src: &Path, mode: u32, mtime: i64, target: &str, len: u64, (uid, gid): (u32, u32)) -> Result<(), CopyError> {
         self.ensure_parent(target)?;
         // Whatever is there (a file, a symlink) is replaced, never followed.
         if let Ok(h) = self.root.resolve_nofollow(target) {
@@ -430,7 +464,7 @@ impl TreeWriter<'_> {
             .map_err(Self::in_root(target))?;
         let mut input = File::open(src).map_err(io_err(src.display().to_string()))?.take(len);
         io::copy(&mut input, &mut out).map_err(io_err(format!("copy {} to {target}", src.display())))?;
-        rustix::fs::fchown(&out, Some(rustix::fs::Uid::from_raw(self.attrs.uid)), Some(rustix::fs::Gid::from_raw(self.attrs.gid)))
+        rustix::fs::fchown(&out, Some(rustix::fs::Uid::from_raw(uid)), Some(rustix::fs::Gid::from_raw(gid)))
             .map_err(|e| io_err(format!("chown {target}"))(e.into()))?;
         out.set_permissions(Permissions::from_mode(self.mode(mode))).map_err(io_err(format!("chmod {target}")))?;
         out.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime.max(0) as u64)).map_err(io_err(format!("set the time of {target}")))?;
@@ -490,6 +524,7 @@ fn extract_archive(path: &Path, dest: &Path) -> Result<(), CopyError> {
     };
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
     archive.unpack(dest).map_err(io_err(format!("unpack {}", path.display())))
@@ -586,6 +621,9 @@ mod tests {
         let mut h = tar::Header::new_ustar();
         h.set_size(2);
         h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_cksum();
         builder.append_data(&mut h, "a/b.txt", &b"hi"[..]).unwrap();
         builder.into_inner().unwrap().finish().unwrap();

@@ -418,8 +418,10 @@ impl Builder<'_> {
                 let mut keys = Vec::new();
                 for p in ports {
                     let p = word(self, p)?;
-                    let p = if p.contains('/') { p.to_ascii_lowercase() } else { format!("{p}/tcp") };
-                    keys.push(p);
+                    keys.extend(
+                        expose_keys(&p)
+                            .ok_or_else(|| self.step_error(line, format!("EXPOSE {p}: invalid port"), Some("PORT[/tcp|/udp] or START-END[/proto]")))?,
+                    );
                 }
                 state.config.add_to_set("ExposedPorts", &keys);
                 return Ok(self.metadata(state, &format!("EXPOSE {}", keys.join(" "))));
@@ -813,6 +815,24 @@ pub fn prune(store: &Store, doomed: impl Fn(&CacheRecord) -> bool) -> (u64, Vec<
     (freed, errors)
 }
 
+/// ExposedPorts keys for one EXPOSE word: `80` -> `80/tcp`, a range
+/// `7000-7002/udp` -> one key per port (docker's nat.ParsePortSpecs).
+fn expose_keys(spec: &str) -> Option<Vec<String>> {
+    let (ports, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        return None;
+    }
+    let (start, end) = match ports.split_once('-') {
+        Some((a, b)) => (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?),
+        None => {
+            let p = ports.parse::<u16>().ok()?;
+            (p, p)
+        }
+    };
+    (start <= end).then(|| (start..=end).map(|p| format!("{p}/{proto}")).collect())
+}
+
 /// `path` made absolute against the working directory `cwd` (docker's WORKDIR/COPY rule).
 pub fn absolute_in(cwd: &str, path: &str) -> String {
     let joined = if path.starts_with('/') { path.to_string() } else { format!("{}/{path}", if cwd.is_empty() { "" } else { cwd.trim_end_matches('/') }) };
@@ -868,6 +888,15 @@ fn save_image(store: &Store, config: &ImageConfigJson, layers: &[ImageLayer], ta
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expose_takes_ports_protocols_and_ranges() {
+        assert_eq!(expose_keys("80"), Some(vec!["80/tcp".to_string()]));
+        assert_eq!(expose_keys("53/UDP"), Some(vec!["53/udp".to_string()]));
+        assert_eq!(expose_keys("7000-7002"), Some(vec!["7000/tcp".to_string(), "7001/tcp".to_string(), "7002/tcp".to_string()]));
+        assert_eq!(expose_keys("80/icmp"), None);
+        assert_eq!(expose_keys("x"), None);
+    }
 
     #[test]
     fn paths_are_made_absolute_against_the_workdir() {
