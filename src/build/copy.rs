@@ -11,7 +11,6 @@
 
 use super::Env;
 use super::context::{Context, resolve_in_root};
-use super::progress::BuildProgress;
 use crate::image::digest::Digest;
 use crate::image::store::{ImageLayer, LayerMeta, Store};
 use pathrs::flags::OpenFlags;
@@ -98,6 +97,8 @@ struct Overlay {
     scratch: PathBuf,
     merged: PathBuf,
     mounts: Vec<PathBuf>,
+    /// `finish` handed the upper dir over: the caller removes the scratch dir.
+    handed_over: bool,
 }
 
 impl Overlay {
@@ -112,7 +113,7 @@ impl Overlay {
             lowers.push(empty);
         }
         let rootless = store.overlay_xattrs == crate::image::unpack::OverlayXattrs::User;
-        let mut overlay = Overlay { scratch, merged: merged.clone(), mounts: Vec::new() };
+        let mut overlay = Overlay { scratch, merged: merged.clone(), mounts: Vec::new(), handed_over: false };
         crate::runtime::rootfs::mount_overlay(&lowers, &upper, &work, &merged, rootless, true)?;
         overlay.mounts.push(merged);
         Ok(overlay)
@@ -125,6 +126,7 @@ impl Overlay {
     /// Unmount and hand over the upper dir (the layer).
     fn finish(mut self) -> PathBuf {
         self.unmount();
+        self.handed_over = true;
         self.scratch.join("upper")
     }
 
@@ -138,16 +140,16 @@ impl Overlay {
 impl Drop for Overlay {
     fn drop(&mut self) {
         self.unmount();
+        if !self.handed_over {
+            // A failed COPY: nothing of it stays.
+            let _ = crate::fsutil::remove_tree(&self.scratch);
+            return;
+        }
         let _ = crate::fsutil::remove_tree(&self.scratch.join("work"));
         let _ = crate::fsutil::remove_tree(&self.scratch.join("merged"));
         let _ = crate::fsutil::remove_tree(&self.scratch.join("empty"));
         let _ = crate::fsutil::remove_tree(&self.scratch.join("from"));
         let _ = crate::fsutil::remove_tree(&self.scratch.join("extract"));
-        // The upper dir is gone too unless `finish` handed it over and it was committed.
-        let upper = self.scratch.join("upper");
-        if upper.exists() && self.mounts.is_empty() && !std::thread::panicking() {
-            // kept for the caller
-        }
     }
 }
 
@@ -180,15 +182,7 @@ fn first_existing(lowers: &[PathBuf], path: &str) -> Option<PathBuf> {
 }
 
 /// Run one COPY/ADD over `layers`: `Some(layer)` with what it wrote.
-pub fn copy(
-    env: &Env,
-    context: &Context,
-    layers: &[ImageLayer],
-    config: &super::image_config::ImageConfigJson,
-    plan: &CopyPlan,
-    progress: &BuildProgress,
-) -> Result<Option<LayerMeta>, CopyError> {
-    let _ = (config, progress);
+pub fn copy(env: &Env, context: &Context, layers: &[ImageLayer], plan: &CopyPlan) -> Result<Option<LayerMeta>, CopyError> {
     let overlay = Overlay::mount(env.store, layers)?;
     let root = overlay.root()?;
     let attrs = attributes(&overlay.merged, plan)?;

@@ -184,7 +184,7 @@ pub fn build(env: &Env, opts: &BuildOptions) -> Result<Built, BuildError> {
     };
     let result = builder.run_all();
     builder.stat_cache.save(&stat_path);
-    let (state, target) = result?;
+    let state = result?;
     let unused: Vec<&String> = opts.build_args.keys().filter(|k| !builder.used_args.contains(*k) && !is_predefined_arg(k)).collect();
     if !unused.is_empty() {
         env.printer.warn(format!("build arguments not consumed by the Dockerfile: {}", unused.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
@@ -193,7 +193,6 @@ pub fn build(env: &Env, opts: &BuildOptions) -> Result<Built, BuildError> {
     for (k, v) in &opts.labels {
         config.set_label(k, v);
     }
-    let _ = target;
     let record = save_image(env.store, &config, &state.layers, &opts.tags)?;
     builder.progress.finish(started.elapsed(), &record.id, &opts.tags);
     Ok(Built { id: record.id, tags: opts.tags.iter().filter_map(Reference::tagged).collect(), cached_steps: builder.cached, run_steps: builder.ran })
@@ -234,7 +233,7 @@ impl Builder<'_> {
     }
 
     /// Build the target stage (and every stage it needs, in order).
-    fn run_all(&mut self) -> Result<(StageState, usize), BuildError> {
+    fn run_all(&mut self) -> Result<StageState, BuildError> {
         // Global ARGs: defaults expanded with the ARGs before them, overridden by --build-arg.
         for located in &self.dockerfile.global_args {
             for (name, default) in &located.value {
@@ -264,7 +263,7 @@ impl Builder<'_> {
             let state = self.build_stage(i)?;
             self.done.insert(i, state);
         }
-        Ok((self.done.remove(&target).expect("target built"), target))
+        Ok(self.done.remove(&target).expect("target built"))
     }
 
     /// The stages `target` depends on (FROM a stage, COPY --from, RUN --mount from=), in build order.
@@ -468,7 +467,7 @@ impl Builder<'_> {
                 return Ok(self.metadata(state, &format!("ENTRYPOINT {args:?}")));
             }
             Kind::Healthcheck(spec) => {
-                let value = self.healthcheck(&state, spec, line)?;
+                let value = self.healthcheck(spec, line)?;
                 state.config.set_value("Healthcheck", Some(value));
                 return Ok(self.metadata(state, &format!("HEALTHCHECK {}", ins.text.trim_start_matches("HEALTHCHECK").trim())));
             }
@@ -633,7 +632,7 @@ impl Builder<'_> {
                 let created_by = format!("{instruction} {}", ins.text.split_once(' ').map_or("", |(_, r)| r));
                 let key = cache::key(&state.key, &format!("{created_by} -> {} {:?} {:?}", plan.dest, plan.chown, plan.chmod), &inputs);
                 self.layer_step(state, key, &header, &created_by, move |b, st| {
-                    copy::copy(b.env, &b.context, st_layers(st), &st.config, &plan, &b.progress).map_err(BuildError::from)
+                    copy::copy(b.env, &b.context, &st.layers, &plan).map_err(BuildError::from)
                 })
             }
             _ => unreachable!("metadata instructions returned above"),
@@ -731,13 +730,12 @@ impl Builder<'_> {
         }
     }
 
-    fn healthcheck(&self, state: &StageState, spec: &dockerfile::HealthcheckSpec, line: usize) -> Result<serde_json::Value, BuildError> {
+    fn healthcheck(&self, spec: &dockerfile::HealthcheckSpec, line: usize) -> Result<serde_json::Value, BuildError> {
         let Some(command) = &spec.command else { return Ok(serde_json::json!({"Test": ["NONE"]})) };
         let test: Vec<String> = match command {
             CommandForm::Exec(args) => std::iter::once("CMD".to_string()).chain(args.iter().cloned()).collect(),
             CommandForm::Shell(s) => vec!["CMD-SHELL".into(), s.clone()],
         };
-        let _ = state;
         let mut v = serde_json::json!({"Test": test});
         for (name, value) in &spec.options {
             let field = match name.as_str() {
@@ -775,10 +773,6 @@ impl Builder<'_> {
             None => from.to_string(),
         }
     }
-}
-
-fn st_layers(st: &StageState) -> &[ImageLayer] {
-    &st.layers
 }
 
 /// Heredoc bodies expand variables but keep their quotes (BuildKit's heredoc rule).

@@ -42,7 +42,6 @@ const KEEP_LINES: usize = 12;
 pub struct BuildProgress<'a> {
     printer: &'a Printer,
     mode: ProgressMode,
-    started: Instant,
     step_started: RefCell<Instant>,
     live: Option<ProgressBar>,
     recent: RefCell<VecDeque<String>>,
@@ -55,7 +54,7 @@ impl<'a> BuildProgress<'a> {
             ProgressMode::Auto => ProgressMode::Plain,
             m => m,
         };
-        BuildProgress { printer, mode, started: Instant::now(), step_started: RefCell::new(Instant::now()), live: None, recent: RefCell::new(VecDeque::new()) }
+        BuildProgress { printer, mode, step_started: RefCell::new(Instant::now()), live: None, recent: RefCell::new(VecDeque::new()) }
     }
 
     fn line(&self, text: &str) {
@@ -127,7 +126,6 @@ impl<'a> BuildProgress<'a> {
 
     pub fn finish(&mut self, elapsed: Duration, id: &Digest, tags: &[Reference]) {
         self.failed();
-        let _ = self.started;
         self.line(&format!("writing image {id} done ({:.1}s)", elapsed.as_secs_f64()));
         for t in tags {
             self.line(&format!("naming to {}", t.familiar()));
