@@ -631,9 +631,7 @@ impl Builder<'_> {
                 }
                 let created_by = format!("{instruction} {}", ins.text.split_once(' ').map_or("", |(_, r)| r));
                 let key = cache::key(&state.key, &format!("{created_by} -> {} {:?} {:?}", plan.dest, plan.chown, plan.chmod), &inputs);
-                self.layer_step(state, key, &header, &created_by, move |b, st| {
-                    copy::copy(b.env, &b.context, &st.layers, &plan).map_err(BuildError::from)
-                })
+                self.layer_step(state, key, &header, &created_by, move |b, st| copy::copy(b.env, &b.context, &st.layers, &plan).map_err(BuildError::from))
             }
             _ => unreachable!("metadata instructions returned above"),
         }
