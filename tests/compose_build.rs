@@ -24,14 +24,16 @@ fn rde_build_builds_each_distinct_build_once_and_down_rmi_local_removes_them() {
     std::fs::write(dir.join("docker/Dockerfile"), "FROM busybox\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\nCMD [\"cat\", \"/greeting\"]\n").unwrap();
     std::fs::write(
         dir.join("docker-compose.yml"),
-        "services:\n  web:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n      args: [GREETING=hi]\n  worker:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n      args: [GREETING=hi]\n    image: shared/worker:dev\n  plain:\n    image: busybox\n",
+        "services:\n  web:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n      args: [GREETING=hi]\n  worker:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n      args: [GREETING=hi]\n    image: shared/worker:dev\n  other:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n      args: [GREETING=ho]\n  plain:\n    image: busybox\n",
     )
     .unwrap();
     env.cwd = Some(dir);
     let out = env.ok(&["build", "--progress", "plain"]);
-    assert_eq!(out.stderr.matches("RUN echo").count(), 1, "one build for both services:\n{}", out.stderr);
+    // web and worker share one build; other's is another, built beside it with its lines prefixed.
+    assert_eq!(out.stderr.lines().filter(|l| l.contains("] RUN echo")).count(), 2, "{}", out.stderr);
+    assert!(out.stderr.lines().any(|l| l.starts_with("other #")), "{}", out.stderr);
     let images = env.ok(&["image", "ls"]).stdout;
-    assert!(images.contains("proj-web") && images.contains("shared/worker"), "{images}");
+    assert!(images.contains("proj-web") && images.contains("shared/worker") && images.contains("proj-other"), "{images}");
     // --no-build refuses a missing image; up builds nothing that is there.
     env.ok(&["image", "rm", "proj-web"]);
     let e = env.fails(&["up", "-d", "--no-build", "web"]).stderr;

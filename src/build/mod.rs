@@ -110,6 +110,8 @@ pub struct BuildOptions {
     /// `--secret id=ID,src=PATH`: id -> file on the host.
     pub secrets: BTreeMap<String, PathBuf>,
     pub progress: progress::ProgressMode,
+    /// A name before every progress line (compose: the service, when builds run side by side).
+    pub progress_prefix: Option<String>,
 }
 
 /// What a build made.
@@ -155,7 +157,7 @@ impl StageState {
 /// Build the image `opts` describes; the result is stored (and tagged) like a pulled image.
 pub fn build(env: &Env, opts: &BuildOptions) -> Result<Built, BuildError> {
     let started = Instant::now();
-    let progress = BuildProgress::new(env.printer, opts.progress);
+    let progress = BuildProgress::new(env.printer, opts.progress, opts.progress_prefix.as_deref());
     let (text, file_name, dockerfile_path) = match &opts.dockerfile {
         DockerfileSource::Path(p) => {
             (std::fs::read_to_string(p).map_err(|source| BuildError::ReadDockerfile { path: p.clone(), source })?, display_name(p), Some(p.clone()))

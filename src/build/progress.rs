@@ -43,18 +43,22 @@ pub struct BuildProgress<'a> {
     printer: &'a Printer,
     mode: ProgressMode,
     step_started: RefCell<Instant>,
+    /// Put before every line (a service's name when compose builds several at once).
+    prefix: String,
     live: Option<ProgressBar>,
     recent: RefCell<VecDeque<String>>,
 }
 
 impl<'a> BuildProgress<'a> {
-    pub fn new(printer: &'a Printer, mode: ProgressMode) -> BuildProgress<'a> {
+    /// `prefix`: a name for every line (`django`), when several builds share the output.
+    pub fn new(printer: &'a Printer, mode: ProgressMode, prefix: Option<&str>) -> BuildProgress<'a> {
         let mode = match mode {
             ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Tty,
             ProgressMode::Auto => ProgressMode::Plain,
             m => m,
         };
-        BuildProgress { printer, mode, step_started: RefCell::new(Instant::now()), live: None, recent: RefCell::new(VecDeque::new()) }
+        let prefix = prefix.map(|p| format!("{p} ")).unwrap_or_default();
+        BuildProgress { printer, mode, prefix, step_started: RefCell::new(Instant::now()), live: None, recent: RefCell::new(VecDeque::new()) }
     }
 
     fn line(&self, text: &str) {
@@ -71,7 +75,7 @@ impl<'a> BuildProgress<'a> {
     pub fn start(&mut self, step: usize, header: &str) {
         *self.step_started.borrow_mut() = Instant::now();
         self.recent.borrow_mut().clear();
-        self.line(&format!("#{step} {header}"));
+        self.line(&format!("{}#{step} {header}", self.prefix));
         if self.mode == ProgressMode::Tty {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
             bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}").expect("valid template"));
@@ -94,7 +98,7 @@ impl<'a> BuildProgress<'a> {
             (Some(bar), _) => bar.set_message(text.to_string()),
             (None, ProgressMode::Plain) => {
                 let secs = self.step_started.borrow().elapsed().as_secs_f64();
-                self.printer.notice(format!("#{step} {secs:.3} {text}"));
+                self.printer.notice(format!("{}#{step} {secs:.3} {text}", self.prefix));
             }
             _ => {}
         }
@@ -111,9 +115,9 @@ impl<'a> BuildProgress<'a> {
             bar.finish_and_clear();
         }
         if cached {
-            self.line(&format!("#{step} CACHED"));
+            self.line(&format!("{}#{step} CACHED", self.prefix));
         } else {
-            self.line(&format!("#{step} DONE {:.1}s", elapsed.as_secs_f64()));
+            self.line(&format!("{}#{step} DONE {:.1}s", self.prefix, elapsed.as_secs_f64()));
         }
     }
 

@@ -74,7 +74,8 @@ pub struct CreateArgs {
 #[derive(Args, Debug)]
 pub struct DownArgs {
     /// Remove the named volumes of the compose file and anonymous volumes too
-    #[arg(short, long)]
+    /// (`--volume` too: docker-compose v1 took the prefix, and the seeds write it)
+    #[arg(short, long, alias = "volume")]
     pub volumes: bool,
     /// Remove images: all (every service's) or local (those without a custom tag)
     #[arg(long)]

@@ -53,15 +53,37 @@ impl Session<'_> {
                 None => seen.push((key, vec![image])),
             }
         }
-        for (_, images) in seen {
-            let first = services
-                .iter()
-                .map(|s| &self.project.services[s])
-                .find(|s| s.build.is_some() && images.contains(&image_name(&self.project.name, s)))
-                .expect("a service");
-            self.build_one(first, &images, flags)?;
+        let builds: Vec<(&Service, Vec<String>)> = seen
+            .into_iter()
+            .map(|(_, images)| {
+                let first = services
+                    .iter()
+                    .map(|s| &self.project.services[s])
+                    .find(|s| s.build.is_some() && images.contains(&image_name(&self.project.name, s)))
+                    .expect("a service");
+                (first, images)
+            })
+            .collect();
+        if let [(service, images)] = builds.as_slice() {
+            return self.build_one(service, images, flags, None);
         }
-        Ok(())
+        // Independent builds side by side, their lines prefixed with the service; every failure is reported.
+        let mut flags = flags.clone();
+        if matches!(flags.progress, build::progress::ProgressMode::Auto | build::progress::ProgressMode::Tty) {
+            flags.progress = build::progress::ProgressMode::Plain;
+        }
+        let results: Vec<Result<(), ProjectError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = builds.iter().map(|(service, images)| scope.spawn(|| self.build_one(service, images, &flags, Some(&service.name)))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(Err(ProjectError::Panicked))).collect()
+        });
+        let mut errors: Vec<ProjectError> = results.into_iter().filter_map(Result::err).collect();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        for e in &errors[1..] {
+            self.printer.error(e.to_string());
+        }
+        Err(errors.remove(0))
     }
 
     /// Whether `service`'s image must be built now under `policy`.
@@ -81,7 +103,7 @@ impl Session<'_> {
         }
     }
 
-    fn build_one(&self, service: &Service, images: &[String], flags: &BuildFlags) -> Result<(), ProjectError> {
+    fn build_one(&self, service: &Service, images: &[String], flags: &BuildFlags, prefix: Option<&str>) -> Result<(), ProjectError> {
         let b = service.build.as_ref().expect("a build");
         let unsupported = |what: &str| ProjectError::BuildOption { service: service.name.clone(), option: what.to_string() };
         if b.context.contains("://") || b.context.starts_with("git@") {
@@ -153,6 +175,7 @@ impl Session<'_> {
             add_hosts,
             secrets: BTreeMap::new(),
             progress: flags.progress,
+            progress_prefix: prefix.map(str::to_string),
         };
         self.printer.step("Image", &images[0], "Building");
         let store = open_store(self.paths)?;

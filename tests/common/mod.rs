@@ -536,7 +536,8 @@ pub fn djangosample_workflow(rde: &dyn Rde, project: &Path, store: &Path) {
     // Nothing changed: nothing is built or recreated.
     let out = ok(&["up", "-d", "--build"]);
     assert!(!out.stderr.contains(" DONE ") && !out.stderr.contains("Recreated"), "{}", out.stderr);
-    let out = ok(&["down", "--volumes"]);
+    // As the seed writes it (docker-compose v1 took `--volume` for `--volumes`).
+    let out = ok(&["down", "--volume"]);
     assert!(out.stderr.contains("Volume djangosample_django_sample_db_dev  Removed"), "{}", out.stderr);
     assert!(list(&store.join("containers-v1")).is_empty(), "{:?}", list(&store.join("containers-v1")));
     assert!(mounts_under(store).is_empty());

@@ -94,6 +94,7 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<i32> {
         add_hosts,
         secrets,
         progress,
+        progress_prefix: None,
     };
     let store = ctx.store()?;
     let containers = ctx.containers()?;
