@@ -42,6 +42,12 @@ fn rde_build_builds_each_distinct_build_once_and_down_rmi_local_removes_them() {
     assert!(out.stderr.contains("Image proj-web  Built"), "{}", out.stderr);
     let out = env.ok(&["run", "--rm", "worker"]);
     assert_eq!(out.stdout, "hi\n");
+    // The Dockerfile changes after the build: `up` says so, with the command that rebuilds.
+    let dockerfile = env.cwd.as_ref().unwrap().join("docker/Dockerfile");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options().write(true).open(&dockerfile).unwrap().set_modified(later).unwrap();
+    let out = env.ok(&["up", "-d", "web"]);
+    assert!(out.stderr.contains("service web: image proj-web was built before docker/Dockerfile changed; hint: `rde up --build web`"), "{}", out.stderr);
     env.ok(&["down", "--rmi", "local"]);
     let images = env.ok(&["image", "ls"]).stdout;
     assert!(!images.contains("proj-web") && images.contains("shared/worker"), "{images}");

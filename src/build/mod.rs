@@ -178,6 +178,7 @@ pub fn build(env: &Env, opts: &BuildOptions) -> Result<Built, BuildError> {
         progress,
         global_args: Vec::new(),
         used_args: BTreeSet::new(),
+        sources: BTreeSet::new(),
         done: HashMap::new(),
         step: 0,
         total_steps: 0,
@@ -195,7 +196,13 @@ pub fn build(env: &Env, opts: &BuildOptions) -> Result<Built, BuildError> {
     for (k, v) in &opts.labels {
         config.set_label(k, v);
     }
-    let record = save_image(env.store, &config, &state.layers, &opts.tags)?;
+    let origin = crate::image::store::BuildOrigin {
+        context: builder.context.root.clone(),
+        dockerfile: dockerfile_path.as_ref().and_then(|p| p.canonicalize().ok()),
+        sources: builder.sources.iter().cloned().collect(),
+        built_at: crate::time::now_unix(),
+    };
+    let record = save_image(env.store, &config, &state.layers, &opts.tags, origin)?;
     builder.progress.finish(started.elapsed(), &record.id, &opts.tags);
     Ok(Built { id: record.id, tags: opts.tags.iter().filter_map(Reference::tagged).collect(), cached_steps: builder.cached, run_steps: builder.ran })
 }
@@ -221,6 +228,8 @@ struct Builder<'a> {
     /// Global ARGs (before the first FROM) with their values.
     global_args: Vec<(String, String)>,
     used_args: BTreeSet<String>,
+    /// Context paths COPY/ADD took, for the image's `BuildOrigin`.
+    sources: BTreeSet<String>,
     /// Finished stages by index.
     done: HashMap<usize, StageState>,
     step: usize,
@@ -610,6 +619,7 @@ impl Builder<'_> {
                                     for rel in matched {
                                         let digest = self.context.digest(&rel, &mut self.stat_cache).map_err(|e| ctx_err(self, e))?;
                                         inputs.push(format!("{rel}={digest}"));
+                                        self.sources.insert(rel.clone());
                                         plan.sources.push(copy::SourceItem::Context(rel));
                                     }
                                 }
@@ -841,7 +851,13 @@ pub fn absolute_in(cwd: &str, path: &str) -> String {
 
 /// Store a built image: its config blob, an OCI manifest over uncompressed
 /// layers, the record, and the tags (moved from any image that had them).
-fn save_image(store: &Store, config: &ImageConfigJson, layers: &[ImageLayer], tags: &[Reference]) -> Result<ImageRecord, BuildError> {
+fn save_image(
+    store: &Store,
+    config: &ImageConfigJson,
+    layers: &[ImageLayer],
+    tags: &[Reference],
+    origin: crate::image::store::BuildOrigin,
+) -> Result<ImageRecord, BuildError> {
     let bytes = config.to_bytes();
     let id = Digest::of(&bytes);
     store.put_blob(&id, &bytes)?;
@@ -865,6 +881,7 @@ fn save_image(store: &Store, config: &ImageConfigJson, layers: &[ImageLayer], ta
         created: parsed.created.clone(),
         size: layers.iter().filter_map(|l| store.layer_meta(&l.diff_id)).map(|m| m.stats.file_bytes).sum(),
         pulled_at: crate::time::now_unix(),
+        build: Some(origin),
     };
     store.save_image(&record)?;
     if !tags.is_empty() {

@@ -129,6 +129,7 @@ pub(super) fn run(
             created: None,
             size: 0,
             pulled_at: 0,
+            build: None,
         };
         let mut volumes = Vec::new();
         let mut tmpfs = Vec::new();

@@ -331,6 +331,7 @@ fn record_image(
         created: config.created.clone(),
         size: 0,
         pulled_at: 0,
+        build: None,
     });
     record.layers = manifest
         .layers

@@ -85,6 +85,35 @@ pub struct ImageRecord {
     /// Unpacked size: the sum of the layers' file bytes.
     pub size: u64,
     pub pulled_at: u64,
+    /// Where a built image came from (absent for pulled ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildOrigin>,
+}
+
+/// What a build read from the host: so that `up` can tell when the files
+/// changed after the image was built.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BuildOrigin {
+    pub context: PathBuf,
+    /// The Dockerfile (absent when it came from stdin or `dockerfile_inline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<PathBuf>,
+    /// Context-relative paths that COPY/ADD took (files or directories).
+    pub sources: Vec<String>,
+    /// Unix seconds when the build finished.
+    pub built_at: u64,
+}
+
+impl BuildOrigin {
+    /// The first of the build's files changed after it was built: the
+    /// Dockerfile or a file COPY/ADD took (by mtime). Directories COPY took are
+    /// left out: during development they are usually bind-mounted and edited
+    /// all the time, and a warning on every `up` would only be noise.
+    pub fn changed_since_built(&self) -> Option<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        let newer = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mtime() > self.built_at as i64);
+        self.dockerfile.iter().cloned().chain(self.sources.iter().map(|s| self.context.join(s))).find(|p| newer(p))
+    }
 }
 
 /// One build step's result, kept so the same step with the same inputs is not

@@ -131,7 +131,16 @@ impl<'a> Session<'a> {
             let service = self.service(name)?;
             if service.build.is_some() {
                 let image = super::build::image_name(&self.project.name, service);
-                out.insert(name.clone(), lookup::find(&store, &image)?.0);
+                let record = lookup::find(&store, &image)?.0;
+                if !to_build.contains(name)
+                    && let Some(changed) = record.build.as_ref().and_then(|b| b.changed_since_built())
+                {
+                    self.printer.warn(format!(
+                        "service {name}: image {image} was built before {} changed; hint: `rde up --build {name}` rebuilds it",
+                        changed.strip_prefix(&self.project.working_dir).unwrap_or(&changed).display()
+                    ));
+                }
+                out.insert(name.clone(), record);
                 continue;
             }
             let Some(image) = &service.image else {
