@@ -62,3 +62,23 @@ fn the_second_seeds_project_builds_and_serves_its_static_files() {
     env.cwd = Some(project.clone());
     pop_planner_workflow(&env, &project, &env.root());
 }
+
+#[test]
+fn build_secrets_reach_run_mounts_and_stay_out_of_the_image() {
+    assert!(is_root(), "the compose suite runs containers; run it as root through scripts/test");
+    let mut env = Env::new().with_mirror(&shared_registry());
+    let dir = env.dir.path().join("sec");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("token.txt"), "s3cret").unwrap();
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN --mount=type=secret,id=token,required=true wc -c < /run/secrets/token > /seen\nCMD [\"sh\", \"-c\", \"cat /seen; ls /run/secrets 2>&1; true\"]\n").unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "services:\n  app:\n    build:\n      context: .\n      secrets: [token]\nsecrets:\n  token:\n    file: ./token.txt\n",
+    )
+    .unwrap();
+    env.cwd = Some(dir);
+    let out = env.ok(&["build", "--progress", "plain"]);
+    assert!(!out.stderr.contains("ignored"), "{}", out.stderr);
+    let out = env.ok(&["run", "--rm", "app"]);
+    assert!(out.stdout.starts_with("6\n") && out.stdout.contains("No such file"), "{}", out.stdout);
+}

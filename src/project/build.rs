@@ -122,7 +122,7 @@ impl Session<'_> {
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
-        .chain(b.extra.keys().map(String::as_str))
+        .chain(b.extra.keys().map(String::as_str).filter(|k| *k != "secrets"))
         .collect();
         if !ignored.is_empty() {
             self.printer.warn(format!("service {:?}: build option(s) {} not applied by rde; ignored", service.name, ignored.join(", ")));
@@ -173,7 +173,7 @@ impl Session<'_> {
             labels: b.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             network,
             add_hosts,
-            secrets: BTreeMap::new(),
+            secrets: self.build_secrets(service)?,
             progress: flags.progress,
             progress_prefix: prefix.map(str::to_string),
         };
@@ -185,6 +185,43 @@ impl Session<'_> {
         build::build(&env, &opts).map_err(|e| ProjectError::Build { service: service.name.clone(), source: Box::new(e) })?;
         self.printer.step("Image", &images[0], "Built");
         Ok(())
+    }
+}
+
+impl Session<'_> {
+    /// A build's `secrets:` (short `NAME` or long `{source, target}`), each a
+    /// top-level secret with a `file:` or an `environment:`, as the builder's
+    /// `--secret id=...`: the id is the target's name, else the source's.
+    fn build_secrets(&self, service: &Service) -> Result<BTreeMap<String, std::path::PathBuf>, ProjectError> {
+        let mut out = BTreeMap::new();
+        let Some(list) = service.build.as_ref().and_then(|b| b.extra.get("secrets")).and_then(|v| v.as_array()) else { return Ok(out) };
+        let bad = |message: String| ProjectError::BuildOption { service: service.name.clone(), option: message };
+        for entry in list {
+            let (source, target) = match entry {
+                serde_json::Value::String(s) => (s.clone(), None),
+                serde_json::Value::Object(o) => (
+                    o.get("source").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                    o.get("target").and_then(|v| v.as_str()).map(|t| t.rsplit('/').next().unwrap_or(t).to_string()),
+                ),
+                _ => continue,
+            };
+            let secret =
+                self.project.secrets.get(&source).ok_or_else(|| bad(format!("secret {source:?}, which is not defined under the top-level secrets:")))?;
+            let path = match (&secret.file, &secret.environment) {
+                (Some(file), _) => file.clone(),
+                (None, Some(var)) => {
+                    let value = std::env::var(var).map_err(|_| bad(format!("secret {source:?} from environment variable {var}, which is not set")))?;
+                    let dir = self.paths.run.join("secrets");
+                    std::fs::create_dir_all(&dir)?;
+                    let path = dir.join(format!("{}-{}-{source}", std::process::id(), service.name));
+                    crate::fsutil::write_atomic(&path, value.as_bytes(), 0o600)?;
+                    path
+                }
+                _ => return Err(bad(format!("secret {source:?} without file: or environment:"))),
+            };
+            out.insert(target.unwrap_or(source), path);
+        }
+        Ok(out)
     }
 }
 
