@@ -352,3 +352,16 @@ fn ctrl_c_stops_the_build_and_cleans_up() {
     assert!(env.run(&["image", "inspect", "interrupted"]).code != 0);
     assert_nothing_left(&env);
 }
+
+#[test]
+fn run_steps_take_ulimits_and_shm_size() {
+    require_root();
+    let env = Env::new();
+    let ctx = env.dir.path().join("ctx");
+    write(&ctx, &[("Dockerfile", &format!("FROM {}\nRUN ulimit -n > /nofile && df -k /dev/shm | tail -1 | awk '{{print $2}}' > /shm\n", busybox()))]);
+    env.ok(&["image", "build", "-t", "limits", "--ulimit", "nofile=1234:1234", "--shm-size", "32m", &ctx.display().to_string()]);
+    let out = env.ok(&["container", "run", "--rm", "limits", "cat", "/nofile", "/shm"]).stdout;
+    assert_eq!(out, "1234\n32768\n");
+    let e = env.fails(&["image", "build", "--ulimit", "nofile", &ctx.display().to_string()]).stderr;
+    assert!(e.contains("invalid --ulimit"), "{e}");
+}

@@ -112,6 +112,10 @@ pub struct BuildOptions {
     pub progress: progress::ProgressMode,
     /// A name before every progress line (compose: the service, when builds run side by side).
     pub progress_prefix: Option<String>,
+    /// RUN steps' resource limits: `--ulimit NAME=SOFT[:HARD]` as (name, soft, hard).
+    pub ulimits: Vec<(String, u64, u64)>,
+    /// RUN steps' /dev/shm size in bytes (`--shm-size`).
+    pub shm_size: Option<u64>,
 }
 
 /// What a build made.

@@ -209,6 +209,8 @@ pub(super) fn run(
             tmpfs,
             network,
             extra_hosts: opts.add_hosts.clone(),
+            ulimits: opts.ulimits.clone(),
+            shm_size: opts.shm_size,
             labels: [("rde.build".to_string(), "step".to_string())].into(),
             ..Default::default()
         };

@@ -171,6 +171,12 @@ pub struct BuildArgs {
     /// Progress output: auto, plain, tty or quiet
     #[arg(long, default_value = "auto")]
     pub progress: String,
+    /// Resource limits for RUN steps: NAME=SOFT[:HARD], e.g. nofile=1024:2048
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Size of RUN steps' /dev/shm, e.g. 256m
+    #[arg(long)]
+    pub shm_size: Option<String>,
     /// Print only the image id
     #[arg(short, long)]
     pub quiet: bool,

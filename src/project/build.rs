@@ -112,7 +112,6 @@ impl Session<'_> {
         let ignored: Vec<&str> = [
             (!b.cache_from.is_empty(), "cache_from"),
             (!b.cache_to.is_empty(), "cache_to"),
-            (b.shm_size.is_some(), "shm_size"),
             (
                 b.platforms.iter().any(|p| {
                     p.parse::<crate::image::platform::Platform>().is_ok_and(|p| p.architecture != crate::image::platform::Platform::host().architecture)
@@ -122,7 +121,7 @@ impl Session<'_> {
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
-        .chain(b.extra.keys().map(String::as_str).filter(|k| *k != "secrets"))
+        .chain(b.extra.keys().map(String::as_str).filter(|k| !matches!(*k, "secrets" | "ulimits")))
         .collect();
         if !ignored.is_empty() {
             self.printer.warn(format!("service {:?}: build option(s) {} not applied by rde; ignored", service.name, ignored.join(", ")));
@@ -174,6 +173,8 @@ impl Session<'_> {
             network,
             add_hosts,
             secrets: self.build_secrets(service)?,
+            ulimits: build_ulimits(b.extra.get("ulimits")),
+            shm_size: b.shm_size,
             progress: flags.progress,
             progress_prefix: prefix.map(str::to_string),
         };
@@ -186,6 +187,18 @@ impl Session<'_> {
         self.printer.step("Image", &images[0], "Built");
         Ok(())
     }
+}
+
+/// A build's `ulimits:` (compose: `nofile: 1024` or `nofile: {soft: 1024, hard: 2048}`).
+fn build_ulimits(value: Option<&serde_json::Value>) -> Vec<(String, u64, u64)> {
+    let Some(map) = value.and_then(|v| v.as_object()) else { return Vec::new() };
+    map.iter()
+        .filter_map(|(name, v)| match v {
+            serde_json::Value::Number(n) => n.as_u64().map(|n| (name.clone(), n, n)),
+            serde_json::Value::Object(o) => Some((name.clone(), o.get("soft")?.as_u64()?, o.get("hard")?.as_u64()?)),
+            _ => None,
+        })
+        .collect()
 }
 
 impl Session<'_> {

@@ -95,6 +95,8 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<i32> {
         secrets,
         progress,
         progress_prefix: None,
+        ulimits: args.ulimit.iter().map(|u| parse_ulimit(u)).collect::<anyhow::Result<_>>()?,
+        shm_size: args.shm_size.as_deref().map(crate::runtime::create::parse_bytes).transpose()?,
     };
     let store = ctx.store()?;
     let containers = ctx.containers()?;
@@ -123,4 +125,12 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<i32> {
         printer.result(built.id.to_string());
     }
     Ok(0)
+}
+
+/// `NAME=SOFT[:HARD]` (docker's --ulimit).
+fn parse_ulimit(spec: &str) -> anyhow::Result<(String, u64, u64)> {
+    let bad = || anyhow::anyhow!("invalid --ulimit {spec:?}; hint: NAME=SOFT[:HARD], e.g. nofile=1024:2048");
+    let (name, limits) = spec.split_once('=').ok_or_else(bad)?;
+    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+    Ok((name.to_string(), soft.parse().map_err(|_| bad())?, hard.parse().map_err(|_| bad())?))
 }
