@@ -365,3 +365,41 @@ fn run_steps_take_ulimits_and_shm_size() {
     let e = env.fails(&["image", "build", "--ulimit", "nofile", &ctx.display().to_string()]).stderr;
     assert!(e.contains("invalid --ulimit"), "{e}");
 }
+
+#[test]
+fn named_contexts_and_bind_mounts_are_inputs_of_the_cache() {
+    require_root();
+    let env = Env::new();
+    let ctx = env.dir.path().join("ctx");
+    let extra = env.dir.path().join("extra");
+    write(&extra, &[("lib/version.txt", "1\n")]);
+    write(
+        &ctx,
+        &[
+            ("req.txt", "a\n"),
+            (
+                "Dockerfile",
+                &format!(
+                    "FROM {}\nCOPY --from=vendor lib/version.txt /vendor-version\nRUN --mount=type=bind,source=req.txt,target=/req cat /req > /req-seen\nRUN --mount=type=bind,from=vendor,source=lib,target=/lib2 cat /lib2/version.txt > /mounted-version\n",
+                    busybox()
+                ),
+            ),
+        ],
+    );
+    let build = |tag: &str| {
+        let context = format!("vendor={}", extra.display());
+        env.ok(&["image", "build", "-t", tag, "--build-context", &context, "--progress", "plain", &ctx.display().to_string()]).stderr
+    };
+    build("named:1");
+    let out = env.ok(&["container", "run", "--rm", "named:1", "cat", "/vendor-version", "/req-seen", "/mounted-version"]).stdout;
+    assert_eq!(out, "1\na\n1\n");
+    // Nothing changed: all cached. A bind-mounted file changes: that RUN runs again.
+    assert!(!build("named:2").contains(" DONE "));
+    write(&ctx, &[("req.txt", "b\n")]);
+    let out = build("named:3");
+    assert!(out.contains("RUN --mount=type=bind,source=req.txt") && out.matches(" DONE ").count() == 2, "{out}");
+    // The named context changes: COPY --from and the RUN mounting it run again.
+    write(&extra, &[("lib/version.txt", "2\n")]);
+    build("named:4");
+    assert_eq!(env.ok(&["container", "run", "--rm", "named:4", "cat", "/vendor-version", "/mounted-version"]).stdout, "2\n2\n");
+}

@@ -54,6 +54,8 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> CopyError {
 pub struct FromSource {
     pub layers: Vec<ImageLayer>,
     pub key: String,
+    /// A named build context that is a directory on the host (read as is, never mounted).
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -188,11 +190,12 @@ pub fn copy(env: &Env, context: &Context, layers: &[ImageLayer], plan: &CopyPlan
     let attrs = attributes(&overlay.merged, plan)?;
     // A --from source: its layers, read-only, beside the overlay.
     let from_root = match &plan.from {
+        Some(FromSource { dir: Some(dir), .. }) => Some(FromGuard(dir.clone(), false)),
         Some(from) => {
             let dir = overlay.scratch.join("from");
             super::run::mount_read_only(env.store, &from.layers, &dir, &overlay.scratch, 0)
                 .map_err(|e| CopyError::Io { what: "mount the --from source".into(), source: io::Error::other(e.to_string()) })?;
-            Some(FromGuard(dir))
+            Some(FromGuard(dir, true))
         }
         None => None,
     };
@@ -234,7 +237,7 @@ pub fn copy(env: &Env, context: &Context, layers: &[ImageLayer], plan: &CopyPlan
                 }
             }
             SourceItem::Stage(path) => {
-                let Some(FromGuard(from)) = &from_root else { continue };
+                let Some(FromGuard(from, _)) = &from_root else { continue };
                 let matches = stage_matches(from, path);
                 if matches.is_empty() {
                     return Err(CopyError::FromNotFound(path.clone()));
@@ -273,11 +276,15 @@ pub fn copy(env: &Env, context: &Context, layers: &[ImageLayer], plan: &CopyPlan
     out
 }
 
-struct FromGuard(PathBuf);
+/// Where a --from source is read: a read-only overlay of its layers (unmounted
+/// on drop), or a named context's host directory.
+struct FromGuard(PathBuf, bool);
 
 impl Drop for FromGuard {
     fn drop(&mut self) {
-        let _ = crate::runtime::rootfs::unmount(&self.0);
+        if self.1 {
+            let _ = crate::runtime::rootfs::unmount(&self.0);
+        }
     }
 }
 

@@ -116,6 +116,9 @@ pub struct BuildOptions {
     pub ulimits: Vec<(String, u64, u64)>,
     /// RUN steps' /dev/shm size in bytes (`--shm-size`).
     pub shm_size: Option<u64>,
+    /// `--build-context NAME=VALUE` / compose `additional_contexts`: a directory
+    /// or `docker-image://REF`, found by FROM NAME, COPY --from=NAME and RUN --mount from=NAME.
+    pub named_contexts: BTreeMap<String, String>,
 }
 
 /// What a build made.
@@ -330,7 +333,8 @@ impl Builder<'_> {
             s.cmd_set = false;
             s
         } else {
-            let (image, was_pulled) = self.base_image(&base, stage.line)?;
+            let named = self.opts.named_contexts.get(&base).and_then(|v| v.strip_prefix("docker-image://")).map(str::to_string);
+            let (image, was_pulled) = self.base_image(named.as_deref().unwrap_or(&base), stage.line)?;
             pulled = was_pulled;
             let bytes = self
                 .env
@@ -521,19 +525,38 @@ impl Builder<'_> {
                 };
                 let args = run::command_line(&state.config, command, &ins.kind);
                 let heredocs = heredocs.clone();
-                let mounts = mounts
+                let mut mounts = mounts
                     .iter()
                     .map(|m| mounts::parse(m, &env, &self.lexer))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| self.step_error(line, e.to_string(), None))?;
-                let from_keys: Vec<String> = mounts.iter().filter_map(|m| m.from.as_ref()).map(|f| self.stage_key_or_name(f, stage)).collect();
+                // What the mounts bring in is part of the key: a stage's or image's key,
+                // a named context's digest, the context files a bind mount shows.
+                let mut from_layers: HashMap<String, Vec<ImageLayer>> = HashMap::new();
+                let mut mount_keys = Vec::new();
+                for m in &mut mounts {
+                    if let Some(f) = m.from.clone() {
+                        let source = self.copy_from(&f, stage, line)?;
+                        mount_keys.push(format!("from={f}={}", source.key));
+                        match source.dir {
+                            Some(dir) => m.from_dir = Some(dir),
+                            None => {
+                                from_layers.insert(f, source.layers);
+                            }
+                        }
+                    } else if m.kind == mounts::MountType::Bind {
+                        let rel = context::clean_rel(&m.source).unwrap_or_default();
+                        let digest = self.context.digest(&rel, &mut self.stat_cache).map_err(|e| self.step_error(line, e.to_string(), None))?;
+                        mount_keys.push(format!("bind={rel}={digest}"));
+                    }
+                }
                 let build_args: Vec<String> =
                     state.args.iter().filter(|(k, _)| !state.config.env().iter().any(|(e, _)| e == k)).map(|(k, v)| format!("{k}={v}")).collect();
                 let mut inputs = build_args.clone();
-                inputs.extend(from_keys);
+                inputs.extend(mount_keys);
                 inputs.push(format!("network={network:?}"));
                 for m in &mounts {
-                    inputs.push(format!("mount={m:?}"));
+                    inputs.push(format!("mount={:?}", (&m.kind, &m.target, &m.source, &m.from, &m.id, m.read_only, &m.sharing, m.mode, m.uid, m.gid)));
                 }
                 let created_by = format!("RUN {}", args.join(" "));
                 let key = cache::key(&state.key, &created_by, &inputs);
@@ -543,12 +566,6 @@ impl Builder<'_> {
                     }
                     _ => None,
                 };
-                let mut from_layers: HashMap<String, Vec<ImageLayer>> = HashMap::new();
-                for m in &mounts {
-                    if let Some(f) = &m.from {
-                        from_layers.insert(f.clone(), self.copy_from(f, stage, line)?.layers);
-                    }
-                }
                 let request = run::RunStep { args, build_args, mounts, network, header: header.clone(), line, file: self.dockerfile.file.clone(), script };
                 self.layer_step(state, key, &header, &created_by, move |b, st| {
                     let by_name = |name: &str| from_layers.get(name).cloned();
@@ -775,17 +792,22 @@ impl Builder<'_> {
     fn copy_from(&self, from: &str, stage: usize, line: usize) -> Result<copy::FromSource, BuildError> {
         if let Some(j) = self.dockerfile.stage_index(from, stage) {
             let s = self.done.get(&j).ok_or_else(|| self.step_error(line, format!("stage {from} is not built"), None))?;
-            return Ok(copy::FromSource { layers: s.layers.clone(), key: s.key.to_string() });
+            return Ok(copy::FromSource { layers: s.layers.clone(), key: s.key.to_string(), dir: None });
+        }
+        if let Some(value) = self.opts.named_contexts.get(from) {
+            if let Some(image) = value.strip_prefix("docker-image://") {
+                let (image, _) = self.base_image(image, line)?;
+                return Ok(copy::FromSource { layers: image.layers.clone(), key: image.id.to_string(), dir: None });
+            }
+            let dir = std::path::Path::new(value).canonicalize().map_err(|e| self.step_error(line, format!("build context {from:?} ({value}): {e}"), None))?;
+            let ctx = Context::open(&dir, None).map_err(|e| self.step_error(line, e.to_string(), None))?;
+            // Its key is its content, as for the main context.
+            let mut stat_cache = StatCache::default();
+            let digest = ctx.digest("", &mut stat_cache).map_err(|e| self.step_error(line, e.to_string(), None))?;
+            return Ok(copy::FromSource { layers: Vec::new(), key: format!("context:{digest}"), dir: Some(dir) });
         }
         let (image, _) = self.base_image(from, line)?;
-        Ok(copy::FromSource { layers: image.layers.clone(), key: image.id.to_string() })
-    }
-
-    fn stage_key_or_name(&self, from: &str, stage: usize) -> String {
-        match self.dockerfile.stage_index(from, stage).and_then(|j| self.done.get(&j)) {
-            Some(s) => s.key.to_string(),
-            None => from.to_string(),
-        }
+        Ok(copy::FromSource { layers: image.layers.clone(), key: image.id.to_string(), dir: None })
     }
 }
 

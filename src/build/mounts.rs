@@ -39,6 +39,8 @@ pub struct RunMount {
     pub mode: Option<u32>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// bind: `from` names a directory build context; `source` is read inside it.
+    pub from_dir: Option<std::path::PathBuf>,
 }
 
 /// The `from=` of a mount option text, if any (to find the stages a RUN needs).
@@ -76,6 +78,7 @@ pub fn parse(text: &str, env: &HashMap<String, String>, lexer: &Lexer) -> Result
         mode: None,
         uid: None,
         gid: None,
+        from_dir: None,
     };
     let flag = |v: &Option<String>| v.as_deref().is_none_or(|v| v == "true" || v == "1");
     for (k, v) in &fields {

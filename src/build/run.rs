@@ -163,13 +163,15 @@ pub(super) fn run(
                     if !m.read_only {
                         return Err(RunStepError::ReadWriteBind.into());
                     }
-                    let source = match &m.from {
-                        None => context
+                    let source = match (&m.from, &m.from_dir) {
+                        (_, Some(dir)) => super::context::resolve_in_root(dir, &m.source, true)
+                            .ok_or_else(|| RunStepError::Mount(format!("{}: too many symlinks", m.source)))?,
+                        (None, None) => context
                             .host_path(
                                 &super::context::clean_rel(&m.source).ok_or_else(|| RunStepError::Mount(format!("{} is outside the context", m.source)))?,
                             )
                             .map_err(|e| RunStepError::Mount(e.to_string()))?,
-                        Some(from) => {
+                        (Some(from), None) => {
                             let from_layers = stage_layers_by_name(from).ok_or_else(|| RunStepError::Mount(format!("from={from}: no such stage or image")))?;
                             let root = scratch.join(format!("from-{i}"));
                             mount_read_only(store, &from_layers, &root, scratch, i)?;

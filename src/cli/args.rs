@@ -171,6 +171,9 @@ pub struct BuildArgs {
     /// Progress output: auto, plain, tty or quiet
     #[arg(long, default_value = "auto")]
     pub progress: String,
+    /// An additional build context: NAME=DIR or NAME=docker-image://REF (for FROM, COPY --from, RUN --mount from=)
+    #[arg(long = "build-context")]
+    pub build_context: Vec<String>,
     /// Resource limits for RUN steps: NAME=SOFT[:HARD], e.g. nofile=1024:2048
     #[arg(long)]
     pub ulimit: Vec<String>,

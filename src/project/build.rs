@@ -121,7 +121,7 @@ impl Session<'_> {
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
-        .chain(b.extra.keys().map(String::as_str).filter(|k| !matches!(*k, "secrets" | "ulimits")))
+        .chain(b.extra.keys().map(String::as_str).filter(|k| !matches!(*k, "secrets" | "ulimits" | "additional_contexts")))
         .collect();
         if !ignored.is_empty() {
             self.printer.warn(format!("service {:?}: build option(s) {} not applied by rde; ignored", service.name, ignored.join(", ")));
@@ -175,6 +175,7 @@ impl Session<'_> {
             secrets: self.build_secrets(service)?,
             ulimits: build_ulimits(b.extra.get("ulimits")),
             shm_size: b.shm_size,
+            named_contexts: additional_contexts(b.extra.get("additional_contexts"), &b.context),
             progress: flags.progress,
             progress_prefix: prefix.map(str::to_string),
         };
@@ -187,6 +188,23 @@ impl Session<'_> {
         self.printer.step("Image", &images[0], "Built");
         Ok(())
     }
+}
+
+/// A build's `additional_contexts:` (map or `NAME=VALUE` list): directories
+/// relative to the build context, or `docker-image://REF` as written.
+fn additional_contexts(value: Option<&serde_json::Value>, context: &str) -> BTreeMap<String, String> {
+    let pairs: Vec<(String, String)> = match value {
+        Some(serde_json::Value::Object(o)) => o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect(),
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()?.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect(),
+        _ => Vec::new(),
+    };
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if v.contains("://") || v.starts_with('/') { v } else { std::path::Path::new(context).join(v).display().to_string() };
+            (k, v)
+        })
+        .collect()
 }
 
 /// A build's `ulimits:` (compose: `nofile: 1024` or `nofile: {soft: 1024, hard: 2048}`).

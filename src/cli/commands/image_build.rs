@@ -97,6 +97,15 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<i32> {
         progress_prefix: None,
         ulimits: args.ulimit.iter().map(|u| parse_ulimit(u)).collect::<anyhow::Result<_>>()?,
         shm_size: args.shm_size.as_deref().map(crate::runtime::create::parse_bytes).transpose()?,
+        named_contexts: args
+            .build_context
+            .iter()
+            .map(|c| {
+                c.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| anyhow::anyhow!("invalid --build-context {c:?}; hint: NAME=DIR or NAME=docker-image://REF"))
+            })
+            .collect::<anyhow::Result<_>>()?,
     };
     let store = ctx.store()?;
     let containers = ctx.containers()?;

@@ -39,10 +39,10 @@ pub(super) fn parse_build(node: &Node, path: &str, ctx: &mut ServiceContext, ser
             "no_cache" => build.no_cache = fields::boolean(value, &f)?,
             "pull" => build.pull = fields::boolean(value, &f)?,
             // Kept as written; project/build.rs gives them to the builder.
-            k @ ("secrets" | "ulimits") => {
+            k @ ("secrets" | "ulimits" | "additional_contexts") => {
                 build.extra.insert(k.to_string(), fields::to_json(value));
             }
-            k @ ("additional_contexts" | "ssh" | "isolation" | "privileged" | "entitlements" | "provenance" | "sbom" | "no_cache_filter") => {
+            k @ ("ssh" | "isolation" | "privileged" | "entitlements" | "provenance" | "sbom" | "no_cache_filter") => {
                 ctx.warn(value, service, &f, "accepted but not supported by rde yet; ignored");
                 build.extra.insert(k.to_string(), fields::to_json(value));
             }
