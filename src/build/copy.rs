@@ -14,6 +14,7 @@ use super::context::{Context, resolve_in_root};
 use crate::image::digest::Digest;
 use crate::image::store::{ImageLayer, LayerMeta, Store};
 use pathrs::flags::OpenFlags;
+use rustix::fs::{AtFlags, Mode, OFlags};
 use std::fs::{File, Permissions};
 use std::io::{self, Read};
 use std::os::fd::AsFd;
@@ -204,7 +205,7 @@ pub fn copy(env: &Env, context: &Context, layers: &[ImageLayer], plan: &CopyPlan
         || crate::runtime::rootfs::file_type(&overlay.merged, &plan.dest).is_some_and(|t| t == rustix::fs::FileType::Directory);
     let dest = plan.dest.trim_end_matches('/').to_string();
     let dest = if dest.is_empty() { "/".to_string() } else { dest };
-    let mut writer = TreeWriter { root: &root, attrs: &attrs, keep_owners: false, dirs: Vec::new() };
+    let mut writer = TreeWriter { root: &root, attrs: &attrs, keep_owners: false, dirs: Vec::new(), parents: std::collections::HashMap::new() };
     for item in &plan.sources {
         match item {
             SourceItem::Context(rel) => {
@@ -343,7 +344,14 @@ struct TreeWriter<'a> {
     keep_owners: bool,
     /// Directories written, with their source mtime: times are set last (children change them).
     dirs: Vec<(String, i64)>,
+    /// Parent directories opened through in-root resolution, by path: files
+    /// and links are then made with one-component names relative to them
+    /// (`O_NOFOLLOW`, no `/` in a name), so nothing can lead outside the root.
+    parents: std::collections::HashMap<String, std::os::fd::OwnedFd>,
 }
+
+/// At most this many parent directory descriptors are kept open.
+const PARENT_FDS: usize = 256;
 
 impl TreeWriter<'_> {
     fn in_root(path: &str) -> impl FnOnce(pathrs::error::Error) -> CopyError + '_ {
@@ -439,34 +447,74 @@ impl TreeWriter<'_> {
             self.file(src, meta.mode(), meta.mtime(), target, meta.len(), owner)?;
         } else if ft.is_symlink() {
             let link = std::fs::read_link(src).map_err(io_err(src.display().to_string()))?;
-            self.ensure_parent(target)?;
-            let _ = self.root.remove_file(target);
-            self.root.create(target, &pathrs::InodeType::Symlink(link)).map_err(Self::in_root(target))?;
-            self.chown(target, self.owner(meta))?;
+            let owner = self.owner(meta);
+            let (key, name) = self.parent(target)?;
+            let dir = &self.parents[&key];
+            let err = |e: rustix::io::Errno| io_err(format!("symlink {target}"))(e.into());
+            match rustix::fs::unlinkat(dir, name.as_str(), AtFlags::empty()) {
+                Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => return Err(err(e)),
+            }
+            rustix::fs::symlinkat(link.as_path(), dir, name.as_str()).map_err(err)?;
+            rustix::fs::chownat(
+                dir,
+                name.as_str(),
+                Some(rustix::fs::Uid::from_raw(owner.0)),
+                Some(rustix::fs::Gid::from_raw(owner.1)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(err)?;
         }
         // Sockets, fifos and devices in a context are not copied (as BuildKit).
         Ok(())
     }
 
+    /// The directory `target` goes into, opened through in-root resolution
+    /// (made first when missing) and kept in `parents`: (its key there, the entry's name).
+    fn parent(&mut self, target: &str) -> Result<(String, String), CopyError> {
+        let (dir, name) = target.rsplit_once('/').unwrap_or(("", target));
+        let dir = if dir.is_empty() { "/" } else { dir };
+        if name.is_empty() || name == "." || name == ".." {
+            return Err(CopyError::Conflict { source_path: target.into(), dest: target.into(), message: "not a file name".into() });
+        }
+        if !self.parents.contains_key(dir) {
+            self.ensure_dir(dir)?;
+            let file = self.root.resolve(dir).and_then(|h| h.reopen(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY)).map_err(Self::in_root(dir))?;
+            if self.parents.len() >= PARENT_FDS {
+                self.parents.clear();
+            }
+            self.parents.insert(dir.to_string(), std::os::fd::OwnedFd::from(file));
+        }
+        Ok((dir.to_string(), name.to_string()))
+    }
+
     /// A regular file with the given mode (before --chmod) and mtime.
     fn file(&mut self, src: &Path, mode: u32, mtime: i64, target: &str, len: u64, (uid, gid): (u32, u32)) -> Result<(), CopyError> {
-        self.ensure_parent(target)?;
+        let (key, name) = self.parent(target)?;
+        let dir = &self.parents[&key];
+        let err = |what: &str| {
+            let what = format!("{what} {target}");
+            move |e: rustix::io::Errno| io_err(what)(e.into())
+        };
         // Whatever is there (a file, a symlink) is replaced, never followed.
-        if let Ok(h) = self.root.resolve_nofollow(target) {
-            let is_dir = rustix::fs::fstat(h.as_fd()).is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory);
-            if is_dir {
+        match rustix::fs::statat(dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory => {
                 return Err(CopyError::Conflict { source_path: src.display().to_string(), dest: target.into(), message: "a directory is there".into() });
             }
-            let _ = self.root.remove_file(target);
+            Ok(_) => rustix::fs::unlinkat(dir, name.as_str(), AtFlags::empty()).map_err(err("replace"))?,
+            Err(_) => {}
         }
-        let mut out = self
-            .root
-            .create_file(target, OpenFlags::O_WRONLY | OpenFlags::O_CREAT | OpenFlags::O_EXCL | OpenFlags::O_NOFOLLOW, &Permissions::from_mode(0o600))
-            .map_err(Self::in_root(target))?;
+        let fd = rustix::fs::openat(
+            dir,
+            name.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(err("create"))?;
+        let mut out = File::from(fd);
         let mut input = File::open(src).map_err(io_err(src.display().to_string()))?.take(len);
         io::copy(&mut input, &mut out).map_err(io_err(format!("copy {} to {target}", src.display())))?;
-        rustix::fs::fchown(&out, Some(rustix::fs::Uid::from_raw(uid)), Some(rustix::fs::Gid::from_raw(gid)))
-            .map_err(|e| io_err(format!("chown {target}"))(e.into()))?;
+        rustix::fs::fchown(&out, Some(rustix::fs::Uid::from_raw(uid)), Some(rustix::fs::Gid::from_raw(gid))).map_err(err("chown"))?;
         out.set_permissions(Permissions::from_mode(self.mode(mode))).map_err(io_err(format!("chmod {target}")))?;
         out.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime.max(0) as u64)).map_err(io_err(format!("set the time of {target}")))?;
         Ok(())
