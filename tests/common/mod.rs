@@ -464,6 +464,13 @@ pub fn django_postgres_workflow(rde: &dyn Rde, project: &Path, web_port: u16, db
     assert!(mounts_under(store).is_empty());
 }
 
+/// The seeds publish fixed host ports (8000, 5432): their workflows in one test
+/// binary take this lock so that they run one after the other.
+pub fn seed_ports() -> std::sync::MutexGuard<'static, ()> {
+    static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    PORTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A copy of examples/djangosample (the first seed's project) in `dir`.
 pub fn copy_djangosample(dir: &Path) -> PathBuf {
     let project = dir.join("djangosample");
@@ -479,6 +486,7 @@ pub fn copy_djangosample(dir: &Path) -> PathBuf {
 /// a second one does nothing, `down --volume` leaves nothing. Port 8000 is the
 /// seed's own. `store` is the RDE_ROOT.
 pub fn djangosample_workflow(rde: &dyn Rde, project: &Path, store: &Path) {
+    let _ports = seed_ports();
     let ok = |args: &[&str]| {
         let r = rde.run(args);
         assert_eq!(r.code, 0, "rde {}:\n{}{}", args.join(" "), r.stdout, r.stderr);
@@ -557,6 +565,7 @@ pub fn copy_pop_planner(dir: &Path) -> PathBuf {
 /// migrate`, then `collectstatic --noinput` fills ./backend/staticfiles and the
 /// page's CSS is served from STATIC_ROOT by gunicorn. Ports 8000 and 5432 are the seed's.
 pub fn pop_planner_workflow(rde: &dyn Rde, project: &Path, store: &Path) {
+    let _ports = seed_ports();
     let ok = |args: &[&str]| {
         let r = rde.run(args);
         assert_eq!(r.code, 0, "rde {}:\n{}{}", args.join(" "), r.stdout, r.stderr);
