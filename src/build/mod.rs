@@ -21,6 +21,7 @@ pub mod copy;
 pub mod dockerfile;
 pub mod ignore;
 pub mod image_config;
+pub mod inputs;
 pub mod mounts;
 pub mod progress;
 pub mod run;
@@ -28,6 +29,7 @@ pub mod shell_lex;
 
 use crate::image::digest::Digest;
 use crate::image::lookup;
+use crate::image::pins;
 use crate::image::pull::{self, PullOptions};
 use crate::image::reference::Reference;
 use crate::image::registry::RegistryClient;
@@ -60,6 +62,8 @@ pub enum BuildError {
     UnknownTarget(String),
     #[error("base image {image}: {source}")]
     Pull { image: String, source: Box<pull::PullError> },
+    #[error("base image {image} (pinned by rde.lock): {source}")]
+    Pinned { image: String, source: Box<pins::PinError> },
     #[error("base image {0:?} is not a valid reference: {1}")]
     BadBase(String, String),
     #[error(transparent)]
@@ -82,6 +86,12 @@ pub enum DockerfileSource {
     Text(String),
 }
 
+impl Default for DockerfileSource {
+    fn default() -> DockerfileSource {
+        DockerfileSource::Path(PathBuf::from("Dockerfile"))
+    }
+}
+
 /// `--network` for RUN steps.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum BuildNetwork {
@@ -93,7 +103,7 @@ pub enum BuildNetwork {
 }
 
 /// What `rde image build` (and compose's `build:`) ask for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct BuildOptions {
     pub context: PathBuf,
     pub dockerfile: DockerfileSource,
@@ -119,6 +129,8 @@ pub struct BuildOptions {
     /// `--build-context NAME=VALUE` / compose `additional_contexts`: a directory
     /// or `docker-image://REF`, found by FROM NAME, COPY --from=NAME and RUN --mount from=NAME.
     pub named_contexts: BTreeMap<String, String>,
+    /// Digests from `rde.lock` for base images and ADD URLs (none without a lock).
+    pub pins: crate::image::pins::Pins,
 }
 
 /// What a build made.
@@ -224,6 +236,69 @@ fn display_name(p: &std::path::Path) -> String {
     p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
 }
 
+/// Global ARGs with their values, in order, and the build args they consumed.
+type GlobalArgs = (Vec<(String, String)>, BTreeSet<String>);
+
+/// The global ARGs (before the first FROM) with their values: defaults
+/// expanded with the ARGs before them, overridden by `build_args`; and the
+/// build args they consumed.
+fn global_args(dockerfile: &Dockerfile, lexer: &Lexer, build_args: &BTreeMap<String, String>) -> Result<GlobalArgs, BuildError> {
+    let (mut out, mut used) = (Vec::new(), BTreeSet::new());
+    for located in &dockerfile.global_args {
+        for (name, default) in &located.value {
+            let env: HashMap<String, String> = out.iter().cloned().collect();
+            let value = match build_args.get(name) {
+                Some(v) => {
+                    used.insert(name.clone());
+                    Some(v.clone())
+                }
+                None => match default {
+                    Some(d) => Some(lexer.expand_word(d, &env).map_err(|e| BuildError::Step {
+                        file: dockerfile.file.clone(),
+                        line: located.line,
+                        message: e.to_string(),
+                        hint: None,
+                    })?),
+                    None => None,
+                },
+            };
+            if let Some(v) = value {
+                out.push((name.clone(), v));
+            }
+        }
+    }
+    Ok((out, used))
+}
+
+/// The stages `target` depends on (FROM a stage, COPY --from, RUN --mount from=), in build order.
+fn needed_stages(dockerfile: &Dockerfile, lexer: &Lexer, global: &HashMap<String, String>, target: usize) -> Vec<usize> {
+    let mut needed = BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if !needed.insert(i) {
+            continue;
+        }
+        let stage = &dockerfile.stages[i];
+        let base = lexer.expand_word(&stage.base, global).unwrap_or_else(|_| stage.base.clone());
+        if let Some(j) = dockerfile.stage_index(&base, i) {
+            todo.push(j);
+        }
+        for ins in &stage.instructions {
+            let froms: Vec<String> = match &ins.kind {
+                Kind::Copy { flags, .. } => flags.from.iter().cloned().collect(),
+                Kind::Run { mounts, .. } => mounts.iter().filter_map(|m| mounts::from_option(m)).collect(),
+                _ => Vec::new(),
+            };
+            for from in froms {
+                if let Some(j) = dockerfile.stage_index(&from, i) {
+                    todo.push(j);
+                }
+            }
+        }
+    }
+    needed.into_iter().collect()
+}
+
 struct Builder<'a> {
     env: &'a Env<'a>,
     opts: &'a BuildOptions,
@@ -252,25 +327,9 @@ impl Builder<'_> {
 
     /// Build the target stage (and every stage it needs, in order).
     fn run_all(&mut self) -> Result<StageState, BuildError> {
-        // Global ARGs: defaults expanded with the ARGs before them, overridden by --build-arg.
-        for located in &self.dockerfile.global_args {
-            for (name, default) in &located.value {
-                let env: HashMap<String, String> = self.global_args.iter().cloned().collect();
-                let value = match self.opts.build_args.get(name) {
-                    Some(v) => Some(v.clone()),
-                    None => match default {
-                        Some(d) => Some(self.lexer.expand_word(d, &env).map_err(|e| self.step_error(located.line, e.to_string(), None))?),
-                        None => None,
-                    },
-                };
-                if self.opts.build_args.contains_key(name) {
-                    self.used_args.insert(name.clone());
-                }
-                if let Some(v) = value {
-                    self.global_args.push((name.clone(), v));
-                }
-            }
-        }
+        let (global_args, used) = global_args(self.dockerfile, &self.lexer, &self.opts.build_args)?;
+        self.global_args = global_args;
+        self.used_args.extend(used);
         let target = match &self.opts.target {
             Some(t) => self.dockerfile.stage_index(t, self.dockerfile.stages.len()).ok_or_else(|| BuildError::UnknownTarget(t.clone()))?,
             None => self.dockerfile.stages.len() - 1,
@@ -284,34 +343,9 @@ impl Builder<'_> {
         Ok(self.done.remove(&target).expect("target built"))
     }
 
-    /// The stages `target` depends on (FROM a stage, COPY --from, RUN --mount from=), in build order.
     fn needed_stages(&self, target: usize) -> Result<Vec<usize>, BuildError> {
-        let mut needed = BTreeSet::new();
-        let mut todo = vec![target];
         let global: HashMap<String, String> = self.global_args.iter().cloned().collect();
-        while let Some(i) = todo.pop() {
-            if !needed.insert(i) {
-                continue;
-            }
-            let stage = &self.dockerfile.stages[i];
-            let base = self.lexer.expand_word(&stage.base, &global).unwrap_or_else(|_| stage.base.clone());
-            if let Some(j) = self.dockerfile.stage_index(&base, i) {
-                todo.push(j);
-            }
-            for ins in &stage.instructions {
-                let froms: Vec<String> = match &ins.kind {
-                    Kind::Copy { flags, .. } => flags.from.iter().cloned().collect(),
-                    Kind::Run { mounts, .. } => mounts.iter().filter_map(|m| mounts::from_option(m)).collect(),
-                    _ => Vec::new(),
-                };
-                for from in froms {
-                    if let Some(j) = self.dockerfile.stage_index(&from, i) {
-                        todo.push(j);
-                    }
-                }
-            }
-        }
-        Ok(needed.into_iter().collect())
+        Ok(needed_stages(self.dockerfile, &self.lexer, &global, target))
     }
 
     fn build_stage(&mut self, index: usize) -> Result<StageState, BuildError> {
@@ -365,12 +399,20 @@ impl Builder<'_> {
     /// The base image: from the store, pulled when missing (or always with `--pull`).
     /// (the image, whether it was pulled now).
     fn base_image(&self, name: &str, line: usize) -> Result<(ImageRecord, bool), BuildError> {
+        let bad_name = |e: crate::image::reference::ReferenceError| BuildError::BadBase(name.to_string(), e.to_string());
+        let pinned = name.parse::<Reference>().ok().and_then(|r| self.opts.pins.image(&r).cloned().map(|pin| (r, pin)));
+        if let Some((reference, pin)) = pinned {
+            let client = || (self.env.registry)().map_err(crate::image::pins::PinError::Registry);
+            return pins::ensure(client, self.env.store, &reference, &pin, &PullOptions { platform: None }, self.env.printer)
+                .map_err(|e| BuildError::Pinned { image: name.to_string(), source: Box::new(e) });
+        }
         if !self.opts.pull
             && let Ok((image, _)) = lookup::find(self.env.store, name)
         {
             return Ok((image, false));
         }
-        let reference: Reference = name.parse().map_err(|e: crate::image::reference::ReferenceError| BuildError::BadBase(name.to_string(), e.to_string()))?;
+        self.opts.pins.may_resolve(|| format!("image {name}")).map_err(|e| self.step_error(line, e.to_string(), None))?;
+        let reference: Reference = name.parse().map_err(bad_name)?;
         let client = (self.env.registry)().map_err(|e| self.step_error(line, e, None))?;
         pull::pull(&client, self.env.store, &reference, &PullOptions { platform: None }, self.env.printer)
             .map_err(|e| BuildError::Pull { image: name.to_string(), source: Box::new(e) })?;
@@ -621,7 +663,19 @@ impl Builder<'_> {
                                 Source::Path(p) => {
                                     let p = word(self, p)?;
                                     if *add && (p.starts_with("http://") || p.starts_with("https://")) {
-                                        let (file, digest, mtime) = copy::fetch_url(self.env.store, &p, flags.checksum.as_deref())?;
+                                        let pinned = self.opts.pins.url(&p).map(|d| d.to_string());
+                                        if pinned.is_none() && flags.checksum.is_none() {
+                                            self.opts.pins.may_resolve(|| format!("ADD URL {p}")).map_err(|e| self.step_error(line, e.to_string(), None))?;
+                                        }
+                                        let (file, digest, mtime) = copy::fetch_url(self.env.store, &p, flags.checksum.as_deref().or(pinned.as_deref()))
+                                            .map_err(|e| match (&pinned, e) {
+                                                (Some(_), copy::CopyError::Checksum { url, expected, actual }) => self.step_error(
+                                                    line,
+                                                    format!("ADD {url}: the content changed since rde.lock pinned it: expected {expected}, got {actual}"),
+                                                    Some("`rde lock --update` takes the new content, after you checked it"),
+                                                ),
+                                                (_, e) => e.into(),
+                                            })?;
                                         inputs.push(format!("url={p}={digest}"));
                                         plan.sources.push(copy::SourceItem::Url { name: copy::url_file_name(&p), url: p, file, mtime });
                                         continue;

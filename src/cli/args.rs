@@ -87,6 +87,8 @@ pub enum Command {
     Pull(ProjectPullArgs),
     /// Build or rebuild the services' images
     Build(BuildServicesArgs),
+    /// Pin the project's images and downloads in rde.lock (--check, --update)
+    Lock(LockArgs),
     /// Print the host address of a service's published port
     Port(ProjectPortArgs),
     /// Show the processes of the project's containers

@@ -4,6 +4,9 @@ use clap::Args;
 
 #[derive(Args, Debug, Default)]
 pub struct UpArgs {
+    /// Use only what rde.lock pins; fail when it is missing or does not match the compose files
+    #[arg(long)]
+    pub locked: bool,
     /// Services to start (with their dependencies); all when none
     pub services: Vec<String>,
     /// Start in the background and return
@@ -61,6 +64,9 @@ pub struct UpArgs {
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
+    /// Use only what rde.lock pins; fail when it is missing or does not match the compose files
+    #[arg(long)]
+    pub locked: bool,
     pub services: Vec<String>,
     #[arg(long, conflicts_with = "no_recreate")]
     pub force_recreate: bool,
@@ -144,6 +150,9 @@ pub struct ProjectExecArgs {
 #[derive(Args, Debug)]
 #[command(trailing_var_arg = true)]
 pub struct ProjectRunArgs {
+    /// Use only what rde.lock pins; fail when it is missing or does not match the compose files
+    #[arg(long)]
+    pub locked: bool,
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
@@ -211,6 +220,9 @@ pub struct ProjectRmArgs {
 
 #[derive(Args, Debug)]
 pub struct ProjectPullArgs {
+    /// Use only what rde.lock pins; fail when it is missing or does not match the compose files
+    #[arg(long)]
+    pub locked: bool,
     pub services: Vec<String>,
     #[arg(short, long)]
     pub quiet: bool,
@@ -236,6 +248,9 @@ pub struct ProjectImagesArgs {
 /// `rde build`: docker compose's flags.
 #[derive(Args, Debug, Default)]
 pub struct BuildServicesArgs {
+    /// Use only what rde.lock pins; fail when it is missing or does not match the compose files
+    #[arg(long)]
+    pub locked: bool,
     /// Services to build; all with `build:` when none
     pub services: Vec<String>,
     /// Set a build-time variable (KEY=VALUE, or KEY to take it from the environment)
@@ -256,4 +271,16 @@ pub struct BuildServicesArgs {
     /// Progress output: auto, plain, tty or quiet
     #[arg(long, default_value = "auto")]
     pub progress: String,
+}
+
+#[derive(Args, Debug)]
+pub struct LockArgs {
+    /// With --update: only the images and URLs these services need
+    pub services: Vec<String>,
+    /// Check, write nothing: exit 1 and say what differs when rde.lock does not match the compose files or the registry
+    #[arg(long, conflicts_with = "update")]
+    pub check: bool,
+    /// Resolve the locked tags and URLs again (all, or those of SERVICE...)
+    #[arg(long)]
+    pub update: bool,
 }

@@ -21,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Kill(args) => commands::project_lifecycle::kill(&ctx, args),
         Command::Rm(args) => commands::project_lifecycle::rm(&ctx, args),
         Command::Pull(args) => commands::project_lifecycle::pull(&ctx, args),
+        Command::Lock(args) => commands::lock::run(&ctx, args),
         Command::Port(args) => commands::project_info::port(&ctx, args),
         Command::Top(args) => commands::project_info::top(&ctx, args),
         Command::Images(args) => commands::project_info::images(&ctx, args),

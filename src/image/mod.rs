@@ -9,6 +9,7 @@ pub mod http;
 pub mod layer_tar;
 pub mod lookup;
 pub mod manifest;
+pub mod pins;
 pub mod platform;
 pub mod pull;
 pub mod reference;

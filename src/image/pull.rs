@@ -8,7 +8,7 @@ use super::digest::{Digest, HashingReader};
 use super::manifest::{Compression, Descriptor, ImageManifest, Manifest, ManifestError};
 use super::platform::Platform;
 use super::reference::Reference;
-use super::registry::{RegistryClient, RegistryError, RepoSession};
+use super::registry::{FetchedManifest, RegistryClient, RegistryError, RepoSession};
 use super::store::{ImageLayer, ImageRecord, LayerMeta, Store, StoreError};
 use super::unpack::{self, UnpackError, UnpackOptions};
 use crate::output::{Printer, Progress};
@@ -78,6 +78,8 @@ pub struct PullOptions {
 pub struct Pulled {
     /// Digest the reference resolved to (index or manifest), docker's "Digest:".
     pub digest: Digest,
+    /// The platform manifest chosen (equal to `digest` without an index).
+    pub manifest: Digest,
     pub downloaded_layers: usize,
 }
 
@@ -90,25 +92,8 @@ fn pull_inner(client: &RegistryClient, store: &Store, reference: &Reference, opt
     if let Some(tag) = reference.tag_or_latest() {
         printer.status(format!("{tag}: Pulling from {}", reference.familiar_repository()));
     }
-    let (session, top) = client.open_manifest(reference)?;
+    let Selected { session, top, manifest, manifest_digest, manifest_bytes } = select(client, reference, &wanted)?;
     let registry = session.registry_host().to_string();
-    if let Some(expected) = &reference.digest {
-        verify(&top.digest, expected, "manifest", &registry)?;
-    }
-    let (manifest, manifest_digest, manifest_bytes) = match Manifest::parse(&top.bytes, top.content_type.as_deref())? {
-        Manifest::Image(m) => (m, top.digest.clone(), top.bytes.clone()),
-        Manifest::Index(index) => {
-            let entry = index.select(&wanted)?;
-            let fetched = session.manifest(&entry.digest.to_string())?;
-            verify(&fetched.digest, &entry.digest, "platform manifest", &registry)?;
-            match Manifest::parse(&fetched.bytes, fetched.content_type.as_deref().or(Some(&entry.media_type)))? {
-                Manifest::Image(m) => (m, fetched.digest, fetched.bytes),
-                Manifest::Index(_) => {
-                    return Err(ManifestError::UnsupportedType("an index nested in an index".into()).into());
-                }
-            }
-        }
-    };
 
     let config_bytes = fetch_config(&session, store, &manifest.config, &registry)?;
     let config = ImageConfig::parse(&config_bytes).map_err(|source| PullFailure::Config { digest: manifest.config.digest.clone(), source })?;
@@ -128,7 +113,66 @@ fn pull_inner(client: &RegistryClient, store: &Store, reference: &Reference, opt
         store.put_blob(&top.digest, &top.bytes)?;
     }
     record_image(store, reference, &manifest, &manifest_digest, &top.digest, &config)?;
-    Ok(Pulled { digest: top.digest, downloaded_layers })
+    Ok(Pulled { digest: top.digest, manifest: manifest_digest, downloaded_layers })
+}
+
+/// What a reference resolves to in its registry (or the mirror that answered),
+/// without fetching any layer: what `rde.lock` records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved {
+    /// The registry host that answered (a mirror's, or the reference's own).
+    pub registry: String,
+    /// The digest the tag points at: an index, or a single manifest.
+    pub index: Digest,
+    /// The manifest for `platform` (equal to `index` for single-manifest images).
+    pub manifest: Digest,
+    /// `os/arch[/variant]` of the manifest chosen.
+    pub platform: String,
+}
+
+/// Resolve `reference` for `platform` (the host's when `None`): the tag's
+/// digest and the platform manifest's, both verified. Errors name the image.
+pub fn resolve(client: &RegistryClient, reference: &Reference, platform: Option<&Platform>) -> Result<Resolved, PullError> {
+    let wanted = platform.cloned().unwrap_or_else(Platform::host);
+    let selected = select(client, reference, &wanted).map_err(|kind| PullError { image: reference.familiar(), kind: Box::new(kind) })?;
+    Ok(Resolved {
+        registry: selected.session.registry_host().to_string(),
+        index: selected.top.digest.clone(),
+        manifest: selected.manifest_digest,
+        platform: wanted.to_string(),
+    })
+}
+
+/// The manifest `reference` names for `wanted`, through an index when there is one.
+struct Selected<'a> {
+    session: RepoSession<'a>,
+    top: FetchedManifest,
+    manifest: ImageManifest,
+    manifest_digest: Digest,
+    manifest_bytes: Vec<u8>,
+}
+
+fn select<'a>(client: &'a RegistryClient, reference: &Reference, wanted: &Platform) -> Result<Selected<'a>, PullFailure> {
+    let (session, top) = client.open_manifest(reference)?;
+    let registry = session.registry_host().to_string();
+    if let Some(expected) = &reference.digest {
+        verify(&top.digest, expected, "manifest", &registry)?;
+    }
+    let (manifest, manifest_digest, manifest_bytes) = match Manifest::parse(&top.bytes, top.content_type.as_deref())? {
+        Manifest::Image(m) => (m, top.digest.clone(), top.bytes.clone()),
+        Manifest::Index(index) => {
+            let entry = index.select(wanted)?;
+            let fetched = session.manifest(&entry.digest.to_string())?;
+            verify(&fetched.digest, &entry.digest, "platform manifest", &registry)?;
+            match Manifest::parse(&fetched.bytes, fetched.content_type.as_deref().or(Some(&entry.media_type)))? {
+                Manifest::Image(m) => (m, fetched.digest, fetched.bytes),
+                Manifest::Index(_) => {
+                    return Err(ManifestError::UnsupportedType("an index nested in an index".into()).into());
+                }
+            }
+        }
+    };
+    Ok(Selected { session, top, manifest, manifest_digest, manifest_bytes })
 }
 
 fn verify(actual: &Digest, expected: &Digest, what: &str, registry: &str) -> Result<(), PullFailure> {

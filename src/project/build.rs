@@ -104,6 +104,20 @@ impl Session<'_> {
     }
 
     fn build_one(&self, service: &Service, images: &[String], flags: &BuildFlags, prefix: Option<&str>) -> Result<(), ProjectError> {
+        let opts = self.build_options(service, images, flags, prefix)?;
+        self.printer.step("Image", &images[0], "Building");
+        let store = open_store(self.paths)?;
+        let paths = self.paths;
+        let registry = || open_registry(paths).map_err(|e| e.to_string());
+        let env = build::Env { store: &store, containers: &self.containers, paths: self.paths, registry: &registry, printer: &self.printer };
+        build::build(&env, &opts).map_err(|e| ProjectError::Build { service: service.name.clone(), source: Box::new(e) })?;
+        self.printer.step("Image", &images[0], "Built");
+        Ok(())
+    }
+
+    /// The builder's options for `service`'s `build:` section, tagged `images`,
+    /// with rde.lock's pins. Warns about the options rde does not apply.
+    pub fn build_options(&self, service: &Service, images: &[String], flags: &BuildFlags, prefix: Option<&str>) -> Result<BuildOptions, ProjectError> {
         let b = service.build.as_ref().expect("a build");
         let unsupported = |what: &str| ProjectError::BuildOption { service: service.name.clone(), option: what.to_string() };
         if b.context.contains("://") || b.context.starts_with("git@") {
@@ -178,15 +192,9 @@ impl Session<'_> {
             named_contexts: additional_contexts(b.extra.get("additional_contexts"), &b.context),
             progress: flags.progress,
             progress_prefix: prefix.map(str::to_string),
+            pins: self.pins()?,
         };
-        self.printer.step("Image", &images[0], "Building");
-        let store = open_store(self.paths)?;
-        let paths = self.paths;
-        let registry = || open_registry(paths).map_err(|e| e.to_string());
-        let env = build::Env { store: &store, containers: &self.containers, paths: self.paths, registry: &registry, printer: &self.printer };
-        build::build(&env, &opts).map_err(|e| ProjectError::Build { service: service.name.clone(), source: Box::new(e) })?;
-        self.printer.step("Image", &images[0], "Built");
-        Ok(())
+        Ok(opts)
     }
 }
 

@@ -52,6 +52,12 @@ pub enum ProjectError {
     #[error(transparent)]
     Lock(#[from] super::names::LockError),
     #[error(transparent)]
+    LockFile(#[from] super::lock::LockError),
+    #[error("cannot lock {0}")]
+    LockUrl(String),
+    #[error(transparent)]
+    Pin(#[from] crate::image::pins::PinError),
+    #[error(transparent)]
     Plan(#[from] super::plan::PlanError),
     #[error(transparent)]
     Wait(#[from] super::wait::WaitError),

@@ -1,5 +1,5 @@
 //! Compose projects at run time: a loaded, locked project (`session`), its
-//! services' image builds (`build`) and `up`'s
+//! services' image builds (`build`), the pins of `rde.lock` (`lock`) and `up`'s
 //! converge step (`converge`), with their errors (`error`); what a project's
 //! containers are called and labelled (`names`), in which order services start
 //! (`order`), how a service becomes a container (`plan`), and waiting for
@@ -9,6 +9,7 @@
 pub mod build;
 pub mod converge;
 pub mod error;
+pub mod lock;
 pub mod names;
 pub mod order;
 pub mod plan;

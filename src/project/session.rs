@@ -11,6 +11,7 @@ use crate::compose::{Project, Service};
 use crate::fsutil::LockGuard;
 use crate::image::auth::AuthFiles;
 use crate::image::lookup;
+use crate::image::pins::{self, Pins};
 use crate::image::pull::{self, PullOptions};
 use crate::image::reference::Reference;
 use crate::image::registry::RegistryClient;
@@ -32,6 +33,8 @@ pub struct Session<'a> {
     pub printer: Printer,
     /// No compose file: `-p NAME` and the containers' labels are all we know.
     pub from_labels: bool,
+    /// `--locked`: what rde.lock does not pin is not resolved (set by `require_lock`).
+    pub locked: bool,
     lock: Option<LockGuard>,
 }
 
@@ -80,7 +83,18 @@ impl<'a> Session<'a> {
         }
         let printer = Printer::new(false);
         let lock = if lock { Some(names::lock_project(paths, &project.name, &printer)?) } else { None };
-        Ok(Session { paths, containers: Containers::open(&paths.data)?, project, printer, from_labels, lock })
+        Ok(Session { paths, containers: Containers::open(&paths.data)?, project, printer, from_labels, locked: false, lock })
+    }
+
+    /// The pins of the project's rde.lock (none without one), strict under `--locked`.
+    pub fn pins(&self) -> Result<Pins, ProjectError> {
+        let path = super::lock::lock_path(&self.project);
+        let mut pins = match super::lock::LockFile::load(&path)? {
+            Some(lock) => lock.pins(&path)?,
+            None => Pins::none(),
+        };
+        pins.strict = self.locked;
+        Ok(pins)
     }
 
     /// Let other commands change the project (a foreground `up` while it follows logs).
@@ -108,7 +122,9 @@ impl<'a> Session<'a> {
     }
 
     /// Each service's image: built when the service has `build:` and `build`
-    /// says so, else pulled first when `policy` says so.
+    /// says so, else pulled first when `policy` says so. The distinct images
+    /// to pull are fetched side by side, and beside the builds (docker compose
+    /// pulls in parallel too); every failure is reported, the first returned.
     pub fn images(
         &self,
         services: &[String],
@@ -122,10 +138,50 @@ impl<'a> Session<'a> {
             // --no-build with a missing image: say so before anything else happens.
             self.needs_build(self.service(name)?, build)?;
         }
-        if !to_build.is_empty() {
-            self.build_services(&to_build, flags)?;
-        }
         let store = open_store(self.paths)?;
+        let pins = self.pins()?;
+        let mut to_pull: Vec<(&str, &str)> = Vec::new();
+        for name in services {
+            let service = self.service(name)?;
+            let Some(image) = service.image.as_deref().filter(|_| service.build.is_none()) else { continue };
+            if to_pull.iter().any(|(_, i)| *i == image) {
+                continue;
+            }
+            let reference: Reference = image.parse()?;
+            if let Some(pin) = pins.image(&reference) {
+                // Pinned: the stored image with the pinned manifest, else a pull by digest.
+                if pins::stored(&store, &reference, pin)?.is_some() {
+                    pins::ensure(|| unreachable!("present"), &store, &reference, pin, &PullOptions { platform: None }, &self.printer)?;
+                } else if policy == PullPolicy::Never {
+                    return Err(ProjectError::PullNever { image: image.to_string(), service: name.clone() });
+                } else {
+                    to_pull.push((name, image));
+                }
+                continue;
+            }
+            match lookup::find(&store, image) {
+                Ok(_) if policy != PullPolicy::Always => {}
+                Err(lookup::LookupError::NotFound(_)) if policy == PullPolicy::Never => {
+                    return Err(ProjectError::PullNever { image: image.to_string(), service: name.clone() });
+                }
+                Err(e) if !matches!(e, lookup::LookupError::NotFound(_)) => return Err(e.into()),
+                _ => {
+                    pins.may_resolve(|| format!("image {image} (service {name})"))?;
+                    to_pull.push((name, image));
+                }
+            }
+        }
+        let mut errors: Vec<ProjectError> = std::thread::scope(|scope| {
+            let pulls: Vec<_> = to_pull.iter().map(|(name, image)| scope.spawn(|| self.pull_one(name, image, &pins))).collect();
+            let built = if to_build.is_empty() { Ok(()) } else { self.build_services(&to_build, flags) };
+            pulls.into_iter().map(|h| h.join().unwrap_or(Err(ProjectError::Panicked))).chain([built]).filter_map(Result::err).collect()
+        });
+        if !errors.is_empty() {
+            for e in &errors[1..] {
+                self.printer.error(e.to_string());
+            }
+            return Err(errors.remove(0));
+        }
         let mut out = HashMap::new();
         for name in services {
             let service = self.service(name)?;
@@ -146,24 +202,29 @@ impl<'a> Session<'a> {
             let Some(image) = &service.image else {
                 return Err(ProjectError::NoImage(name.clone()));
             };
-            let record = match lookup::find(&store, image) {
-                Ok((record, _)) if policy != PullPolicy::Always => record,
-                Err(lookup::LookupError::NotFound(_)) if policy == PullPolicy::Never => {
-                    return Err(ProjectError::PullNever { image: image.clone(), service: name.clone() });
-                }
-                Err(e) if !matches!(e, lookup::LookupError::NotFound(_)) => return Err(e.into()),
-                _ => {
-                    let reference: Reference = image.parse()?;
-                    self.printer.step("Image", &reference.familiar(), "Pulling");
-                    let platform = service.platform.as_deref().map(str::parse).transpose()?;
-                    pull::pull(&open_registry(self.paths)?, &store, &reference, &PullOptions { platform }, &Printer::new(true))?;
-                    self.printer.step("Image", &reference.familiar(), "Pulled");
-                    lookup::find(&store, image)?.0
-                }
-            };
-            out.insert(name.clone(), record);
+            out.insert(name.clone(), lookup::find(&store, image)?.0);
         }
         Ok(out)
+    }
+
+    /// Pull `service`'s `image` into the store, with its `platform:`, by the
+    /// pinned digest when rde.lock pins it.
+    fn pull_one(&self, service: &str, image: &str, pins: &Pins) -> Result<(), ProjectError> {
+        let reference: Reference = image.parse()?;
+        self.printer.step("Image", &reference.familiar(), "Pulling");
+        let platform = self.service(service)?.platform.as_deref().map(str::parse).transpose()?;
+        let opts = PullOptions { platform };
+        let client = || open_registry(self.paths).map_err(|e| pins::PinError::Registry(e.to_string()));
+        match pins.image(&reference) {
+            Some(pin) => {
+                pins::ensure(client, &open_store(self.paths)?, &reference, pin, &opts, &Printer::new(true))?;
+            }
+            None => {
+                pull::pull(&open_registry(self.paths)?, &open_store(self.paths)?, &reference, &opts, &Printer::new(true))?;
+            }
+        }
+        self.printer.step("Image", &reference.familiar(), "Pulled");
+        Ok(())
     }
 
     /// The networks these services join, made when missing (external ones must exist).

@@ -5,7 +5,10 @@ use crate::cli::context::Context;
 use crate::project::{BuildFlags, order};
 
 pub fn run(ctx: &Context, args: BuildServicesArgs) -> anyhow::Result<i32> {
-    let session = ctx.session(&args.services, true)?;
+    let mut session = ctx.session(&args.services, true)?;
+    if args.locked {
+        session.require_lock(&[])?;
+    }
     let mut services: Vec<String> = if args.with_dependencies && !args.services.is_empty() {
         order::selection(&session.project.services, &args.services, false)
     } else if args.services.is_empty() {

@@ -106,6 +106,7 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<i32> {
                     .ok_or_else(|| anyhow::anyhow!("invalid --build-context {c:?}; hint: NAME=DIR or NAME=docker-image://REF"))
             })
             .collect::<anyhow::Result<_>>()?,
+        pins: Default::default(),
     };
     let store = ctx.store()?;
     let containers = ctx.containers()?;

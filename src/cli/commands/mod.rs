@@ -18,6 +18,7 @@ pub mod image_inspect;
 pub mod image_ls;
 pub mod image_pull;
 pub mod image_rm;
+pub mod lock;
 pub mod login;
 pub mod logout;
 pub mod logs;

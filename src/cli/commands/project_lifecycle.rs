@@ -9,7 +9,10 @@ use crate::runtime::lifecycle;
 use crate::runtime::state::Observed;
 
 pub fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<i32> {
-    let session = ctx.session(&args.services, true)?;
+    let mut session = ctx.session(&args.services, true)?;
+    if args.locked {
+        session.require_lock(&[])?;
+    }
     let chosen = order::selection(&session.project.services, &args.services, false);
     let how = Converge { force_recreate: args.force_recreate, no_recreate: args.no_recreate, no_start: true, pull: args.pull.parse()?, ..Default::default() };
     session.up(&chosen, &how, false)?;
@@ -95,7 +98,10 @@ pub fn rm(ctx: &Context, args: ProjectRmArgs) -> anyhow::Result<i32> {
 }
 
 pub fn pull(ctx: &Context, args: ProjectPullArgs) -> anyhow::Result<i32> {
-    let session = ctx.session(&args.services, false)?;
+    let mut session = ctx.session(&args.services, false)?;
+    if args.locked {
+        session.require_lock(&[])?;
+    }
     let services: Vec<String> = if args.services.is_empty() { session.project.services.keys().cloned().collect() } else { args.services.clone() };
     // Images the project builds are not pulled (docker compose skips them too).
     let with_image: Vec<String> =

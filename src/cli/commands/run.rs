@@ -18,6 +18,9 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
         create::check_volume(spec)?;
     }
     let mut session = ctx.session(std::slice::from_ref(&args.service), true)?;
+    if args.locked {
+        session.require_lock(&[])?;
+    }
     let service = session.service(&args.service)?.clone();
     if !args.no_deps {
         let mut deps = order::selection(&session.project.services, std::slice::from_ref(&args.service), false);

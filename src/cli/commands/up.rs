@@ -15,6 +15,9 @@ use std::time::Duration;
 
 pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<i32> {
     let mut session = ctx.session(&args.services, true)?;
+    if args.locked {
+        session.require_lock(&[])?;
+    }
     let chosen = order::selection(&session.project.services, &args.services, args.no_deps);
     let how = Converge {
         force_recreate: args.force_recreate,
