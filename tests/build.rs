@@ -403,3 +403,47 @@ fn named_contexts_and_bind_mounts_are_inputs_of_the_cache() {
     build("named:4");
     assert_eq!(env.ok(&["container", "run", "--rm", "named:4", "cat", "/vendor-version", "/mounted-version"]).stdout, "2\n2\n");
 }
+
+#[test]
+fn the_same_inputs_and_source_date_epoch_give_the_same_image_in_two_stores() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    let ctx = work.path().join("ctx");
+    write(
+        &ctx,
+        &[
+            ("app/main.sh", "echo main\n"),
+            (
+                "Dockerfile",
+                &format!("FROM {}\nWORKDIR /app\nCOPY app/ /app/\nRUN mkdir -p /data && echo built > /data/out && touch /data/new\nENV MODE=prod\n", busybox()),
+            ),
+        ],
+    );
+    let build = |env: &Env, extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["image", "build", "-q", "-t", "repro:1"];
+        args.extend_from_slice(extra);
+        let c = ctx.to_str().unwrap();
+        args.push(c);
+        env.ok(&args);
+        inspect(env, "repro:1")
+    };
+    let (one, two) = (Env::new(), Env::new());
+    let a = build(&one, &["--source-date-epoch", "1700000000"]);
+    // Another second, other mtimes on disk: the same image all the same.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(ctx.join("app/main.sh"), "echo main\n").unwrap();
+    let mut two_env = two;
+    two_env.extra_env.push(("SOURCE_DATE_EPOCH".into(), "1700000000".into()));
+    let b = build(&two_env, &[]);
+    assert_eq!(a["Id"], b["Id"], "{a}\n{b}");
+    assert_eq!(a["RootFS"], b["RootFS"]);
+    assert_eq!(a["Created"], "2023-11-14T22:13:20Z", "{a}");
+    // Another epoch is another image; a bad one is named.
+    let c = build(&one, &["--source-date-epoch", "1700000001"]);
+    assert_ne!(a["Id"], c["Id"]);
+    two_env.extra_env.push(("SOURCE_DATE_EPOCH".into(), "yesterday".into()));
+    let out = two_env.fails(&["image", "build", "-q", ctx.to_str().unwrap()]);
+    assert!(out.stderr.contains("SOURCE_DATE_EPOCH") && out.stderr.contains("unix seconds"), "{}", out.stderr);
+    assert_nothing_left(&one);
+    assert_nothing_left(&two_env);
+}

@@ -84,6 +84,8 @@ pub struct CopyPlan {
     pub chmod: Option<String>,
     pub from: Option<FromSource>,
     pub checksum: Option<String>,
+    /// SOURCE_DATE_EPOCH: the latest mtime the layer's diff id carries.
+    pub source_date_epoch: Option<u64>,
 }
 
 /// Owner and mode rules for what one COPY writes.
@@ -157,7 +159,7 @@ impl Drop for Overlay {
 }
 
 /// WORKDIR: make the directory (root, 0755) when the stage does not have it.
-pub fn make_workdir(env: &Env, layers: &[ImageLayer], dir: &str) -> Result<Option<LayerMeta>, CopyError> {
+pub fn make_workdir(env: &Env, layers: &[ImageLayer], dir: &str, clamp_mtime: Option<u64>) -> Result<Option<LayerMeta>, CopyError> {
     let lowers: Vec<PathBuf> = layers.iter().rev().map(|l| env.store.layer_diff(&l.diff_id)).collect();
     if crate::runtime::rootfs::file_type(&first_existing(&lowers, dir).unwrap_or_default(), dir).is_some_and(|t| t == rustix::fs::FileType::Directory)
         && exists_in(&lowers, dir)
@@ -171,7 +173,8 @@ pub fn make_workdir(env: &Env, layers: &[ImageLayer], dir: &str) -> Result<Optio
     }
     let scratch = overlay.scratch.clone();
     let upper = overlay.finish();
-    let out = super::run::commit_dir(env.store, &upper).map_err(|e| CopyError::Io { what: "commit".into(), source: io::Error::other(e.to_string()) });
+    let out =
+        super::run::commit_dir(env.store, &upper, clamp_mtime).map_err(|e| CopyError::Io { what: "commit".into(), source: io::Error::other(e.to_string()) });
     let _ = crate::fsutil::remove_tree(&scratch);
     out
 }
@@ -272,7 +275,8 @@ pub fn copy(env: &Env, context: &Context, layers: &[ImageLayer], plan: &CopyPlan
     drop(from_root);
     let scratch = overlay.scratch.clone();
     let upper = overlay.finish();
-    let out = super::run::commit_dir(env.store, &upper).map_err(|e| CopyError::Io { what: "commit the layer".into(), source: io::Error::other(e.to_string()) });
+    let out = super::run::commit_dir(env.store, &upper, plan.source_date_epoch)
+        .map_err(|e| CopyError::Io { what: "commit the layer".into(), source: io::Error::other(e.to_string()) });
     let _ = crate::fsutil::remove_tree(&scratch);
     out
 }

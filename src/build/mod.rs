@@ -129,6 +129,10 @@ pub struct BuildOptions {
     /// `--build-context NAME=VALUE` / compose `additional_contexts`: a directory
     /// or `docker-image://REF`, found by FROM NAME, COPY --from=NAME and RUN --mount from=NAME.
     pub named_contexts: BTreeMap<String, String>,
+    /// SOURCE_DATE_EPOCH (unix seconds): the image's and history's `created`, and
+    /// the latest mtime in its layers, so that the same inputs give the same image
+    /// id. `None`: now, and mtimes as they are.
+    pub source_date_epoch: Option<u64>,
     /// Digests from `rde.lock` for base images and ADD URLs (none without a lock).
     pub pins: crate::image::pins::Pins,
 }
@@ -224,6 +228,17 @@ pub fn build(env: &Env, opts: &BuildOptions) -> Result<Built, BuildError> {
     let record = save_image(env.store, &config, &state.layers, &opts.tags, origin)?;
     builder.progress.finish(started.elapsed(), &record.id, &opts.tags);
     Ok(Built { id: record.id, tags: opts.tags.iter().filter_map(Reference::tagged).collect(), cached_steps: builder.cached, run_steps: builder.ran })
+}
+
+/// `SOURCE_DATE_EPOCH` from the environment (reproducible-builds.org): unix
+/// seconds, or an error naming the bad value; `None` when unset or empty.
+pub fn source_date_epoch_from_env() -> Result<Option<u64>, String> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => {
+            v.trim().parse().map(Some).map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not unix seconds; hint: e.g. $(git log -1 --format=%ct)"))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// BuildKit's predefined ARGs (proxy variables), usable without an ARG line.
@@ -376,7 +391,12 @@ impl Builder<'_> {
                 .get_blob(&image.id)
                 .ok_or_else(|| self.step_error(stage.line, format!("the config of {base} is missing from the store"), Some("pull it again")))?;
             let config = ImageConfigJson::parse(&bytes).map_err(|e| self.step_error(stage.line, format!("the config of {base}: {e}"), None))?;
-            StageState { config, layers: image.layers.clone(), key: Digest::of(format!("FROM {}", image.id).as_bytes()), args: Vec::new(), cmd_set: false }
+            // SOURCE_DATE_EPOCH is in every step's key: it shapes the layers' diff ids and times.
+            let key = match self.opts.source_date_epoch {
+                Some(epoch) => Digest::of(format!("FROM {} epoch={epoch}", image.id).as_bytes()),
+                None => Digest::of(format!("FROM {}", image.id).as_bytes()),
+            };
+            StageState { config, layers: image.layers.clone(), key, args: Vec::new(), cmd_set: false }
         };
         // A base already in the store is BuildKit's "CACHED"; a pull is work done.
         self.progress.done(self.step, t0.elapsed(), !pulled);
@@ -546,7 +566,7 @@ impl Builder<'_> {
                 // The directory is made (as root, 0755) when missing: a layer then.
                 let key = cache::key(&state.key, &format!("WORKDIR {full}"), &[]);
                 return self.layer_step(state, key, &header, &format!("WORKDIR {full}"), |b, st| {
-                    copy::make_workdir(b.env, &st.layers, &full).map_err(BuildError::from)
+                    copy::make_workdir(b.env, &st.layers, &full, b.opts.source_date_epoch).map_err(BuildError::from)
                 });
             }
             Kind::Run { .. } | Kind::Copy { .. } => {}
@@ -637,6 +657,7 @@ impl Builder<'_> {
                     chmod,
                     from: None,
                     checksum: flags.checksum.clone(),
+                    source_date_epoch: self.opts.source_date_epoch,
                 };
                 let mut inputs = Vec::new();
                 let instruction = if *add { "ADD" } else { "COPY" };
@@ -762,7 +783,11 @@ impl Builder<'_> {
             }
         };
         self.ran += 1;
-        state.config.set_created(&crate::time::now_rfc3339());
+        let created = match self.opts.source_date_epoch {
+            Some(epoch) => crate::time::format_rfc3339(epoch as i64, 0).replace(".000000000Z", "Z"),
+            None => crate::time::now_rfc3339(),
+        };
+        state.config.set_created(&created);
         let size = match &layer {
             Some(meta) => {
                 state.config.push_diff_id(&meta.diff_id);

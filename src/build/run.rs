@@ -235,7 +235,7 @@ pub(super) fn run(
         removed.map_err(RunStepError::from)?;
         let lowers: Vec<PathBuf> = layers.iter().map(|l| store.layer_diff(&l.diff_id)).collect();
         remove_stubs(&kept, &lowers, &stubs, store.overlay_xattrs.opaque_name());
-        commit_dir(store, &kept)
+        commit_dir(store, &kept, opts.source_date_epoch)
     })();
     guards.release();
     let _ = crate::fsutil::remove_tree(scratch);
@@ -364,13 +364,13 @@ fn parent(rel: &str) -> String {
 }
 
 /// A finished upper dir (or COPY output) as a stored layer; `None` when it holds nothing.
-pub(super) fn commit_dir(store: &Store, dir: &Path) -> Result<Option<LayerMeta>, BuildError> {
+/// `clamp_mtime`: SOURCE_DATE_EPOCH, the latest mtime the layer's tar (and so its diff id) carries.
+pub(super) fn commit_dir(store: &Store, dir: &Path, clamp_mtime: Option<u64>) -> Result<Option<LayerMeta>, BuildError> {
     let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true);
     if empty {
         let _ = crate::fsutil::remove_tree(dir);
         return Ok(None);
     }
-    let digest =
-        layer_tar::write_layer(dir, TarOptions { overlay_xattrs: store.overlay_xattrs, clamp_mtime: None }, std::io::sink()).map_err(RunStepError::from)?;
+    let digest = layer_tar::write_layer(dir, TarOptions { overlay_xattrs: store.overlay_xattrs, clamp_mtime }, std::io::sink()).map_err(RunStepError::from)?;
     Ok(Some(store.commit_built_layer(dir, &digest)?))
 }

@@ -188,6 +188,9 @@ pub struct BuildArgs {
     /// Write the image id to this file
     #[arg(long)]
     pub iidfile: Option<std::path::PathBuf>,
+    /// Unix seconds for the image's times and the latest mtime in its layers (default: $SOURCE_DATE_EPOCH)
+    #[arg(long)]
+    pub source_date_epoch: Option<u64>,
     /// Target platform (only the host's is supported)
     #[arg(long)]
     pub platform: Option<String>,

@@ -193,6 +193,12 @@ impl Session<'_> {
             progress: flags.progress,
             progress_prefix: prefix.map(str::to_string),
             pins: self.pins()?,
+            source_date_epoch: match crate::build::source_date_epoch_from_env()
+                .map_err(|e| ProjectError::BuildOption { service: service.name.clone(), option: e })?
+            {
+                Some(epoch) => Some(epoch),
+                None => super::lock::LockFile::load(&super::lock::lock_path(&self.project))?.map(|l| l.source_date_epoch),
+            },
         };
         Ok(opts)
     }

@@ -107,6 +107,10 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<i32> {
             })
             .collect::<anyhow::Result<_>>()?,
         pins: Default::default(),
+        source_date_epoch: match args.source_date_epoch {
+            Some(epoch) => Some(epoch),
+            None => crate::build::source_date_epoch_from_env().map_err(anyhow::Error::msg)?,
+        },
     };
     let store = ctx.store()?;
     let containers = ctx.containers()?;
