@@ -438,6 +438,11 @@ fn the_same_inputs_and_source_date_epoch_give_the_same_image_in_two_stores() {
     assert_eq!(a["Id"], b["Id"], "{a}\n{b}");
     assert_eq!(a["RootFS"], b["RootFS"]);
     assert_eq!(a["Created"], "2023-11-14T22:13:20Z", "{a}");
+    // Saved, the two are the same archive, byte for byte.
+    let (sa, sb) = (work.path().join("a.tar"), work.path().join("b.tar"));
+    one.ok(&["image", "save", "-o", sa.to_str().unwrap(), "repro:1"]);
+    two_env.ok(&["image", "save", "-o", sb.to_str().unwrap(), "repro:1"]);
+    assert!(std::fs::read(&sa).unwrap() == std::fs::read(&sb).unwrap(), "the two stores' archives differ");
     // Another epoch is another image; a bad one is named.
     let c = build(&one, &["--source-date-epoch", "1700000001"]);
     assert_ne!(a["Id"], c["Id"]);

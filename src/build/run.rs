@@ -372,5 +372,5 @@ pub(super) fn commit_dir(store: &Store, dir: &Path, clamp_mtime: Option<u64>) ->
         return Ok(None);
     }
     let digest = layer_tar::write_layer(dir, TarOptions { overlay_xattrs: store.overlay_xattrs, clamp_mtime }, std::io::sink()).map_err(RunStepError::from)?;
-    Ok(Some(store.commit_built_layer(dir, &digest)?))
+    Ok(Some(store.commit_built_layer(dir, &digest, clamp_mtime)?))
 }

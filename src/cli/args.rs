@@ -89,6 +89,10 @@ pub enum Command {
     Build(BuildServicesArgs),
     /// Pin the project's images and downloads in rde.lock (--check, --update)
     Lock(LockArgs),
+    /// Save every image the project runs (pulled and built) to one archive
+    Save(ProjectSaveArgs),
+    /// Load images from an archive (rde save, rde image save, docker save, podman save)
+    Load(ImageLoadArgs),
     /// Print the host address of a service's published port
     Port(ProjectPortArgs),
     /// Show the processes of the project's containers
@@ -528,6 +532,33 @@ pub enum ImageCommand {
     /// Remove one or more images
     #[command(visible_alias = "remove")]
     Rm(ImageRmArgs),
+    /// Save images to a tar archive (docker save's format; docker load and podman load read it)
+    Save(ImageSaveArgs),
+    /// Load images from a tar archive (from rde, docker save or podman save)
+    Load(ImageLoadArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImageSaveArgs {
+    /// Images: name[:tag], name@digest or id
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Write to this file (default: standard output, when it is not a terminal)
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+    /// docker-archive or oci-archive: rde writes both layouts in one archive
+    #[arg(long, default_value = "docker-archive")]
+    pub format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageLoadArgs {
+    /// Read from this file (default: standard input)
+    #[arg(short, long)]
+    pub input: Option<std::path::PathBuf>,
+    /// Print nothing but errors
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]

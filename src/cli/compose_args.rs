@@ -284,3 +284,12 @@ pub struct LockArgs {
     #[arg(long)]
     pub update: bool,
 }
+
+#[derive(Args, Debug)]
+pub struct ProjectSaveArgs {
+    /// Only these services' images
+    pub services: Vec<String>,
+    /// Write to this file (default: standard output, when it is not a terminal)
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+}

@@ -410,7 +410,7 @@ mod tests {
         assert_eq!(names, vec![".wh.gone", "opq/", "opq/.wh..wh..opq", "opq/kept"]);
         // And the layer writer reads it back into the same tree.
         let back = tempfile::tempdir().unwrap();
-        unpack_layer(bytes.as_slice(), back.path(), &UnpackOptions { preserve_owners: false, overlay_xattrs: OverlayXattrs::User }).unwrap();
+        unpack_layer(bytes.as_slice(), back.path(), &UnpackOptions { preserve_owners: false, overlay_xattrs: OverlayXattrs::User, tar_split: None }).unwrap();
         let (again, _) = tar_of(back.path());
         assert_eq!(entries(&again), entries(&bytes));
     }

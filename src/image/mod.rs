@@ -2,6 +2,7 @@
 //! layer writer. The data path reads top to bottom: `reference` -> `registry`
 //! (+ `auth`, and `crate::settings`) -> `manifest`/`config` -> `pull` -> `unpack` -> `store`.
 
+pub mod archive;
 pub mod auth;
 pub mod config;
 pub mod digest;
@@ -16,4 +17,5 @@ pub mod reference;
 pub mod registry;
 pub mod remove;
 pub mod store;
+pub mod tar_split;
 pub mod unpack;

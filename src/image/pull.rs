@@ -304,38 +304,59 @@ fn fetch_layer(
     progress.set_message("Downloading");
     // One byte past the declared size is enough to tell an oversized blob.
     let counted = Counted { inner: stream.take(desc.size + 1), progress };
-    let mut compressed = HashingReader::new(BufReader::with_capacity(STREAM_BUFFER, counted));
-    let compression = match Compression::from_media_type(&desc.media_type) {
-        Some(c) => c,
-        None => sniff(compressed.get_mut()).map_err(stream_err)?,
-    };
-    let decoder: Box<dyn Read + '_> = match compression {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut compressed)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(&mut compressed).map_err(stream_err)?),
-        Compression::None => Box::new(&mut compressed),
-    };
-    let mut tar_stream = HashingReader::new(BufReader::with_capacity(STREAM_BUFFER, decoder));
-    let opts = UnpackOptions { preserve_owners: can_chown(), overlay_xattrs: store.overlay_xattrs };
-    let unpacked = unpack::unpack_layer(&mut tar_stream, &staging.join("diff"), &opts);
-    // Hash what follows the tar's end (padding) too: the diff id covers every byte.
-    let finished = tar_stream.finish().map(|(digest, _, _)| digest);
-    let (compressed_digest, compressed_size, _) = compressed.finish().map_err(stream_err)?;
+    let read = read_layer_blob(store, staging, BufReader::with_capacity(STREAM_BUFFER, counted), &desc.media_type).map_err(stream_err)?;
     // Size and digest first: a truncated or corrupt download explains a tar error.
-    if desc.size > 0 && compressed_size != desc.size {
-        return Err(PullFailure::SizeMismatch { digest: desc.digest.clone(), registry: registry.into(), expected: desc.size, actual: compressed_size });
+    if desc.size > 0 && read.blob_size != desc.size {
+        return Err(PullFailure::SizeMismatch { digest: desc.digest.clone(), registry: registry.into(), expected: desc.size, actual: read.blob_size });
     }
-    verify(&compressed_digest, &desc.digest, &format!("layer {}", desc.digest.short()), registry)?;
-    let stats = unpacked.map_err(|source| PullFailure::Unpack { digest: desc.digest.clone(), source })?;
-    let uncompressed_digest = finished.map_err(stream_err)?;
+    verify(&read.blob_digest, &desc.digest, &format!("layer {}", desc.digest.short()), registry)?;
+    let stats = read.unpacked.map_err(|source| PullFailure::Unpack { digest: desc.digest.clone(), source })?;
+    let (uncompressed_digest, diff_size) = read.diff.map_err(stream_err)?;
     verify(&uncompressed_digest, diff_id, &format!("uncompressed layer {}", desc.digest.short()), registry)?;
     Ok(LayerMeta {
         diff_id: diff_id.clone(),
-        compressed_digest,
+        compressed_digest: read.blob_digest,
         media_type: desc.media_type.clone(),
-        compressed_size,
+        compressed_size: read.blob_size,
         overlay_xattrs: store.overlay_xattrs,
         stats,
+        diff_size,
+        clamp_mtime: None,
     })
+}
+
+/// What reading one layer blob gave, each part for the caller to check in its
+/// own order (the blob's digest and size before a tar error, which they explain).
+pub(crate) struct LayerBlobRead {
+    pub blob_digest: Digest,
+    pub blob_size: u64,
+    pub unpacked: Result<super::unpack::UnpackStats, UnpackError>,
+    /// The uncompressed stream's digest (the diff id it must be) and size.
+    pub diff: io::Result<(Digest, u64)>,
+}
+
+/// Unpack the layer blob `blob` (gzip, zstd or plain tar: by `media_type`, else
+/// sniffed) into `staging/diff` with its tar-split record, hashing the blob and
+/// the tar as they stream. Nothing is checked here: see [`LayerBlobRead`].
+/// Errors: only reading the blob's first bytes.
+pub(crate) fn read_layer_blob(store: &Store, staging: &std::path::Path, blob: impl BufRead, media_type: &str) -> io::Result<LayerBlobRead> {
+    let mut compressed = HashingReader::new(blob);
+    let compression = match Compression::from_media_type(media_type) {
+        Some(c) => c,
+        None => sniff(compressed.get_mut())?,
+    };
+    let decoder: Box<dyn Read + '_> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut compressed)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(&mut compressed)?),
+        Compression::None => Box::new(&mut compressed),
+    };
+    let mut tar_stream = HashingReader::new(BufReader::with_capacity(STREAM_BUFFER, decoder));
+    let opts = UnpackOptions { preserve_owners: can_chown(), overlay_xattrs: store.overlay_xattrs, tar_split: Some(staging.join(super::tar_split::FILE_NAME)) };
+    let unpacked = unpack::unpack_layer(&mut tar_stream, &staging.join("diff"), &opts);
+    // Hash what follows the tar's end (padding) too: the diff id covers every byte.
+    let diff = tar_stream.finish().map(|(digest, size, _)| (digest, size));
+    let (blob_digest, blob_size, _) = compressed.finish()?;
+    Ok(LayerBlobRead { blob_digest, blob_size, unpacked, diff })
 }
 
 /// gzip and zstd announce themselves in their first bytes.

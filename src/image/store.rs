@@ -34,6 +34,18 @@ pub enum StoreError {
     Corrupt { path: PathBuf, source: serde_json::Error },
     #[error("blob {expected} failed verification (its bytes hash to {actual}); nothing was stored")]
     DigestMismatch { expected: Digest, actual: Digest },
+    #[error("layer {0} is not in the store; hint: pull the image again")]
+    MissingLayer(Digest),
+    #[error("layer {0} was pulled before rde kept what it takes to write it out again; hint: `rde image rm` the image and pull it again")]
+    NoTarSplit(Digest),
+    #[error(
+        "layer {expected} no longer gives its own tar (it hashes to {actual}): its files changed in the store; hint: `rde image rm` the image and pull it again"
+    )]
+    LayerChanged { expected: Digest, actual: Digest },
+    #[error(transparent)]
+    TarSplit(#[from] super::tar_split::TarSplitError),
+    #[error(transparent)]
+    LayerTar(#[from] super::layer_tar::LayerTarError),
 }
 
 /// Image records as read: the good ones, and (id, error) for those that cannot be.
@@ -61,6 +73,12 @@ pub struct LayerMeta {
     pub compressed_size: u64,
     pub overlay_xattrs: OverlayXattrs,
     pub stats: UnpackStats,
+    /// Bytes of the uncompressed tar (0 when the store did not record it).
+    #[serde(default)]
+    pub diff_size: u64,
+    /// A built layer's SOURCE_DATE_EPOCH clamp, to write its tar again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clamp_mtime: Option<u64>,
 }
 
 /// One layer of an image record.
@@ -467,7 +485,7 @@ impl Store {
     /// Publish a directory written by a build (an overlay upper dir or a
     /// COPY's output) as the layer `digest` describes: renamed into the store,
     /// never copied. When the store already has that layer, `dir` is removed.
-    pub fn commit_built_layer(&self, dir: &Path, digest: &super::layer_tar::LayerDigest) -> Result<LayerMeta, StoreError> {
+    pub fn commit_built_layer(&self, dir: &Path, digest: &super::layer_tar::LayerDigest, clamp_mtime: Option<u64>) -> Result<LayerMeta, StoreError> {
         let diff_id = &digest.diff_id;
         let _lock = self.lock_layer(diff_id)?;
         if let Some(meta) = self.layer_meta(diff_id) {
@@ -486,9 +504,36 @@ impl Store {
             compressed_size: digest.size,
             overlay_xattrs: self.overlay_xattrs,
             stats: super::unpack::UnpackStats { entries: digest.entries, file_bytes: digest.file_bytes, ..Default::default() },
+            diff_size: digest.size,
+            clamp_mtime,
         };
         self.commit_layer(&staging, &meta)?;
         Ok(meta)
+    }
+
+    /// Write layer `diff_id`'s tar stream, exactly the bytes its diff id hashes,
+    /// to `out`; its size. A pulled layer comes back from its tar-split record,
+    /// a built one is written again as it was built. The bytes are checked
+    /// against the diff id as they go: a mismatch is an error after the fact,
+    /// so `out` must be something the caller can throw away (a temp file, an
+    /// upload the registry verifies).
+    pub fn write_layer_tar(&self, diff_id: &Digest, out: impl io::Write) -> Result<u64, StoreError> {
+        let meta = self.layer_meta(diff_id).ok_or_else(|| StoreError::MissingLayer(diff_id.clone()))?;
+        let dir = self.layer_dir(diff_id);
+        let split = dir.join(super::tar_split::FILE_NAME);
+        let (actual, size) = if split.is_file() {
+            super::tar_split::reassemble(&split, &dir.join("diff"), out)?
+        } else if meta.compressed_digest == meta.diff_id {
+            let opts = super::layer_tar::TarOptions { overlay_xattrs: meta.overlay_xattrs, clamp_mtime: meta.clamp_mtime };
+            let written = super::layer_tar::write_layer(&dir.join("diff"), opts, out)?;
+            (written.diff_id, written.size)
+        } else {
+            return Err(StoreError::NoTarSplit(diff_id.clone()));
+        };
+        if &actual != diff_id {
+            return Err(StoreError::LayerChanged { expected: diff_id.clone(), actual });
+        }
+        Ok(size)
     }
 
     /// A directory on the store's filesystem for a build's scratch work (renames into the store stay atomic).
@@ -552,6 +597,8 @@ mod tests {
             compressed_size: 2,
             overlay_xattrs: OverlayXattrs::User,
             stats: UnpackStats { file_bytes: 1, ..Default::default() },
+            diff_size: 0,
+            clamp_mtime: None,
         };
         store.commit_layer(&staging, &meta).unwrap();
         assert!(store.has_layer(&diff_id));

@@ -55,6 +55,9 @@ pub struct UnpackOptions {
     /// chown entries to the owners in the tar (root, or root in a user namespace).
     pub preserve_owners: bool,
     pub overlay_xattrs: OverlayXattrs,
+    /// Write the layer's tar-split record here (see `tar_split`), reading the
+    /// stream to its end.
+    pub tar_split: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -77,6 +80,8 @@ pub enum UnpackError {
     Tar(#[source] io::Error),
     #[error("{op} {entry:?}: {source}")]
     Fs { op: &'static str, entry: String, source: io::Error },
+    #[error(transparent)]
+    Split(#[from] crate::image::tar_split::TarSplitError),
     #[error(
         "{entry:?} is owned by {uid}:{gid}, which the user namespace does not map; hint: give the user a larger subordinate range, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`"
     )]
@@ -95,9 +100,20 @@ pub fn unpack_layer<R: Read>(layer: R, dest: &Path, opts: &UnpackOptions) -> Res
         stats: UnpackStats::default(),
         buf: vec![0u8; 256 * 1024],
     };
-    let mut tar = TarReader::new(layer);
+    let mut tar = match &opts.tar_split {
+        Some(path) => TarReader::with_split(layer, crate::image::tar_split::Recorder::create(path)?),
+        None => TarReader::new(layer),
+    };
     while let Some(entry) = tar.next_entry().map_err(UnpackError::Tar)? {
+        if !entry.extents.is_empty()
+            && let Some(clean) = clean_path(Path::new(OsStr::from_bytes(&entry.path)))
+        {
+            tar.split_file(&clean, &entry.extents);
+        }
         writer.write_entry(&entry, &mut tar)?;
+    }
+    if let Some(recorder) = tar.finish_split().map_err(UnpackError::Tar)? {
+        recorder.finish()?;
     }
     writer.finish()
 }

@@ -17,7 +17,9 @@
 //! are at most 1 MiB (Go's limit), a sparse map at most [`MAX_SPARSE_EXTENTS`]
 //! runs, and no entry yields more data than its header declares.
 
+use crate::image::tar_split::{Recorder, Run};
 use std::io::{self, Read};
+use std::path::Path;
 
 const BLOCK: u64 = 512;
 /// GNU long names and PAX headers: Go's archive/tar refuses larger ones too.
@@ -56,6 +58,8 @@ pub(super) struct TarReader<R> {
     /// Data of the current entry not read yet, then the padding to the next block.
     remaining: u64,
     padding: u64,
+    /// The tar-split record being written, when asked for.
+    split: Option<Recorder>,
 }
 
 fn bad(message: String) -> io::Error {
@@ -96,7 +100,39 @@ fn c_string(bytes: &[u8]) -> Vec<u8> {
 
 impl<R: Read> TarReader<R> {
     pub fn new(inner: R) -> TarReader<R> {
-        TarReader { inner, pos: 0, remaining: 0, padding: 0 }
+        TarReader { inner, pos: 0, remaining: 0, padding: 0, split: None }
+    }
+
+    /// Record the stream's framing into `recorder` as it is read (see `tar_split`).
+    pub fn with_split(inner: R, recorder: Recorder) -> TarReader<R> {
+        TarReader { split: Some(recorder), ..TarReader::new(inner) }
+    }
+
+    /// The current entry's content is the file `path` of the layer, in `runs`.
+    pub fn split_file(&mut self, path: &Path, runs: &[Extent]) {
+        if let Some(rec) = &mut self.split {
+            let runs: Vec<Run> = runs.iter().map(|e| Run { offset: e.offset, length: e.length }).collect();
+            rec.file(path, &runs);
+        }
+    }
+
+    /// After the last entry: read (and record) what follows the end of the
+    /// archive, then close the record.
+    pub fn finish_split(mut self) -> io::Result<Option<Recorder>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match self.inner.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.pos += n as u64;
+            if let Some(rec) = &mut self.split {
+                rec.raw(&buf[..n]);
+            }
+        }
+        Ok(self.split.take())
     }
 
     /// The next entry, after skipping whatever the caller left of the current
@@ -347,6 +383,9 @@ impl<R: Read> TarReader<R> {
         }
         let at = self.pos;
         self.pos += BLOCK;
+        if let Some(rec) = &mut self.split {
+            rec.raw(block);
+        }
         if block == &[0u8; BLOCK as usize] {
             return Ok(None);
         }
@@ -368,6 +407,9 @@ impl<R: Read> TarReader<R> {
     fn read_exact_counted(&mut self, buf: &mut [u8]) -> io::Result<()> {
         self.inner.read_exact(buf).map_err(|e| if e.kind() == io::ErrorKind::UnexpectedEof { truncated() } else { e })?;
         self.pos += buf.len() as u64;
+        if let Some(rec) = &mut self.split {
+            rec.raw(buf);
+        }
         Ok(())
     }
 
@@ -380,9 +422,20 @@ impl<R: Read> TarReader<R> {
             let mut pad = [0u8; BLOCK as usize];
             return self.read_exact_counted(&mut pad[..n as usize]);
         }
-        let skipped = io::copy(&mut (&mut self.inner).take(n), &mut io::sink())?;
-        self.pos += skipped;
-        if skipped < n { Err(truncated()) } else { Ok(()) }
+        if self.split.is_none() {
+            let skipped = io::copy(&mut (&mut self.inner).take(n), &mut io::sink())?;
+            self.pos += skipped;
+            return if skipped < n { Err(truncated()) } else { Ok(()) };
+        }
+        // Recorded: what the caller skips is raw bytes of the stream.
+        let mut buf = vec![0u8; n.min(64 * 1024) as usize];
+        let mut left = n;
+        while left > 0 {
+            let step = left.min(buf.len() as u64) as usize;
+            self.read_exact_counted(&mut buf[..step])?;
+            left -= step as u64;
+        }
+        Ok(())
     }
 }
 
@@ -405,6 +458,9 @@ impl<R: Read> Read for TarReader<R> {
         }
         self.remaining -= n as u64;
         self.pos += n as u64;
+        if let Some(rec) = &mut self.split {
+            rec.data(n as u64);
+        }
         Ok(n)
     }
 }

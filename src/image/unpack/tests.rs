@@ -91,7 +91,7 @@ impl TarBuilder {
 }
 
 fn opts() -> UnpackOptions {
-    UnpackOptions { preserve_owners: rustix::process::geteuid().is_root(), overlay_xattrs: OverlayXattrs::User }
+    UnpackOptions { preserve_owners: rustix::process::geteuid().is_root(), overlay_xattrs: OverlayXattrs::User, tar_split: None }
 }
 
 /// A layer dir inside a sandbox dir, so escapes land in the sandbox where we can see them.
@@ -706,5 +706,94 @@ fn gnu_tar_sparse_archives_round_trip() {
             assert_eq!(x, y, "{format}: byte {at}");
         }
         assert_eq!(sandbox_entries(&layer), ["sparse"], "{format}");
+    }
+}
+
+/// Unpack `tar` with a tar-split record, then write the tar again from the
+/// record and the layer: the same bytes, or the test names the first difference.
+fn assert_split_round_trip(what: &str, tar: &[u8]) {
+    let (sandbox, layer) = sandbox();
+    let split = sandbox.path().join(crate::image::tar_split::FILE_NAME);
+    unpack_layer(tar, &layer, &UnpackOptions { tar_split: Some(split.clone()), ..opts() }).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut back = Vec::new();
+    let (digest, size) = crate::image::tar_split::reassemble(&split, &layer, &mut back).unwrap_or_else(|e| panic!("{what}: {e}"));
+    if back != tar {
+        let at = back.iter().zip(tar).position(|(a, b)| a != b).unwrap_or(back.len().min(tar.len()));
+        panic!("{what}: the tar written again differs at byte {at} (lengths {} and {})", back.len(), tar.len());
+    }
+    assert_eq!((digest, size), (crate::image::digest::Digest::of(tar), tar.len() as u64), "{what}");
+    // Far smaller than the content it stands for.
+    assert!(std::fs::metadata(&split).unwrap().len() < 4096 + tar.len() as u64 / 4, "{what}: record of {} bytes", std::fs::metadata(&split).unwrap().len());
+}
+
+#[test]
+fn tar_split_gives_back_every_kind_of_layer_byte_for_byte() {
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut zeros_then_data = vec![0u8; 200_000];
+    zeros_then_data.extend_from_slice(b"tail");
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "files, dirs, links",
+            TarBuilder::new()
+                .dir("app/", 0o755)
+                .file("app/a.txt", b"alpha")
+                .file("app/big.bin", &big)
+                .file("app/holes", &zeros_then_data)
+                .file("app/empty", b"")
+                .symlink("app/link", "a.txt")
+                .symlink("app/up", "../../../etc")
+                .hardlink("app/hard", "app/a.txt")
+                .finish(),
+        ),
+        (
+            "whiteouts and opaque dirs",
+            TarBuilder::new().dir("etc/", 0o755).file("etc/.wh.passwd", b"").dir("var/cache/", 0o755).file("var/cache/.wh..wh..opq", b"").finish(),
+        ),
+        ("a file written through a symlink in the layer", TarBuilder::new().dir("real/", 0o755).symlink("via", "real").file("via/f", b"through").finish()),
+    ];
+    // PAX records, GNU long names, unicode, xattrs (the `tar` crate's writer).
+    let mut builder = tar::Builder::new(Vec::new());
+    let long = format!("{}/{}", "d".repeat(120), "f".repeat(120));
+    let mut h = tar::Header::new_gnu();
+    h.set_size(4);
+    h.set_mode(0o640);
+    builder.append_data(&mut h, &long, &b"long"[..]).unwrap();
+    builder.append_pax_extensions([("SCHILY.xattr.user.test", &b"hello"[..])]).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_size(1);
+    h.set_mode(0o644);
+    builder.append_data(&mut h, "ünïcode-名前", &b"u"[..]).unwrap();
+    cases.push(("PAX and GNU long names", builder.into_inner().unwrap()));
+    // Sparse files: PAX 1.0 and old GNU.
+    let mut b = TarBuilder::new();
+    pax_sparse_1_0(&mut b, "opt/sparse", 10 * GIB, &[(4096, b"first run"), (10 * GIB - 3, b"end")]);
+    cases.push(("PAX 1.0 sparse", b.finish()));
+    let mut b = TarBuilder::new();
+    old_gnu_sparse(&mut b, "opt/old", GIB, &[(0, b"head"), (1 << 20, b"middle"), (GIB - 4, b"tail")]);
+    cases.push(("old GNU sparse", b.finish()));
+    // What follows the end-of-archive blocks counts too (GNU tar pads to 10 KiB records; some writers leave junk).
+    let mut padded = TarBuilder::new().file("x", b"x").finish();
+    padded.extend(std::iter::repeat_n(0u8, 8192));
+    padded.extend_from_slice(b"junk after the end");
+    cases.push(("trailing bytes", padded));
+    for (what, tar) in &cases {
+        assert_split_round_trip(what, tar);
+    }
+}
+
+#[test]
+fn tar_split_round_trips_what_gnu_tar_writes() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir_all(src.join("a/b")).unwrap();
+    std::fs::write(src.join("a/b/file"), vec![7u8; 70_000]).unwrap();
+    std::fs::write(src.join("a/small"), b"s").unwrap();
+    std::os::unix::fs::symlink("b/file", src.join("a/link")).unwrap();
+    std::fs::hard_link(src.join("a/small"), src.join("a/small2")).unwrap();
+    for format in ["--format=gnu", "--format=posix", "--format=ustar"] {
+        let tar_path = work.path().join("layer.tar");
+        let status = std::process::Command::new("tar").arg(format).arg("-cf").arg(&tar_path).arg("-C").arg(&src).arg("a").status().unwrap();
+        assert!(status.success(), "{format}");
+        assert_split_round_trip(format, &std::fs::read(&tar_path).unwrap());
     }
 }
