@@ -89,6 +89,8 @@ pub enum Command {
     Build(BuildServicesArgs),
     /// Pin the project's images and downloads in rde.lock (--check, --update)
     Lock(LockArgs),
+    /// Push the services' images to their registries
+    Push(ProjectPushArgs),
     /// Save every image the project runs (pulled and built) to one archive
     Save(ProjectSaveArgs),
     /// Load images from an archive (rde save, rde image save, docker save, podman save)
@@ -532,10 +534,34 @@ pub enum ImageCommand {
     /// Remove one or more images
     #[command(visible_alias = "remove")]
     Rm(ImageRmArgs),
+    /// Upload an image to its registry
+    Push(ImagePushArgs),
+    /// Give an image another name: TARGET refers to SOURCE
+    Tag(ImageTagArgs),
     /// Save images to a tar archive (docker save's format; docker load and podman load read it)
     Save(ImageSaveArgs),
     /// Load images from a tar archive (from rde, docker save or podman save)
     Load(ImageLoadArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImageTagArgs {
+    /// name[:tag], name@digest or id
+    pub source: String,
+    /// name[:tag]
+    pub target: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ImagePushArgs {
+    /// name[:tag] (the registry is the name's: push it tagged for the registry first)
+    pub image: String,
+    /// Compression for layers the registry does not have: gzip or zstd
+    #[arg(long, default_value = "gzip")]
+    pub compression: String,
+    /// Print nothing but errors
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]

@@ -293,3 +293,12 @@ pub struct ProjectSaveArgs {
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
 }
+
+#[derive(Args, Debug)]
+pub struct ProjectPushArgs {
+    /// Only these services' images
+    pub services: Vec<String>,
+    /// Exit 0 even when an image could not be pushed
+    #[arg(long)]
+    pub ignore_push_failures: bool,
+}

@@ -10,9 +10,8 @@
 //! `.wh..wh..opq` entry. Hardlinked files appear once, then as links to the
 //! first path. Its sha256 is the layer's diff id; nothing is compressed here.
 
-use super::digest::Digest;
+use super::digest::{Digest, HashingWriter};
 use super::unpack::OverlayXattrs;
-use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
@@ -56,7 +55,7 @@ pub struct TarOptions {
 
 /// Write `dir` as a layer tar to `out` (pass [`io::sink()`] for the diff id alone).
 pub fn write_layer(dir: &Path, opts: TarOptions, out: impl Write) -> Result<LayerDigest, LayerTarError> {
-    let mut hashing = HashingWriter { inner: out, hasher: Sha256::new(), written: 0 };
+    let mut hashing = HashingWriter::new(out);
     let mut stats = LayerDigest { diff_id: Digest::of(b""), size: 0, file_bytes: 0, entries: 0 };
     {
         let buffered = io::BufWriter::with_capacity(1 << 20, &mut hashing);
@@ -67,27 +66,8 @@ pub fn write_layer(dir: &Path, opts: TarOptions, out: impl Write) -> Result<Laye
         let buffered = writer.tar.into_inner().map_err(LayerTarError::Write)?;
         buffered.into_inner().map_err(|e| LayerTarError::Write(e.into_error()))?;
     }
-    stats.diff_id = Digest::from_hex(&hex::encode(hashing.hasher.finalize())).expect("sha256 hex");
-    stats.size = hashing.written;
+    (stats.diff_id, stats.size, _) = hashing.finish();
     Ok(stats)
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 struct Writer<'a, W: Write> {

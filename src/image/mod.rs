@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod pins;
 pub mod platform;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod remove;

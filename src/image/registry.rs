@@ -41,6 +41,10 @@ pub enum RegistryError {
         "pull access denied for {repository} on {registry}: the repository does not exist or needs credentials ({message}); hint: check the name, or `rde login {registry}`"
     )]
     Denied { repository: String, registry: String, message: String },
+    #[error("push access denied for {repository} on {registry} ({message}); hint: `rde login {registry}`, and check that the account may push to {repository}")]
+    PushDenied { repository: String, registry: String, message: String },
+    #[error("registry {registry} refused {what}: {message}")]
+    Refused { registry: String, what: String, message: String },
     #[error("authentication to {registry} failed: {message}; hint: check your credentials with `rde login {registry}`")]
     AuthFailed { registry: String, message: String },
     #[error(
@@ -91,6 +95,17 @@ pub struct RepoSession<'c> {
     /// Credentials held back from a token realm: (realm, why), for the error
     /// should the registry then deny access.
     withheld: Mutex<Option<(String, &'static str)>>,
+    /// Authenticated for pushing too (`repository:NAME:pull,push` tokens).
+    push: bool,
+    /// Other repositories a push may mount blobs from: pull scope for them too.
+    mount_from: Vec<String>,
+}
+
+/// A request body that can be sent again after a 401 (a file is reopened).
+pub enum Body<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+    File(&'a std::path::Path),
 }
 
 pub struct FetchedManifest {
@@ -136,7 +151,13 @@ impl RegistryClient {
     /// A session authenticated for `repository` (pull scope) at `endpoint`.
     pub fn session(&self, endpoint: Endpoint, repository: &str) -> Result<RepoSession<'_>, RegistryError> {
         let credentials = self.auth_files.credentials(&endpoint.host)?;
-        let session = RepoSession {
+        let session = self.new_session(endpoint, repository, credentials, false);
+        session.ping()?;
+        Ok(session)
+    }
+
+    fn new_session(&self, endpoint: Endpoint, repository: &str, credentials: Option<Credentials>, push: bool) -> RepoSession<'_> {
+        RepoSession {
             client: self,
             base: Mutex::new(endpoint.base.clone()),
             endpoint,
@@ -144,7 +165,24 @@ impl RegistryClient {
             authorization: Mutex::new(None),
             credentials,
             withheld: Mutex::new(None),
-        };
+            push,
+            mount_from: Vec::new(),
+        }
+    }
+
+    /// A session for pushing to `reference`'s repository: its own registry,
+    /// never a mirror; `mount_from`: repositories of that registry whose blobs
+    /// it may mount.
+    pub fn push_session(&self, reference: &Reference, mount_from: Vec<String>) -> Result<RepoSession<'_>, RegistryError> {
+        let endpoint = self
+            .settings
+            .endpoints(&reference.registry)
+            .into_iter()
+            .find(|e| !e.mirror)
+            .ok_or_else(|| RegistryError::Blocked { registry: reference.registry.clone(), config: self.config_path.clone() })?;
+        let credentials = self.auth_files.credentials(&endpoint.host)?;
+        let mut session = self.new_session(endpoint, &reference.repository, credentials, true);
+        session.mount_from = mount_from;
         session.ping()?;
         Ok(session)
     }
@@ -157,15 +195,7 @@ impl RegistryClient {
             .into_iter()
             .rfind(|e| !e.mirror)
             .ok_or_else(|| RegistryError::Blocked { registry: registry.to_string(), config: self.config_path.clone() })?;
-        let session = RepoSession {
-            client: self,
-            base: Mutex::new(endpoint.base.clone()),
-            endpoint,
-            repository: String::new(),
-            authorization: Mutex::new(None),
-            credentials: Some(creds.clone()),
-            withheld: Mutex::new(None),
-        };
+        let session = self.new_session(endpoint, "", Some(creds.clone()), false);
         session.ping()?;
         if let Some((realm, reason)) = session.withheld.lock().unwrap().clone() {
             return Err(RegistryError::CredentialsWithheld {
@@ -248,6 +278,11 @@ impl RepoSession<'_> {
                     *self.authorization.lock().unwrap() = Some(c.basic_header());
                     self.check_basic()
                 }
+                None if self.push => Err(RegistryError::PushDenied {
+                    repository: self.repository.clone(),
+                    registry: self.registry(),
+                    message: "the registry requires a login".into(),
+                }),
                 None => Err(RegistryError::Denied {
                     repository: self.repository.clone(),
                     registry: self.registry(),
@@ -288,7 +323,14 @@ impl RepoSession<'_> {
             (None, _) => false,
         };
         let credentials = self.credentials.as_ref().filter(|_| send_credentials);
-        let scope = (!self.repository.is_empty()).then(|| format!("repository:{}:pull", self.repository));
+        let actions = if self.push { "pull,push" } else { "pull" };
+        let mut scopes: Vec<String> = Vec::new();
+        if !self.repository.is_empty() {
+            scopes.push(format!("repository:{}:{actions}", self.repository));
+            scopes.extend(self.mount_from.iter().map(|r| format!("repository:{r}:pull")));
+        }
+        let joined = scopes.join(" ");
+        let scope = (!scopes.is_empty()).then_some(joined.as_str());
         let result = match credentials.and_then(|c| c.identity_token.as_deref()) {
             // OAuth2 refresh-token grant (distribution's token spec, "oauth"): what an
             // identity token is for; the registry answers with an access_token.
@@ -297,7 +339,7 @@ impl RepoSession<'_> {
                 if let Some(service) = service {
                     form.push(("service", service));
                 }
-                if let Some(scope) = scope.as_deref() {
+                if let Some(scope) = scope {
                     form.push(("scope", scope));
                 }
                 self.client.agent(realm)?.post(realm).send_form(&form)
@@ -307,7 +349,7 @@ impl RepoSession<'_> {
                 if let Some(service) = service {
                     request = request.query("service", service);
                 }
-                if let Some(scope) = scope.as_deref() {
+                for scope in &scopes {
                     request = request.query("scope", scope);
                 }
                 if let Some(c) = credentials {
@@ -380,6 +422,11 @@ impl RepoSession<'_> {
     fn status_error(&self, status: u16, url: &str, response: ureq::Response, what: &str) -> RegistryError {
         let message = error_message(response);
         match status {
+            401 | 403 if self.push => self.withheld_error(message.clone()).unwrap_or(RegistryError::PushDenied {
+                repository: self.repository.clone(),
+                registry: self.registry(),
+                message,
+            }),
             401 | 403 => self.withheld_error(message.clone()).unwrap_or(RegistryError::Denied {
                 repository: self.repository.clone(),
                 registry: self.registry(),
@@ -423,6 +470,99 @@ impl RepoSession<'_> {
 
     pub fn registry_host(&self) -> &str {
         &self.endpoint.host
+    }
+
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+
+    /// Send `method` to `url` (absolute, or a path under the registry), with
+    /// the session's authorization, authenticating again once on a 401.
+    fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: &Body<'_>, what: &str) -> Result<ureq::Response, RegistryError> {
+        let base = self.base.lock().unwrap().clone();
+        let url = if url.starts_with("http://") || url.starts_with("https://") { url.to_string() } else { format!("{base}{url}") };
+        for attempt in 0..2 {
+            let mut request = self.client.agent(&url)?.request(method, &url);
+            if let Some(a) = self.authorization.lock().unwrap().as_deref() {
+                request = request.set("Authorization", a);
+            }
+            for (k, v) in headers {
+                request = request.set(k, v);
+            }
+            let result = match body {
+                Body::Empty => request.call(),
+                Body::Bytes(b) => request.send_bytes(b),
+                Body::File(path) => {
+                    let file = std::fs::File::open(path).map_err(|source| RegistryError::Io { registry: self.registry(), source })?;
+                    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                    request.set("Content-Length", &len.to_string()).send(std::io::BufReader::with_capacity(1 << 20, file))
+                }
+            };
+            match result {
+                Ok(r) => return Ok(r),
+                Err(ureq::Error::Status(401, r)) if attempt == 0 => self.authenticate(&r)?,
+                Err(ureq::Error::Status(status, r)) => return Err(self.status_error(status, &url, r, what)),
+                Err(ureq::Error::Transport(t)) => return Err(self.transport_error(t)),
+            }
+        }
+        Err(RegistryError::PushDenied {
+            repository: self.repository.clone(),
+            registry: self.registry(),
+            message: "the registry keeps asking for authentication".into(),
+        })
+    }
+
+    /// Whether the repository has blob `digest` (HEAD).
+    pub fn has_blob(&self, digest: &Digest) -> Result<bool, RegistryError> {
+        let what = format!("blob {digest} of {}", self.repository);
+        match self.send("HEAD", &format!("/v2/{}/blobs/{digest}", self.repository), &[], &Body::Empty, &what) {
+            Ok(_) => Ok(true),
+            Err(RegistryError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Mount blob `digest` from another repository of the same registry;
+    /// false when the registry would rather have it uploaded.
+    pub fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool, RegistryError> {
+        let what = format!("mounting blob {digest} from {from}");
+        let path = format!("/v2/{}/blobs/uploads/?mount={digest}&from={from}", self.repository);
+        match self.send("POST", &path, &[], &Body::Empty, &what) {
+            Ok(r) => Ok(r.status() == 201),
+            Err(RegistryError::NotFound { .. } | RegistryError::PushDenied { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Upload blob `digest` (POST, then one PUT with the whole body); the
+    /// registry checks the digest.
+    pub fn upload_blob(&self, digest: &Digest, body: &Body<'_>) -> Result<(), RegistryError> {
+        let what = format!("an upload to {}", self.repository);
+        let started = self.send("POST", &format!("/v2/{}/blobs/uploads/", self.repository), &[], &Body::Empty, &what)?;
+        let location = started.header("location").ok_or_else(|| RegistryError::Refused {
+            registry: self.registry(),
+            what: what.clone(),
+            message: "no Location for the upload".into(),
+        })?;
+        let location = if location.starts_with('/') { format!("{}{location}", self.base.lock().unwrap()) } else { location.to_string() };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{separator}digest={digest}");
+        self.send("PUT", &url, &[("Content-Type", "application/octet-stream")], body, &format!("blob {digest}"))?;
+        Ok(())
+    }
+
+    /// PUT a manifest under `tag`; the digest the registry gives it (checked
+    /// against the bytes' own).
+    pub fn put_manifest(&self, tag: &str, media_type: &str, bytes: &[u8]) -> Result<Digest, RegistryError> {
+        let what = format!("manifest {}:{tag}", self.repository);
+        let response = self.send("PUT", &format!("/v2/{}/manifests/{tag}", self.repository), &[("Content-Type", media_type)], &Body::Bytes(bytes), &what)?;
+        let digest = Digest::of(bytes);
+        match response.header("docker-content-digest").map(str::parse::<Digest>) {
+            Some(Ok(d)) if d != digest => {
+                Err(RegistryError::Refused { registry: self.registry(), what, message: format!("it stored the manifest as {d}, not {digest}") })
+            }
+            _ => Ok(digest),
+        }
     }
 }
 

@@ -22,12 +22,11 @@
 //! layer never leads out of it. The result is checked against the diff id by
 //! the caller; a layer whose directory changed gives a mismatch, not a wrong tar.
 
-use super::digest::Digest;
+use super::digest::{Digest, HashingWriter};
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
-use sha2::{Digest as _, Sha256};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
@@ -198,7 +197,7 @@ pub fn reassemble(split: &Path, layer: &Path, out: impl Write) -> Result<(Digest
     }
     let root = rustix::fs::open(layer, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| TarSplitError::Content { file: layer.display().to_string(), source: e.into() })?;
-    let mut out = HashingWriter { inner: BufWriter::with_capacity(1 << 20, out), hasher: Sha256::new(), written: 0 };
+    let mut out = HashingWriter::new(BufWriter::with_capacity(1 << 20, out));
     let mut current: Option<Content> = None;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -243,7 +242,8 @@ pub fn reassemble(split: &Path, layer: &Path, out: impl Write) -> Result<(Digest
         }
     }
     out.inner.flush().map_err(TarSplitError::Out)?;
-    Ok((Digest::from_hex(&hex::encode(out.hasher.finalize())).expect("sha256 hex"), out.written))
+    let (digest, written, _) = out.finish();
+    Ok((digest, written))
 }
 
 /// The file whose content is being read back, and where in its runs.
@@ -301,23 +301,4 @@ fn read_u64(r: &mut impl Read) -> io::Result<u64> {
     let mut b = [0u8; 8];
     r.read_exact(&mut b)?;
     Ok(u64::from_le_bytes(b))
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
