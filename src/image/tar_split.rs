@@ -29,9 +29,10 @@ use flate2::write::GzEncoder;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The record file's name in a stored layer's directory.
 pub const FILE_NAME: &str = "tar-split.gz";
@@ -187,6 +188,38 @@ impl Recorder {
 /// give to `out`: (its sha256, its size in bytes). The caller compares the
 /// digest with the diff id.
 pub fn reassemble(split: &Path, layer: &Path, out: impl Write) -> Result<(Digest, u64), TarSplitError> {
+    let records = parse(split)?;
+    let root = rustix::fs::open(layer, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| TarSplitError::Content { file: layer.display().to_string(), source: e.into() })?;
+    let mut out = HashingWriter::new(BufWriter::with_capacity(1 << 20, out));
+    let consumed = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        // Cold files come from disk one after another: ask the kernel for the next
+        // ones while this thread copies, up to PREFETCH_BYTES ahead.
+        scope.spawn(|| prefetch(root.as_fd(), &records, &consumed, &done));
+        let result = copy_records(root.as_fd(), &records, &mut out, &consumed);
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    result?;
+    out.inner.flush().map_err(TarSplitError::Out)?;
+    let (digest, written, _) = out.finish();
+    Ok((digest, written))
+}
+
+/// How far ahead of the copy the prefetcher asks for file content.
+const PREFETCH_BYTES: u64 = 64 << 20;
+
+/// One record of the file, parsed.
+enum Record {
+    Raw(Vec<u8>),
+    Zeros(u64),
+    File { path: PathBuf, runs: Vec<Run> },
+    Data(u64),
+}
+
+fn parse(split: &Path) -> Result<Vec<Record>, TarSplitError> {
     let damaged = |message: String| TarSplitError::Damaged { path: split.to_path_buf(), message };
     let file = File::open(split).map_err(|e| damaged(e.to_string()))?;
     let mut rec = BufReader::new(GzDecoder::new(BufReader::new(file)));
@@ -195,55 +228,92 @@ pub fn reassemble(split: &Path, layer: &Path, out: impl Write) -> Result<(Digest
     if magic != MAGIC {
         return Err(damaged("not a tar-split record".into()));
     }
-    let root = rustix::fs::open(layer, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| TarSplitError::Content { file: layer.display().to_string(), source: e.into() })?;
-    let mut out = HashingWriter::new(BufWriter::with_capacity(1 << 20, out));
-    let mut current: Option<Content> = None;
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut records = Vec::new();
     loop {
         let mut tag = [0u8; 1];
         rec.read_exact(&mut tag).map_err(|e| damaged(format!("ends before its end record ({e})")))?;
-        match tag[0] {
+        let bad = |e: io::Error| damaged(e.to_string());
+        records.push(match tag[0] {
             b'R' => {
-                let len = read_u32(&mut rec).map_err(|e| damaged(e.to_string()))? as u64;
-                let copied = io::copy(&mut (&mut rec).take(len), &mut out).map_err(TarSplitError::Out)?;
-                if copied != len {
-                    return Err(damaged("a raw record is cut short".into()));
-                }
+                let len = read_u32(&mut rec).map_err(bad)? as usize;
+                let mut bytes = vec![0u8; len];
+                rec.read_exact(&mut bytes).map_err(|_| damaged("a raw record is cut short".into()))?;
+                Record::Raw(bytes)
             }
-            b'Z' => {
-                let mut n = read_u64(&mut rec).map_err(|e| damaged(e.to_string()))?;
+            b'Z' => Record::Zeros(read_u64(&mut rec).map_err(bad)?),
+            b'F' => {
+                let len = read_u16(&mut rec).map_err(bad)? as usize;
+                let mut name = vec![0u8; len];
+                rec.read_exact(&mut name).map_err(bad)?;
+                let count = read_u32(&mut rec).map_err(bad)?;
+                let mut runs = Vec::new();
+                for _ in 0..count {
+                    let offset = read_u64(&mut rec).map_err(bad)?;
+                    runs.push(Run { offset, length: read_u64(&mut rec).map_err(bad)? });
+                }
+                Record::File { path: PathBuf::from(std::ffi::OsStr::from_bytes(&name)), runs }
+            }
+            b'D' => Record::Data(read_u64(&mut rec).map_err(bad)?),
+            b'E' => return Ok(records),
+            other => return Err(damaged(format!("unknown record type {other:#x}"))),
+        });
+    }
+}
+
+fn copy_records(root: BorrowedFd<'_>, records: &[Record], out: &mut impl Write, consumed: &AtomicU64) -> Result<(), TarSplitError> {
+    let mut current: Option<Content> = None;
+    let mut buf = vec![0u8; 256 * 1024];
+    for record in records {
+        match record {
+            Record::Raw(bytes) => out.write_all(bytes).map_err(TarSplitError::Out)?,
+            Record::Zeros(n) => {
                 buf.fill(0);
+                let mut n = *n;
                 while n > 0 {
                     let step = n.min(buf.len() as u64) as usize;
                     out.write_all(&buf[..step]).map_err(TarSplitError::Out)?;
                     n -= step as u64;
                 }
             }
-            b'F' => {
-                let len = read_u16(&mut rec).map_err(|e| damaged(e.to_string()))? as usize;
-                let mut name = vec![0u8; len];
-                rec.read_exact(&mut name).map_err(|e| damaged(e.to_string()))?;
-                let count = read_u32(&mut rec).map_err(|e| damaged(e.to_string()))?;
-                let mut runs = Vec::new();
-                for _ in 0..count {
-                    let offset = read_u64(&mut rec).map_err(|e| damaged(e.to_string()))?;
-                    runs.push(Run { offset, length: read_u64(&mut rec).map_err(|e| damaged(e.to_string()))? });
-                }
-                current = Some(Content { path: PathBuf::from(std::ffi::OsStr::from_bytes(&name)), runs, file: None, run: 0, within: 0 });
+            Record::File { path, runs } => current = Some(Content { path: path.clone(), runs: runs.clone(), file: None, run: 0, within: 0 }),
+            Record::Data(n) => {
+                let content =
+                    current.as_mut().ok_or_else(|| TarSplitError::Content { file: "?".into(), source: io::Error::other("content without a file") })?;
+                content.copy(root, *n, &mut buf, out)?;
+                consumed.fetch_add(*n, Ordering::Relaxed);
             }
-            b'D' => {
-                let n = read_u64(&mut rec).map_err(|e| damaged(e.to_string()))?;
-                let content = current.as_mut().ok_or_else(|| damaged("content without a file".into()))?;
-                content.copy(root.as_fd(), n, &mut buf, &mut out)?;
-            }
-            b'E' => break,
-            other => return Err(damaged(format!("unknown record type {other:#x}"))),
         }
     }
-    out.inner.flush().map_err(TarSplitError::Out)?;
-    let (digest, written, _) = out.finish();
-    Ok((digest, written))
+    Ok(())
+}
+
+/// Open the files `records` will read, in order, and advise the kernel to read
+/// them in (`POSIX_FADV_WILLNEED`), staying at most PREFETCH_BYTES ahead of
+/// `consumed`. Best effort: errors are for the copy to report.
+fn prefetch(root: BorrowedFd<'_>, records: &[Record], consumed: &AtomicU64, done: &AtomicBool) {
+    let mut requested: u64 = 0;
+    for record in records {
+        let Record::File { path, runs } = record else { continue };
+        let size: u64 = runs.iter().map(|r| r.length).sum();
+        if size == 0 {
+            continue;
+        }
+        while requested > consumed.load(Ordering::Relaxed) + PREFETCH_BYTES {
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if done.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(fd) = rustix::fs::openat2(root, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS) {
+            for run in runs {
+                let _ = rustix::fs::fadvise(&fd, run.offset, std::num::NonZeroU64::new(run.length), rustix::fs::Advice::WillNeed);
+            }
+        }
+        requested += size;
+    }
 }
 
 /// The file whose content is being read back, and where in its runs.
@@ -256,7 +326,7 @@ struct Content {
 }
 
 impl Content {
-    fn copy(&mut self, root: std::os::fd::BorrowedFd<'_>, mut n: u64, buf: &mut [u8], out: &mut impl Write) -> Result<(), TarSplitError> {
+    fn copy(&mut self, root: BorrowedFd<'_>, mut n: u64, buf: &mut [u8], out: &mut impl Write) -> Result<(), TarSplitError> {
         let shown = || self.path.display().to_string();
         if self.file.is_none() {
             let fd =
