@@ -67,6 +67,11 @@ fn a_locked_project_keeps_its_digests_until_the_lock_is_updated() {
     assert!(again.stderr.contains("up to date"), "{}", again.stderr);
     assert_eq!(std::fs::read_to_string(dir.join("rde.lock")).unwrap(), text);
     env.ok(&["lock", "--check"]);
+    // compose's digest flags: the locked digest, tag kept; the override holds only the service images.
+    let resolved = env.ok(&["config", "--resolve-image-digests"]).stdout;
+    assert!(resolved.contains(&format!("image: {reg}/app/base:1@{first}")), "{resolved}");
+    let locked = env.ok(&["config", "--lock-image-digests"]).stdout;
+    assert_eq!(locked.trim(), format!("services:\n  base:\n    image: {reg}/app/base:1@{first}"), "{locked}");
 
     // The publisher moves the tag.
     let moved = retag(&reg, "library/busybox-plain:latest", "app/base:1");

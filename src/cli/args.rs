@@ -228,6 +228,12 @@ pub struct ConfigArgs {
     /// Don't interpolate environment variables
     #[arg(long)]
     pub no_interpolate: bool,
+    /// Pin image tags to digests (rde.lock's, else the registry's)
+    #[arg(long)]
+    pub resolve_image_digests: bool,
+    /// Print only an override file that pins the services' images to digests
+    #[arg(long, conflicts_with = "resolve_image_digests")]
+    pub lock_image_digests: bool,
     /// Write the output to a file instead of standard output
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,

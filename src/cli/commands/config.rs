@@ -15,8 +15,23 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
         }
         project.services.retain(|name, _| args.service_names.contains(name));
     }
+    if args.resolve_image_digests || args.lock_image_digests {
+        resolve_image_digests(ctx, &mut project)?;
+    }
     let lines = |names: Vec<String>| names.join("\n");
-    let text = if args.list_services {
+    let text = if args.lock_image_digests {
+        let services: serde_json::Map<String, serde_json::Value> = project
+            .services
+            .iter()
+            .filter(|(_, s)| s.build.is_none())
+            .filter_map(|(name, s)| Some((name.clone(), serde_json::json!({ "image": s.image.clone()? }))))
+            .collect();
+        let value = serde_json::json!({ "services": services });
+        match args.format.as_str() {
+            "json" => serde_json::to_string_pretty(&value)?,
+            _ => compose::yaml_emit::to_yaml(&value),
+        }
+    } else if args.list_services {
         lines(compose::service_names(&project))
     } else if args.volumes {
         lines(compose::volume_names(&project))
@@ -37,4 +52,37 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
         None => printer.result(text.trim_end()),
     }
     Ok(0)
+}
+
+/// Each service image (not built ones) as `name:tag@digest`, as compose's
+/// `--resolve-image-digests`: the digest rde.lock pins, else the one the
+/// registry gives the tag now.
+fn resolve_image_digests(ctx: &Context, project: &mut compose::Project) -> anyhow::Result<()> {
+    use crate::image::reference::Reference;
+    let path = crate::project::lock::lock_path(project);
+    let pins = match crate::project::lock::LockFile::load(&path)? {
+        Some(lock) => lock.pins(&path)?,
+        None => crate::image::pins::Pins::none(),
+    };
+    let mut client = None;
+    for service in project.services.values_mut().filter(|s| s.build.is_none()) {
+        let Some(image) = &service.image else { continue };
+        let mut reference: Reference = image.parse()?;
+        if reference.digest.is_some() {
+            continue;
+        }
+        let digest = match pins.image(&reference) {
+            Some(pin) => pin.index.clone(),
+            None => {
+                if client.is_none() {
+                    client = Some(ctx.registry()?);
+                }
+                let platform = service.platform.as_deref().map(str::parse).transpose()?;
+                crate::image::pull::resolve(client.as_ref().expect("set"), &reference, platform.as_ref())?.index
+            }
+        };
+        reference.tag = Some(reference.tag_or_latest().unwrap_or("latest").to_string());
+        service.image = Some(format!("{}@{digest}", reference.familiar()));
+    }
+    Ok(())
 }
