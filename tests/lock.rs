@@ -129,8 +129,23 @@ fn a_pinned_download_that_changed_fails_the_build_with_the_fix() {
     let mut env = Env::new();
     env.cwd = Some(dir.clone());
     env.ok(&["lock"]);
-    // Another digest for the URL, as if the server now served other bytes.
     let text = std::fs::read_to_string(dir.join("rde.lock")).unwrap();
+    // A digest the registry no longer has (deleted, or a lock from elsewhere): named, with the fix.
+    let gone = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("index = ") || l.starts_with("manifest = ") {
+                format!("{} = \"sha256:{}\"", &l[..l.find(' ').unwrap()], "1".repeat(64))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("rde.lock"), gone).unwrap();
+    let out = env.fails(&["pull"]);
+    assert!(out.stderr.contains("no longer has") && out.stderr.contains("rde lock --update"), "{}", out.stderr);
+    // Another digest for the URL, as if the server now served other bytes.
     let script = std::fs::read(repo_root().join("images/mirror/wait-for-it.sh")).unwrap();
     std::fs::write(dir.join("rde.lock"), text.replace(&sha256_hex(&script), &"0".repeat(64))).unwrap();
     let out = env.fails(&["build"]);

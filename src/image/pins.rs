@@ -41,6 +41,8 @@ pub enum PinError {
         "{image}: rde.lock pins manifest {locked}, but {index} from the registry selects {got} for this platform; hint: `rde lock --update` re-resolves it"
     )]
     PlatformMismatch { image: String, index: Digest, locked: Digest, got: Digest },
+    #[error("{image}: rde.lock pins {digest}, which the registry no longer has ({message}); hint: `rde lock --update` takes what the tag points at now")]
+    Gone { image: String, digest: Digest, message: String },
     #[error(transparent)]
     Pull(#[from] PullError),
     #[error("{0}")]
@@ -118,7 +120,12 @@ pub fn ensure(
     let mut by_digest = reference.clone();
     by_digest.tag = Some(reference.tag_or_latest().unwrap_or("latest").to_string());
     by_digest.digest = Some(pin.index.clone());
-    let pulled = pull::pull(&client()?, store, &by_digest, opts, printer)?;
+    let pulled = pull::pull(&client()?, store, &by_digest, opts, printer).map_err(|e| match *e.kind {
+        pull::PullFailure::Registry(super::registry::RegistryError::NotFound { message, .. }) => {
+            PinError::Gone { image: reference.familiar(), digest: pin.index.clone(), message }
+        }
+        kind => PinError::Pull(PullError { image: e.image, kind: Box::new(kind) }),
+    })?;
     if pulled.manifest != pin.manifest {
         return Err(PinError::PlatformMismatch { image: reference.familiar(), index: pin.index.clone(), locked: pin.manifest.clone(), got: pulled.manifest });
     }
