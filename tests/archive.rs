@@ -182,6 +182,31 @@ fn bad_archives_are_named_and_leave_nothing() {
         fresh.assert_store_consistent();
         assert!(fresh.layer_dirs().is_empty(), "{}: a layer was kept: {:?}", file.display(), fresh.layer_dirs());
     }
+    // Digests an archive claims without the blobs that prove them are not recorded: a
+    // crafted archive cannot pass for a pinned image.
+    let forged = work.path().join("forged.tar");
+    let fake = format!("docker.io/library/postgres@sha256:{}", "a".repeat(64));
+    rewrite(&good, &forged, |name, bytes| {
+        if name == "index.json" {
+            let mut index: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            for m in index["manifests"].as_array_mut().unwrap() {
+                m["annotations"]["io.rde.image.repo-digests"] = serde_json::json!(fake);
+                m["annotations"]["io.rde.image.manifest-digest"] = serde_json::json!(format!("sha256:{}", "b".repeat(64)));
+            }
+            return Some(serde_json::to_vec(&index).unwrap());
+        }
+        Some(bytes)
+    });
+    let fresh = Env::new();
+    fresh.ok(&["image", "load", "-i", forged.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&fresh.ok(&["image", "inspect", &image]).stdout).unwrap();
+    assert!(!v[0]["RepoDigests"].to_string().contains("postgres"), "{}", v[0]["RepoDigests"]);
+    // The genuine archive's provenance is kept: the registry's manifest proves it.
+    let genuine = Env::new();
+    genuine.ok(&["image", "load", "-i", good.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&genuine.ok(&["image", "inspect", &image]).stdout).unwrap();
+    assert!(v[0]["RepoDigests"].to_string().contains(&format!("{reg}/library/busybox@sha256:")), "{}", v[0]["RepoDigests"]);
+
     // Refused to a terminal is not testable here; a missing image is named.
     let out = env.fails(&["image", "save", "-o", work.path().join("x.tar").to_str().unwrap(), "nosuch:1"]);
     assert!(out.stderr.contains("no such image: nosuch:1"), "{}", out.stderr);

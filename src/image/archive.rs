@@ -105,6 +105,16 @@ pub fn save(store: &Store, images: &[SaveItem], out: impl Write) -> Result<(), S
         if written.insert(manifest_digest.clone()) {
             file_entry(&mut tar, &blob_path(&manifest_digest), &manifest).map_err(io_err)?;
         }
+        // The registry's manifest and index the image was pulled through, so that a load can
+        // check the digests it is told before it records them.
+        let provenance = std::iter::once(record.manifest_digest.clone()).chain(record.repo_digests.iter().filter_map(|r| r.split_once('@')?.1.parse().ok()));
+        for digest in provenance {
+            if let Some(bytes) = store.get_blob(&digest)
+                && written.insert(digest.clone())
+            {
+                file_entry(&mut tar, &blob_path(&digest), &bytes).map_err(io_err)?;
+            }
+        }
         let mut annotations = json!({ ANNOTATION_MANIFEST: record.manifest_digest.to_string() });
         if !record.repo_digests.is_empty() {
             annotations[ANNOTATION_REPO_DIGESTS] = json!(record.repo_digests.join(","));
@@ -417,7 +427,15 @@ fn load_image(store: &Store, members: &Members, image: Found, progress: &dyn Fn(
                     if &digest != diff_id {
                         return Err(fail(format!("layer {member} is not the layer its config names: it hashes to {digest}, the config says {diff_id}")));
                     }
-                    let media_type = if media_type.is_empty() || read.blob_digest == digest { MEDIA_OCI_LAYER_TAR.to_string() } else { media_type.clone() };
+                    let media_type = if !media_type.is_empty() {
+                        media_type.clone()
+                    } else {
+                        match read.compression {
+                            super::manifest::Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip".to_string(),
+                            super::manifest::Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd".to_string(),
+                            super::manifest::Compression::None => MEDIA_OCI_LAYER_TAR.to_string(),
+                        }
+                    };
                     Ok(super::store::LayerMeta {
                         diff_id: diff_id.clone(),
                         compressed_digest: read.blob_digest,
@@ -450,7 +468,19 @@ fn load_image(store: &Store, members: &Members, image: Found, progress: &dyn Fn(
         });
     }
     store.put_blob(&id, &config_bytes)?;
-    let manifest_digest = image.manifest_digest.clone().unwrap_or_else(|| Digest::of(&oci_manifest(&id, config_bytes.len() as u64, &sizes)));
+    // Digests the archive claims are kept only when its blobs prove them: a manifest of this
+    // config, and indexes that list that manifest. (rde.lock's pins trust these fields.)
+    let manifest = image.manifest_digest.clone().filter(|m| proves_manifest(members, m, &id));
+    let repo_digests: Vec<String> = match &manifest {
+        Some(m) => image.repo_digests.iter().filter(|rd| proves_repo_digest(members, rd, m)).cloned().collect(),
+        None => Vec::new(),
+    };
+    if let Some(m) = &manifest
+        && let Some(bytes) = members.small(&blob_path(m), MAX_JSON_BYTES)?
+    {
+        store.put_blob(m, &bytes)?;
+    }
+    let manifest_digest = manifest.unwrap_or_else(|| Digest::of(&oci_manifest(&id, config_bytes.len() as u64, &sizes)));
     let _lock = store.lock_metadata()?;
     let mut record = store.image(&id)?.unwrap_or_else(|| ImageRecord {
         id: id.clone(),
@@ -463,7 +493,7 @@ fn load_image(store: &Store, members: &Members, image: Found, progress: &dyn Fn(
         pulled_at: 0,
         build: None,
     });
-    for d in &image.repo_digests {
+    for d in &repo_digests {
         if !record.repo_digests.contains(d) {
             record.repo_digests.push(d.clone());
         }
@@ -481,4 +511,22 @@ fn load_image(store: &Store, members: &Members, image: Found, progress: &dyn Fn(
     }
     store.save_tags(&tags)?;
     Ok(Loaded { id, tags: named })
+}
+
+/// The archive holds manifest `digest` (it hashes to it) and it names config `id`.
+fn proves_manifest(members: &Members, digest: &Digest, id: &Digest) -> bool {
+    let Ok(Some(bytes)) = members.small(&blob_path(digest), MAX_JSON_BYTES) else { return false };
+    Digest::of(&bytes) == *digest && serde_json::from_slice::<Value>(&bytes).is_ok_and(|m| m["config"]["digest"].as_str() == Some(id.to_string().as_str()))
+}
+
+/// `name@digest` is the verified manifest itself, or an index the archive holds that lists it.
+fn proves_repo_digest(members: &Members, repo_digest: &str, manifest: &Digest) -> bool {
+    let Some(digest) = repo_digest.split_once('@').and_then(|(_, d)| d.parse::<Digest>().ok()) else { return false };
+    if digest == *manifest {
+        return true;
+    }
+    let Ok(Some(bytes)) = members.small(&blob_path(&digest), MAX_JSON_BYTES) else { return false };
+    Digest::of(&bytes) == digest
+        && serde_json::from_slice::<Value>(&bytes)
+            .is_ok_and(|i| i["manifests"].as_array().is_some_and(|list| list.iter().any(|m| m["digest"].as_str() == Some(manifest.to_string().as_str()))))
 }

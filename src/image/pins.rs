@@ -132,9 +132,12 @@ pub fn ensure(
     Ok((lookup::find(store, &tagged)?.0, true))
 }
 
-/// The stored image `pin` names: pulled from `reference`'s repository by the
-/// pinned digest, or with the pinned platform manifest.
+/// The stored image `pin` names: the one with the pinned platform manifest; for
+/// a single-manifest image (no platforms to confuse) also one pulled from
+/// `reference`'s repository by that digest (an image id can come from several
+/// manifests that differ only in compression).
 pub fn stored(store: &Store, reference: &Reference, pin: &Pin) -> Result<Option<ImageRecord>, StoreError> {
     let repo_digest = format!("{}@{}", reference.name(), pin.index);
-    Ok(store.images()?.into_iter().find(|r| r.manifest_digest == pin.manifest || r.repo_digests.contains(&repo_digest)))
+    let single = pin.index == pin.manifest;
+    Ok(store.images()?.into_iter().find(|r| r.manifest_digest == pin.manifest || (single && r.repo_digests.contains(&repo_digest))))
 }

@@ -330,6 +330,8 @@ fn fetch_layer(
 pub(crate) struct LayerBlobRead {
     pub blob_digest: Digest,
     pub blob_size: u64,
+    /// How the blob was compressed (from the media type, else sniffed).
+    pub compression: Compression,
     pub unpacked: Result<super::unpack::UnpackStats, UnpackError>,
     /// The uncompressed stream's digest (the diff id it must be) and size.
     pub diff: io::Result<(Digest, u64)>,
@@ -356,7 +358,7 @@ pub(crate) fn read_layer_blob(store: &Store, staging: &std::path::Path, blob: im
     // Hash what follows the tar's end (padding) too: the diff id covers every byte.
     let diff = tar_stream.finish().map(|(digest, size, _)| (digest, size));
     let (blob_digest, blob_size, _) = compressed.finish()?;
-    Ok(LayerBlobRead { blob_digest, blob_size, unpacked, diff })
+    Ok(LayerBlobRead { blob_digest, blob_size, compression, unpacked, diff })
 }
 
 /// gzip and zstd announce themselves in their first bytes.

@@ -481,15 +481,20 @@ impl RepoSession<'_> {
     fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: &Body<'_>, what: &str) -> Result<ureq::Response, RegistryError> {
         let base = self.base.lock().unwrap().clone();
         let url = if url.starts_with("http://") || url.starts_with("https://") { url.to_string() } else { format!("{base}{url}") };
+        // Credentials go only where they were asked for: an upload Location on
+        // another host or scheme gets none.
+        let same_origin = url.strip_prefix(base.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
         for attempt in 0..2 {
             let mut request = self.client.agent(&url)?.request(method, &url);
-            if let Some(a) = self.authorization.lock().unwrap().as_deref() {
+            if same_origin && let Some(a) = self.authorization.lock().unwrap().as_deref() {
                 request = request.set("Authorization", a);
             }
             for (k, v) in headers {
                 request = request.set(k, v);
             }
             let result = match body {
+                // POST/PUT without a body still say so (some registries answer 411 otherwise).
+                Body::Empty if method == "POST" || method == "PUT" => request.send_bytes(&[]),
                 Body::Empty => request.call(),
                 Body::Bytes(b) => request.send_bytes(b),
                 Body::File(path) => {

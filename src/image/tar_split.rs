@@ -50,6 +50,8 @@ pub enum TarSplitError {
     Content { file: String, source: io::Error },
     #[error("cannot write the layer's tar: {0}")]
     Out(#[source] io::Error),
+    #[error("this layer's tar cannot be written out again: {0}; hint: the registry's blob is still the layer")]
+    NotReproducible(String),
 }
 
 /// One run of a file's content, as the tar stores it (see `unpack::reader::Extent`).
@@ -67,6 +69,13 @@ pub struct Recorder {
     /// Content bytes of the current file not yet written as a record.
     data: u64,
     failed: Option<io::Error>,
+    path: PathBuf,
+    /// Paths whose content the record reads back, and their parent directories:
+    /// a later entry that replaces or removes one makes the record unusable.
+    files: std::collections::HashSet<PathBuf>,
+    dirs: std::collections::HashSet<PathBuf>,
+    /// Why the tar cannot be given back from the directory (see `entry`).
+    inexact: Option<String>,
 }
 
 impl Recorder {
@@ -75,7 +84,27 @@ impl Recorder {
         let file = File::create(path).map_err(TarSplitError::Write)?;
         let mut out = GzEncoder::new(BufWriter::new(file), Compression::fast());
         let failed = out.write_all(MAGIC).err();
-        Ok(Recorder { out, raw: Vec::with_capacity(RAW_CHUNK), data: 0, failed })
+        Ok(Recorder {
+            out,
+            raw: Vec::with_capacity(RAW_CHUNK),
+            data: 0,
+            failed,
+            path: path.to_path_buf(),
+            files: Default::default(),
+            dirs: Default::default(),
+            inexact: None,
+        })
+    }
+
+    /// The next entry writes `target` in the layer (a whiteout: the path it
+    /// removes), a directory or not. An entry that replaces or removes a file
+    /// whose content the record reads back (or a directory above one) means
+    /// the directory no longer holds that content: the record says so instead
+    /// of giving a wrong tar later.
+    pub fn entry(&mut self, target: &Path, is_dir: bool) {
+        if self.inexact.is_none() && (self.files.contains(target) || (!is_dir && self.dirs.contains(target))) {
+            self.inexact = Some(format!("it writes {} twice", target.display()));
+        }
     }
 
     /// Bytes of the stream that are not file content.
@@ -91,6 +120,12 @@ impl Recorder {
     pub fn file(&mut self, path: &Path, runs: &[Run]) {
         self.flush_data();
         self.flush_raw();
+        self.files.insert(path.to_path_buf());
+        for parent in path.ancestors().skip(1).filter(|p| !p.as_os_str().is_empty()) {
+            if !self.dirs.insert(parent.to_path_buf()) {
+                break;
+            }
+        }
         let name = path.as_os_str().as_bytes();
         let Ok(len) = u16::try_from(name.len()) else {
             // Longer than any path the writer creates (PATH_MAX): keep its content raw.
@@ -115,6 +150,18 @@ impl Recorder {
 
     /// End the record; the first write error, if any.
     pub fn finish(mut self) -> Result<(), TarSplitError> {
+        if let Some(reason) = self.inexact.take() {
+            // Only the reason is kept: the layer is used as it is, but never written out again.
+            drop(self.out);
+            let mut out = GzEncoder::new(BufWriter::new(File::create(&self.path).map_err(TarSplitError::Write)?), Compression::fast());
+            let mut record = MAGIC.to_vec();
+            record.push(b'X');
+            record.extend_from_slice(&(reason.len() as u32).to_le_bytes());
+            record.extend_from_slice(reason.as_bytes());
+            out.write_all(&record).map_err(TarSplitError::Write)?;
+            let file = out.finish().map_err(TarSplitError::Write)?.into_inner().map_err(|e| TarSplitError::Write(e.into_error()))?;
+            return file.sync_all().map_err(TarSplitError::Write);
+        }
         self.flush_data();
         self.flush_raw();
         self.write(b"E");
@@ -188,21 +235,19 @@ impl Recorder {
 /// give to `out`: (its sha256, its size in bytes). The caller compares the
 /// digest with the diff id.
 pub fn reassemble(split: &Path, layer: &Path, out: impl Write) -> Result<(Digest, u64), TarSplitError> {
-    let records = parse(split)?;
     let root = rustix::fs::open(layer, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| TarSplitError::Content { file: layer.display().to_string(), source: e.into() })?;
     let mut out = HashingWriter::new(BufWriter::with_capacity(1 << 20, out));
     let consumed = AtomicU64::new(0);
     let done = AtomicBool::new(false);
-    let result = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         // Cold files come from disk one after another: ask the kernel for the next
         // ones while this thread copies, up to PREFETCH_BYTES ahead.
-        scope.spawn(|| prefetch(root.as_fd(), &records, &consumed, &done));
-        let result = copy_records(root.as_fd(), &records, &mut out, &consumed);
-        done.store(true, Ordering::Relaxed);
-        result
-    });
-    result?;
+        scope.spawn(|| prefetch(split, root.as_fd(), &consumed, &done));
+        // The prefetcher stops when the copy ends, however it ends.
+        let _stop = SetOnDrop(&done);
+        copy_records(split, root.as_fd(), &mut out, &consumed)
+    })?;
     out.inner.flush().map_err(TarSplitError::Out)?;
     let (digest, written, _) = out.finish();
     Ok((digest, written))
@@ -211,89 +256,130 @@ pub fn reassemble(split: &Path, layer: &Path, out: impl Write) -> Result<(Digest
 /// How far ahead of the copy the prefetcher asks for file content.
 const PREFETCH_BYTES: u64 = 64 << 20;
 
-/// One record of the file, parsed.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One record of the file; a raw record's bytes are left in the reader.
 enum Record {
-    Raw(Vec<u8>),
+    Raw(u64),
     Zeros(u64),
     File { path: PathBuf, runs: Vec<Run> },
     Data(u64),
+    End,
 }
 
-fn parse(split: &Path) -> Result<Vec<Record>, TarSplitError> {
-    let damaged = |message: String| TarSplitError::Damaged { path: split.to_path_buf(), message };
-    let file = File::open(split).map_err(|e| damaged(e.to_string()))?;
-    let mut rec = BufReader::new(GzDecoder::new(BufReader::new(file)));
-    let mut magic = vec![0u8; MAGIC.len()];
-    rec.read_exact(&mut magic).map_err(|e| damaged(e.to_string()))?;
-    if magic != MAGIC {
-        return Err(damaged("not a tar-split record".into()));
+/// Reads a record file one record at a time.
+struct Records {
+    path: PathBuf,
+    rec: BufReader<GzDecoder<BufReader<File>>>,
+}
+
+impl Records {
+    fn open(split: &Path) -> Result<Records, TarSplitError> {
+        let file = File::open(split).map_err(|e| damaged(split, e.to_string()))?;
+        let mut rec = BufReader::new(GzDecoder::new(BufReader::new(file)));
+        let mut magic = vec![0u8; MAGIC.len()];
+        rec.read_exact(&mut magic).map_err(|e| damaged(split, e.to_string()))?;
+        if magic != MAGIC {
+            return Err(damaged(split, "not a tar-split record".into()));
+        }
+        Ok(Records { path: split.to_path_buf(), rec })
     }
-    let mut records = Vec::new();
-    loop {
+
+    fn next(&mut self) -> Result<Record, TarSplitError> {
+        let path = self.path.clone();
+        let bad = |e: io::Error| damaged(&path, e.to_string());
+        let rec = &mut self.rec;
         let mut tag = [0u8; 1];
-        rec.read_exact(&mut tag).map_err(|e| damaged(format!("ends before its end record ({e})")))?;
-        let bad = |e: io::Error| damaged(e.to_string());
-        records.push(match tag[0] {
-            b'R' => {
-                let len = read_u32(&mut rec).map_err(bad)? as usize;
-                let mut bytes = vec![0u8; len];
-                rec.read_exact(&mut bytes).map_err(|_| damaged("a raw record is cut short".into()))?;
-                Record::Raw(bytes)
-            }
-            b'Z' => Record::Zeros(read_u64(&mut rec).map_err(bad)?),
+        rec.read_exact(&mut tag).map_err(|e| damaged(&path, format!("ends before its end record ({e})")))?;
+        Ok(match tag[0] {
+            b'R' => Record::Raw(read_u32(rec).map_err(bad)? as u64),
+            b'Z' => Record::Zeros(read_u64(rec).map_err(bad)?),
             b'F' => {
-                let len = read_u16(&mut rec).map_err(bad)? as usize;
+                let len = read_u16(rec).map_err(bad)? as usize;
                 let mut name = vec![0u8; len];
                 rec.read_exact(&mut name).map_err(bad)?;
-                let count = read_u32(&mut rec).map_err(bad)?;
+                let count = read_u32(rec).map_err(bad)?;
                 let mut runs = Vec::new();
                 for _ in 0..count {
-                    let offset = read_u64(&mut rec).map_err(bad)?;
-                    runs.push(Run { offset, length: read_u64(&mut rec).map_err(bad)? });
+                    let offset = read_u64(rec).map_err(bad)?;
+                    runs.push(Run { offset, length: read_u64(rec).map_err(bad)? });
                 }
                 Record::File { path: PathBuf::from(std::ffi::OsStr::from_bytes(&name)), runs }
             }
-            b'D' => Record::Data(read_u64(&mut rec).map_err(bad)?),
-            b'E' => return Ok(records),
-            other => return Err(damaged(format!("unknown record type {other:#x}"))),
-        });
+            b'D' => Record::Data(read_u64(rec).map_err(bad)?),
+            b'E' => Record::End,
+            b'X' => {
+                let len = read_u32(rec).map_err(bad)? as usize;
+                let mut reason = vec![0u8; len.min(4096)];
+                rec.read_exact(&mut reason).map_err(bad)?;
+                return Err(TarSplitError::NotReproducible(String::from_utf8_lossy(&reason).into_owned()));
+            }
+            other => return Err(damaged(&path, format!("unknown record type {other:#x}"))),
+        })
+    }
+
+    /// Copy (or, with `io::sink()`, skip) a raw record's `len` bytes.
+    fn raw(&mut self, len: u64, out: &mut impl Write) -> Result<(), TarSplitError> {
+        let copied = io::copy(&mut (&mut self.rec).take(len), out).map_err(TarSplitError::Out)?;
+        if copied != len { Err(damaged(&self.path, "a raw record is cut short".into())) } else { Ok(()) }
     }
 }
 
-fn copy_records(root: BorrowedFd<'_>, records: &[Record], out: &mut impl Write, consumed: &AtomicU64) -> Result<(), TarSplitError> {
+fn damaged(path: &Path, message: String) -> TarSplitError {
+    TarSplitError::Damaged { path: path.to_path_buf(), message }
+}
+
+fn copy_records(split: &Path, root: BorrowedFd<'_>, out: &mut impl Write, consumed: &AtomicU64) -> Result<(), TarSplitError> {
+    let mut records = Records::open(split)?;
     let mut current: Option<Content> = None;
     let mut buf = vec![0u8; 256 * 1024];
-    for record in records {
-        match record {
-            Record::Raw(bytes) => out.write_all(bytes).map_err(TarSplitError::Out)?,
+    loop {
+        match records.next()? {
+            Record::Raw(len) => records.raw(len, out)?,
             Record::Zeros(n) => {
                 buf.fill(0);
-                let mut n = *n;
+                let mut n = n;
                 while n > 0 {
                     let step = n.min(buf.len() as u64) as usize;
                     out.write_all(&buf[..step]).map_err(TarSplitError::Out)?;
                     n -= step as u64;
                 }
             }
-            Record::File { path, runs } => current = Some(Content { path: path.clone(), runs: runs.clone(), file: None, run: 0, within: 0 }),
+            Record::File { path, runs } => current = Some(Content { path, runs, file: None, run: 0, within: 0 }),
             Record::Data(n) => {
-                let content =
-                    current.as_mut().ok_or_else(|| TarSplitError::Content { file: "?".into(), source: io::Error::other("content without a file") })?;
-                content.copy(root, *n, &mut buf, out)?;
-                consumed.fetch_add(*n, Ordering::Relaxed);
+                let content = current.as_mut().ok_or_else(|| damaged(split, "content without a file".into()))?;
+                content.copy(root, n, &mut buf, out)?;
+                consumed.fetch_add(n, Ordering::Relaxed);
             }
+            Record::End => return Ok(()),
         }
     }
-    Ok(())
 }
 
-/// Open the files `records` will read, in order, and advise the kernel to read
-/// them in (`POSIX_FADV_WILLNEED`), staying at most PREFETCH_BYTES ahead of
-/// `consumed`. Best effort: errors are for the copy to report.
-fn prefetch(root: BorrowedFd<'_>, records: &[Record], consumed: &AtomicU64, done: &AtomicBool) {
+/// Open the files the record will read, in order, and advise the kernel to
+/// read them in (`POSIX_FADV_WILLNEED`), staying at most PREFETCH_BYTES ahead
+/// of `consumed`, until `done`. Best effort: errors are for the copy to report.
+fn prefetch(split: &Path, root: BorrowedFd<'_>, consumed: &AtomicU64, done: &AtomicBool) {
+    let Ok(mut records) = Records::open(split) else { return };
     let mut requested: u64 = 0;
-    for record in records {
-        let Record::File { path, runs } = record else { continue };
+    while !done.load(Ordering::Relaxed) {
+        let (path, runs) = match records.next() {
+            Ok(Record::File { path, runs }) => (path, runs),
+            Ok(Record::Raw(len)) => {
+                if records.raw(len, &mut io::sink()).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok(Record::End) | Err(_) => return,
+            Ok(_) => continue,
+        };
         let size: u64 = runs.iter().map(|r| r.length).sum();
         if size == 0 {
             continue;
@@ -304,16 +390,26 @@ fn prefetch(root: BorrowedFd<'_>, records: &[Record], consumed: &AtomicU64, done
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        if done.load(Ordering::Relaxed) {
-            return;
-        }
-        if let Ok(fd) = rustix::fs::openat2(root, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS) {
-            for run in runs {
-                let _ = rustix::fs::fadvise(&fd, run.offset, std::num::NonZeroU64::new(run.length), rustix::fs::Advice::WillNeed);
+        if let Ok(file) = open_regular(root, &path) {
+            for run in &runs {
+                let _ = rustix::fs::fadvise(&file, run.offset, std::num::NonZeroU64::new(run.length), rustix::fs::Advice::WillNeed);
             }
         }
         requested += size;
     }
+}
+
+/// Open `path` inside the layer for reading: resolved in-root, never a FIFO,
+/// device or socket (opened non-blocking, then checked), so a layer can neither
+/// stall a save nor feed it a device's bytes.
+fn open_regular(root: BorrowedFd<'_>, path: &Path) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let fd = rustix::fs::openat2(root, path, flags, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)?;
+    let stat = rustix::fs::fstat(&fd)?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(File::from(fd))
 }
 
 /// The file whose content is being read back, and where in its runs.
@@ -329,10 +425,7 @@ impl Content {
     fn copy(&mut self, root: BorrowedFd<'_>, mut n: u64, buf: &mut [u8], out: &mut impl Write) -> Result<(), TarSplitError> {
         let shown = || self.path.display().to_string();
         if self.file.is_none() {
-            let fd =
-                rustix::fs::openat2(root, &self.path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)
-                    .map_err(|e| TarSplitError::Content { file: shown(), source: e.into() })?;
-            self.file = Some(File::from(fd));
+            self.file = Some(open_regular(root, &self.path).map_err(|source| TarSplitError::Content { file: shown(), source })?);
         }
         let file = self.file.as_mut().expect("opened");
         while n > 0 {

@@ -105,10 +105,17 @@ pub fn unpack_layer<R: Read>(layer: R, dest: &Path, opts: &UnpackOptions) -> Res
         None => TarReader::new(layer),
     };
     while let Some(entry) = tar.next_entry().map_err(UnpackError::Tar)? {
-        if !entry.extents.is_empty()
-            && let Some(clean) = clean_path(Path::new(OsStr::from_bytes(&entry.path)))
-        {
-            tar.split_file(&clean, &entry.extents);
+        if let Some(clean) = clean_path(Path::new(OsStr::from_bytes(&entry.path))) {
+            // What the entry replaces: itself, or (a whiteout) the path it removes.
+            let name = clean.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+            let target = match name.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+                Some(rest) if name != OPAQUE_MARKER.as_bytes() => clean.with_file_name(OsStr::from_bytes(rest)),
+                _ => clean.clone(),
+            };
+            tar.split_entry(&target, entry.header.entry_type() == tar::EntryType::Directory);
+            if !entry.extents.is_empty() {
+                tar.split_file(&clean, &entry.extents);
+            }
         }
         writer.write_entry(&entry, &mut tar)?;
     }

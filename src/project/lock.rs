@@ -90,6 +90,8 @@ pub enum LockError {
 pub struct Needs {
     pub images: BTreeMap<String, BTreeSet<String>>,
     pub urls: BTreeMap<String, BTreeSet<String>>,
+    /// A service's `platform:` for the images it runs (else the host's).
+    pub platforms: BTreeMap<String, String>,
 }
 
 impl LockFile {
@@ -100,11 +102,13 @@ impl LockFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(LockError::Io { path: path.to_path_buf(), source }),
         };
+        // The version first: a newer rde's lock may have fields this one does not know.
+        let version = toml::from_str::<toml::Table>(&text).ok().and_then(|t| t.get("version")?.as_integer());
+        if let Some(v) = version.filter(|v| *v > VERSION as i64) {
+            return Err(LockError::Version { path: path.to_path_buf(), version: v as u32 });
+        }
         let lock: LockFile =
             toml::from_str(&text).map_err(|e| LockError::Parse { path: path.to_path_buf(), message: e.to_string().trim().replace('\n', " ") })?;
-        if lock.version > VERSION {
-            return Err(LockError::Version { path: path.to_path_buf(), version: lock.version });
-        }
         Ok(Some(lock))
     }
 
@@ -183,6 +187,9 @@ impl Session<'_> {
                 }
             } else if let Some(image) = &service.image {
                 needs.images.entry(image.clone()).or_default().insert(service.name.clone());
+                if let Some(platform) = &service.platform {
+                    needs.platforms.insert(image.clone(), platform.clone());
+                }
             }
         }
         Ok(needs)
@@ -210,7 +217,8 @@ impl Session<'_> {
                         client.get().expect("set")
                     }
                 };
-                Ok(pull::resolve(client, &reference, None)?)
+                let platform = needs.platforms.get(name).map(|p| p.parse()).transpose()?;
+                Ok(pull::resolve(client, &reference, platform.as_ref())?)
             })();
             match resolved {
                 Ok(r) => {
@@ -258,7 +266,8 @@ impl Session<'_> {
         let mut out = Vec::new();
         for image in &lock.images {
             let reference: Reference = image.name.parse()?;
-            match pull::resolve(&client, &reference, None) {
+            let platform = image.platform.parse().ok();
+            match pull::resolve(&client, &reference, platform.as_ref()) {
                 Ok(now) if now.index == image.index => {}
                 Ok(now) => out.push(format!("image {}: the tag now points at {} (locked: {})", image.name, now.index, image.index)),
                 Err(e) => out.push(format!("image {}: {e}", image.name)),

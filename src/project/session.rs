@@ -151,7 +151,8 @@ impl<'a> Session<'a> {
             if let Some(pin) = pins.image(&reference) {
                 // Pinned: the stored image with the pinned manifest, else a pull by digest.
                 if pins::stored(&store, &reference, pin)?.is_some() {
-                    pins::ensure(|| unreachable!("present"), &store, &reference, pin, &PullOptions { platform: None }, &self.printer)?;
+                    let client = || open_registry(self.paths).map_err(|e| pins::PinError::Registry(e.to_string()));
+                    pins::ensure(client, &store, &reference, pin, &PullOptions { platform: None }, &self.printer)?;
                 } else if policy == PullPolicy::Never {
                     return Err(ProjectError::PullNever { image: image.to_string(), service: name.clone() });
                 } else {

@@ -108,6 +108,13 @@ impl<R: Read> TarReader<R> {
         TarReader { split: Some(recorder), ..TarReader::new(inner) }
     }
 
+    /// The next entry writes (or, a whiteout, removes) `target` in the layer.
+    pub fn split_entry(&mut self, target: &Path, is_dir: bool) {
+        if let Some(rec) = &mut self.split {
+            rec.entry(target, is_dir);
+        }
+    }
+
     /// The current entry's content is the file `path` of the layer, in `runs`.
     pub fn split_file(&mut self, path: &Path, runs: &[Extent]) {
         if let Some(rec) = &mut self.split {

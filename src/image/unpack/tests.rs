@@ -797,3 +797,36 @@ fn tar_split_round_trips_what_gnu_tar_writes() {
         assert_split_round_trip(format, &std::fs::read(&tar_path).unwrap());
     }
 }
+
+#[test]
+fn tar_split_refuses_what_the_directory_no_longer_holds() {
+    let cases = [
+        ("a file written twice", TarBuilder::new().file("a", b"first").file("a", b"second").finish()),
+        ("a file whited out in its own layer", TarBuilder::new().dir("d/", 0o755).file("d/f", b"x").file("d/.wh.f", b"").finish()),
+        ("a directory replaced by a file", TarBuilder::new().dir("d/", 0o755).file("d/f", b"x").file("d", b"now a file").finish()),
+    ];
+    for (what, tar) in cases {
+        let (sandbox, layer) = sandbox();
+        let split = sandbox.path().join(crate::image::tar_split::FILE_NAME);
+        unpack_layer(&tar[..], &layer, &UnpackOptions { tar_split: Some(split.clone()), ..opts() }).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let err = crate::image::tar_split::reassemble(&split, &layer, std::io::sink()).err().unwrap_or_else(|| panic!("{what}: reassembled"));
+        assert!(err.to_string().contains("cannot be written out again"), "{what}: {err}");
+    }
+    // A directory entry again (docker writes parents more than once) is fine.
+    assert_split_round_trip("a directory twice", &TarBuilder::new().dir("d/", 0o755).file("d/f", b"x").dir("d/", 0o700).finish());
+}
+
+#[test]
+fn tar_split_never_reads_a_fifo_or_device_in_place_of_a_file() {
+    // A record naming a path that is a FIFO in the layer (as a crafted layer could arrange) fails at once.
+    let (sandbox, layer) = sandbox();
+    let split = sandbox.path().join(crate::image::tar_split::FILE_NAME);
+    let tar = TarBuilder::new().file("p", b"content").finish();
+    unpack_layer(&tar[..], &layer, &UnpackOptions { tar_split: Some(split.clone()), ..opts() }).unwrap();
+    std::fs::remove_file(layer.join("p")).unwrap();
+    rustix::fs::mknodat(rustix::fs::CWD, layer.join("p"), rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o644), 0).unwrap();
+    let started = std::time::Instant::now();
+    let err = crate::image::tar_split::reassemble(&split, &layer, std::io::sink()).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
