@@ -8,36 +8,6 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// A podman of the test's own: its own root (vfs: no mounts to leak), removed with the temp dir.
-struct Podman {
-    dir: tempfile::TempDir,
-}
-
-impl Podman {
-    fn new() -> Podman {
-        Podman { dir: tempfile::Builder::new().prefix("rde-podman-").tempdir().unwrap() }
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("podman")
-            .arg("--root")
-            .arg(self.dir.path().join("root"))
-            .arg("--runroot")
-            .arg(self.dir.path().join("run"))
-            .args(["--storage-driver", "vfs", "--tmpdir"])
-            .arg(self.dir.path())
-            .args(args)
-            .output()
-            .expect("podman");
-        assert!(out.status.success(), "podman {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn id(&self, image: &str) -> String {
-        self.run(&["image", "inspect", "--format", "{{.ID}}", image])
-    }
-}
-
 fn id(env: &Env, image: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(&env.ok(&["image", "inspect", image]).stdout).unwrap();
     v[0]["Id"].as_str().unwrap().trim_start_matches("sha256:").to_string()

@@ -606,3 +606,33 @@ pub fn pop_planner_workflow(rde: &dyn Rde, project: &Path, store: &Path) {
     assert!(list(&store.join("containers-v1")).is_empty(), "{:?}", list(&store.join("containers-v1")));
     assert!(mounts_under(store).is_empty());
 }
+
+/// A podman of the test's own: its own root (vfs: no mounts to leak), removed with the temp dir.
+pub struct Podman {
+    dir: tempfile::TempDir,
+}
+
+impl Podman {
+    pub fn new() -> Podman {
+        Podman { dir: tempfile::Builder::new().prefix("rde-podman-").tempdir().unwrap() }
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("podman")
+            .arg("--root")
+            .arg(self.dir.path().join("root"))
+            .arg("--runroot")
+            .arg(self.dir.path().join("run"))
+            .args(["--storage-driver", "vfs", "--tmpdir"])
+            .arg(self.dir.path())
+            .args(args)
+            .output()
+            .expect("podman");
+        assert!(out.status.success(), "podman {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn id(&self, image: &str) -> String {
+        self.run(&["image", "inspect", "--format", "{{.ID}}", image])
+    }
+}
