@@ -393,24 +393,8 @@ impl RepoSession<'_> {
     /// GET a repository path, re-authenticating once when the registry asks again
     /// (a token for another scope, or one that expired).
     fn get(&self, path: &str, accept: Option<&str>, what: &str) -> Result<ureq::Response, RegistryError> {
-        let url = format!("{}/v2/{}/{path}", self.base.lock().unwrap(), self.repository);
-        for attempt in 0..2 {
-            let mut request = self.request(&url)?;
-            if let Some(accept) = accept {
-                request = request.set("Accept", accept);
-            }
-            match request.call() {
-                Ok(r) => return Ok(r),
-                Err(ureq::Error::Status(401, r)) if attempt == 0 => self.authenticate(&r)?,
-                Err(ureq::Error::Status(status, r)) => return Err(self.status_error(status, &url, r, what)),
-                Err(ureq::Error::Transport(t)) => return Err(self.transport_error(t)),
-            }
-        }
-        Err(RegistryError::Denied {
-            repository: self.repository.clone(),
-            registry: self.registry(),
-            message: "the registry keeps asking for authentication".into(),
-        })
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+        self.send("GET", &format!("/v2/{}/{path}", self.repository), &headers, &Body::Empty, what)
     }
 
     /// Access denied after credentials were held back from the token realm: say so.
@@ -510,11 +494,8 @@ impl RepoSession<'_> {
                 Err(ureq::Error::Transport(t)) => return Err(self.transport_error(t)),
             }
         }
-        Err(RegistryError::PushDenied {
-            repository: self.repository.clone(),
-            registry: self.registry(),
-            message: "the registry keeps asking for authentication".into(),
-        })
+        let (repository, registry, message) = (self.repository.clone(), self.registry(), "the registry keeps asking for authentication".to_string());
+        Err(if self.push { RegistryError::PushDenied { repository, registry, message } } else { RegistryError::Denied { repository, registry, message } })
     }
 
     /// Whether the repository has blob `digest` (HEAD).
