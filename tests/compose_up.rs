@@ -215,3 +215,22 @@ fn without_the_compose_file_a_project_name_is_enough_for_ps_and_down() {
     assert!(env.ok(&["container", "ls", "-aq"]).stdout.is_empty());
     assert!(links_with(&env.net_prefix).is_empty());
 }
+
+#[test]
+fn a_bare_environment_key_wins_over_env_file() {
+    require_root();
+    let env = project_env(Some(
+        "services:\n  app:\n    image: busybox\n    env_file: app.env\n    environment:\n      A:\n      B: null\n      C: from-compose\n    command: [\"env\"]\n",
+    ));
+    let dir = env.cwd.clone().unwrap();
+    std::fs::write(dir.join("app.env"), "A=from-file\nB=from-file\nC=from-file\nD=from-file\n").unwrap();
+    let out = env.ok(&["run", "--rm", "app"]);
+    let vars: Vec<&str> = out.stdout.lines().collect();
+    assert!(!vars.iter().any(|l| l.starts_with("A=") || l.starts_with("B=")), "A and B are unset (not in the shell): {vars:?}");
+    assert!(vars.contains(&"C=from-compose") && vars.contains(&"D=from-file"), "{vars:?}");
+    // From the shell, a bare key takes the shell's value.
+    let mut with_shell = env;
+    with_shell.extra_env.push(("A".into(), "from-shell".into()));
+    let out = with_shell.ok(&["run", "--rm", "app"]);
+    assert!(out.stdout.lines().any(|l| l == "A=from-shell"), "{}", out.stdout);
+}

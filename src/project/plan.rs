@@ -87,7 +87,9 @@ impl Plan<'_> {
                     None => k.clone(),
                 })
                 .collect(),
-            env_files: s.env_files.iter().filter(|f| f.required || f.path.exists()).map(|f| f.path.clone()).collect(),
+            // env_file contents are already in `environment` (compose resolves them there, and a
+            // bare `KEY:` there unsets them): not read a second time.
+            env_files: Vec::new(),
             volumes,
             tmpfs,
             workdir: s.working_dir.clone(),
