@@ -24,7 +24,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Lock(args) => commands::lock::run(&ctx, args),
         Command::Push(args) => commands::image_push::project(&ctx, args),
         Command::Save(args) => commands::image_archive::project_save(&ctx, args),
-        Command::Load(args) => commands::image_archive::project_load(&ctx, args),
+        Command::Load(args) => commands::image_archive::load(&ctx, args),
         Command::Port(args) => commands::project_info::port(&ctx, args),
         Command::Top(args) => commands::project_info::top(&ctx, args),
         Command::Images(args) => commands::project_info::images(&ctx, args),

@@ -21,7 +21,7 @@
 use super::config::{ImageConfig, MAX_CONFIG_BYTES};
 use super::digest::Digest;
 use super::lookup;
-use super::manifest::MEDIA_OCI_LAYER_TAR;
+use super::manifest::{DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use super::pull::read_layer_blob;
 use super::reference::Reference;
 use super::store::{ImageLayer, ImageRecord, Store, StoreError};
@@ -31,11 +31,6 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ANNOTATION_NAME: &str = "io.containerd.image.name";
 const ANNOTATION_REF: &str = "org.opencontainers.image.ref.name";
 const ANNOTATION_MANIFEST: &str = "io.rde.image.manifest-digest";
@@ -124,7 +119,7 @@ pub fn save(store: &Store, images: &[SaveItem], out: impl Write) -> Result<(), S
             for (k, v) in extra {
                 a[*k] = json!(v);
             }
-            json!({"mediaType": MEDIA_OCI_MANIFEST, "digest": manifest_digest.to_string(), "size": manifest.len(), "annotations": a})
+            json!({"mediaType": OCI_MANIFEST, "digest": manifest_digest.to_string(), "size": manifest.len(), "annotations": a})
         };
         if item.tags.is_empty() {
             index_entries.push(descriptor(&[]));
@@ -142,7 +137,7 @@ pub fn save(store: &Store, images: &[SaveItem], out: impl Write) -> Result<(), S
             "Layers": layers.iter().map(|(d, _)| blob_path(d)).collect::<Vec<_>>(),
         }));
     }
-    let index = json!({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": index_entries});
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index_entries});
     file_entry(&mut tar, "index.json", &serde_json::to_vec(&index).expect("json")).map_err(io_err)?;
     file_entry(&mut tar, "manifest.json", &serde_json::to_vec(&docker_manifest).expect("json")).map_err(io_err)?;
     file_entry(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io_err)?;
@@ -155,9 +150,9 @@ pub fn save(store: &Store, images: &[SaveItem], out: impl Write) -> Result<(), S
 fn oci_manifest(config: &Digest, config_size: u64, layers: &[(Digest, u64)]) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "schemaVersion": 2,
-        "mediaType": MEDIA_OCI_MANIFEST,
-        "config": {"mediaType": MEDIA_OCI_CONFIG, "digest": config.to_string(), "size": config_size},
-        "layers": layers.iter().map(|(d, s)| json!({"mediaType": MEDIA_OCI_LAYER_TAR, "digest": d.to_string(), "size": s})).collect::<Vec<_>>(),
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config.to_string(), "size": config_size},
+        "layers": layers.iter().map(|(d, s)| json!({"mediaType": super::manifest::MEDIA_OCI_LAYER_TAR, "digest": d.to_string(), "size": s})).collect::<Vec<_>>(),
     }))
     .expect("json")
 }
@@ -340,7 +335,7 @@ fn from_oci_index(members: &Members, bytes: &[u8], depth: usize) -> Result<Vec<F
         }
         let media = desc["mediaType"].as_str().unwrap_or_default();
         let parsed: Value = serde_json::from_slice(&blob).map_err(|e| members.bad(format!("{digest}: {e}")))?;
-        if media == MEDIA_OCI_INDEX || media == MEDIA_DOCKER_LIST || parsed["manifests"].is_array() {
+        if media == OCI_INDEX || media == DOCKER_LIST || parsed["manifests"].is_array() {
             // A multi-platform index: the host's platform only, as a pull takes.
             let host = super::platform::Platform::host();
             let mut nested = parsed.clone();
@@ -353,7 +348,7 @@ fn from_oci_index(members: &Members, bytes: &[u8], depth: usize) -> Result<Vec<F
             out.extend(from_oci_index(members, &serde_json::to_vec(&nested).expect("json"), depth + 1)?);
             continue;
         }
-        if !(media == MEDIA_OCI_MANIFEST || media == MEDIA_DOCKER_MANIFEST || parsed["config"].is_object()) {
+        if !(media == OCI_MANIFEST || media == DOCKER_MANIFEST || parsed["config"].is_object()) {
             continue;
         }
         let config_digest: Digest =
@@ -427,15 +422,7 @@ fn load_image(store: &Store, members: &Members, image: Found, progress: &dyn Fn(
                     if &digest != diff_id {
                         return Err(fail(format!("layer {member} is not the layer its config names: it hashes to {digest}, the config says {diff_id}")));
                     }
-                    let media_type = if !media_type.is_empty() {
-                        media_type.clone()
-                    } else {
-                        match read.compression {
-                            super::manifest::Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip".to_string(),
-                            super::manifest::Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd".to_string(),
-                            super::manifest::Compression::None => MEDIA_OCI_LAYER_TAR.to_string(),
-                        }
-                    };
+                    let media_type = if media_type.is_empty() { read.compression.oci_layer_media_type().to_string() } else { media_type.clone() };
                     Ok(super::store::LayerMeta {
                         diff_id: diff_id.clone(),
                         compressed_digest: read.blob_digest,

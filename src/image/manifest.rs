@@ -115,6 +115,15 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The OCI image spec's layer media type for this compression.
+    pub fn oci_layer_media_type(self) -> &'static str {
+        match self {
+            Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+            Compression::None => MEDIA_OCI_LAYER_TAR,
+        }
+    }
+
     /// From a layer's media type; `None` when the media type says nothing (the
     /// unpacker then sniffs the magic bytes).
     pub fn from_media_type(media_type: &str) -> Option<Compression> {

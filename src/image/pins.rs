@@ -109,12 +109,7 @@ pub fn ensure(
 ) -> Result<(ImageRecord, bool), PinError> {
     let tagged = reference.tagged().expect("a pinned reference has a tag");
     if let Some(record) = stored(store, reference, pin)? {
-        let _lock = store.lock_metadata()?;
-        let mut tags = store.tags()?;
-        if tags.get(&tagged) != Some(&record.id) {
-            tags.insert(tagged, record.id.clone());
-            store.save_tags(&tags)?;
-        }
+        retag(store, reference, &record)?;
         return Ok((record, false));
     }
     let mut by_digest = reference.clone();
@@ -130,6 +125,18 @@ pub fn ensure(
         return Err(PinError::PlatformMismatch { image: reference.familiar(), index: pin.index.clone(), locked: pin.manifest.clone(), got: pulled.manifest });
     }
     Ok((lookup::find(store, &tagged)?.0, true))
+}
+
+/// Point `reference`'s tag at `record` again (a later pull may have moved it).
+pub fn retag(store: &Store, reference: &Reference, record: &ImageRecord) -> Result<(), StoreError> {
+    let tagged = reference.tagged().expect("a pinned reference has a tag");
+    let _lock = store.lock_metadata()?;
+    let mut tags = store.tags()?;
+    if tags.get(&tagged) != Some(&record.id) {
+        tags.insert(tagged, record.id.clone());
+        store.save_tags(&tags)?;
+    }
+    Ok(())
 }
 
 /// The stored image `pin` names: the one with the pinned platform manifest; for

@@ -12,16 +12,13 @@
 //! an OCI image manifest; the registry verifies every digest.
 
 use super::digest::{Digest, HashingWriter};
-use super::manifest::Compression;
+use super::manifest::{Compression, OCI_CONFIG, OCI_MANIFEST};
 use super::reference::Reference;
 use super::registry::{Body, RegistryClient, RegistryError};
 use super::store::{ImageRecord, Store, StoreError};
 use crate::output::Printer;
 use serde_json::json;
 use std::io::{self, Write};
-
-const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot push {image}: {kind}")]
@@ -69,15 +66,19 @@ impl PushCompression {
         }
     }
 
-    fn media_type(self) -> &'static str {
+    fn compression(self) -> Compression {
         match self {
-            PushCompression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
-            PushCompression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+            PushCompression::Gzip => Compression::Gzip,
+            PushCompression::Zstd => Compression::Zstd,
         }
     }
 
+    fn media_type(self) -> &'static str {
+        self.compression().oci_layer_media_type()
+    }
+
     fn matches(self, c: Option<Compression>) -> bool {
-        matches!((self, c), (PushCompression::Gzip, Some(Compression::Gzip)) | (PushCompression::Zstd, Some(Compression::Zstd)))
+        c == Some(self.compression())
     }
 }
 
@@ -161,12 +162,12 @@ fn push_inner(
     }
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
-        "mediaType": MEDIA_OCI_MANIFEST,
-        "config": {"mediaType": MEDIA_OCI_CONFIG, "digest": record.id.to_string(), "size": config.len()},
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": record.id.to_string(), "size": config.len()},
         "layers": descriptors,
     }))
     .expect("json");
-    let digest = session.put_manifest(&tag, MEDIA_OCI_MANIFEST, &manifest)?;
+    let digest = session.put_manifest(&tag, OCI_MANIFEST, &manifest)?;
     printer.status(format!("{tag}: digest: {digest} size: {}", manifest.len()));
     record_repo_digest(store, record, reference, &digest)?;
     Ok(Pushed { digest, size: manifest.len() })

@@ -175,6 +175,8 @@ impl Session<'_> {
             Some(other) => return Err(unsupported(&format!("network: {other}"))),
         };
         let add_hosts = b.extra_hosts.iter().flat_map(|(host, ips)| ips.iter().map(move |ip| (host.clone(), ip.clone()))).collect();
+        // One read of rde.lock: its pins and its SOURCE_DATE_EPOCH.
+        let (lock_path, lock) = super::lock::LockFile::of(&self.project)?;
         let opts = BuildOptions {
             context,
             dockerfile,
@@ -192,12 +194,12 @@ impl Session<'_> {
             named_contexts: additional_contexts(b.extra.get("additional_contexts"), &b.context),
             progress: flags.progress,
             progress_prefix: prefix.map(str::to_string),
-            pins: self.pins()?,
+            pins: self.pins_of(&lock_path, lock.as_ref())?,
             source_date_epoch: match crate::build::source_date_epoch_from_env()
                 .map_err(|e| ProjectError::BuildOption { service: service.name.clone(), option: e })?
             {
                 Some(epoch) => Some(epoch),
-                None => super::lock::LockFile::load(&super::lock::lock_path(&self.project))?.map(|l| l.source_date_epoch),
+                None => lock.as_ref().map(|l| l.source_date_epoch),
             },
         };
         Ok(opts)

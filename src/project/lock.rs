@@ -112,6 +112,14 @@ impl LockFile {
         Ok(Some(lock))
     }
 
+    /// The lock of `project` (beside its first compose file): its path, and the
+    /// lock when there is one.
+    pub fn of(project: &crate::compose::Project) -> Result<(PathBuf, Option<LockFile>), LockError> {
+        let path = lock_path(project);
+        let lock = LockFile::load(&path)?;
+        Ok((path, lock))
+    }
+
     /// Write atomically, entries sorted, with the header.
     pub fn save(&self, path: &Path) -> Result<(), LockError> {
         let mut sorted = self.clone();
@@ -278,8 +286,8 @@ impl Session<'_> {
 
     /// Under `--locked`: the lock must exist and match the compose files for `services`.
     pub fn require_lock(&mut self, services: &[String]) -> Result<(), ProjectError> {
-        let path = lock_path(&self.project);
-        let lock = LockFile::load(&path)?.ok_or_else(|| LockError::Missing(path.clone()))?;
+        let (path, lock) = LockFile::of(&self.project)?;
+        let lock = lock.ok_or_else(|| LockError::Missing(path.clone()))?;
         let needs = self.needs(services)?;
         let problems: Vec<String> = lock.differences(&needs).into_iter().filter(|p| !p.ends_with("no longer used")).collect();
         if !problems.is_empty() {

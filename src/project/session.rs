@@ -88,9 +88,14 @@ impl<'a> Session<'a> {
 
     /// The pins of the project's rde.lock (none without one), strict under `--locked`.
     pub fn pins(&self) -> Result<Pins, ProjectError> {
-        let path = super::lock::lock_path(&self.project);
-        let mut pins = match super::lock::LockFile::load(&path)? {
-            Some(lock) => lock.pins(&path)?,
+        let (path, lock) = super::lock::LockFile::of(&self.project)?;
+        self.pins_of(&path, lock.as_ref())
+    }
+
+    /// `lock`'s pins (none without one), strict under `--locked`.
+    pub fn pins_of(&self, path: &std::path::Path, lock: Option<&super::lock::LockFile>) -> Result<Pins, ProjectError> {
+        let mut pins = match lock {
+            Some(lock) => lock.pins(path)?,
             None => Pins::none(),
         };
         pins.strict = self.locked;
@@ -150,9 +155,8 @@ impl<'a> Session<'a> {
             let reference: Reference = image.parse()?;
             if let Some(pin) = pins.image(&reference) {
                 // Pinned: the stored image with the pinned manifest, else a pull by digest.
-                if pins::stored(&store, &reference, pin)?.is_some() {
-                    let client = || open_registry(self.paths).map_err(|e| pins::PinError::Registry(e.to_string()));
-                    pins::ensure(client, &store, &reference, pin, &PullOptions { platform: None }, &self.printer)?;
+                if let Some(record) = pins::stored(&store, &reference, pin)? {
+                    pins::retag(&store, &reference, &record)?;
                 } else if policy == PullPolicy::Never {
                     return Err(ProjectError::PullNever { image: image.to_string(), service: name.clone() });
                 } else {

@@ -59,10 +59,9 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
 /// registry gives the tag now.
 fn resolve_image_digests(ctx: &Context, project: &mut compose::Project) -> anyhow::Result<()> {
     use crate::image::reference::Reference;
-    let path = crate::project::lock::lock_path(project);
-    let pins = match crate::project::lock::LockFile::load(&path)? {
-        Some(lock) => lock.pins(&path)?,
-        None => crate::image::pins::Pins::none(),
+    let pins = match crate::project::lock::LockFile::of(project)? {
+        (path, Some(lock)) => lock.pins(&path)?,
+        (_, None) => crate::image::pins::Pins::none(),
     };
     let mut client = None;
     for service in project.services.values_mut().filter(|s| s.build.is_none()) {

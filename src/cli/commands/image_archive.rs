@@ -53,11 +53,6 @@ pub fn project_save(ctx: &Context, args: ProjectSaveArgs) -> anyhow::Result<i32>
     Ok(0)
 }
 
-/// `rde load`: as `image load`.
-pub fn project_load(ctx: &Context, args: ImageLoadArgs) -> anyhow::Result<i32> {
-    load(ctx, args)
-}
-
 /// One image more in the archive, or more names for one already in it.
 fn add(items: &mut Vec<SaveItem>, record: crate::image::store::ImageRecord, tags: Vec<String>) {
     match items.iter_mut().find(|i| i.record.id == record.id) {

@@ -3,13 +3,12 @@
 
 use crate::cli::compose_args::LockArgs;
 use crate::cli::context::Context;
-use crate::project::lock::{LockFile, lock_path};
+use crate::project::lock::LockFile;
 use std::collections::BTreeSet;
 
 pub fn run(ctx: &Context, args: LockArgs) -> anyhow::Result<i32> {
     let session = ctx.session(&args.services, true)?;
-    let path = lock_path(&session.project);
-    let kept = LockFile::load(&path)?;
+    let (path, kept) = LockFile::of(&session.project)?;
     let needs = session.needs(&[])?;
     let shown = path.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&path).display().to_string();
     if args.check {
