@@ -41,7 +41,7 @@ fn links_with_prefix(prefix: &str) -> Vec<String> {
 }
 
 fn nft_table_exists(name: &str) -> bool {
-    Command::new("nft").args(["list", "table", "ip", name]).output().unwrap().status.success()
+    Command::new("nft").args(["list", "table", "inet", name]).output().unwrap().status.success()
 }
 
 #[test]
@@ -80,11 +80,18 @@ fn published_ports_answer_tcp_and_udp_and_survive_a_restart() {
     assert_eq!(reply.as_deref(), Some(&b"pong:ping"[..]));
     assert!(udp_ask_once(format!("{gateway}:{udp_port}").parse().unwrap()).is_none(), "bound to 127.0.0.1 only");
 
-    // The last container out takes the bridge and the rules with it.
+    // The last container out leaves the default network's bridge and rules up for
+    // the next one (as docker's and podman's stay), but its ports go with it.
     env.ok(&["container", "rm", "-f", "web", "udp"]);
+    assert_eq!(links_with_prefix(&env.net_prefix), [format!("{}0", env.net_prefix)]);
+    assert!(nft_table_exists(&env.net_prefix));
+    let maps = Command::new("nft").args(["list", "table", "inet", &env.net_prefix]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&maps.stdout).contains(&format!("{tcp_port}")), "{}", String::from_utf8_lossy(&maps.stdout));
+    assert!(TcpStream::connect_timeout(&format!("127.0.0.1:{tcp_port}").parse().unwrap(), Duration::from_secs(1)).is_err());
+    // `network prune` takes them down.
+    env.ok(&["network", "prune"]);
     assert!(links_with_prefix(&env.net_prefix).is_empty(), "{:?}", links_with_prefix(&env.net_prefix));
     assert!(!nft_table_exists(&env.net_prefix));
-    assert!(TcpStream::connect_timeout(&format!("127.0.0.1:{tcp_port}").parse().unwrap(), Duration::from_secs(1)).is_err());
 }
 
 fn udp_ask_once(addr: SocketAddr) -> Option<Vec<u8>> {

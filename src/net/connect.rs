@@ -1,11 +1,13 @@
 //! Putting a container on its networks and taking it off again, called by its
 //! shim between create and start, and after exit. Under the networks lock:
-//! bring the bridge up if this is its first container (and reload the
-//! firewall), make a veth pair from the container's namespace to the bridge's,
-//! give the container its address and default route, record the endpoint and
-//! rewrite the /etc/hosts of everyone on those networks. Taking it off undoes
-//! each step, collecting every error; the last container out takes the bridge
-//! and its rules with it.
+//! make the bridge if it is not there (and add its rules), make a veth pair
+//! from the container's namespace to the bridge's, give the container its
+//! address and default route, record the endpoint and rewrite the /etc/hosts of
+//! everyone on those networks. Bridges and their rules stay while the network
+//! exists, as docker's and podman's do (`network rm`, `network prune` and
+//! `system prune` take them down), so a start costs no bridge and no firewall
+//! work unless the container publishes ports. Taking a container off undoes
+//! each step, collecting every error.
 
 use super::firewall::{self, FirewallError};
 
@@ -72,7 +74,8 @@ pub fn connect(
     let _lock = nets.lock()?;
     let bridges = bridge_netns(paths)?;
     let mut attached = Vec::new();
-    let mut new_bridge = false;
+    let mut new_bridges = false;
+    let mut joined = Vec::new();
     let mut default_route = false;
     for (i, request) in requests.iter().enumerate() {
         let net = nets.get(&request.name)?;
@@ -80,10 +83,11 @@ pub fn connect(
         endpoints.retain(|e| e.container_id != member.container_id);
         let before = previous.iter().find(|a| a.network == net.name).map(|a| a.ip);
         let ip = network::allocate(&net, &endpoints, request.ip, before)?;
+        // Someone on it: its bridge is up.
         if endpoints.is_empty() {
-            bridge_up(&bridges, &net)?;
-            new_bridge = true;
+            new_bridges |= bridge_up(&bridges, &net)?;
         }
+        joined.push(net.name.clone());
         let interface = format!("eth{i}");
         let veth = format!("rv{}{i}", &member.container_id[..10]);
         let route = !net.internal && !default_route;
@@ -92,7 +96,6 @@ pub fn connect(
         let bridge_fd = bridges.file().as_fd();
         container.run(|| {
             let nl = Netlink::open().map_err(|e| e.to_string())?;
-            // A stale peer from an earlier run on the bridge side would block the name.
             nl.create_veth(&interface, &veth, bridge_fd).map_err(|e| e.to_string())?;
             nl.add_address(&interface, ip, prefix).and_then(|()| nl.set_up(&interface)).and_then(|()| nl.set_up("lo")).map_err(|e| e.to_string())?;
             if route {
@@ -120,16 +123,21 @@ pub fn connect(
         nets.save_endpoints(&net.name, &endpoints)?;
         attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface });
     }
-    if new_bridge || !member.forwards.is_empty() {
-        sync_firewall(&nets, &bridges)?;
+    let applied = firewall::Applied::load(&nets.firewall_state());
+    if new_bridges || !member.forwards.is_empty() || joined.iter().any(|n| !applied.networks.contains(n)) {
+        sync_firewall(&nets, &bridges, &applied, &joined, &[], new_bridges)?;
     }
     refresh_hosts(&nets)?;
     Ok(attached)
 }
 
-/// Take the container off `networks`: its veths, its endpoints, and each bridge
-/// it was the last one on. Every step runs; the errors come back together.
-pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec<String> {
+/// Take the container off `networks`: its endpoints, its published ports, and
+/// (with `delete_veths`) its veths. A veth dies with the container's network
+/// namespace, which the kernel tears down when the last process in it exits:
+/// deleting it here only costs the start of the next container (an RCU grace
+/// period, about 15 ms), unless another container still holds the namespace
+/// (`--network container:`). Every step runs; the errors come back together.
+pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String], delete_veths: bool) -> Vec<String> {
     let mut errors = Vec::new();
     let nets = match Networks::open(paths) {
         Ok(n) => n,
@@ -159,14 +167,10 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
         let recorded = nets.recorded_endpoints(&net.name).unwrap_or_default();
         let (mine, others): (Vec<Endpoint>, Vec<Endpoint>) = recorded.into_iter().partition(|e| e.container_id == container_id);
         let live: Vec<Endpoint> = others.into_iter().filter(Endpoint::live).collect();
-        let mut doomed: Vec<String> = mine.iter().map(|e| e.veth.clone()).collect();
         // Its published ports leave the firewall with it.
         rules_changed |= mine.iter().any(|e| !e.forwards.is_empty());
-        if live.is_empty() {
-            doomed.push(net.bridge.clone());
-            rules_changed = true;
-        }
-        if let Some(b) = &bridges
+        let doomed: Vec<String> = mine.iter().map(|e| e.veth.clone()).collect();
+        if let (true, false, Some(b)) = (delete_veths, doomed.is_empty(), &bridges)
             && let Err(e) = b.run(|| delete_links(&doomed))
         {
             errors.push(e.to_string());
@@ -176,7 +180,7 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
         }
     }
     if let (true, Some(b)) = (rules_changed, &bridges)
-        && let Err(e) = sync_firewall(&nets, b)
+        && let Err(e) = sync_firewall(&nets, b, &firewall::Applied::load(&nets.firewall_state()), &[], &[], false)
     {
         errors.push(e.to_string());
     }
@@ -186,16 +190,21 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String]) -> Vec
     errors
 }
 
-/// Remove a network: its bridge (if up) and its definition. The caller checks
-/// that no container uses it.
-pub fn remove_network(paths: &Paths, net: &Network) -> Result<(), ConnectError> {
+/// Remove a network: its bridge (if up) and its rules, and with `forget` its
+/// definition. The caller checks that no container uses it.
+pub fn remove_network(paths: &Paths, net: &Network, forget: bool) -> Result<(), ConnectError> {
     let nets = Networks::open(paths)?;
     let _lock = nets.lock()?;
     let bridges = bridge_netns(paths)?;
     let bridge = vec![net.bridge.clone()];
     bridges.run(|| delete_links(&bridge))?;
-    nets.remove(&net.name)?;
-    sync_firewall(&nets, &bridges)?;
+    if forget {
+        nets.remove(&net.name)?;
+    }
+    let applied = firewall::Applied::load(&nets.firewall_state());
+    if applied.networks.contains(&net.name) {
+        sync_firewall(&nets, &bridges, &applied, &[], std::slice::from_ref(&net.name), false)?;
+    }
     Ok(())
 }
 
@@ -212,36 +221,39 @@ fn delete_links(names: &[String]) -> Result<(), String> {
     if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
 }
 
-fn bridge_up(bridges: &Netns, net: &Network) -> Result<(), ConnectError> {
-    Ok(bridges.run(|| {
+/// Make the network's bridge unless it is there; whether it was made.
+fn bridge_up(bridges: &Netns, net: &Network) -> Result<bool, ConnectError> {
+    let answer = bridges.query(|| {
         let nl = Netlink::open().map_err(|e| e.to_string())?;
-        match nl.create_bridge(&net.bridge) {
-            Err(e) if !e.is_exists() => return Err(e.to_string()),
-            _ => {}
-        }
+        let made = match nl.create_bridge(&net.bridge) {
+            Err(e) if e.is_exists() => false,
+            Err(e) => return Err(e.to_string()),
+            Ok(()) => true,
+        };
+        // Also for a bridge a failed start left half-made.
         match nl.add_address(&net.bridge, net.gateway, net.subnet.prefix()) {
             Err(e) if !e.is_exists() => return Err(e.to_string()),
             _ => {}
         }
-        nl.set_up(&net.bridge).map_err(|e| e.to_string())
-    })?)
+        nl.set_up(&net.bridge).map_err(|e| e.to_string())?;
+        Ok(if made { "made" } else { "" }.into())
+    })?;
+    Ok(answer == "made")
 }
 
-/// Reload the rules for the networks that have someone on them.
-fn sync_firewall(nets: &Networks, bridges: &Netns) -> Result<(), ConnectError> {
+/// Bring the rules to the networks of `applied` plus `up` minus `down` (those
+/// still defined), with the published ports of their live endpoints.
+fn sync_firewall(nets: &Networks, bridges: &Netns, applied: &firewall::Applied, up: &[String], down: &[String], rebuild: bool) -> Result<(), ConnectError> {
     let all = nets.all()?;
-    let mut active = Vec::new();
+    let table: Vec<&Network> = all.iter().filter(|n| (applied.networks.contains(&n.name) || up.contains(&n.name)) && !down.contains(&n.name)).collect();
     let mut forwards = Vec::new();
-    for n in &all {
-        let endpoints = nets.endpoints(&n.name)?;
-        if !endpoints.is_empty() {
-            active.push(n);
-        }
-        for e in endpoints {
+    for n in &table {
+        for e in nets.endpoints(&n.name)? {
             forwards.extend(e.forwards.into_iter().map(|port| firewall::Forward { port, target: e.ip }));
         }
     }
-    Ok(bridges.run(|| firewall::apply(&nets.prefix, &active, &forwards).map_err(|e| e.to_string()))?)
+    let state = nets.firewall_state();
+    Ok(bridges.run(|| firewall::sync(&nets.prefix, &state, &table, &forwards, rebuild).map_err(|e| e.to_string()))?)
 }
 
 /// Rewrite every connected container's /etc/hosts from the endpoints of all networks.

@@ -1,16 +1,29 @@
-//! rde's packet rules: one nftables table, `ip rde` (the network prefix),
-//! rebuilt whole from the networks that have a bridge up, in one atomic `nft -f`
-//! transaction. It masquerades what leaves a network for elsewhere, drops what one
-//! network sends to another, and keeps an internal network's traffic on its bridge.
-//! Rootful, published ports are also forwarded in the kernel (DNAT, as docker and
-//! podman do): the proxy's listeners then only reserve the ports and serve what
-//! the rules cannot. Rootless, the same table lives in the session's network
-//! namespace, without forwards (traffic arrives there through the proxy).
+//! rde's packet rules: one nftables table, `inet <prefix>` (the network prefix),
+//! for the networks whose bridge is up. It masquerades what leaves a network for
+//! elsewhere, drops what one network sends to another, and keeps an internal
+//! network's traffic on its bridge. Rootful, published ports are also forwarded
+//! in the kernel (DNAT, as docker and podman do) through three nftables maps and
+//! sets; the proxy's listeners then only reserve the ports and serve what the
+//! rules cannot (IPv6 host addresses). Rootless, the same table lives in the
+//! session's network namespace, with no forwards.
+//!
+//! What is in the kernel is remembered in `<run>/networks/firewall.json`
+//! ([`Applied`]): a container joining a network whose rules do not change costs
+//! nothing here, published ports come and go as map elements (one small `nft`
+//! transaction), and only a bridge made or removed rebuilds the table (one
+//! atomic `nft -f` transaction).
+//!
+//! Hosts where docker set the `FORWARD` policy of iptables' filter table to DROP
+//! would drop rde's forwarded traffic in that other table; there rde adds its own
+//! chain (`<PREFIX>-FORWARD`) accepting its bridges' traffic and jumps to it from
+//! `FORWARD`, as docker and netavark do.
 
 use super::network::Network;
 use super::ports::{PortMapping, Protocol};
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,26 +32,51 @@ pub enum FirewallError {
     Missing,
     #[error("nft refused rde's rules: {0}")]
     Rejected(String),
+    #[error("iptables refused rde's FORWARD rules: {0}")]
+    Iptables(String),
+    #[error("firewall state {path}: {source}")]
+    State { path: PathBuf, source: std::io::Error },
 }
 
 /// A published port forwarded to a container's address.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Forward {
     pub port: PortMapping,
     pub target: Ipv4Addr,
 }
 
-/// The table `ip <table>` for these active networks, whose bridges are named
-/// `<table>N`, and these forwards (no networks: the table goes away).
-pub fn render(table: &str, active: &[&Network], forwards: &[Forward]) -> String {
+/// What rde last put into the kernel: the networks in the table and the forwards
+/// in its maps (`<run>/networks/firewall.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Applied {
+    pub networks: Vec<String>,
+    pub forwards: Vec<Forward>,
+}
+
+impl Applied {
+    /// The state at `path`; nothing known (no file, or unreadable) is empty.
+    pub fn load(path: &Path) -> Applied {
+        crate::fsutil::read_json(path).ok().flatten().unwrap_or_default()
+    }
+}
+
+/// The whole table `inet <table>` for these networks, whose bridges are named
+/// `<table>N`, with these forwards (no networks: the table goes away). The table
+/// of older rde versions (`ip <table>`) goes too.
+pub fn render(table: &str, networks: &[&Network], forwards: &[Forward]) -> String {
     // Creating before deleting makes the delete succeed when the table is absent.
-    let mut script = format!("add table ip {table}\ndelete table ip {table}\n");
-    if active.is_empty() {
+    let mut script = format!("add table ip {table}\ndelete table ip {table}\nadd table inet {table}\ndelete table inet {table}\n");
+    if networks.is_empty() {
         return script;
     }
-    script.push_str(&format!("table ip {table} {{\n"));
+    script.push_str(&format!("table inet {table} {{\n"));
+    // Published ports: (protocol, port) on any local address, (address, protocol,
+    // port) on one address; ports bound to loopback, refused from elsewhere.
+    script.push_str("\tmap ports_any { type inet_proto . inet_service : ipv4_addr . inet_service; }\n");
+    script.push_str("\tmap ports_addr { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n");
+    script.push_str("\tset ports_loopback { type inet_proto . inet_service; }\n");
     script.push_str("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
-    for n in active {
+    for n in networks {
         let br = &n.bridge;
         if n.internal {
             script.push_str(&format!("\t\tiifname \"{br}\" oifname != \"{br}\" drop\n\t\toifname \"{br}\" iifname != \"{br}\" drop\n"));
@@ -48,16 +86,14 @@ pub fn render(table: &str, active: &[&Network], forwards: &[Forward]) -> String 
         }
     }
     script.push_str("\t}\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-    for n in active.iter().filter(|n| !n.internal) {
+    for n in networks.iter().filter(|n| !n.internal) {
         script.push_str(&format!("\t\tip saddr {} oifname != \"{}\" masquerade\n", n.subnet, n.bridge));
     }
-    if !forwards.is_empty() {
-        // Forwarded from the host's loopback, or from a container to a port of its own
-        // network (hairpin): the reply must come back through us.
-        script.push_str("\t\tct status dnat ip saddr 127.0.0.0/8 masquerade\n");
-        for n in active {
-            script.push_str(&format!("\t\tct status dnat ip saddr {} oifname \"{}\" masquerade\n", n.subnet, n.bridge));
-        }
+    // Forwarded from the host's loopback, or from a container to a port of its own
+    // network (hairpin): the reply must come back through us.
+    script.push_str("\t\tct status dnat ip saddr 127.0.0.0/8 masquerade\n");
+    for n in networks {
+        script.push_str(&format!("\t\tct status dnat ip saddr {} oifname \"{}\" masquerade\n", n.subnet, n.bridge));
     }
     script.push_str("\t}\n");
     // Loopback addresses arrive only on `lo`. Two holes otherwise: a neighbour
@@ -68,41 +104,82 @@ pub fn render(table: &str, active: &[&Network], forwards: &[Forward]) -> String 
     // before conntrack, where a hairpin's replies still carry the bridge address.
     script.push_str("\tchain raw_prerouting {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
     script.push_str(&format!("\t\tiifname \"{table}*\" ip daddr 127.0.0.0/8 drop\n"));
-    for f in forwards.iter().filter(|f| matches!(f.port.host_ip, Some(IpAddr::V4(ip)) if ip.is_loopback())) {
-        let proto = if f.port.protocol == Protocol::Udp { "udp" } else { "tcp" };
-        if let Some(port) = f.port.host_port {
-            script.push_str(&format!("\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 {proto} dport {port} drop\n"));
-        }
-    }
-    script.push_str("\t}\n");
-    if !forwards.is_empty() {
-        // Traffic from elsewhere (prerouting) and from the host itself (output).
-        let rules: String = forwards.iter().filter_map(dnat_rule).map(|r| format!("\t\t{r}\n")).collect();
-        script.push_str(&format!("\tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{rules}\t}}\n"));
-        script.push_str(&format!("\tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{rules}\t}}\n"));
-    }
+    script.push_str("\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 meta l4proto . th dport @ports_loopback drop\n\t}\n");
+    // Traffic from elsewhere (prerouting) and from the host itself (output).
+    let rules = "\t\tmeta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports_any\n\t\tmeta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @ports_addr\n";
+    script.push_str(&format!("\tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{rules}\t}}\n"));
+    script.push_str(&format!("\tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{rules}\t}}\n"));
     script.push_str("}\n");
+    script.push_str(&elements(table, "add", forwards));
     script
 }
 
-/// `fib daddr type local tcp dport 8080 dnat to 10.89.0.2:80`, or for one address
-/// `ip daddr 127.0.0.1 ...`; IPv6 host addresses are left to the proxy.
-fn dnat_rule(f: &Forward) -> Option<String> {
-    let p = &f.port;
-    let daddr = match p.host_ip {
-        None | Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)) => "fib daddr type local".to_string(),
-        Some(IpAddr::V4(ip)) => format!("ip daddr {ip}"),
-        Some(IpAddr::V6(_)) => return None,
-    };
-    let proto = if p.protocol == Protocol::Udp { "udp" } else { "tcp" };
-    Some(format!("{daddr} {proto} dport {} dnat to {}:{}", p.host_port?, f.target, p.container_port))
+/// `add element` / `delete element` lines for these forwards' map and set entries.
+/// IPv6 host addresses are left to the proxy.
+pub fn elements(table: &str, verb: &str, forwards: &[Forward]) -> String {
+    let mut out = String::new();
+    for f in forwards {
+        let p = &f.port;
+        let Some(host_port) = p.host_port else { continue };
+        let proto = if p.protocol == Protocol::Udp { "udp" } else { "tcp" };
+        let value = if verb == "add" { format!(" : {} . {}", f.target, p.container_port) } else { String::new() };
+        match p.host_ip {
+            None | Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)) => {
+                out.push_str(&format!("{verb} element inet {table} ports_any {{ {proto} . {host_port}{value} }}\n"))
+            }
+            Some(IpAddr::V4(ip)) => {
+                out.push_str(&format!("{verb} element inet {table} ports_addr {{ {ip} . {proto} . {host_port}{value} }}\n"));
+                if ip.is_loopback() {
+                    out.push_str(&format!("{verb} element inet {table} ports_loopback {{ {proto} . {host_port} }}\n"));
+                }
+            }
+            Some(IpAddr::V6(_)) => {}
+        }
+    }
+    out
 }
 
-/// Load the rules into the current network namespace; with an outward-facing
-/// network, turn on IPv4 forwarding, as docker does.
-pub fn apply(table: &str, active: &[&Network], forwards: &[Forward]) -> Result<(), FirewallError> {
-    let script = render(table, active, forwards);
-    let mut child = Command::new(nft_binary().ok_or(FirewallError::Missing)?)
+/// Bring the kernel to `networks` and `forwards`, doing only what changed since
+/// `state` was written: nothing, a few map elements, or (with `rebuild`, or when
+/// the networks changed or the state is unknown) the whole table. Call in the
+/// namespace that holds the bridges, with the networks lock held.
+pub fn sync(table: &str, state: &Path, networks: &[&Network], forwards: &[Forward], rebuild: bool) -> Result<(), FirewallError> {
+    let applied: Option<Applied> = crate::fsutil::read_json(state).ok().flatten();
+    let wanted = Applied { networks: networks.iter().map(|n| n.name.clone()).collect(), forwards: forwards.to_vec() };
+    match applied {
+        Some(old) if !rebuild && old.networks == wanted.networks => {
+            let gone: Vec<Forward> = old.forwards.iter().filter(|f| !wanted.forwards.contains(f)).cloned().collect();
+            let new: Vec<Forward> = wanted.forwards.iter().filter(|f| !old.forwards.contains(f)).cloned().collect();
+            if gone.is_empty() && new.is_empty() {
+                return Ok(());
+            }
+            let delta = elements(table, "delete", &gone) + &elements(table, "add", &new);
+            // A table flushed behind our back: build it again.
+            if !delta.is_empty() && run_nft(&delta).is_err() {
+                apply(table, networks, forwards)?;
+            }
+        }
+        _ => apply(table, networks, forwards)?,
+    }
+    crate::fsutil::write_json(state, &wanted).map_err(|source| FirewallError::State { path: state.to_path_buf(), source })
+}
+
+/// Load the whole table; with an outward-facing network, turn on IPv4
+/// forwarding, as docker does, and open iptables' FORWARD chain where its policy drops.
+fn apply(table: &str, networks: &[&Network], forwards: &[Forward]) -> Result<(), FirewallError> {
+    run_nft(&render(table, networks, forwards))?;
+    if networks.iter().any(|n| !n.internal) {
+        let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
+    }
+    // Forwards from 127.0.0.1 leave through the bridge with a loopback source until masqueraded.
+    for n in networks {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge), "1");
+    }
+    iptables_forward(table, !networks.is_empty())
+}
+
+fn run_nft(script: &str) -> Result<(), FirewallError> {
+    let mut child = Command::new(sbin_binary("nft").ok_or(FirewallError::Missing)?)
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -114,22 +191,60 @@ pub fn apply(table: &str, active: &[&Network], forwards: &[Forward]) -> Result<(
     if !out.status.success() {
         return Err(FirewallError::Rejected(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
-    if active.iter().any(|n| !n.internal) {
-        let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
-    }
-    // Forwards from 127.0.0.1 leave through the bridge with a loopback source until masqueraded.
-    if !forwards.is_empty() {
-        for n in active {
-            let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge), "1");
+    Ok(())
+}
+
+/// The iptables chain that accepts rde's traffic where FORWARD's policy drops.
+fn iptables_chain(table: &str) -> String {
+    format!("{}-FORWARD", table.to_uppercase())
+}
+
+/// With `wanted`, and FORWARD's policy DROP: rde's chain, accepting what leaves
+/// its bridges and what comes back to them (replies, published ports), jumped to
+/// first. Without: the chain and the jump go. No iptables, nothing to do.
+fn iptables_forward(table: &str, wanted: bool) -> Result<(), FirewallError> {
+    let Some(iptables) = sbin_binary("iptables") else { return Ok(()) };
+    let chain = iptables_chain(table);
+    let listing = Command::new(&iptables).args(["-w", "-S", "FORWARD"]).output();
+    let Ok(listing) = listing.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()) else { return Ok(()) };
+    let jump = format!("-A FORWARD -j {chain}");
+    let jumps = listing.lines().any(|l| l.trim() == jump);
+    let drops = listing.lines().any(|l| l.trim() == "-P FORWARD DROP");
+    let mut restore = String::from("*filter\n");
+    if wanted && drops {
+        let prefix = format!("{table}+");
+        restore.push_str(&format!(":{chain} - [0:0]\n"));
+        restore.push_str(&format!("-A {chain} -i {prefix} -j ACCEPT\n"));
+        restore.push_str(&format!("-A {chain} -o {prefix} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT\n"));
+        if !jumps {
+            restore.push_str(&format!("-I FORWARD -j {chain}\n"));
         }
+    } else if jumps {
+        restore.push_str(&format!("-D FORWARD -j {chain}\n:{chain} - [0:0]\n-X {chain}\n"));
+    } else {
+        return Ok(());
+    }
+    restore.push_str("COMMIT\n");
+    let restore_bin = sbin_binary("iptables-restore").ok_or_else(|| FirewallError::Iptables("iptables-restore is missing".into()))?;
+    let mut child = Command::new(restore_bin)
+        .args(["-w", "--noflush"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| FirewallError::Iptables(e.to_string()))?;
+    let _ = child.stdin.take().expect("piped").write_all(restore.as_bytes());
+    let out = child.wait_with_output().map_err(|e| FirewallError::Iptables(e.to_string()))?;
+    if !out.status.success() {
+        return Err(FirewallError::Iptables(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
     Ok(())
 }
 
-/// nft lives in /usr/sbin, which an unprivileged user's PATH often lacks.
-fn nft_binary() -> Option<std::path::PathBuf> {
+/// nft and iptables live in /usr/sbin, which an unprivileged user's PATH often lacks.
+fn sbin_binary(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':').chain(["/usr/sbin", "/sbin"]).map(|dir| std::path::Path::new(dir).join("nft")).find(|p| p.is_file())
+    path.split(':').chain(["/usr/sbin", "/sbin"]).map(|dir| Path::new(dir).join(name)).find(|p| p.is_file())
 }
 
 #[cfg(test)]
@@ -152,7 +267,7 @@ mod tests {
 
     #[test]
     fn no_networks_remove_the_table() {
-        assert_eq!(render("rde", &[], &[]), "add table ip rde\ndelete table ip rde\n");
+        assert_eq!(render("rde", &[], &[]), "add table ip rde\ndelete table ip rde\nadd table inet rde\ndelete table inet rde\n");
     }
 
     #[test]
@@ -163,27 +278,30 @@ mod tests {
         assert!(script.contains("iifname \"rde2\" oifname != \"rde2\" drop"));
         assert!(script.contains("oifname \"rde2\" iifname != \"rde2\" drop"));
         assert!(script.contains("ip saddr 10.89.1.0/24 oifname != \"rde1\" masquerade"));
-        assert!(!script.contains("10.89.2.0/24"));
-        assert!(!script.contains("dnat"));
+        assert!(!script.contains("ip saddr 10.89.2.0/24 oifname != \"rde2\" masquerade"));
+        assert!(!script.contains("add element"));
     }
 
     #[test]
-    fn published_ports_become_dnat_rules_for_both_hooks() {
-        let a = net("a", "rde1", "10.89.1.0/24", false);
+    fn published_ports_become_map_elements() {
         let any = PortMapping { host_ip: None, host_port: Some(8080), container_port: 80, protocol: Protocol::Tcp };
         let local = PortMapping { host_ip: Some("127.0.0.1".parse().unwrap()), host_port: Some(5353), container_port: 53, protocol: Protocol::Udp };
         let v6 = PortMapping { host_ip: Some("::1".parse().unwrap()), host_port: Some(9000), container_port: 9000, protocol: Protocol::Tcp };
         let target: Ipv4Addr = "10.89.1.2".parse().unwrap();
         let forwards: Vec<Forward> = [any, local, v6].into_iter().map(|port| Forward { port, target }).collect();
+        let added = elements("rde", "add", &forwards);
+        assert_eq!(
+            added,
+            "add element inet rde ports_any { tcp . 8080 : 10.89.1.2 . 80 }\n\
+             add element inet rde ports_addr { 127.0.0.1 . udp . 5353 : 10.89.1.2 . 53 }\n\
+             add element inet rde ports_loopback { udp . 5353 }\n"
+        );
+        assert_eq!(elements("rde", "delete", &forwards[..1]), "delete element inet rde ports_any { tcp . 8080 }\n", "elements are deleted by key");
+        let a = net("a", "rde1", "10.89.1.0/24", false);
         let script = render("rde", &[&a], &forwards);
-        assert_eq!(script.matches("fib daddr type local tcp dport 8080 dnat to 10.89.1.2:80").count(), 2);
-        assert_eq!(script.matches("ip daddr 127.0.0.1 udp dport 5353 dnat to 10.89.1.2:53").count(), 2);
-        assert!(!script.contains("9000"));
+        assert!(script.ends_with(&added));
         assert!(script.contains("ct status dnat ip saddr 127.0.0.0/8 masquerade"));
         assert!(script.contains("ct status dnat ip saddr 10.89.1.0/24 oifname \"rde1\" masquerade"));
-        // Loopback only from lo: to the localhost-bound port, and from rde's bridges to anything.
-        assert!(script.contains("iifname != \"lo\" ip daddr 127.0.0.0/8 udp dport 5353 drop"));
-        assert!(!script.contains("dport 8080 drop"));
         assert!(script.contains("iifname \"rde*\" ip daddr 127.0.0.0/8 drop"));
     }
 }

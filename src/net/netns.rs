@@ -1,7 +1,8 @@
 //! Running a piece of work inside another network namespace. setns() changes
 //! the namespace of the calling thread for good (rootless, the host's cannot
 //! be re-entered), so a forked child enters the namespace, does the work and
-//! exits with its verdict; the caller never moves.
+//! exits with its verdict; the caller never moves. Work for the caller's own
+//! namespace runs in place.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -20,13 +21,16 @@ pub enum NetnsError {
     Work(String),
 }
 
-/// A network namespace held open by a file descriptor.
-pub struct Netns(File);
+/// A network namespace held open by a file descriptor; `own`: the caller's.
+pub struct Netns {
+    file: File,
+    own: bool,
+}
 
 impl Netns {
     pub fn open(path: impl AsRef<Path>) -> Result<Netns, NetnsError> {
         let path = path.as_ref();
-        File::open(path).map(Netns).map_err(|source| NetnsError::Open { path: path.display().to_string(), source })
+        File::open(path).map(|file| Netns { file, own: false }).map_err(|source| NetnsError::Open { path: path.display().to_string(), source })
     }
 
     /// The namespace of process `pid`.
@@ -36,44 +40,56 @@ impl Netns {
 
     /// The caller's own namespace.
     pub fn current() -> Result<Netns, NetnsError> {
-        Netns::open("/proc/self/ns/net")
+        Ok(Netns { own: true, ..Netns::open("/proc/self/ns/net")? })
     }
 
     pub fn file(&self) -> &File {
-        &self.0
+        &self.file
     }
 
-    /// Run `work` in this namespace, in a forked child; its error message comes back.
-    /// Call only while the process is single-threaded (the child allocates).
+    /// Run `work` in this namespace, in a forked child (in place for the caller's
+    /// own); its error message comes back. Call only while the process is
+    /// single-threaded (the child allocates).
     pub fn run<F>(&self, work: F) -> Result<(), NetnsError>
     where
         F: FnOnce() -> Result<(), String>,
     {
+        self.query(|| work().map(|()| String::new())).map(drop)
+    }
+
+    /// [`Netns::run`] for work that answers: its text comes back.
+    pub fn query<F>(&self, work: F) -> Result<String, NetnsError>
+    where
+        F: FnOnce() -> Result<String, String>,
+    {
+        if self.own {
+            return work().map_err(NetnsError::Work);
+        }
         let (mut verdict_r, verdict_w) = std::io::pipe().map_err(|e| NetnsError::Work(e.to_string()))?;
         // SAFETY: the caller is single-threaded; the child runs `work` and _exits.
         match unsafe { nix::unistd::fork() }.map_err(NetnsError::Fork)? {
             nix::unistd::ForkResult::Child => {
                 drop(verdict_r);
                 let mut verdict_w = verdict_w;
-                let result =
-                    nix::sched::setns(self.0.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| NetnsError::Enter(e).to_string()).and_then(|()| work());
-                let code = match result {
-                    Ok(()) => 0,
-                    Err(message) => {
-                        let _ = verdict_w.write_all(message.as_bytes());
-                        1
-                    }
+                let result = nix::sched::setns(self.file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| NetnsError::Enter(e).to_string())
+                    .and_then(|()| work());
+                // The answer, or the error message with exit code 1.
+                let (code, text) = match result {
+                    Ok(answer) => (0, answer),
+                    Err(message) => (1, message),
                 };
+                let _ = verdict_w.write_all(text.as_bytes());
                 // SAFETY: _exit skips destructors and atexit handlers, right for a forked child.
                 unsafe { libc::_exit(code) }
             }
             nix::unistd::ForkResult::Parent { child } => {
                 drop(verdict_w);
-                let mut message = String::new();
-                let _ = verdict_r.read_to_string(&mut message);
+                let mut text = String::new();
+                let _ = verdict_r.read_to_string(&mut text);
                 match nix::sys::wait::waitpid(child, None) {
-                    Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
-                    _ if !message.is_empty() => Err(NetnsError::Work(message)),
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(text),
+                    _ if !text.is_empty() => Err(NetnsError::Work(text)),
                     other => Err(NetnsError::Work(format!("the namespace helper failed ({other:?})"))),
                 }
             }

@@ -3,6 +3,7 @@
 //! ```text
 //! <data>/networks-v1/<name>.json   what the network is (subnet, bridge, internal)
 //! <run>/networks/<name>.json       who is on it now: one endpoint per running container
+//! <run>/networks/firewall.json     which networks and published ports the firewall holds
 //! <data>/locks/networks.lock       held for every change to either, and to bridges
 //! ```
 //!
@@ -166,6 +167,11 @@ impl Networks {
         }
         let settings = crate::settings::Settings::load(&paths.config_file)?;
         Ok(Networks { defs, live, lock: paths.data.join("locks").join("networks.lock"), prefix: settings.network_prefix, pool: settings.network_pool })
+    }
+
+    /// What the firewall holds now (see [`super::firewall::Applied`]).
+    pub fn firewall_state(&self) -> PathBuf {
+        self.live.join("firewall.json")
     }
 
     /// Held for every change to networks, endpoints and bridges.

@@ -193,7 +193,7 @@ fn reconcile(containers: &Containers, record: &ContainerRecord, paths: &Paths) -
     if state.shim().is_some_and(|p| p.alive()) || matches!(state.status, Some(Status::Exited)) {
         return Ok(());
     }
-    let errors = super::shim::release(paths, &record.id, &containers.dir(&record.id), &record.network.network_names());
+    let errors = super::shim::release(paths, &record.id, &containers.dir(&record.id), &record.network.network_names(), true);
     if state.status == Some(Status::Running) {
         state.status = Some(Status::Exited);
         state.exit_code = Some(state.exit_code.unwrap_or(137));
@@ -257,7 +257,7 @@ pub fn remove_broken(containers: &Containers, id: &str, paths: &Paths) -> Result
     let dir = containers.dir(id);
     // Which networks it was on is in the lost record: look on every one.
     match crate::net::network::Networks::open(paths).and_then(|n| n.all()) {
-        Ok(all) => errors.extend(super::shim::release(paths, id, &dir, &all.into_iter().map(|n| n.name).collect::<Vec<_>>())),
+        Ok(all) => errors.extend(super::shim::release(paths, id, &dir, &all.into_iter().map(|n| n.name).collect::<Vec<_>>(), true)),
         Err(e) => errors.push(e.to_string()),
     }
     if let Err(e) = crate::fsutil::remove_tree(&dir) {

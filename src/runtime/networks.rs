@@ -26,6 +26,19 @@ pub fn unused(paths: &Paths, containers: &Containers) -> Result<Vec<String>, Net
     Ok(networks.all()?.into_iter().map(|n| n.name).filter(|n| n != DEFAULT_NETWORK && !used.contains(n)).collect())
 }
 
+/// Take the default network's bridge and rules down when no container refers to
+/// it (`network prune`, `system prune`); the network itself stays, as docker's
+/// `bridge` does, and comes up again with the next container.
+pub fn default_down_if_unused(paths: &Paths, containers: &Containers) -> Result<(), NetworkRemoveError> {
+    if containers.all()?.iter().any(|r| r.network.network_names().iter().any(|n| n == DEFAULT_NETWORK)) {
+        return Ok(());
+    }
+    if let Some(default) = Networks::open(paths)?.all()?.into_iter().find(|n| n.name == DEFAULT_NETWORK) {
+        connect::remove_network(paths, &default, false)?;
+    }
+    Ok(())
+}
+
 /// Remove the network `name` (its bridge and its definition) unless a container
 /// uses it; a corrupt record is all that is known of it, so it is forgotten.
 pub fn remove_named(paths: &Paths, containers: &Containers, networks: &Networks, name: &str) -> Result<(), NetworkRemoveError> {
@@ -48,6 +61,6 @@ fn remove(paths: &Paths, containers: &Containers, network: &Network) -> Result<(
     if !users.is_empty() {
         return Err(NetworkRemoveError::InUse { network: network.name.clone(), users });
     }
-    connect::remove_network(paths, network)?;
+    connect::remove_network(paths, network, true)?;
     Ok(())
 }

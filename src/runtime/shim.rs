@@ -565,14 +565,26 @@ fn teardown(record: &ContainerRecord, dir: &Path, paths: &Paths, children: Child
             let _ = waitpid(pid, None);
         }
     }
-    release(paths, &record.id, dir, &record.network.network_names())
+    release(paths, &record.id, dir, &record.network.network_names(), netns_shared(record, paths))
+}
+
+/// Another container joined this one's network namespace (`--network
+/// container:`), so the namespace, and the veths in it, outlive this container.
+fn netns_shared(record: &ContainerRecord, paths: &Paths) -> bool {
+    let Ok(containers) = Containers::open(&paths.data) else { return true };
+    let Ok(all) = containers.all() else { return true };
+    all.iter().any(|r| match &r.network {
+        NetworkMode::Container(target) => target == &record.name || containers.find(target).is_ok_and(|t| t.id == record.id),
+        _ => false,
+    })
 }
 
 /// What a container holds once its init is gone: libcontainer's state, the
-/// rootfs mount (in `dir`), its endpoints on `networks`. Released by the shim
+/// rootfs mount (in `dir`), its endpoints on `networks` (and with
+/// `delete_veths` its veths, see [`connect::disconnect`]). Released by the shim
 /// after each exit, and by the CLI for a shim that died. Every step runs;
 /// returns what failed.
-pub fn release(paths: &Paths, id: &str, dir: &Path, networks: &[String]) -> Vec<String> {
+pub fn release(paths: &Paths, id: &str, dir: &Path, networks: &[String], delete_veths: bool) -> Vec<String> {
     let mut errors = Vec::new();
     if let Ok(mut c) = libcontainer::container::Container::load(libcontainer_root(paths).join(id))
         && let Err(e) = c.delete(true)
@@ -582,7 +594,7 @@ pub fn release(paths: &Paths, id: &str, dir: &Path, networks: &[String]) -> Vec<
     if let Err(e) = super::rootfs::unmount(&dir.join("merged")) {
         errors.push(format!("unmount the root filesystem: {e}"));
     }
-    errors.extend(connect::disconnect(paths, id, networks));
+    errors.extend(connect::disconnect(paths, id, networks, delete_veths));
     errors
 }
 

@@ -27,7 +27,7 @@ pub struct Env {
     pub extra_env: Vec<(String, String)>,
     /// Where rde runs (a compose project's directory).
     pub cwd: Option<PathBuf>,
-    /// Bridges are `<prefix>0`, ...; the nftables table is `ip <prefix>`.
+    /// Bridges are `<prefix>0`, ...; the nftables table is `inet <prefix>`.
     pub net_prefix: String,
     net_pool: String,
 }
@@ -285,7 +285,14 @@ pub fn remove_network_leftovers(prefix: &str) {
             let _ = Command::new("ip").args(["link", "delete", name]).status();
         }
     }
-    let _ = Command::new("nft").args(["delete", "table", "ip", prefix]).stderr(Stdio::null()).status();
+    for family in ["ip", "inet"] {
+        let _ = Command::new("nft").args(["delete", "table", family, prefix]).stderr(Stdio::null()).status();
+    }
+    // The chain rde adds where iptables' FORWARD policy drops.
+    let chain = format!("{}-FORWARD", prefix.to_uppercase());
+    let _ = Command::new("iptables").args(["-w", "-D", "FORWARD", "-j", &chain]).stderr(Stdio::null()).status();
+    let _ = Command::new("iptables").args(["-w", "-F", &chain]).stderr(Stdio::null()).status();
+    let _ = Command::new("iptables").args(["-w", "-X", &chain]).stderr(Stdio::null()).status();
 }
 
 /// An HTTP GET of `path` through `addr`, retried until the service answers.

@@ -36,5 +36,9 @@ pub fn prune(ctx: &Context) -> anyhow::Result<i32> {
             }
         }
     }
+    if let Err(e) = crate::runtime::networks::default_down_if_unused(&ctx.paths, &containers) {
+        printer.error(format!("{:#}", anyhow::Error::from(e)));
+        errors += 1;
+    }
     Ok(if errors == 0 { 0 } else { 1 })
 }

@@ -67,5 +67,9 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    if let Err(e) = crate::runtime::networks::default_down_if_unused(&ctx.paths, &containers) {
+        printer.error(format!("{:#}", anyhow::Error::from(e)));
+        failed = true;
+    }
     Ok(if failed { 1 } else { 0 })
 }
