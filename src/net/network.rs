@@ -361,7 +361,9 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), NetworkError> 
 mod tests {
     use super::*;
 
+    /// A store whose pool no bridge on this host routes (subnets avoid routed ones).
     fn paths(dir: &Path) -> Paths {
+        std::fs::write(dir.join("config.toml"), "network-prefix = \"rde\"\nnetwork-pool = \"10.251.0.0/16\"\n").unwrap();
         Paths { data: dir.join("data"), run: dir.join("run"), config_file: dir.join("config.toml"), rootless: false }
     }
 
@@ -386,7 +388,7 @@ mod tests {
         let default = nets.get(DEFAULT_NETWORK).unwrap();
         let b = nets.create("b", &NetworkOptions::default()).unwrap();
         assert_eq!(default.bridge, "rde0");
-        assert_eq!(default.subnet.to_string(), "10.89.0.0/24");
+        assert_eq!(default.subnet.to_string(), "10.251.0.0/24");
         assert_ne!(a.subnet, b.subnet);
         assert!(!a.subnet.overlaps(&default.subnet) && !b.subnet.overlaps(&default.subnet));
         assert_eq!((a.bridge.as_str(), b.bridge.as_str()), ("rde1", "rde2"));
