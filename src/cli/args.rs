@@ -406,6 +406,18 @@ pub struct RunArgs {
     /// A fixed IPv4 address on the (first) network
     #[arg(long)]
     pub ip: Option<std::net::Ipv4Addr>,
+    /// Add a host-to-IP mapping to /etc/hosts (HOST:IP; IP may be host-gateway)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// A DNS server for the container (instead of its network's resolver)
+    #[arg(long)]
+    pub dns: Vec<std::net::IpAddr>,
+    /// A DNS search domain ("." for none)
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// A resolver option, e.g. ndots:2
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
     /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/udp], ranges allowed
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,

@@ -16,6 +16,8 @@ use super::netlink::Netlink;
 use super::netns::{Netns, NetnsError};
 use super::network::{self, Attachment, Endpoint, Network, NetworkError, NetworkRequest, Networks};
 use super::ports::PortMapping;
+use super::resolv;
+use super::resolver;
 use crate::paths::Paths;
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -44,6 +46,12 @@ pub struct Member<'a> {
     /// Published ports (with their host ports) for the kernel to forward to the
     /// first network's address; empty rootless.
     pub forwards: Vec<PortMapping>,
+    /// `--add-host` entries (NAME, IP or `host-gateway`: the first network's gateway).
+    pub extra_hosts: Vec<(String, String)>,
+    /// The container's /etc/resolv.conf, rewritten once its resolver is known.
+    pub resolv_conf: PathBuf,
+    /// `--dns`, `--dns-search`, `--dns-option`.
+    pub dns: resolv::DnsConfig,
 }
 
 /// The namespace that holds the bridges: the host's, or the rootless session's.
@@ -77,8 +85,25 @@ pub fn connect(
     let mut new_bridges = false;
     let mut joined = Vec::new();
     let mut default_route = false;
+    let mut extra_hosts = Vec::new();
+    let mut dns_network = None;
     for (i, request) in requests.iter().enumerate() {
         let net = nets.get(&request.name)?;
+        if i == 0 {
+            // `host-gateway`: the host as the container reaches it.
+            extra_hosts = member
+                .extra_hosts
+                .iter()
+                .filter_map(|(name, ip)| {
+                    let ip = if ip == "host-gateway" { Some(std::net::IpAddr::V4(net.gateway)) } else { ip.parse().ok() };
+                    ip.map(|ip| (name.clone(), ip))
+                })
+                .collect();
+        }
+        // Names are served by the first network that reaches outside (else the first).
+        if dns_network.as_ref().is_none_or(|d: &Network| d.internal && !net.internal) {
+            dns_network = Some(net.clone());
+        }
         let mut endpoints = nets.endpoints(&net.name)?;
         endpoints.retain(|e| e.container_id != member.container_id);
         let before = previous.iter().find(|a| a.network == net.name).map(|a| a.ip);
@@ -119,6 +144,7 @@ pub fn connect(
             shim_start: member.shim.start,
             hosts_file: member.hosts_file.clone(),
             forwards,
+            extra_hosts: extra_hosts.clone(),
         });
         nets.save_endpoints(&net.name, &endpoints)?;
         attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface });
@@ -128,7 +154,20 @@ pub fn connect(
         sync_firewall(&nets, &bridges, &applied, &joined, &[], new_bridges)?;
     }
     refresh_hosts(&nets)?;
+    // Without its resolver the container still finds its peers in /etc/hosts.
+    let embedded = dns_network.and_then(|net| resolver::ensure(&nets, &net, &bridges).ok());
+    write_resolv_conf(member, embedded);
     Ok(attached)
+}
+
+/// The container's /etc/resolv.conf (see [`resolv`]), rewritten in place: it is bind-mounted.
+fn write_resolv_conf(member: &Member, embedded: Option<std::net::IpAddr>) {
+    let host = resolv::host_for_containers(
+        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        std::fs::read_to_string(resolv::SYSTEMD_RESOLVED_UPSTREAMS).ok().as_deref(),
+    );
+    let text = resolv::render(&resolv::nameservers(&member.dns, embedded, &host), &host, &member.dns);
+    let _ = hosts::write_in_place(&member.resolv_conf, &text);
 }
 
 /// Take the container off `networks`: its endpoints, its published ports, and
@@ -177,6 +216,10 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String], delete
         }
         if let Err(e) = nets.save_endpoints(&net.name, &live) {
             errors.push(e.to_string());
+        }
+        // The last one out stops the network's resolver.
+        if live.is_empty() {
+            resolver::stop(&nets, &net.name);
         }
     }
     if let (true, Some(b)) = (rules_changed, &bridges)
@@ -266,16 +309,17 @@ fn refresh_hosts(nets: &Networks) -> Result<(), ConnectError> {
         }
     }
     for (id, mine) in &by_container {
-        let own: Vec<hosts::Entry> = mine.iter().map(|(_, e)| hosts::Entry { ip: e.ip, names: e.names.clone() }).collect();
+        let own: Vec<hosts::Entry> = mine.iter().map(|(_, e)| hosts::Entry { ip: e.ip.into(), names: e.names.clone() }).collect();
+        let extra: Vec<hosts::Entry> = mine[0].1.extra_hosts.iter().map(|(name, ip)| hosts::Entry { ip: *ip, names: vec![name.clone()] }).collect();
         let my_networks: Vec<&String> = mine.iter().map(|(n, _)| n).collect();
         let peers: Vec<hosts::Entry> = by_container
             .iter()
             .filter(|(other, _)| *other != id)
             .flat_map(|(_, theirs)| theirs.iter().filter(|(n, _)| my_networks.contains(&n)))
-            .map(|(_, e)| hosts::Entry { ip: e.ip, names: e.names.clone() })
+            .map(|(_, e)| hosts::Entry { ip: e.ip.into(), names: e.names.clone() })
             .collect();
         // A container being removed right now may have lost its file: nothing to update.
-        let _ = hosts::write_in_place(&mine[0].1.hosts_file, &hosts::render(&own, &peers));
+        let _ = hosts::write_in_place(&mine[0].1.hosts_file, &hosts::render(&extra, &own, &peers));
     }
     Ok(())
 }

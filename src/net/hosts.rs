@@ -4,20 +4,24 @@
 //! so it is rewritten in place (a rename would leave the mount on the old file).
 
 use std::io::{Seek, Write};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 
 /// One line's worth: an address and the names that resolve to it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub names: Vec<String>,
 }
 
-/// The whole file: loopback, the container itself, its peers (each name once,
-/// first network first, as a name on two networks resolves to the first).
-pub fn render(own: &[Entry], peers: &[Entry]) -> String {
+/// The whole file: loopback, the user's extra hosts (`--add-host`, compose
+/// `extra_hosts`), the container itself, its peers (each name once, first network
+/// first, as a name on two networks resolves to the first).
+pub fn render(extra: &[Entry], own: &[Entry], peers: &[Entry]) -> String {
     let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    for entry in extra {
+        text.push_str(&format!("{}\t{}\n", entry.ip, entry.names.join(" ")));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for entry in own.iter().chain(peers) {
         let names: Vec<&str> = entry.names.iter().map(String::as_str).filter(|n| valid_host_name(n) && seen.insert(n.to_string())).collect();
@@ -53,10 +57,12 @@ mod tests {
 
     #[test]
     fn own_names_first_then_peers_each_name_once() {
-        let text = render(&[e("10.89.1.2", &["web", "proj-web-1", "abc123"])], &[e("10.89.1.3", &["db", "proj-db-1"]), e("10.89.2.3", &["db", "cache"])]);
+        let extra = [e("10.89.1.1", &["host.docker.internal"])];
+        let text =
+            render(&extra, &[e("10.89.1.2", &["web", "proj-web-1", "abc123"])], &[e("10.89.1.3", &["db", "proj-db-1"]), e("10.89.2.3", &["db", "cache"])]);
         assert_eq!(
             text,
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.89.1.2\tweb proj-web-1 abc123\n10.89.1.3\tdb proj-db-1\n10.89.2.3\tcache\n"
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.89.1.1\thost.docker.internal\n10.89.1.2\tweb proj-web-1 abc123\n10.89.1.3\tdb proj-db-1\n10.89.2.3\tcache\n"
         );
     }
 
@@ -74,7 +80,7 @@ mod tests {
 
     #[test]
     fn names_that_would_forge_entries_are_left_out() {
-        let text = render(&[e("10.89.1.2", &["web", "evil\n10.0.0.9 bank", "a b", "#x"])], &[]);
+        let text = render(&[], &[e("10.89.1.2", &["web", "evil\n10.0.0.9 bank", "a b", "#x"])], &[]);
         assert!(text.ends_with("10.89.1.2\tweb\n"), "{text}");
         assert!(valid_host_name("proj-web-1.example_x") && !valid_host_name("") && !valid_host_name(&"a".repeat(254)));
     }

@@ -47,6 +47,11 @@ impl Netns {
         &self.file
     }
 
+    /// It is the caller's own namespace (work runs in place).
+    pub fn is_own(&self) -> bool {
+        self.own
+    }
+
     /// Run `work` in this namespace, in a forked child (in place for the caller's
     /// own); its error message comes back. Call only while the process is
     /// single-threaded (the child allocates).

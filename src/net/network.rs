@@ -88,6 +88,9 @@ pub struct Endpoint {
     /// Published ports the kernel forwards to this endpoint (rootful).
     #[serde(default)]
     pub forwards: Vec<super::ports::PortMapping>,
+    /// The container's `--add-host` entries, resolved, for its /etc/hosts.
+    #[serde(default)]
+    pub extra_hosts: Vec<(String, std::net::IpAddr)>,
 }
 
 impl Endpoint {
@@ -377,6 +380,7 @@ mod tests {
             shim_start: crate::process::ProcessId::current().start,
             hosts_file: "/x".into(),
             forwards: Vec::new(),
+            extra_hosts: Vec::new(),
         }
     }
 

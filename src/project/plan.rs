@@ -116,6 +116,11 @@ impl Plan<'_> {
             ulimits: s.ulimits.iter().map(|(name, u)| (name.clone(), u.soft.max(0) as u64, u.hard.max(0) as u64)).collect(),
             shm_size: s.shm_size,
             extra_hosts: s.extra_hosts.iter().flat_map(|(host, ips)| ips.iter().map(move |ip| (host.clone(), ip.clone()))).collect(),
+            dns: crate::net::resolv::DnsConfig {
+                servers: s.dns.iter().map(|d| d.parse().map_err(|_| invalid(format!("dns: {d:?} is not an IP address")))).collect::<Result<_, _>>()?,
+                search: s.dns_search.clone(),
+                options: s.dns_opt.clone(),
+            },
             log: self.logging()?.0,
             // A seccomp profile path is relative to the project directory, as compose reads it.
             security_opt: s.security_opt.iter().map(|o| security_opt::resolve_relative(o, &p.working_dir)).collect(),
@@ -130,7 +135,6 @@ impl Plan<'_> {
             ("devices", !s.devices.is_empty()),
             ("sysctls", !s.sysctls.is_empty()),
             ("security_opt apparmor/label", !security_opt::not_applied(&s.security_opt).is_empty()),
-            ("dns", !s.dns.is_empty() || !s.dns_search.is_empty() || !s.dns_opt.is_empty()),
             ("secrets", !s.secrets.is_empty()),
             ("configs", !s.configs.is_empty()),
             ("pid", s.pid.is_some()),

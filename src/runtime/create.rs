@@ -53,8 +53,10 @@ pub struct CreateOptions {
     /// `nofile` (or `RLIMIT_NOFILE`) -> (soft, hard).
     pub ulimits: Vec<(String, u64, u64)>,
     pub shm_size: Option<u64>,
-    /// `host:ip` lines added to /etc/hosts.
+    /// `host:ip` lines added to /etc/hosts (`host-gateway`: the host's address on the first network).
     pub extra_hosts: Vec<(String, String)>,
+    /// `--dns`, `--dns-search`, `--dns-option` (compose `dns`, `dns_search`, `dns_opt`).
+    pub dns: crate::net::resolv::DnsConfig,
     /// Log rotation (docker's json-file `max-size`, `max-file`).
     pub log: super::logs::LogOptions,
     /// docker's `--security-opt`: `seccomp=unconfined|PROFILE.json`, `no-new-privileges`, ... (see `security_opt`).
@@ -251,6 +253,8 @@ pub fn create(store: &Store, containers: &Containers, image_ref: &str, image: &I
         restart: opts.restart,
         healthcheck: opts.healthcheck.clone(),
         log: opts.log,
+        extra_hosts: opts.extra_hosts.clone(),
+        dns: opts.dns.clone(),
     };
     let _lock = containers.lock()?;
     let dir = containers.create(&record)?;
@@ -259,7 +263,16 @@ pub fn create(store: &Store, containers: &Containers, image_ref: &str, image: &I
     for (host, ip) in opts.extra_hosts.iter().filter(|(_, ip)| ip != "host-gateway") {
         hosts.push_str(&format!("{ip}\t{host}\n"));
     }
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    // The host's, as is, in its namespace; else without loopback servers (a container on a
+    // network gets its resolver's address when it starts, see net::connect).
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = if opts.network == NetworkMode::Host && opts.dns == Default::default() {
+        host_resolv
+    } else {
+        use crate::net::resolv;
+        let host = resolv::host_for_containers(&host_resolv, std::fs::read_to_string(resolv::SYSTEMD_RESOLVED_UPSTREAMS).ok().as_deref());
+        resolv::render(&resolv::nameservers(&opts.dns, None, &host), &host, &opts.dns)
+    };
     let io = |e| CreateError::State(super::state::StateError::Io { path: dir.clone(), source: e });
     write("hosts", hosts).map_err(io)?;
     write("hostname", format!("{hostname}\n")).map_err(io)?;

@@ -287,6 +287,9 @@ fn start(
                     (Some(l), false) => l.ports.clone(),
                     _ => Vec::new(),
                 },
+                extra_hosts: record.extra_hosts.clone(),
+                resolv_conf: dir.join("etc").join("resolv.conf"),
+                dns: record.dns.clone(),
             };
             networks = connect::connect(paths, &member, requests, &Netns::of_process(init)?, &previous.networks)?;
         }

@@ -68,6 +68,12 @@ pub struct ContainerRecord {
     /// Log rotation (`--log-opt max-size/max-file`, compose `logging.options`).
     #[serde(default)]
     pub log: super::logs::LogOptions,
+    /// `--add-host` entries (`host-gateway` resolved when the container joins its networks).
+    #[serde(default)]
+    pub extra_hosts: Vec<(String, String)>,
+    /// `--dns`, `--dns-search`, `--dns-option`.
+    #[serde(default)]
+    pub dns: crate::net::resolv::DnsConfig,
 }
 
 impl ContainerRecord {

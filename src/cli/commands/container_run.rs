@@ -81,6 +81,8 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<i32> {
             )
         }),
         log,
+        extra_hosts: args.add_host.iter().map(|h| parse_add_host(h)).collect::<Result<_, _>>()?,
+        dns: crate::net::resolv::DnsConfig { servers: args.dns.clone(), search: args.dns_search.clone(), options: args.dns_option.clone() },
         ..Default::default()
     };
     for option in crate::runtime::security_opt::not_applied(&opts.security_opt) {
@@ -123,4 +125,15 @@ fn network_mode(ctx: &Context, args: &RunArgs) -> anyhow::Result<NetworkMode> {
         });
     }
     Ok(NetworkMode::Bridge(requests))
+}
+
+/// `--add-host HOST:IP` (docker also takes `HOST=IP`; an IPv6 address keeps its colons).
+fn parse_add_host(spec: &str) -> anyhow::Result<(String, String)> {
+    let split = spec.split_once('=').or_else(|| spec.split_once(':'));
+    match split {
+        Some((host, ip)) if !host.is_empty() && (ip == "host-gateway" || ip.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok()) => {
+            Ok((host.to_string(), ip.trim_matches(['[', ']']).to_string()))
+        }
+        _ => anyhow::bail!("invalid --add-host {spec:?}; hint: use HOST:IP, e.g. db.local:10.0.0.5 or host.docker.internal:host-gateway"),
+    }
 }

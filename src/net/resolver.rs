@@ -1,0 +1,204 @@
+//! The embedded resolver of a network, daemonless, as podman's aardvark-dns is:
+//! a small rde process (`rde __resolver NETWORK`) serving DNS on the bridge's
+//! address, port 53 (UDP and TCP), in the namespace that holds the bridges (the
+//! host's, or rootless the session's). The first container on the network starts
+//! it ([`ensure`], under the networks lock); the last one out stops it ([`stop`]).
+//!
+//! It answers from the live endpoints of the networks (read per query, so a
+//! container started later resolves at once and a removed one stops resolving):
+//! a client, known by its source address, sees the names, aliases, container
+//! names and hostnames of the containers on its own networks, each also as
+//! `NAME.NETWORK`, and PTR records for their addresses. Everything else is
+//! forwarded to the host's upstream servers (see [`super::resolv::upstreams`]),
+//! except for an internal network's clients, who get no answers from outside.
+//!
+//! ```text
+//! <run>/networks/<name>.resolver.json   the resolver's process (pid and start time)
+//! ```
+
+use super::dns::{self, View};
+use super::netns::Netns;
+use super::network::{Network, NetworkError, Networks};
+use crate::paths::Paths;
+use crate::process::ProcessId;
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// The hidden argument that makes rde a network's resolver.
+pub const RESOLVER_ARG: &str = "__resolver";
+
+/// The address slirp4netns answers DNS on (it forwards to the host's resolvers).
+const SLIRP_DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
+
+/// How long a start may take before the container goes on without the resolver.
+const READY_WITHIN: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolverError {
+    #[error("the DNS resolver of network {network} could not start: {reason}; containers there resolve peers through /etc/hosts only")]
+    Start { network: String, reason: String },
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+}
+
+fn state_path(nets: &Networks, network: &str) -> PathBuf {
+    nets.firewall_state().with_file_name(format!("{network}.resolver.json"))
+}
+
+/// Make sure the resolver of `net` runs (call with the networks lock held);
+/// its address, the bridge's, is what containers get as their nameserver.
+pub fn ensure(nets: &Networks, net: &Network, bridges: &Netns) -> Result<IpAddr, ResolverError> {
+    let state = state_path(nets, &net.name);
+    if crate::fsutil::read_json::<ProcessId>(&state).ok().flatten().is_some_and(|p| p.alive()) {
+        return Ok(IpAddr::V4(net.gateway));
+    }
+    let failed = |reason: String| ResolverError::Start { network: net.name.clone(), reason };
+    let mut command = Command::new("/proc/self/exe");
+    command.args([RESOLVER_ARG, &net.name]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let netns = (!bridges.is_own()).then(|| bridges.file().as_fd().as_raw_fd());
+    // SAFETY: setsid and setns are async-signal-safe; the fd stays open in the parent.
+    unsafe {
+        command.pre_exec(move || {
+            // Its own session: no terminal's signals reach it.
+            nix::unistd::setsid()?;
+            if let Some(fd) = netns
+                && libc::setns(fd, libc::CLONE_NEWNET) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|e| failed(e.to_string()))?;
+    let stdout = child.stdout.take().expect("piped");
+    let ready = nix::poll::poll(
+        &mut [nix::poll::PollFd::new(stdout.as_fd(), nix::poll::PollFlags::POLLIN)],
+        nix::poll::PollTimeout::try_from(READY_WITHIN.as_millis() as i32).unwrap_or(nix::poll::PollTimeout::MAX),
+    );
+    let mut line = String::new();
+    if ready.is_ok_and(|n| n > 0) {
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    }
+    if line.trim() != "ready" {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(failed(if line.is_empty() { "it did not answer in time".into() } else { line.trim().to_string() }));
+    }
+    let process = ProcessId::of(child.id() as i32).ok_or_else(|| failed("it exited".into()))?;
+    crate::fsutil::write_json(&state, &process).map_err(|e| failed(e.to_string()))?;
+    Ok(IpAddr::V4(net.gateway))
+}
+
+/// Stop the resolver of `network` (call with the networks lock held, when its
+/// last container has left).
+pub fn stop(nets: &Networks, network: &str) {
+    let state = state_path(nets, network);
+    if let Some(process) = crate::fsutil::read_json::<ProcessId>(&state).ok().flatten() {
+        let _ = process.signal(nix::sys::signal::Signal::SIGTERM);
+    }
+    let _ = std::fs::remove_file(state);
+}
+
+/// The resolver process: bind, say `ready` (or why not) on stdout, serve until
+/// the network has no live endpoint left. Returns the exit code.
+pub fn main(paths: &Paths, network: &str) -> i32 {
+    let _ = nix::sys::prctl::set_name(c"rde-resolver");
+    let mut out = std::io::stdout();
+    let setup = || -> Result<(Networks, Network, UdpSocket, TcpListener), String> {
+        let nets = Networks::open(paths).map_err(|e| e.to_string())?;
+        let net = nets.all().map_err(|e| e.to_string())?.into_iter().find(|n| n.name == network).ok_or(format!("no network {network}"))?;
+        let addr = SocketAddr::new(IpAddr::V4(net.gateway), 53);
+        let udp = UdpSocket::bind(addr).map_err(|e| format!("cannot listen on {addr}/udp: {e}"))?;
+        let tcp = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}/tcp: {e}"))?;
+        Ok((nets, net, udp, tcp))
+    };
+    let (nets, net, udp, tcp) = match setup() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(out, "{e}");
+            return 1;
+        }
+    };
+    let upstreams: Vec<SocketAddr> = if net.internal { Vec::new() } else { upstreams(paths) };
+    let nets = Arc::new(nets);
+    let view_nets = nets.clone();
+    let own = net.name.clone();
+    let view_for: dns::ViewFor = Arc::new(move |client| view(&view_nets, &own, client));
+    let stop = Arc::new(AtomicBool::new(false));
+    if let Err(e) = dns::serve(vec![udp], vec![tcp], view_for, upstreams, stop) {
+        let _ = writeln!(out, "cannot serve: {e}");
+        return 1;
+    }
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+    // Nobody reads stdout any more.
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto fd 1, which nothing else uses now.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
+    // Gone with the last container (normally stopped by it; this is the safety net
+    // for a shim that died): checked under the lock, so a container joining right
+    // now keeps it.
+    loop {
+        std::thread::sleep(Duration::from_secs(2));
+        let Ok(_lock) = nets.lock() else { continue };
+        if nets.endpoints(&net.name).is_ok_and(|e| e.is_empty()) {
+            let state = state_path(&nets, &net.name);
+            if crate::fsutil::read_json::<ProcessId>(&state).ok().flatten().is_some_and(|p| p.pid == std::process::id() as i32) {
+                let _ = std::fs::remove_file(state);
+            }
+            return 0;
+        }
+    }
+}
+
+/// Where names from outside are asked: rootful, the host's servers (loopback ones
+/// too: the resolver runs in the host's namespace); rootless, slirp4netns's
+/// forwarder when it runs, else the host's reachable servers.
+fn upstreams(paths: &Paths) -> Vec<SocketAddr> {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let etc = read("/etc/resolv.conf").unwrap_or_default();
+    let systemd = read(super::resolv::SYSTEMD_RESOLVED_UPSTREAMS);
+    let ips: Vec<IpAddr> = if paths.rootless && super::netlink::Netlink::open().is_ok_and(|nl| nl.exists("tap0")) {
+        vec![IpAddr::V4(SLIRP_DNS)]
+    } else {
+        super::resolv::upstreams(&etc, systemd.as_deref(), !paths.rootless)
+    };
+    ips.into_iter().map(|ip| SocketAddr::new(ip, 53)).collect()
+}
+
+/// What `client` (a source address on `network`) may resolve: the containers on
+/// the networks it is on. A stranger gets nothing local.
+fn view(nets: &Networks, network: &str, client: IpAddr) -> View {
+    let mut view = View::default();
+    let Ok(all) = nets.all() else { return view };
+    let endpoints: BTreeMap<&str, Vec<super::network::Endpoint>> = all.iter().map(|n| (n.name.as_str(), nets.endpoints(&n.name).unwrap_or_default())).collect();
+    let Some(me) = endpoints.get(network).and_then(|eps| eps.iter().find(|e| IpAddr::V4(e.ip) == client)) else { return view };
+    for n in all.iter().filter(|n| endpoints[n.name.as_str()].iter().any(|e| e.container_id == me.container_id)) {
+        view.networks.push((IpAddr::V4(n.subnet.network()), n.subnet.prefix()));
+        for e in &endpoints[n.name.as_str()] {
+            let ip = IpAddr::V4(e.ip);
+            for name in e.names.iter().filter(|n| super::hosts::valid_host_name(n)) {
+                let name = name.to_ascii_lowercase();
+                for key in [name.clone(), format!("{name}.{}", n.name.to_ascii_lowercase())] {
+                    let ips = view.names.entry(key).or_default();
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+            }
+            if let Some(first) = e.names.first() {
+                view.reverse.entry(ip).or_insert_with(|| first.to_ascii_lowercase());
+            }
+        }
+    }
+    view
+}
