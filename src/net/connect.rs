@@ -264,11 +264,17 @@ fn delete_links(names: &[String]) -> Result<(), String> {
     if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
 }
 
+/// The bridge's MAC: locally administered, unicast, from the network's id.
+fn bridge_mac(net: &Network) -> [u8; 6] {
+    let hex = |i: usize| u8::from_str_radix(net.id.get(i * 2..i * 2 + 2).unwrap_or("00"), 16).unwrap_or(0);
+    [0x02, hex(0), hex(1), hex(2), hex(3), hex(4)]
+}
+
 /// Make the network's bridge unless it is there; whether it was made.
 fn bridge_up(bridges: &Netns, net: &Network) -> Result<bool, ConnectError> {
     let answer = bridges.query(|| {
         let nl = Netlink::open().map_err(|e| e.to_string())?;
-        let made = match nl.create_bridge(&net.bridge) {
+        let made = match nl.create_bridge(&net.bridge, bridge_mac(net)) {
             Err(e) if e.is_exists() => false,
             Err(e) => return Err(e.to_string()),
             Ok(()) => true,

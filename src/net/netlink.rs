@@ -82,9 +82,14 @@ impl Netlink {
         self.call(what, message, flags).map(|_| ())
     }
 
-    pub fn create_bridge(&self, name: &str) -> Result<(), NetlinkError> {
+    /// A bridge with a fixed MAC address: left to itself, a bridge takes the lowest
+    /// MAC of its ports, so the gateway's MAC would change whenever that port left,
+    /// and every container's ARP entry for the gateway would point nowhere until it
+    /// expired (about a minute without DNS or egress), as docker's fixed MAC avoids.
+    pub fn create_bridge(&self, name: &str, mac: [u8; 6]) -> Result<(), NetlinkError> {
         let mut link = LinkMessage::default();
         link.attributes.push(LinkAttribute::IfName(name.to_string()));
+        link.attributes.push(LinkAttribute::Address(mac.to_vec()));
         link.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
         self.change(|| format!("cannot create bridge {name}"), RouteNetlinkMessage::NewLink(link), NLM_F_CREATE | NLM_F_EXCL)
     }

@@ -30,6 +30,8 @@ pub struct Env {
     /// Bridges are `<prefix>0`, ...; the nftables table is `inet <prefix>`.
     pub net_prefix: String,
     net_pool: String,
+    /// A program (and its arguments) rde runs under, e.g. `unshare` with mounts.
+    pub wrap: Vec<String>,
 }
 
 /// A network prefix and /16 pool no other Env of this test run shares.
@@ -50,7 +52,7 @@ impl Env {
         let dir = tempfile::Builder::new().prefix("rde-test-").tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("home/.docker")).unwrap();
         let (net_prefix, net_pool) = unique_network();
-        let env = Env { dir, extra_env: Vec::new(), cwd: None, net_prefix, net_pool };
+        let env = Env { dir, extra_env: Vec::new(), cwd: None, net_prefix, net_pool, wrap: Vec::new() };
         env.write_config("");
         env
     }
@@ -84,7 +86,14 @@ impl Env {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rde"));
+        let mut c = match self.wrap.split_first() {
+            Some((program, wrap_args)) => {
+                let mut c = Command::new(program);
+                c.args(wrap_args).arg(env!("CARGO_BIN_EXE_rde"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_rde")),
+        };
         c.args(args)
             .env("RDE_ROOT", self.root())
             .env("RDE_RUNROOT", self.dir.path().join("run"))
@@ -363,6 +372,18 @@ impl RemoteHost {
         let mut line = [0u8; 6];
         remote.server.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
         remote
+    }
+
+    /// The remote's address (10.250.<octet>.2).
+    pub fn ip(&self) -> String {
+        format!("10.250.{}.2", self.octet)
+    }
+
+    /// A command run inside the remote's network namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.netns, program]);
+        c
     }
 
     /// The addresses that connected, in order (stops the server).
