@@ -301,6 +301,11 @@ fn rootless_networks_publish_ports_and_resolve_names() {
     assert!(reply.starts_with("HTTP/1.0 200") || reply.starts_with("HTTP/1.1 200"), "{reply}");
     let out = ok(&["container", "run", "--rm", "--network", "app", &busybox, "sh", "-c", "echo x | nc -w 2 web 80 | head -1"]);
     assert_eq!(out.stdout, "HTTP/1.1 400 Bad Request\r\n");
+    // By DNS too: the network's resolver runs in the session's namespace (nslookup skips /etc/hosts).
+    let out = ok(&["container", "run", "--rm", "--network", "app", &busybox, "sh", "-c", "grep nameserver /etc/resolv.conf; nslookup web"]);
+    let network: serde_json::Value = serde_json::from_str(&ok(&["network", "inspect", "app"]).stdout).unwrap();
+    let gateway = network[0]["IPAM"]["Config"][0]["Gateway"].as_str().unwrap().to_string();
+    assert!(out.stdout.starts_with(&format!("nameserver {gateway}\n")) && out.stdout.contains("Name:\tweb\nAddress:"), "{}{}", out.stdout, out.stderr);
     let echo = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5353))\nwhile True:\n    data, peer = s.recvfrom(512)\n    s.sendto(b'pong:' + data, peer)\n";
     ok(&["container", "run", "-d", "--name", "udp", "--network", "app", "-p", &format!("127.0.0.1:{udp_port}:5353/udp"), &python, "python3", "-c", echo]);
     assert_eq!(udp_ask(format!("127.0.0.1:{udp_port}").parse().unwrap(), b"ping").as_deref(), Some(&b"pong:ping"[..]));

@@ -35,6 +35,9 @@ pub enum ConnectError {
     NoSession,
 }
 
+/// What the veth maker answers when the bridge side's name is still taken.
+const STALE_VETH: &str = "stale veth";
+
 /// Who is being connected.
 pub struct Member<'a> {
     pub container_id: &'a str,
@@ -119,15 +122,25 @@ pub fn connect(
         default_route |= route;
         let (prefix, gateway) = (net.subnet.prefix(), net.gateway);
         let bridge_fd = bridges.file().as_fd();
-        container.run(|| {
-            let nl = Netlink::open().map_err(|e| e.to_string())?;
-            nl.create_veth(&interface, &veth, bridge_fd).map_err(|e| e.to_string())?;
-            nl.add_address(&interface, ip, prefix).and_then(|()| nl.set_up(&interface)).and_then(|()| nl.set_up("lo")).map_err(|e| e.to_string())?;
-            if route {
-                nl.add_default_route(gateway).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        })?;
+        let plug = || {
+            container.query(|| {
+                let nl = Netlink::open().map_err(|e| e.to_string())?;
+                match nl.create_veth(&interface, container_mac(ip), &veth, bridge_fd) {
+                    Err(e) if e.is_exists() => return Ok(STALE_VETH.into()),
+                    other => other.map_err(|e| e.to_string())?,
+                }
+                nl.add_address(&interface, ip, prefix).and_then(|()| nl.set_up(&interface)).and_then(|()| nl.set_up("lo")).map_err(|e| e.to_string())?;
+                if route {
+                    nl.add_default_route(gateway).map_err(|e| e.to_string())?;
+                }
+                Ok(String::new())
+            })
+        };
+        // A restart's old veth may still be on its way out with the old namespace.
+        if plug()? == STALE_VETH {
+            bridges.run(|| delete_links(std::slice::from_ref(&veth)))?;
+            plug()?;
+        }
         bridges.run(|| {
             let nl = Netlink::open().map_err(|e| e.to_string())?;
             nl.set_master(&veth, &net.bridge).and_then(|()| nl.set_up(&veth)).map_err(|e| e.to_string())
@@ -262,6 +275,15 @@ fn delete_links(names: &[String]) -> Result<(), String> {
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+}
+
+/// A container's MAC on a network, from its address (02:42 and the IPv4 address,
+/// as docker's): a container that comes back with the same address has the same
+/// MAC, so the ARP entries its peers and the host hold for it stay right (with a
+/// random MAC they would point at the old one until they expired).
+fn container_mac(ip: std::net::Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = ip.octets();
+    [0x02, 0x42, a, b, c, d]
 }
 
 /// The bridge's MAC: locally administered, unicast, from the network's id.

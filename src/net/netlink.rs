@@ -94,13 +94,14 @@ impl Netlink {
         self.change(|| format!("cannot create bridge {name}"), RouteNetlinkMessage::NewLink(link), NLM_F_CREATE | NLM_F_EXCL)
     }
 
-    /// A veth pair: `name` here, `peer` in the namespace `peer_netns`.
-    pub fn create_veth(&self, name: &str, peer: &str, peer_netns: BorrowedFd<'_>) -> Result<(), NetlinkError> {
+    /// A veth pair: `name` here with the MAC `mac`, `peer` in the namespace `peer_netns`.
+    pub fn create_veth(&self, name: &str, mac: [u8; 6], peer: &str, peer_netns: BorrowedFd<'_>) -> Result<(), NetlinkError> {
         let mut other = LinkMessage::default();
         other.attributes.push(LinkAttribute::IfName(peer.to_string()));
         other.attributes.push(LinkAttribute::NetNsFd(peer_netns.as_raw_fd()));
         let mut link = LinkMessage::default();
         link.attributes.push(LinkAttribute::IfName(name.to_string()));
+        link.attributes.push(LinkAttribute::Address(mac.to_vec()));
         link.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Veth), LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(other)))]));
         self.change(|| format!("cannot create veth pair {name}/{peer}"), RouteNetlinkMessage::NewLink(link), NLM_F_CREATE | NLM_F_EXCL)
     }
