@@ -200,7 +200,7 @@ pub(super) fn run(
                 let networks = Networks::open(env.paths).map_err(RunStepError::from)?;
                 let _lock = networks.lock().map_err(RunStepError::from)?;
                 let net = networks.get(DEFAULT_NETWORK).map_err(RunStepError::from)?;
-                NetworkMode::Bridge(vec![NetworkRequest { name: net.name, aliases: Vec::new(), ip: None }])
+                NetworkMode::Bridge(vec![NetworkRequest { name: net.name, aliases: Vec::new(), ip: None, ip6: None }])
             }
         };
         let create_opts = CreateOptions {

@@ -299,9 +299,18 @@ pub enum NetworkCommand {
 #[derive(Args, Debug)]
 pub struct NetworkCreateArgs {
     pub name: String,
-    /// The network's subnet in CIDR form, e.g. 10.90.0.0/24
+    /// A subnet in CIDR form, e.g. 10.90.0.0/24 or fd00:90::/64 (once per family)
     #[arg(long)]
-    pub subnet: Option<String>,
+    pub subnet: Vec<String>,
+    /// The bridge's address in a subnet (default: its first address), once per family
+    #[arg(long)]
+    pub gateway: Vec<std::net::IpAddr>,
+    /// Give containers IPv4 addresses from this part of the subnet, e.g. 10.90.0.128/25
+    #[arg(long = "ip-range")]
+    pub ip_range: Option<String>,
+    /// Dual stack: an IPv6 subnet too (a unique local /64 unless --subnet gives one)
+    #[arg(long)]
+    pub ipv6: bool,
     /// Keep traffic on the network: no way out, no way in but published ports
     #[arg(long)]
     pub internal: bool,
@@ -406,6 +415,9 @@ pub struct RunArgs {
     /// A fixed IPv4 address on the (first) network
     #[arg(long)]
     pub ip: Option<std::net::Ipv4Addr>,
+    /// A fixed IPv6 address on the (first) network (it must have IPv6)
+    #[arg(long)]
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// Add a host-to-IP mapping to /etc/hosts (HOST:IP; IP may be host-gateway)
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,

@@ -88,6 +88,7 @@ pub fn connect(
     let mut new_bridges = false;
     let mut joined = Vec::new();
     let mut default_route = false;
+    let mut default_route6 = false;
     let mut extra_hosts = Vec::new();
     let mut dns_network = None;
     for (i, request) in requests.iter().enumerate() {
@@ -109,8 +110,9 @@ pub fn connect(
         }
         let mut endpoints = nets.endpoints(&net.name)?;
         endpoints.retain(|e| e.container_id != member.container_id);
-        let before = previous.iter().find(|a| a.network == net.name).map(|a| a.ip);
-        let ip = network::allocate(&net, &endpoints, request.ip, before)?;
+        let before = previous.iter().find(|a| a.network == net.name);
+        let ip = network::allocate(&net, &endpoints, request.ip, before.map(|a| a.ip))?;
+        let ip6 = network::allocate6(&net, &endpoints, request.ip6, before.and_then(|a| a.ip6))?;
         // Someone on it: its bridge is up.
         if endpoints.is_empty() {
             new_bridges |= bridge_up(&bridges, &net)?;
@@ -120,7 +122,10 @@ pub fn connect(
         let veth = format!("rv{}{i}", &member.container_id[..10]);
         let route = !net.internal && !default_route;
         default_route |= route;
+        let route6 = !net.internal && ip6.is_some() && !default_route6;
+        default_route6 |= route6;
         let (prefix, gateway) = (net.subnet.prefix(), net.gateway);
+        let (prefix6, gateway6) = (net.subnet6.map_or(0, |s| s.prefix()), net.gateway6);
         let bridge_fd = bridges.file().as_fd();
         let plug = || {
             container.query(|| {
@@ -132,6 +137,12 @@ pub fn connect(
                 nl.add_address(&interface, ip, prefix).and_then(|()| nl.set_up(&interface)).and_then(|()| nl.set_up("lo")).map_err(|e| e.to_string())?;
                 if route {
                     nl.add_default_route(gateway).map_err(|e| e.to_string())?;
+                }
+                if let Some(ip6) = ip6 {
+                    nl.add_address6(&interface, ip6, prefix6).map_err(|e| e.to_string())?;
+                }
+                if let (true, Some(gateway6)) = (route6, gateway6) {
+                    nl.add_default_route6(gateway6).map_err(|e| e.to_string())?;
                 }
                 Ok(String::new())
             })
@@ -152,6 +163,7 @@ pub fn connect(
             container_id: member.container_id.to_string(),
             names,
             ip,
+            ip6,
             veth,
             shim_pid: member.shim.pid,
             shim_start: member.shim.start,
@@ -160,7 +172,7 @@ pub fn connect(
             extra_hosts: extra_hosts.clone(),
         });
         nets.save_endpoints(&net.name, &endpoints)?;
-        attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface });
+        attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface, ip6, prefix6, gateway6 });
     }
     let applied = firewall::Applied::load(&nets.firewall_state());
     if new_bridges || !member.forwards.is_empty() || joined.iter().any(|n| !applied.networks.contains(n)) {
@@ -286,6 +298,11 @@ fn container_mac(ip: std::net::Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, a, b, c, d]
 }
 
+/// [`container_mac`] as `02:42:0a:59:00:02`.
+pub fn container_mac_text(ip: std::net::Ipv4Addr) -> String {
+    container_mac(ip).iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
 /// The bridge's MAC: locally administered, unicast, from the network's id.
 fn bridge_mac(net: &Network) -> [u8; 6] {
     let hex = |i: usize| u8::from_str_radix(net.id.get(i * 2..i * 2 + 2).unwrap_or("00"), 16).unwrap_or(0);
@@ -305,6 +322,12 @@ fn bridge_up(bridges: &Netns, net: &Network) -> Result<bool, ConnectError> {
         match nl.add_address(&net.bridge, net.gateway, net.subnet.prefix()) {
             Err(e) if !e.is_exists() => return Err(e.to_string()),
             _ => {}
+        }
+        if let (Some(subnet6), Some(gateway6)) = (net.subnet6, net.gateway6) {
+            match nl.add_address6(&net.bridge, gateway6, subnet6.prefix()) {
+                Err(e) if !e.is_exists() => return Err(e.to_string()),
+                _ => {}
+            }
         }
         nl.set_up(&net.bridge).map_err(|e| e.to_string())?;
         Ok(if made { "made" } else { "" }.into())
@@ -337,14 +360,18 @@ fn refresh_hosts(nets: &Networks) -> Result<(), ConnectError> {
         }
     }
     for (id, mine) in &by_container {
-        let own: Vec<hosts::Entry> = mine.iter().map(|(_, e)| hosts::Entry { ip: e.ip.into(), names: e.names.clone() }).collect();
+        let entries = |e: &Endpoint| {
+            let v6 = e.ip6.map(|ip| hosts::Entry { ip: ip.into(), names: e.names.clone() });
+            std::iter::once(hosts::Entry { ip: e.ip.into(), names: e.names.clone() }).chain(v6)
+        };
+        let own: Vec<hosts::Entry> = mine.iter().flat_map(|(_, e)| entries(e)).collect();
         let extra: Vec<hosts::Entry> = mine[0].1.extra_hosts.iter().map(|(name, ip)| hosts::Entry { ip: *ip, names: vec![name.clone()] }).collect();
         let my_networks: Vec<&String> = mine.iter().map(|(n, _)| n).collect();
         let peers: Vec<hosts::Entry> = by_container
             .iter()
             .filter(|(other, _)| *other != id)
             .flat_map(|(_, theirs)| theirs.iter().filter(|(n, _)| my_networks.contains(&n)))
-            .map(|(_, e)| hosts::Entry { ip: e.ip.into(), names: e.names.clone() })
+            .flat_map(|(_, e)| entries(e))
             .collect();
         // A container being removed right now may have lost its file: nothing to update.
         let _ = hosts::write_in_place(&mine[0].1.hosts_file, &hosts::render(&extra, &own, &peers));

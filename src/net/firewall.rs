@@ -88,6 +88,9 @@ pub fn render(table: &str, networks: &[&Network], forwards: &[Forward]) -> Strin
     script.push_str("\t}\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
     for n in networks.iter().filter(|n| !n.internal) {
         script.push_str(&format!("\t\tip saddr {} oifname != \"{}\" masquerade\n", n.subnet, n.bridge));
+        if let Some(subnet6) = n.subnet6 {
+            script.push_str(&format!("\t\tip6 saddr {subnet6} oifname != \"{}\" masquerade\n", n.bridge));
+        }
     }
     // Forwarded from the host's loopback, or from a container to a port of its own
     // network (hairpin): the reply must come back through us.
@@ -103,7 +106,7 @@ pub fn render(table: &str, networks: &[&Network], forwards: &[Forward]) -> Strin
     // (route_localnet is on for rde's bridges, for the hairpin below). Dropped
     // before conntrack, where a hairpin's replies still carry the bridge address.
     script.push_str("\tchain raw_prerouting {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
-    script.push_str(&format!("\t\tiifname \"{table}*\" ip daddr 127.0.0.0/8 drop\n"));
+    script.push_str(&format!("\t\tiifname \"{table}*\" ip daddr 127.0.0.0/8 drop\n\t\tiifname \"{table}*\" ip6 daddr ::1 drop\n"));
     script.push_str("\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 meta l4proto . th dport @ports_loopback drop\n\t}\n");
     // Traffic from elsewhere (prerouting) and from the host itself (output).
     let rules = "\t\tmeta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports_any\n\t\tmeta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @ports_addr\n";
@@ -171,6 +174,11 @@ fn apply(table: &str, networks: &[&Network], forwards: &[Forward]) -> Result<(),
     if networks.iter().any(|n| !n.internal) {
         let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
     }
+    // As docker does for IPv6 networks. (A host that configures itself from router
+    // advertisements then needs accept_ra=2 on its uplink, as docker documents.)
+    if networks.iter().any(|n| !n.internal && n.subnet6.is_some()) {
+        let _ = std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+    }
     // Forwards from 127.0.0.1 leave through the bridge with a loopback source until masqueraded.
     for n in networks {
         let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge), "1");
@@ -203,7 +211,13 @@ fn iptables_chain(table: &str) -> String {
 /// its bridges and what comes back to them (replies, published ports), jumped to
 /// first. Without: the chain and the jump go. No iptables, nothing to do.
 fn iptables_forward(table: &str, wanted: bool) -> Result<(), FirewallError> {
-    let Some(iptables) = sbin_binary("iptables") else { return Ok(()) };
+    iptables_forward_with("iptables", table, wanted)?;
+    iptables_forward_with("ip6tables", table, wanted)
+}
+
+/// [`iptables_forward`] with `iptables` or `ip6tables` (and its `-restore`).
+fn iptables_forward_with(program: &str, table: &str, wanted: bool) -> Result<(), FirewallError> {
+    let Some(iptables) = sbin_binary(program) else { return Ok(()) };
     let chain = iptables_chain(table);
     let listing = Command::new(&iptables).args(["-w", "-S", "FORWARD"]).output();
     let Ok(listing) = listing.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()) else { return Ok(()) };
@@ -225,7 +239,7 @@ fn iptables_forward(table: &str, wanted: bool) -> Result<(), FirewallError> {
         return Ok(());
     }
     restore.push_str("COMMIT\n");
-    let restore_bin = sbin_binary("iptables-restore").ok_or_else(|| FirewallError::Iptables("iptables-restore is missing".into()))?;
+    let restore_bin = sbin_binary(&format!("{program}-restore")).ok_or_else(|| FirewallError::Iptables(format!("{program}-restore is missing")))?;
     let mut child = Command::new(restore_bin)
         .args(["-w", "--noflush"])
         .stdin(Stdio::piped())
@@ -258,6 +272,9 @@ mod tests {
             driver: "bridge".into(),
             subnet: subnet.parse().unwrap(),
             gateway: "10.0.0.1".parse().unwrap(),
+            ip_range: None,
+            subnet6: None,
+            gateway6: None,
             internal,
             bridge: bridge.into(),
             labels: Default::default(),
@@ -279,6 +296,8 @@ mod tests {
         assert!(script.contains("oifname \"rde2\" iifname != \"rde2\" drop"));
         assert!(script.contains("ip saddr 10.89.1.0/24 oifname != \"rde1\" masquerade"));
         assert!(!script.contains("ip saddr 10.89.2.0/24 oifname != \"rde2\" masquerade"));
+        let dual = Network { subnet6: Some("fd00:1::/64".parse().unwrap()), ..a.clone() };
+        assert!(render("rde", &[&dual], &[]).contains("ip6 saddr fd00:1::/64 oifname != \"rde1\" masquerade"));
         assert!(!script.contains("add element"));
     }
 

@@ -24,7 +24,9 @@ pub fn render(extra: &[Entry], own: &[Entry], peers: &[Entry]) -> String {
     }
     let mut seen = std::collections::BTreeSet::new();
     for entry in own.iter().chain(peers) {
-        let names: Vec<&str> = entry.names.iter().map(String::as_str).filter(|n| valid_host_name(n) && seen.insert(n.to_string())).collect();
+        // Each name once per address family.
+        let names: Vec<&str> =
+            entry.names.iter().map(String::as_str).filter(|n| valid_host_name(n) && seen.insert((entry.ip.is_ipv6(), n.to_string()))).collect();
         if !names.is_empty() {
             text.push_str(&format!("{}\t{}\n", entry.ip, names.join(" ")));
         }

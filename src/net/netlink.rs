@@ -8,11 +8,11 @@
 
 use std::cell::Cell;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
@@ -135,6 +135,30 @@ impl Netlink {
         address.attributes.push(AddressAttribute::Address(IpAddr::V4(ip)));
         address.attributes.push(AddressAttribute::Broadcast(broadcast));
         self.change(|| format!("cannot add address {ip}/{prefix} to {name}"), RouteNetlinkMessage::NewAddress(address), NLM_F_CREATE | NLM_F_EXCL)
+    }
+
+    /// Add `ip/prefix` to the link `name`, usable at once: no duplicate address
+    /// detection (the addresses come from rde's IPAM), which would hold it back a second.
+    pub fn add_address6(&self, name: &str, ip: Ipv6Addr, prefix: u8) -> Result<(), NetlinkError> {
+        let mut address = AddressMessage::default();
+        address.header.family = AddressFamily::Inet6;
+        address.header.prefix_len = prefix;
+        address.header.index = self.index(name)?;
+        address.attributes.push(AddressAttribute::Address(IpAddr::V6(ip)));
+        address.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        self.change(|| format!("cannot add address {ip}/{prefix} to {name}"), RouteNetlinkMessage::NewAddress(address), NLM_F_CREATE | NLM_F_EXCL)
+    }
+
+    /// A default IPv6 route (::/0, main table) via `gateway`.
+    pub fn add_default_route6(&self, gateway: Ipv6Addr) -> Result<(), NetlinkError> {
+        let mut route = RouteMessage::default();
+        route.header.address_family = AddressFamily::Inet6;
+        route.header.table = RouteHeader::RT_TABLE_MAIN;
+        route.header.protocol = RouteProtocol::Boot;
+        route.header.scope = RouteScope::Universe;
+        route.header.kind = RouteType::Unicast;
+        route.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+        self.change(|| format!("cannot add a default route via {gateway}"), RouteNetlinkMessage::NewRoute(route), NLM_F_CREATE | NLM_F_EXCL)
     }
 
     /// A default route (0.0.0.0/0, main table) via `gateway`.

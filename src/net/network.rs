@@ -10,12 +10,12 @@
 //! Endpoints live in the run directory: after a reboot nobody is connected. An
 //! endpoint whose shim died is stale and is dropped when next read.
 
-use super::ipam::{self, Subnet};
+use super::ipam::{self, Subnet, Subnet6};
 use crate::fsutil::{self, LockGuard};
 use crate::paths::Paths;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 /// The network `rde container run` uses without `--network`, as docker's `bridge`.
@@ -35,14 +35,20 @@ pub enum NetworkError {
     BadName(String),
     #[error("subnet {0} overlaps network {1} ({2})")]
     Overlap(Subnet, String, Subnet),
+    #[error("IPv6 subnet {0} overlaps network {1} ({2})")]
+    Overlap6(Subnet6, String, Subnet6),
+    #[error("{what} {value} is not inside the subnet {subnet}; hint: give one inside it, or leave it out")]
+    NotInSubnet { what: &'static str, value: String, subnet: String },
     #[error("no free subnet left in {0}; hint: remove unused networks with `rde network prune`, or give --subnet")]
     PoolExhausted(Subnet),
     #[error("network {network} has no free address left in {subnet}")]
     Full { network: String, subnet: Subnet },
     #[error("address {ip} is not in network {network}'s subnet {subnet}")]
-    OutsideSubnet { ip: Ipv4Addr, network: String, subnet: Subnet },
+    OutsideSubnet { ip: std::net::IpAddr, network: String, subnet: String },
     #[error("address {ip} on network {network} is already in use by container {by}")]
-    AddressInUse { ip: Ipv4Addr, network: String, by: String },
+    AddressInUse { ip: std::net::IpAddr, network: String, by: String },
+    #[error("network {0} has no IPv6; hint: create it with `rde network create --ipv6`, or `enable_ipv6: true` in compose")]
+    NoIpv6(String),
     #[error("network {0} is the default network and cannot be removed")]
     Default(String),
     #[error(transparent)]
@@ -60,6 +66,14 @@ pub struct Network {
     pub driver: String,
     pub subnet: Subnet,
     pub gateway: Ipv4Addr,
+    /// Where containers' IPv4 addresses come from (compose's `ipam.config.ip_range`); else the subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Subnet>,
+    /// Dual stack (`--ipv6`, compose's `enable_ipv6`): the IPv6 subnet and the bridge's address in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Subnet6>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
     /// No traffic leaves the bridge: no masquerade, nothing forwarded.
     pub internal: bool,
     /// The Linux bridge, in the host's namespace (rootful) or the session's (rootless).
@@ -76,6 +90,8 @@ pub struct Endpoint {
     /// Name, aliases and hostname: what the other containers can resolve.
     pub names: Vec<String>,
     pub ip: Ipv4Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     /// The host-side veth, on the bridge.
     pub veth: String,
     /// The shim that owns the endpoint: when it is gone, so is the endpoint.
@@ -133,6 +149,8 @@ pub struct NetworkRequest {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub ip: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
 }
 
 /// Where a container is on one network (kept in its state, shown by inspect).
@@ -143,12 +161,24 @@ pub struct Attachment {
     pub prefix: u8,
     pub gateway: Ipv4Addr,
     pub interface: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub prefix6: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// What `create` accepts: everything but the name is optional.
 #[derive(Clone, Debug, Default)]
 pub struct NetworkOptions {
     pub subnet: Option<Subnet>,
+    pub gateway: Option<Ipv4Addr>,
+    pub ip_range: Option<Subnet>,
+    /// Dual stack; with `subnet6` given, that subnet, else a unique local /64.
+    pub ipv6: bool,
+    pub subnet6: Option<Subnet6>,
+    pub gateway6: Option<Ipv6Addr>,
     pub internal: bool,
     pub labels: BTreeMap<String, String>,
 }
@@ -256,12 +286,40 @@ impl Networks {
         } else {
             (1..).map(|i| format!("{}{i}", self.prefix)).find(|b| !all.iter().any(|n| &n.bridge == b)).expect("a free bridge name")
         };
+        let outside = |what, value: String, subnet: String| NetworkError::NotInSubnet { what, value, subnet };
+        let gateway = opts.gateway.unwrap_or(subnet.gateway());
+        if !subnet.contains(gateway) || gateway == subnet.network() {
+            return Err(outside("gateway", gateway.to_string(), subnet.to_string()));
+        }
+        if let Some(range) = opts.ip_range.filter(|r| !subnet.contains(r.network()) || r.prefix() < subnet.prefix()) {
+            return Err(outside("ip_range", range.to_string(), subnet.to_string()));
+        }
+        let id = crate::names::new_id();
+        let subnet6 = match (opts.ipv6 || opts.subnet6.is_some(), opts.subnet6) {
+            (false, _) => None,
+            (true, Some(s)) => {
+                if let Some(other) = all.iter().find(|n| n.subnet6.is_some_and(|o| o.overlaps(&s))) {
+                    return Err(NetworkError::Overlap6(s, other.name.clone(), other.subnet6.expect("found")));
+                }
+                Some(s)
+            }
+            (true, None) => Some(Subnet6::unique_local(&id)),
+        };
+        let gateway6 = subnet6.map(|s| opts.gateway6.unwrap_or(s.gateway()));
+        if let (Some(s), Some(g)) = (subnet6, gateway6)
+            && (!s.contains(g) || g == s.network())
+        {
+            return Err(outside("IPv6 gateway", g.to_string(), s.to_string()));
+        }
         let network = Network {
             name: name.to_string(),
-            id: crate::names::new_id(),
+            id,
             driver: "bridge".into(),
             subnet,
-            gateway: subnet.gateway(),
+            gateway,
+            ip_range: opts.ip_range,
+            subnet6,
+            gateway6,
             internal: opts.internal,
             bridge,
             labels: opts.labels.clone(),
@@ -310,22 +368,52 @@ impl Networks {
     }
 }
 
-/// Pick an address: the one asked for, else the previous one if free, else the lowest free.
+/// Pick an address: the one asked for, else the previous one if free, else the
+/// lowest free of the network's `ip_range` (or subnet).
 pub fn allocate(network: &Network, endpoints: &[Endpoint], wanted: Option<Ipv4Addr>, previous: Option<Ipv4Addr>) -> Result<Ipv4Addr, NetworkError> {
-    let used: std::collections::BTreeSet<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
+    let mut used: std::collections::BTreeSet<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
+    used.insert(network.gateway);
+    let subnet = network.subnet;
     if let Some(ip) = wanted {
-        if !network.subnet.contains(ip) || ip == network.gateway || ip == network.subnet.network() {
-            return Err(NetworkError::OutsideSubnet { ip, network: network.name.clone(), subnet: network.subnet });
+        if !subnet.contains(ip) || ip == network.gateway || ip == subnet.network() {
+            return Err(NetworkError::OutsideSubnet { ip: ip.into(), network: network.name.clone(), subnet: subnet.to_string() });
         }
         if let Some(e) = endpoints.iter().find(|e| e.ip == ip) {
-            return Err(NetworkError::AddressInUse { ip, network: network.name.clone(), by: e.names.first().cloned().unwrap_or_default() });
+            return Err(NetworkError::AddressInUse { ip: ip.into(), network: network.name.clone(), by: e.names.first().cloned().unwrap_or_default() });
         }
         return Ok(ip);
     }
-    if let Some(ip) = previous.filter(|ip| network.subnet.contains(*ip) && !used.contains(ip) && *ip != network.gateway) {
+    let range = network.ip_range.unwrap_or(subnet);
+    if let Some(ip) = previous.filter(|ip| range.contains(*ip) && !used.contains(ip)) {
         return Ok(ip);
     }
-    ipam::free_address(network.subnet, &used).ok_or_else(|| NetworkError::Full { network: network.name.clone(), subnet: network.subnet })
+    ipam::free_address(subnet, range, &used).ok_or_else(|| NetworkError::Full { network: network.name.clone(), subnet })
+}
+
+/// [`allocate`] for the network's IPv6 subnet: None on an IPv4-only network
+/// (asking for an address there is an error).
+pub fn allocate6(network: &Network, endpoints: &[Endpoint], wanted: Option<Ipv6Addr>, previous: Option<Ipv6Addr>) -> Result<Option<Ipv6Addr>, NetworkError> {
+    let (Some(subnet), Some(gateway)) = (network.subnet6, network.gateway6) else {
+        return match wanted {
+            Some(_) => Err(NetworkError::NoIpv6(network.name.clone())),
+            None => Ok(None),
+        };
+    };
+    let mut used: std::collections::BTreeSet<Ipv6Addr> = endpoints.iter().filter_map(|e| e.ip6).collect();
+    used.insert(gateway);
+    if let Some(ip) = wanted {
+        if !subnet.contains(ip) || ip == gateway || ip == subnet.network() {
+            return Err(NetworkError::OutsideSubnet { ip: ip.into(), network: network.name.clone(), subnet: subnet.to_string() });
+        }
+        if let Some(e) = endpoints.iter().find(|e| e.ip6 == Some(ip)) {
+            return Err(NetworkError::AddressInUse { ip: ip.into(), network: network.name.clone(), by: e.names.first().cloned().unwrap_or_default() });
+        }
+        return Ok(Some(ip));
+    }
+    if let Some(ip) = previous.filter(|ip| subnet.contains(*ip) && !used.contains(ip) && *ip != subnet.network()) {
+        return Ok(Some(ip));
+    }
+    ipam::free_address6(subnet, &used).map(Some).ok_or_else(|| NetworkError::Full { network: network.name.clone(), subnet: network.subnet })
 }
 
 /// The network a record file is for (`networks-v1/<name>.json`).
@@ -375,6 +463,7 @@ mod tests {
             container_id: "c".into(),
             names: vec!["web".into()],
             ip: ip.parse().unwrap(),
+            ip6: None,
             veth: "v".into(),
             shim_pid: std::process::id() as i32,
             shim_start: crate::process::ProcessId::current().start,

@@ -83,8 +83,33 @@ pub fn bind(ports: &[PortMapping], previous: &[PortMapping]) -> Result<Listeners
         })?;
         out.ports.push(PortMapping { host_port: Some(port), ..m.clone() });
         out.sockets.push((socket, m.container_port));
+        // No address given: [::] too, as docker binds both (where the host has IPv6).
+        if m.host_ip.is_none()
+            && let Ok(twin) = bind_ipv6_any(m.protocol, port)
+        {
+            out.sockets.push((twin, m.container_port));
+        }
     }
     Ok(out)
+}
+
+/// A socket on [::]:`port` for IPv6 only (IPV6_V6ONLY), beside one on 0.0.0.0.
+fn bind_ipv6_any(protocol: Protocol, port: u16) -> std::io::Result<Socket> {
+    use nix::sys::socket::{AddressFamily, Backlog, SockFlag, SockType, SockaddrIn6, bind, listen, setsockopt, socket, sockopt};
+    let kind = if protocol == Protocol::Udp { SockType::Datagram } else { SockType::Stream };
+    let fd = socket(AddressFamily::Inet6, kind, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+    if protocol == Protocol::Tcp {
+        setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    }
+    bind(fd.as_raw_fd(), &SockaddrIn6::from(std::net::SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, port, 0, 0)))?;
+    Ok(match protocol {
+        Protocol::Tcp => {
+            listen(&fd, Backlog::MAXCONN)?;
+            Socket::Tcp(TcpListener::from(fd))
+        }
+        Protocol::Udp => Socket::Udp(UdpSocket::from(fd)),
+    })
 }
 
 /// Fork the proxy for `listeners`, relaying to `target` (the container's address),

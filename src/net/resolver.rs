@@ -181,22 +181,28 @@ fn view(nets: &Networks, network: &str, client: IpAddr) -> View {
     let mut view = View::default();
     let Ok(all) = nets.all() else { return view };
     let endpoints: BTreeMap<&str, Vec<super::network::Endpoint>> = all.iter().map(|n| (n.name.as_str(), nets.endpoints(&n.name).unwrap_or_default())).collect();
-    let Some(me) = endpoints.get(network).and_then(|eps| eps.iter().find(|e| IpAddr::V4(e.ip) == client)) else { return view };
+    let Some(me) = endpoints.get(network).and_then(|eps| eps.iter().find(|e| IpAddr::V4(e.ip) == client || e.ip6.map(IpAddr::V6) == Some(client))) else {
+        return view;
+    };
     for n in all.iter().filter(|n| endpoints[n.name.as_str()].iter().any(|e| e.container_id == me.container_id)) {
         view.networks.push((IpAddr::V4(n.subnet.network()), n.subnet.prefix()));
+        if let Some(s) = n.subnet6 {
+            view.networks.push((IpAddr::V6(s.network()), s.prefix()));
+        }
         for e in &endpoints[n.name.as_str()] {
-            let ip = IpAddr::V4(e.ip);
-            for name in e.names.iter().filter(|n| super::hosts::valid_host_name(n)) {
-                let name = name.to_ascii_lowercase();
-                for key in [name.clone(), format!("{name}.{}", n.name.to_ascii_lowercase())] {
-                    let ips = view.names.entry(key).or_default();
-                    if !ips.contains(&ip) {
-                        ips.push(ip);
+            for ip in std::iter::once(IpAddr::V4(e.ip)).chain(e.ip6.map(IpAddr::V6)) {
+                for name in e.names.iter().filter(|n| super::hosts::valid_host_name(n)) {
+                    let name = name.to_ascii_lowercase();
+                    for key in [name.clone(), format!("{name}.{}", n.name.to_ascii_lowercase())] {
+                        let ips = view.names.entry(key).or_default();
+                        if !ips.contains(&ip) {
+                            ips.push(ip);
+                        }
                     }
                 }
-            }
-            if let Some(first) = e.names.first() {
-                view.reverse.entry(ip).or_insert_with(|| first.to_ascii_lowercase());
+                if let Some(first) = e.names.first() {
+                    view.reverse.entry(ip).or_insert_with(|| first.to_ascii_lowercase());
+                }
             }
         }
     }

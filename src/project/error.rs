@@ -38,6 +38,8 @@ pub enum ProjectError {
     ExternalNetworkMissing(String),
     #[error("network {key}: driver {driver:?} is not supported; hint: rde makes bridge networks")]
     UnsupportedDriver { key: String, driver: String },
+    #[error("network {key}: ipam.config: {what}")]
+    Ipam { key: String, what: String },
     #[error("service {service} sets container_name, so it cannot have {replicas} replicas; hint: remove container_name to scale it")]
     ReplicasWithContainerName { service: String, replicas: u32 },
     #[error("service {service} depends on {dependency}, which has no container")]

@@ -197,16 +197,17 @@ impl Plan<'_> {
                 for (key, options) in keys {
                     let name = p.networks.get(key).map(|n| n.name.clone()).unwrap_or_else(|| format!("{}_{key}", p.name));
                     let mut aliases = vec![s.name.clone()];
-                    let mut ip = None;
+                    let (mut ip, mut ip6) = (None, None);
                     if let Some(o) = options {
                         aliases.extend(o.aliases.iter().cloned());
-                        ip =
-                            o.ipv4_address.as_deref().map(|a| a.parse()).transpose().map_err(|_| PlanError::Invalid {
-                                service: s.name.clone(),
-                                what: format!("networks.{key}.ipv4_address is not an IPv4 address"),
-                            })?;
+                        let bad = |field: &str, family: &str| PlanError::Invalid {
+                            service: s.name.clone(),
+                            what: format!("networks.{key}.{field} is not an {family} address"),
+                        };
+                        ip = o.ipv4_address.as_deref().map(|a| a.parse()).transpose().map_err(|_| bad("ipv4_address", "IPv4"))?;
+                        ip6 = o.ipv6_address.as_deref().map(|a| a.parse()).transpose().map_err(|_| bad("ipv6_address", "IPv6"))?;
                     }
-                    requests.push(NetworkRequest { name, aliases, ip });
+                    requests.push(NetworkRequest { name, aliases, ip, ip6 });
                 }
                 NetworkMode::Bridge(requests)
             }
@@ -273,14 +274,17 @@ mod tests {
         assert_eq!(db.restart, RestartPolicy::UnlessStopped);
         assert_eq!(db.healthcheck.as_ref().unwrap().command, ["/bin/sh", "-c", "pg_isready"]);
         assert_eq!(db.labels[names::SERVICE], "db");
-        assert_eq!(db.network, NetworkMode::Bridge(vec![NetworkRequest { name: "shop_default".into(), aliases: vec!["db".into()], ip: None }]));
+        assert_eq!(db.network, NetworkMode::Bridge(vec![NetworkRequest { name: "shop_default".into(), aliases: vec!["db".into()], ip: None, ip6: None }]));
         let web = Plan { project: &project, service: &project.services["web"], number: 2, hash: "h", oneoff: false }.options().unwrap();
         assert_eq!(web.name.as_deref(), Some("shop-web-2"));
         assert_eq!(web.command, ["python", "manage.py", "runserver", "0:8000"]);
         assert_eq!(web.volumes, [format!("{}:/app", dir.path().display())]);
         assert_eq!(web.ports.len(), 2);
         assert_eq!(web.ports[1].to_string(), "127.0.0.1:5678->5678/udp");
-        assert_eq!(web.network, NetworkMode::Bridge(vec![NetworkRequest { name: "shop_default".into(), aliases: vec!["web".into(), "api".into()], ip: None }]));
+        assert_eq!(
+            web.network,
+            NetworkMode::Bridge(vec![NetworkRequest { name: "shop_default".into(), aliases: vec!["web".into(), "api".into()], ip: None, ip6: None }])
+        );
         let run = Plan { project: &project, service: &project.services["web"], number: 1, hash: "h", oneoff: true }.options().unwrap();
         assert!(run.name.unwrap().starts_with("shop-web-run-") && run.ports.is_empty());
     }

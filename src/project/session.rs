@@ -266,7 +266,8 @@ impl<'a> Session<'a> {
                     let mut labels: std::collections::BTreeMap<String, String> = net.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                     labels.insert(names::PROJECT.into(), self.project.name.clone());
                     labels.insert(names::NETWORK.into(), key.clone());
-                    networks.create(&net.name, &NetworkOptions { subnet: None, internal: net.internal, labels })?;
+                    let opts = NetworkOptions { internal: net.internal, labels, ipv6: net.enable_ipv6.unwrap_or(false), ..ipam_options(&key, &net)? };
+                    networks.create(&net.name, &opts)?;
                     self.printer.step("Network", &net.name, "Created");
                 }
                 Err(e) => return Err(e.into()),
@@ -335,4 +336,26 @@ impl<'a> Session<'a> {
             .cloned()
             .ok_or_else(|| ProjectError::NoContainer { service: service.to_string(), index })
     }
+}
+
+/// A compose network's `ipam.config` entries (`subnet`, `ip_range`, `gateway`;
+/// an IPv6 subnet makes the network dual stack, as compose v2 does when
+/// `enable_ipv6` is set) as network options.
+fn ipam_options(key: &str, net: &crate::compose::Network) -> Result<NetworkOptions, ProjectError> {
+    let bad = |what: String| ProjectError::Ipam { key: key.to_string(), what };
+    let mut opts = NetworkOptions::default();
+    let configs = net.extra.get("ipam").and_then(|i| i.get("config")).and_then(|c| c.as_array()).cloned().unwrap_or_default();
+    for config in configs {
+        let field = |name: &str| config.get(name).and_then(|v| v.as_str()).map(str::to_string);
+        let Some(subnet) = field("subnet") else { continue };
+        if subnet.contains(':') {
+            opts.subnet6 = Some(subnet.parse().map_err(|e: crate::net::ipam::InvalidSubnet6| bad(e.to_string()))?);
+            opts.gateway6 = field("gateway").map(|g| g.parse().map_err(|_| bad(format!("gateway {g:?} is not an IPv6 address")))).transpose()?;
+        } else {
+            opts.subnet = Some(subnet.parse().map_err(|e: crate::net::ipam::InvalidSubnet| bad(e.to_string()))?);
+            opts.gateway = field("gateway").map(|g| g.parse().map_err(|_| bad(format!("gateway {g:?} is not an IPv4 address")))).transpose()?;
+            opts.ip_range = field("ip_range").map(|r| r.parse().map_err(|e: crate::net::ipam::InvalidSubnet| bad(e.to_string()))).transpose()?;
+        }
+    }
+    Ok(opts)
 }

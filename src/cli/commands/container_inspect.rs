@@ -46,6 +46,10 @@ pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
                         "Ports": state.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
                         "Networks": state.networks.iter().map(|a| (a.network.clone(), json!({
                             "IPAddress": a.ip, "IPPrefixLen": a.prefix, "Gateway": a.gateway, "Interface": a.interface,
+                            "GlobalIPv6Address": a.ip6.map(|ip| ip.to_string()).unwrap_or_default(),
+                            "GlobalIPv6PrefixLen": a.prefix6,
+                            "IPv6Gateway": a.gateway6.map(|ip| ip.to_string()).unwrap_or_default(),
+                            "MacAddress": crate::net::connect::container_mac_text(a.ip),
                             "Aliases": match &r.network {
                                 NetworkMode::Bridge(reqs) => reqs.iter().find(|q| q.name == a.network).map(|q| q.aliases.clone()).unwrap_or_default(),
                                 _ => Vec::new(),

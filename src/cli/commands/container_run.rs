@@ -122,6 +122,7 @@ fn network_mode(ctx: &Context, args: &RunArgs) -> anyhow::Result<NetworkMode> {
             name: network.name,
             aliases: if i == 0 { args.network_alias.clone() } else { Vec::new() },
             ip: if i == 0 { args.ip } else { None },
+            ip6: if i == 0 { args.ip6 } else { None },
         });
     }
     Ok(NetworkMode::Bridge(requests))

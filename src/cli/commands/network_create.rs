@@ -7,9 +7,25 @@ pub fn run(ctx: &Context, args: NetworkCreateArgs) -> anyhow::Result<i32> {
     if args.driver != "bridge" {
         anyhow::bail!("network driver {:?} is not supported; hint: rde makes bridge networks (--driver bridge)", args.driver);
     }
-    let mut opts = NetworkOptions { internal: args.internal, ..Default::default() };
-    if let Some(subnet) = &args.subnet {
-        opts.subnet = Some(subnet.parse()?);
+    let mut opts = NetworkOptions { internal: args.internal, ipv6: args.ipv6, ..Default::default() };
+    for subnet in &args.subnet {
+        if subnet.contains(':') {
+            opts.subnet6 = Some(subnet.parse()?);
+        } else {
+            opts.subnet = Some(subnet.parse()?);
+        }
+    }
+    for gateway in &args.gateway {
+        match gateway {
+            std::net::IpAddr::V4(g) => opts.gateway = Some(*g),
+            std::net::IpAddr::V6(g) => opts.gateway6 = Some(*g),
+        }
+    }
+    if let Some(range) = &args.ip_range {
+        opts.ip_range = Some(range.parse()?);
+    }
+    if let (Some(subnet6), false) = (opts.subnet6, args.ipv6) {
+        anyhow::bail!("--subnet {subnet6} is an IPv6 subnet; hint: add --ipv6 to make the network dual stack");
     }
     for label in &args.label {
         let (k, v) = label.split_once('=').unwrap_or((label, ""));

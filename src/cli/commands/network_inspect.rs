@@ -17,12 +17,27 @@ pub fn run(ctx: &Context, args: NetworkNamesArgs) -> anyhow::Result<i32> {
                     .iter()
                     .map(|e| {
                         let name = containers.find(&e.container_id).map(|r| r.name).unwrap_or_default();
-                        (e.container_id.clone(), json!({"Name": name, "IPv4Address": format!("{}/{}", e.ip, n.subnet.prefix()), "Names": e.names}))
+                        let ipv6 = match (e.ip6, n.subnet6) {
+                            (Some(ip), Some(s)) => format!("{ip}/{}", s.prefix()),
+                            _ => String::new(),
+                        };
+                        (
+                            e.container_id.clone(),
+                            json!({"Name": name, "IPv4Address": format!("{}/{}", e.ip, n.subnet.prefix()), "IPv6Address": ipv6, "Names": e.names}),
+                        )
                     })
                     .collect();
+                let mut ipam = vec![json!({"Subnet": n.subnet, "Gateway": n.gateway})];
+                if let Some(range) = n.ip_range {
+                    ipam[0]["IPRange"] = json!(range);
+                }
+                if let (Some(s), Some(g)) = (n.subnet6, n.gateway6) {
+                    ipam.push(json!({"Subnet": s, "Gateway": g}));
+                }
                 out.push(json!({
                     "Name": n.name, "Id": n.id, "Created": n.created, "Driver": n.driver, "Internal": n.internal,
-                    "IPAM": {"Config": [{"Subnet": n.subnet, "Gateway": n.gateway}]},
+                    "EnableIPv6": n.subnet6.is_some(),
+                    "IPAM": {"Config": ipam},
                     "Bridge": n.bridge, "Labels": n.labels, "Containers": members,
                 }));
             }
