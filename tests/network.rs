@@ -192,3 +192,76 @@ fn none_host_and_another_containers_network() {
     let out = env.fails(&["container", "run", "--rm", "--network", "nope", &busybox(), "true"]);
     assert!(out.stderr.contains("no such network: nope"), "{}", out.stderr);
 }
+
+#[test]
+fn ipv6_between_containers_through_published_ports_and_out() {
+    require_root();
+    let env = Env::new();
+    let mut remote = RemoteHost::new(&env.net_prefix[2..]);
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    let tag = &env.net_prefix[2..];
+    let subnet6 = format!("fd42:{tag}::/64");
+    env.ok(&["network", "create", "--ipv6", "--subnet", &subnet6, "dual"]);
+    let net: serde_json::Value = serde_json::from_str(&env.ok(&["network", "inspect", "dual"]).stdout).unwrap();
+    assert_eq!(net[0]["EnableIPv6"], true);
+    assert_eq!(net[0]["IPAM"]["Config"][1]["Subnet"], subnet6.as_str());
+    assert_eq!(net[0]["IPAM"]["Config"][1]["Gateway"], format!("fd42:{tag}::1").as_str());
+    let port = free_port();
+    env.ok(&["container", "run", "-d", "--name", "web", "--network", "dual", "-p", &format!("{port}:80"), &busybox(), "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let web6 = inspect(&env, "web")["NetworkSettings"]["Networks"]["dual"]["GlobalIPv6Address"].as_str().unwrap().to_string();
+    assert!(web6.starts_with(&format!("fd42:{tag}::")), "{web6}");
+
+    // Between containers, by name (AAAA from the network's resolver, and /etc/hosts).
+    let out = env.ok(&["container", "run", "--rm", "--network", "dual", &busybox(), "sh", "-c", "ping6 -c 1 -W 2 web && nslookup -type=AAAA web"]);
+    assert!(out.stdout.contains(&format!("({web6})")) && out.stdout.contains(&format!("Address: {web6}")), "{}", out.stdout);
+    let out = env.ok(&["container", "run", "--rm", "--network", "dual", &busybox(), "sh", "-c", &format!("echo x | nc -w 2 {web6} 80 | head -1")]);
+    assert_eq!(out.stdout, "HTTP/1.1 400 Bad Request\r\n");
+
+    // Through the published port on [::1] (no address given: [::] as well as 0.0.0.0).
+    http_get(format!("[::1]:{port}").parse().unwrap(), "/hostname").unwrap();
+    http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/hostname").unwrap();
+
+    // Out, masqueraded: the remote sees the host's end of its link.
+    let out = env.ok(&["container", "run", "--rm", "--network", "dual", &busybox(), "sh", "-c", &format!("nc -w 3 {} 9000", remote.ip6())]);
+    assert_eq!(out.stdout, "hello from remote\n", "{}", out.stderr);
+    assert_eq!(remote.peers().lines().collect::<Vec<_>>(), [format!("fd99:{:x}::1", remote.octet)]);
+
+    // An IPv4-only network has no IPv6 to give.
+    let out = env.fails(&["container", "run", "--rm", "--ip6", &format!("fd42:{tag}::99"), &busybox(), "true"]);
+    assert!(out.stderr.contains("has no IPv6"), "{}", out.stderr);
+    env.ok(&["container", "rm", "-f", "web"]);
+    env.ok(&["network", "rm", "dual"]);
+}
+
+#[test]
+fn compose_ipam_config_and_fixed_addresses() {
+    require_root();
+    let mut env = Env::new().with_mirror(&shared_registry());
+    let (tag, second) = (env.net_prefix[2..].to_string(), env.net_pool().split('.').nth(1).unwrap().to_string());
+    let dir = env.dir.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = format!(
+        "services:\n  fixed:\n    image: busybox\n    command: sleep 300\n    init: true\n    networks:\n      net:\n        ipv4_address: 10.{second}.200.130\n        ipv6_address: fd43:{tag}::10\n  \
+         free:\n    image: busybox\n    command: sleep 300\n    init: true\n    networks: [net]\n\
+         networks:\n  net:\n    enable_ipv6: true\n    ipam:\n      config:\n        - subnet: 10.{second}.200.0/24\n          ip_range: 10.{second}.200.128/25\n          gateway: 10.{second}.200.254\n        - subnet: fd43:{tag}::/64\n          gateway: fd43:{tag}::fe\n"
+    );
+    std::fs::write(dir.join("docker-compose.yml"), yaml).unwrap();
+    env.cwd = Some(dir);
+    env.ok(&["up", "-d"]);
+    let fixed = inspect(&env, "proj-fixed-1")["NetworkSettings"]["Networks"]["proj_net"].clone();
+    assert_eq!(
+        (fixed["IPAddress"].as_str(), fixed["Gateway"].as_str()),
+        (Some(format!("10.{second}.200.130").as_str()), Some(format!("10.{second}.200.254").as_str()))
+    );
+    assert_eq!(
+        (fixed["GlobalIPv6Address"].as_str(), fixed["IPv6Gateway"].as_str()),
+        (Some(format!("fd43:{tag}::10").as_str()), Some(format!("fd43:{tag}::fe").as_str()))
+    );
+    // From the ip_range; IPv6 from the start of the subnet, past the gateway's.
+    let free = inspect(&env, "proj-free-1")["NetworkSettings"]["Networks"]["proj_net"].clone();
+    assert_eq!(free["IPAddress"].as_str(), Some(format!("10.{second}.200.128").as_str()), "{free}");
+    assert_eq!(free["GlobalIPv6Address"].as_str(), Some(format!("fd43:{tag}::1").as_str()), "{free}");
+    let out = env.ok(&["exec", "-T", "free", "ping6", "-c", "1", "-W", "2", "fixed"]);
+    assert!(out.stdout.contains(&format!("fd43:{tag}::10")), "{}", out.stdout);
+    env.ok(&["down"]);
+}

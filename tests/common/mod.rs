@@ -63,6 +63,11 @@ impl Env {
         std::fs::write(self.config_file(), text).unwrap();
     }
 
+    /// The /16 this store's networks come from (`10.N.0.0/16`).
+    pub fn net_pool(&self) -> &str {
+        &self.net_pool
+    }
+
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("store")
     }
@@ -343,7 +348,7 @@ pub fn udp_ask(addr: SocketAddr, word: &[u8]) -> Option<Vec<u8>> {
 /// A "remote" host: a network namespace with a veth to the host, made and
 /// removed by the test, and a TCP server in it that reports its peers.
 pub struct RemoteHost {
-    /// The remote is 10.250.<octet>.2; the host's end of the link is .1.
+    /// The remote is 10.250.<octet>.2 and fd99:<octet>::2; the host's end of the link is .1 and ::1.
     pub octet: u8,
     netns: String,
     link: String,
@@ -365,9 +370,11 @@ impl RemoteHost {
         let mut remote = RemoteHost { octet: third_octet, netns: netns.clone(), link: link.clone(), server: Command::new("true").spawn().unwrap() };
         sh(&format!(
             "ip link add {link} type veth peer name eth0 netns {netns} && ip addr add {host_ip} dev {link} && ip link set {link} up && \
-             ip -n {netns} addr add {remote_ip} dev eth0 && ip -n {netns} link set eth0 up && ip -n {netns} link set lo up"
+             ip -n {netns} addr add {remote_ip} dev eth0 && ip -n {netns} link set eth0 up && ip -n {netns} link set lo up && \
+             ip addr add fd99:{third_octet:x}::1/64 dev {link} nodad && ip -n {netns} addr add fd99:{third_octet:x}::2/64 dev eth0 nodad"
         ));
-        let server = "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('0.0.0.0', 9000))\ns.listen()\nprint('ready', flush=True)\nwhile True:\n    c, peer = s.accept()\n    print(peer[0], flush=True)\n    c.sendall(b'hello from remote\\n')\n    c.close()\n";
+        // Dual stack: IPv4 clients show as ::ffff:10.250.X.1.
+        let server = "import socket\ns = socket.socket(socket.AF_INET6)\ns.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('::', 9000))\ns.listen()\nprint('ready', flush=True)\nwhile True:\n    c, peer = s.accept()\n    print(peer[0], flush=True)\n    c.sendall(b'hello from remote\\n')\n    c.close()\n";
         remote.server = Command::new("ip").args(["netns", "exec", &netns, "python3", "-c", server]).stdout(std::process::Stdio::piped()).spawn().unwrap();
         let mut line = [0u8; 6];
         remote.server.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
@@ -379,6 +386,11 @@ impl RemoteHost {
         format!("10.250.{}.2", self.octet)
     }
 
+    /// The remote's IPv6 address (fd99:<octet>::2); the host's end is ::1.
+    pub fn ip6(&self) -> String {
+        format!("fd99:{:x}::2", self.octet)
+    }
+
     /// A command run inside the remote's network namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
@@ -386,13 +398,13 @@ impl RemoteHost {
         c
     }
 
-    /// The addresses that connected, in order (stops the server).
+    /// The addresses that connected, in order (stops the server); IPv4 ones plain.
     pub fn peers(&mut self) -> String {
         let _ = self.server.kill();
         let _ = self.server.wait();
         let mut out = String::new();
         self.server.stdout.as_mut().unwrap().read_to_string(&mut out).unwrap();
-        out
+        out.lines().map(|l| format!("{}\n", l.strip_prefix("::ffff:").unwrap_or(l))).collect()
     }
 }
 
