@@ -9,13 +9,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Write `bytes` to `path` so that readers see the old or the new content, never a mix:
 /// a temp file beside it, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_replacing(path, bytes, mode, true)
+}
+
+/// [`write_atomic`] without the fsync, for what does not outlive a boot (the
+/// run directory's state, a bundle written again at every start): readers still
+/// never see a mix, and a container start does not wait for the disk.
+pub fn write_atomic_volatile(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_replacing(path, bytes, mode, false)
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{}.tmp-{}", file_name(path), unique_suffix()));
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -30,6 +43,12 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()>
     let bytes = serde_json::to_vec_pretty(value).expect("records serialise");
     // Records may hold a container's environment (passwords, API keys).
     write_atomic(path, &bytes, 0o600)
+}
+
+/// [`write_json`] for state in the run directory (see [`write_atomic_volatile`]).
+pub fn write_json_volatile<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).expect("records serialise");
+    write_atomic_volatile(path, &bytes, 0o600)
 }
 
 /// Why a JSON record could not be read.

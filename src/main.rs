@@ -17,10 +17,6 @@ fn main() {
         let id = args.get(2).map(String::as_str).unwrap_or("");
         std::process::exit(rde::runtime::shim::run(&rde::paths::Paths::detect(), id));
     }
-    if args.get(1).map(String::as_str) == Some(rde::net::resolver::RESOLVER_ARG) {
-        let network = args.get(2).map(String::as_str).unwrap_or("");
-        std::process::exit(rde::net::resolver::main(&rde::paths::Paths::detect(), network));
-    }
     let cli = cli::Cli::parse();
     output::set_ansi(cli.ansi.choice());
     if cli.command.needs_user_namespace() {

@@ -112,3 +112,15 @@ mod tests {
         assert!(id.signal(nix::sys::signal::Signal::SIGKILL).is_err());
     }
 }
+
+/// In a freshly forked child: close every descriptor but stdio and `keep`, so
+/// that it holds none of its parent's pipes (a reader waiting for their end
+/// would hang) and locks.
+pub fn close_all_but(keep: &[std::os::fd::RawFd]) {
+    let fds: Vec<std::os::fd::RawFd> =
+        procfs::process::Process::myself().and_then(|me| me.fd()).map(|fds| fds.flatten().map(|fd| fd.fd).collect()).unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
+        // SAFETY: closing descriptors this freshly forked process will never use.
+        unsafe { libc::close(fd) };
+    }
+}

@@ -180,7 +180,7 @@ pub fn connect(
     }
     refresh_hosts(&nets)?;
     // Without its resolver the container still finds its peers in /etc/hosts.
-    let embedded = dns_network.and_then(|net| resolver::ensure(&nets, &net, &bridges).ok());
+    let embedded = dns_network.and_then(|net| resolver::ensure(paths, &nets, &net, &bridges).ok());
     write_resolv_conf(member, embedded);
     Ok(attached)
 }

@@ -164,7 +164,7 @@ pub fn sync(table: &str, state: &Path, networks: &[&Network], forwards: &[Forwar
         }
         _ => apply(table, networks, forwards)?,
     }
-    crate::fsutil::write_json(state, &wanted).map_err(|source| FirewallError::State { path: state.to_path_buf(), source })
+    crate::fsutil::write_json_volatile(state, &wanted).map_err(|source| FirewallError::State { path: state.to_path_buf(), source })
 }
 
 /// Load the whole table; with an outward-facing network, turn on IPv4

@@ -349,7 +349,8 @@ impl Networks {
     }
 
     pub fn save_endpoints(&self, name: &str, endpoints: &[Endpoint]) -> Result<(), NetworkError> {
-        write_json(&self.live_path(name)?, &endpoints)
+        let path = self.live_path(name)?;
+        fsutil::write_json_volatile(&path, &endpoints).map_err(io_err(&path))
     }
 
     /// Names become file names: only valid ones (no `/`, no `..`).

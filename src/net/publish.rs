@@ -132,7 +132,7 @@ pub fn spawn_proxy(listeners: Listeners, target: Ipv4Addr, upstream_ns: Option<&
         nix::unistd::ForkResult::Child => {
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::prctl::set_name(c"rde-proxy");
-            close_all_but(&keep);
+            crate::process::close_all_but(&keep);
             if let Some(ns) = upstream_ns
                 && nix::sched::setns(ns.file().as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).is_err()
             {
@@ -159,15 +159,6 @@ pub fn spawn_proxy(listeners: Listeners, target: Ipv4Addr, upstream_ns: Option<&
                 unsafe { libc::pause() };
             }
         }
-    }
-}
-
-/// The proxy must not hold the shim's pipes (a CLI waiting for their end would hang).
-fn close_all_but(keep: &[RawFd]) {
-    let fds: Vec<RawFd> = procfs::process::Process::myself().and_then(|me| me.fd()).map(|fds| fds.flatten().map(|fd| fd.fd).collect()).unwrap_or_default();
-    for fd in fds.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
-        // SAFETY: closing descriptors this freshly forked process will never use.
-        unsafe { libc::close(fd) };
     }
 }
 

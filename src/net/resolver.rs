@@ -1,5 +1,5 @@
 //! The embedded resolver of a network, daemonless, as podman's aardvark-dns is:
-//! a small rde process (`rde __resolver NETWORK`) serving DNS on the bridge's
+//! a small process (`rde-resolver`, forked from the first container's shim) serving DNS on the bridge's
 //! address, port 53 (UDP and TCP), in the namespace that holds the bridges (the
 //! host's, or rootless the session's). The first container on the network starts
 //! it ([`ensure`], under the networks lock); the last one out stops it ([`stop`]).
@@ -25,15 +25,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-
-/// The hidden argument that makes rde a network's resolver.
-pub const RESOLVER_ARG: &str = "__resolver";
 
 /// The address slirp4netns answers DNS on (it forwards to the host's resolvers).
 const SLIRP_DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
@@ -53,48 +48,63 @@ fn state_path(nets: &Networks, network: &str) -> PathBuf {
     nets.firewall_state().with_file_name(format!("{network}.resolver.json"))
 }
 
-/// Make sure the resolver of `net` runs (call with the networks lock held);
+/// Make sure the resolver of `net` runs (call with the networks lock held, while
+/// single-threaded: it is forked, not executed, to cost a container start little);
 /// its address, the bridge's, is what containers get as their nameserver.
-pub fn ensure(nets: &Networks, net: &Network, bridges: &Netns) -> Result<IpAddr, ResolverError> {
+pub fn ensure(paths: &Paths, nets: &Networks, net: &Network, bridges: &Netns) -> Result<IpAddr, ResolverError> {
     let state = state_path(nets, &net.name);
     if crate::fsutil::read_json::<ProcessId>(&state).ok().flatten().is_some_and(|p| p.alive()) {
         return Ok(IpAddr::V4(net.gateway));
     }
     let failed = |reason: String| ResolverError::Start { network: net.name.clone(), reason };
-    let mut command = Command::new("/proc/self/exe");
-    command.args([RESOLVER_ARG, &net.name]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let (ready_r, ready_w) = std::io::pipe().map_err(|e| failed(e.to_string()))?;
     let netns = (!bridges.is_own()).then(|| bridges.file().as_fd().as_raw_fd());
-    // SAFETY: setsid and setns are async-signal-safe; the fd stays open in the parent.
-    unsafe {
-        command.pre_exec(move || {
-            // Its own session: no terminal's signals reach it.
-            nix::unistd::setsid()?;
-            if let Some(fd) = netns
-                && libc::setns(fd, libc::CLONE_NEWNET) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().map_err(|e| failed(e.to_string()))?;
-    let stdout = child.stdout.take().expect("piped");
+    // SAFETY: the caller is single-threaded; the child starts its threads after the fork.
+    let child = match unsafe { nix::unistd::fork() }.map_err(|e| failed(e.to_string()))? {
+        nix::unistd::ForkResult::Child => {
+            drop(ready_r);
+            let keep: Vec<i32> = std::iter::once(ready_w.as_raw_fd()).chain(netns).collect();
+            crate::process::close_all_but(&keep);
+            detach_stdio();
+            // Its own session: no terminal's signals reach it; it outlives the container.
+            let _ = nix::unistd::setsid();
+            let entered = netns.is_none_or(|fd| {
+                // SAFETY: fd is the bridges' namespace, kept open above.
+                nix::sched::setns(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, nix::sched::CloneFlags::CLONE_NEWNET).is_ok()
+            });
+            let code = if entered { serve(paths, &net.name, ready_w) } else { 1 };
+            // SAFETY: leaving a forked child without running its parent's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        nix::unistd::ForkResult::Parent { child } => child,
+    };
+    drop(ready_w);
     let ready = nix::poll::poll(
-        &mut [nix::poll::PollFd::new(stdout.as_fd(), nix::poll::PollFlags::POLLIN)],
+        &mut [nix::poll::PollFd::new(ready_r.as_fd(), nix::poll::PollFlags::POLLIN)],
         nix::poll::PollTimeout::try_from(READY_WITHIN.as_millis() as i32).unwrap_or(nix::poll::PollTimeout::MAX),
     );
     let mut line = String::new();
     if ready.is_ok_and(|n| n > 0) {
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = std::io::BufReader::new(ready_r).read_line(&mut line);
     }
     if line.trim() != "ready" {
-        let _ = child.kill();
-        let _ = child.wait();
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(child, None);
         return Err(failed(if line.is_empty() { "it did not answer in time".into() } else { line.trim().to_string() }));
     }
-    let process = ProcessId::of(child.id() as i32).ok_or_else(|| failed("it exited".into()))?;
-    crate::fsutil::write_json(&state, &process).map_err(|e| failed(e.to_string()))?;
+    let process = ProcessId::of(child.as_raw()).ok_or_else(|| failed("it exited".into()))?;
+    crate::fsutil::write_json_volatile(&state, &process).map_err(|e| failed(e.to_string()))?;
     Ok(IpAddr::V4(net.gateway))
+}
+
+/// /dev/null on stdin, stdout and stderr: nobody reads the resolver's output.
+fn detach_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        for fd in 0..=2 {
+            // SAFETY: dup2 onto the standard descriptors of this single-threaded child.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
 }
 
 /// Stop the resolver of `network` (call with the networks lock held, when its
@@ -107,11 +117,10 @@ pub fn stop(nets: &Networks, network: &str) {
     let _ = std::fs::remove_file(state);
 }
 
-/// The resolver process: bind, say `ready` (or why not) on stdout, serve until
-/// the network has no live endpoint left. Returns the exit code.
-pub fn main(paths: &Paths, network: &str) -> i32 {
+/// The resolver: bind, say `ready` (or why not) on `ready`, serve until the
+/// network has no live endpoint left. Returns the exit code.
+fn serve(paths: &Paths, network: &str, mut ready: std::io::PipeWriter) -> i32 {
     let _ = nix::sys::prctl::set_name(c"rde-resolver");
-    let mut out = std::io::stdout();
     let setup = || -> Result<(Networks, Network, UdpSocket, TcpListener), String> {
         let nets = Networks::open(paths).map_err(|e| e.to_string())?;
         let net = nets.all().map_err(|e| e.to_string())?.into_iter().find(|n| n.name == network).ok_or(format!("no network {network}"))?;
@@ -123,7 +132,7 @@ pub fn main(paths: &Paths, network: &str) -> i32 {
     let (nets, net, udp, tcp) = match setup() {
         Ok(s) => s,
         Err(e) => {
-            let _ = writeln!(out, "{e}");
+            let _ = writeln!(ready, "{e}");
             return 1;
         }
     };
@@ -134,16 +143,11 @@ pub fn main(paths: &Paths, network: &str) -> i32 {
     let view_for: dns::ViewFor = Arc::new(move |client| view(&view_nets, &own, client));
     let stop = Arc::new(AtomicBool::new(false));
     if let Err(e) = dns::serve(vec![udp], vec![tcp], view_for, upstreams, stop) {
-        let _ = writeln!(out, "cannot serve: {e}");
+        let _ = writeln!(ready, "cannot serve: {e}");
         return 1;
     }
-    let _ = writeln!(out, "ready");
-    let _ = out.flush();
-    // Nobody reads stdout any more.
-    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        // SAFETY: dup2 onto fd 1, which nothing else uses now.
-        unsafe { libc::dup2(null.as_raw_fd(), 1) };
-    }
+    let _ = writeln!(ready, "ready");
+    drop(ready);
     // Gone with the last container (normally stopped by it; this is the safety net
     // for a shim that died): checked under the lock, so a container joining right
     // now keeps it.

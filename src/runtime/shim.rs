@@ -220,7 +220,8 @@ fn start(
     let bundle = dir.join("bundle");
     let body = serde_json::to_vec_pretty(&spec::runtime_spec(&container_spec)?).expect("spec serialises");
     // The spec holds the environment: owner only.
-    crate::fsutil::write_atomic(&bundle.join("config.json"), &body, 0o600)?;
+    // Written again at every start: no need to wait for the disk.
+    crate::fsutil::write_atomic_volatile(&bundle.join("config.json"), &body, 0o600)?;
 
     std::fs::create_dir_all(libcontainer_root)?;
     let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default()).with_executor(RdeExecutor);
