@@ -79,6 +79,18 @@ fn parse_stat(text: &str) -> Option<(u64, bool)> {
     Some((start, *state == "Z" || *state == "X"))
 }
 
+/// In a freshly forked child: close every descriptor but stdio and `keep`, so
+/// that it holds none of its parent's pipes (a reader waiting for their end
+/// would hang) and locks.
+pub fn close_all_but(keep: &[std::os::fd::RawFd]) {
+    let fds: Vec<std::os::fd::RawFd> =
+        procfs::process::Process::myself().and_then(|me| me.fd()).map(|fds| fds.flatten().map(|fd| fd.fd).collect()).unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
+        // SAFETY: closing descriptors this freshly forked process will never use.
+        unsafe { libc::close(fd) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,17 +122,5 @@ mod tests {
         child.wait().unwrap();
         assert!(!id.alive());
         assert!(id.signal(nix::sys::signal::Signal::SIGKILL).is_err());
-    }
-}
-
-/// In a freshly forked child: close every descriptor but stdio and `keep`, so
-/// that it holds none of its parent's pipes (a reader waiting for their end
-/// would hang) and locks.
-pub fn close_all_but(keep: &[std::os::fd::RawFd]) {
-    let fds: Vec<std::os::fd::RawFd> =
-        procfs::process::Process::myself().and_then(|me| me.fd()).map(|fds| fds.flatten().map(|fd| fd.fd).collect()).unwrap_or_default();
-    for fd in fds.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
-        // SAFETY: closing descriptors this freshly forked process will never use.
-        unsafe { libc::close(fd) };
     }
 }

@@ -160,6 +160,14 @@ fn peers_resolve_by_dns_on_their_own_networks_only() {
     assert_eq!(answers[5].0, "3", "a container of another network is NXDOMAIN: {:?}", answers[5]);
     assert_eq!(answers[6].0, "3");
 
+    // The host is no client: the resolver answers its own containers only (no open
+    // forwarder, no reflector for spoofed sources).
+    let stranger = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    stranger.set_read_timeout(Some(std::time::Duration::from_millis(800))).unwrap();
+    let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03api\x00\x00\x01\x00\x01";
+    stranger.send_to(query, format!("{gateway}:53")).unwrap();
+    assert!(stranger.recv(&mut [0u8; 512]).is_err(), "a stranger got an answer");
+
     // A container started later resolves at once; a removed one stops resolving.
     env.ok(&["container", "run", "-d", "--name", "late", "--network", "front", &busybox(), "sleep", "300"]);
     let late = ip_of(&env, "late", "front");
@@ -169,7 +177,7 @@ fn peers_resolve_by_dns_on_their_own_networks_only() {
 
     // The resolver goes with the network's last container.
     env.ok(&["container", "rm", "-f", "api", "client"]);
-    let state = env.dir.path().join("run/networks/front.resolver.json");
+    let state = env.dir.path().join("run/networks/_front.resolver.json");
     assert!(!state.exists(), "{}", state.display());
     let listening = Command::new("ss").args(["-Hlun", &format!("src {gateway}:53")]).output().unwrap();
     assert!(String::from_utf8_lossy(&listening.stdout).trim().is_empty(), "{}", String::from_utf8_lossy(&listening.stdout));
@@ -207,24 +215,15 @@ fn a_systemd_resolved_host_gives_containers_its_upstreams() {
     let out = env.ok(&["container", "run", "--rm", "--network", "none", &python(), "cat", "/etc/resolv.conf"]).stdout;
     assert!(out.contains(&format!("nameserver {}\n", remote.ip())) && !out.contains("127.0.0.53"), "{out}");
 
-    // The user's settings win.
-    let out = env
-        .ok(&[
-            "container",
-            "run",
-            "--rm",
-            "--dns",
-            &remote.ip(),
-            "--dns-search",
-            "svc.example",
-            "--dns-option",
-            "ndots:3",
-            &python(),
-            "cat",
-            "/etc/resolv.conf",
-        ])
-        .stdout;
-    assert_eq!(out, format!("search svc.example\nnameserver {}\noptions edns0 trust-ad ndots:3\n", remote.ip()));
+    // The user's settings win; on a network the resolver stays, forwarding to the user's servers.
+    let gateway = resolv.lines().find_map(|l| l.strip_prefix("nameserver ")).unwrap().to_string();
+    let remote_ip = remote.ip();
+    let user = ["--dns", remote_ip.as_str(), "--dns-search", "svc.example", "--dns-option", "ndots:3"];
+    let image = python();
+    let out = env.ok(&[&["container", "run", "--rm"], &user[..], &[image.as_str(), "cat", "/etc/resolv.conf"]].concat()).stdout;
+    assert_eq!(out, format!("search svc.example\nnameserver {gateway}\noptions ndots:3\n"));
+    let out = env.ok(&[&["container", "run", "--rm", "--network", "none"], &user[..], &[image.as_str(), "cat", "/etc/resolv.conf"]].concat()).stdout;
+    assert_eq!(out, format!("search svc.example\nnameserver {remote_ip}\noptions ndots:3\n"));
     env.ok(&["container", "rm", "-f", "client"]);
 }
 
@@ -242,12 +241,13 @@ fn compose_dns_settings_and_host_gateway() {
     env.cwd = Some(dir);
     let out = env.ok(&["up", "-d"]);
     assert!(!out.stderr.contains("dns"), "dns is applied, not warned about: {}", out.stderr);
-    let resolv = env.ok(&["exec", "-T", "app", "cat", "/etc/resolv.conf"]).stdout;
-    assert!(resolv.contains("search corp.example\nnameserver 192.0.2.53\n") && resolv.contains("ndots:2"), "{resolv}");
-    let hosts = env.ok(&["exec", "-T", "app", "cat", "/etc/hosts"]).stdout;
     let gateway = env.ok(&["network", "inspect", "proj_default"]).stdout;
     let gateway: serde_json::Value = serde_json::from_str(&gateway).unwrap();
     let gateway = gateway[0]["IPAM"]["Config"][0]["Gateway"].as_str().unwrap().to_string();
+    // The network's resolver, forwarding to 192.0.2.53 (as docker's embedded DNS does).
+    let resolv = env.ok(&["exec", "-T", "app", "cat", "/etc/resolv.conf"]).stdout;
+    assert_eq!(resolv, format!("search corp.example\nnameserver {gateway}\noptions ndots:2\n"));
+    let hosts = env.ok(&["exec", "-T", "app", "cat", "/etc/hosts"]).stdout;
     assert!(hosts.contains(&format!("{gateway}\thost.docker.internal\n")) && hosts.contains("192.0.2.9\tstatic.example\n"), "{hosts}");
     env.ok(&["down"]);
 }

@@ -170,6 +170,7 @@ pub fn connect(
             hosts_file: member.hosts_file.clone(),
             forwards,
             extra_hosts: extra_hosts.clone(),
+            dns: member.dns.servers.clone(),
         });
         nets.save_endpoints(&net.name, &endpoints)?;
         attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface, ip6, prefix6, gateway6 });

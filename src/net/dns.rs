@@ -45,6 +45,9 @@ pub struct View {
     pub reverse: BTreeMap<IpAddr, String>,
     /// (network address, prefix length) of the client's subnets.
     pub networks: Vec<(IpAddr, u8)>,
+    /// Where this client's other names are forwarded (its own `--dns` servers);
+    /// `None`: the server's upstreams.
+    pub upstreams: Option<Vec<SocketAddr>>,
 }
 
 /// How a query arrived, which decides how large the reply may be.
@@ -279,8 +282,9 @@ impl Limits {
     };
 }
 
-/// Picks what one client may see.
-pub type ViewFor = Arc<dyn Fn(IpAddr) -> View + Send + Sync>;
+/// Picks what one client may see; `None`: a stranger, whose queries are dropped
+/// unanswered (the resolver is no open forwarder, and no reflector for spoofed sources).
+pub type ViewFor = Arc<dyn Fn(IpAddr) -> Option<View> + Send + Sync>;
 
 /// What every serving thread shares.
 struct Shared {
@@ -369,25 +373,25 @@ fn serve_udp(socket: Arc<UdpSocket>, shared: &Arc<Shared>) {
             }
         };
         let query = &buffer[..len];
-        let view = (shared.view_for)(client.ip().to_canonical());
+        let Some(view) = (shared.view_for)(client.ip().to_canonical()) else { continue };
         match answer(query, &view, Transport::Udp) {
             Action::Reply(bytes) => {
                 let _ = socket.send_to(&bytes, client);
             }
             Action::Drop => {}
-            Action::Forward => forward_udp(query.to_vec(), client, &socket, shared),
+            Action::Forward => forward_udp(query.to_vec(), client, &socket, shared, view.upstreams.unwrap_or_else(|| shared.upstreams.clone())),
         }
     }
 }
 
 /// Forward one UDP query on its own thread, or answer SERVFAIL when too many are in flight.
-fn forward_udp(query: Vec<u8>, client: SocketAddr, socket: &Arc<UdpSocket>, shared: &Arc<Shared>) {
+fn forward_udp(query: Vec<u8>, client: SocketAddr, socket: &Arc<UdpSocket>, shared: &Arc<Shared>, upstreams: Vec<SocketAddr>) {
     let started = Slot::take(&shared.forwards, shared.limits.max_forwards).and_then(|slot| {
         let (socket, shared) = (socket.clone(), shared.clone());
         let query = query.clone();
         let work = move || {
             let _slot = slot;
-            let reply = forward(&query, Transport::Udp, &shared.upstreams, shared.limits.upstream_timeout).or_else(|| servfail(&query));
+            let reply = forward(&query, Transport::Udp, &upstreams, shared.limits.upstream_timeout).or_else(|| servfail(&query));
             if let Some(bytes) = reply {
                 let _ = socket.send_to(&bytes, client);
             }
@@ -437,11 +441,12 @@ fn serve_connection(mut stream: TcpStream, client: IpAddr, shared: &Shared) {
     loop {
         while let Some(query) = take_framed(&mut pending) {
             last_message = Instant::now();
-            let view = (shared.view_for)(client);
+            let Some(view) = (shared.view_for)(client) else { return };
             let reply = match answer(&query, &view, Transport::Tcp) {
                 Action::Reply(bytes) => Some(bytes),
                 Action::Drop => None,
-                Action::Forward => forward(&query, Transport::Tcp, &shared.upstreams, limits.upstream_timeout).or_else(|| servfail(&query)),
+                Action::Forward => forward(&query, Transport::Tcp, view.upstreams.as_deref().unwrap_or(&shared.upstreams), limits.upstream_timeout)
+                    .or_else(|| servfail(&query)),
             };
             if let Some(bytes) = reply
                 && write_framed(&mut stream, &bytes).is_err()
@@ -584,7 +589,7 @@ mod tests {
         let mut reverse = BTreeMap::new();
         reverse.insert(v4("172.20.0.2"), "web".to_string());
         reverse.insert(v4("fd00::2"), "web".to_string());
-        View { names, reverse, networks: vec![(v4("172.20.0.0"), 16), (v4("fd00::"), 64)] }
+        View { names, reverse, networks: vec![(v4("172.20.0.0"), 16), (v4("fd00::"), 64)], upstreams: None }
     }
 
     fn query_message(name: &str, qtype: RecordType) -> Message {
@@ -954,7 +959,7 @@ mod tests {
             let seen_by_view = seen.clone();
             let view_for: ViewFor = Arc::new(move |client| {
                 seen_by_view.lock().unwrap().push(client);
-                view()
+                Some(view())
             });
             let handles = serve_with(vec![udp], vec![tcp], view_for, upstreams, stop.clone(), limits).unwrap();
             Server { udp: udp_addr, tcp: tcp_addr, seen, stop, handles }

@@ -3,7 +3,8 @@
 //! ```text
 //! <data>/networks-v1/<name>.json   what the network is (subnet, bridge, internal)
 //! <run>/networks/<name>.json       who is on it now: one endpoint per running container
-//! <run>/networks/firewall.json     which networks and published ports the firewall holds
+//! <run>/networks/_firewall.json    which networks and published ports the firewall holds
+//!                                  (`_`: no network's name can start with it)
 //! <data>/locks/networks.lock       held for every change to either, and to bridges
 //! ```
 //!
@@ -107,6 +108,9 @@ pub struct Endpoint {
     /// The container's `--add-host` entries, resolved, for its /etc/hosts.
     #[serde(default)]
     pub extra_hosts: Vec<(String, std::net::IpAddr)>,
+    /// The container's `--dns` servers: its resolver forwards its other names there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 impl Endpoint {
@@ -204,7 +208,7 @@ impl Networks {
 
     /// What the firewall holds now (see [`super::firewall::Applied`]).
     pub fn firewall_state(&self) -> PathBuf {
-        self.live.join("firewall.json")
+        self.live.join("_firewall.json")
     }
 
     /// Held for every change to networks, endpoints and bridges.
@@ -471,6 +475,7 @@ mod tests {
             hosts_file: "/x".into(),
             forwards: Vec::new(),
             extra_hosts: Vec::new(),
+            dns: Vec::new(),
         }
     }
 

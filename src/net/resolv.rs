@@ -1,14 +1,13 @@
 //! A container's /etc/resolv.conf (resolv.conf(5)), as docker and podman write it:
 //!
-//! - the nameservers: the user's (`--dns`, compose `dns`), else the embedded
-//!   resolver of the container's network (see [`super::resolver`]), else the
-//!   host's. A loopback nameserver (systemd-resolved's `127.0.0.53`, a local
+//! - the nameservers: the embedded resolver of the container's network (see
+//!   [`super::resolver`]; it forwards to the user's `--dns` / compose `dns`
+//!   servers, as docker's does), else the user's, else the host's. A loopback nameserver (systemd-resolved's `127.0.0.53`, a local
 //!   dnsmasq) means nobody inside a container's own network namespace, so it is
 //!   never handed to one: on a systemd-resolved host the upstream list in
 //!   `/run/systemd/resolve/resolv.conf` stands in for it;
 //! - `search`: the user's (`--dns-search`, compose `dns_search`), else the host's;
-//! - `options`: the host's, with the user's (`--dns-option`, compose `dns_opt`)
-//!   replacing an option of the same name.
+//! - `options`: the user's (`--dns-option`, compose `dns_opt`), else the host's.
 //!
 //! Pure: the callers read the files and write the result.
 
@@ -79,13 +78,20 @@ pub fn host_for_containers(etc: &str, systemd: Option<&str>) -> ResolvConf {
     conf
 }
 
-/// The host's upstream servers for the embedded resolver: those a container
-/// could reach (see [`host_for_containers`]); on a host with nothing but a local
-/// resolver, that one when the embedded resolver can reach it (`loopback_reachable`:
-/// rootful it runs in the host's namespace; rootless in the session's, where it cannot).
+/// The host's upstream servers for the embedded resolver. Rootful it runs in the
+/// host's namespace (`loopback_reachable`): /etc/resolv.conf's servers as they are
+/// (a local stub such as systemd-resolved's keeps split DNS and the host's own
+/// names), then those a container could reach (see [`host_for_containers`]) in
+/// case the stub does not answer. Rootless it runs in the session's namespace,
+/// where a loopback server is nobody: only the reachable ones.
 pub fn upstreams(etc: &str, systemd: Option<&str>, loopback_reachable: bool) -> Vec<IpAddr> {
-    let reachable = host_for_containers(etc, systemd).nameservers;
-    if reachable.is_empty() && loopback_reachable { parse(etc).nameservers } else { reachable }
+    let mut servers = if loopback_reachable { parse(etc).nameservers } else { Vec::new() };
+    for ip in host_for_containers(etc, systemd).nameservers {
+        if !servers.contains(&ip) {
+            servers.push(ip);
+        }
+    }
+    servers
 }
 
 /// The file: `nameservers` (at most three are used by resolvers; all are
@@ -101,24 +107,23 @@ pub fn render(nameservers: &[IpAddr], host: &ResolvConf, user: &DnsConfig) -> St
     for ip in nameservers {
         text.push_str(&format!("nameserver {ip}\n"));
     }
-    let name = |o: &str| o.split(':').next().unwrap_or(o).to_string();
-    let mut options: Vec<String> = host.options.iter().filter(|o| !user.options.iter().any(|u| name(u) == name(o))).cloned().collect();
-    options.extend(user.options.iter().cloned());
+    // Any option given replaces the host's, as docker does.
+    let options = if user.options.is_empty() { &host.options } else { &user.options };
     if !options.is_empty() {
         text.push_str(&format!("options {}\n", options.join(" ")));
     }
     text
 }
 
-/// The nameservers a container gets: the user's, else the embedded resolver's
-/// address, else the host's (loopback ones dropped, see [`host_for_containers`]).
+/// The nameservers a container gets: the embedded resolver's address (which
+/// forwards to the user's servers when there are some), else the user's, else
+/// the host's (loopback ones dropped, see [`host_for_containers`]).
 pub fn nameservers(user: &DnsConfig, embedded: Option<IpAddr>, host: &ResolvConf) -> Vec<IpAddr> {
-    if !user.servers.is_empty() {
-        user.servers.clone()
-    } else if let Some(ip) = embedded {
-        vec![ip]
-    } else {
-        host.nameservers.clone()
+    match (embedded, user.servers.is_empty()) {
+        // The resolver forwards this container's other names to its own servers, as docker's does.
+        (Some(ip), _) => vec![ip],
+        (None, false) => user.servers.clone(),
+        (None, true) => host.nameservers.clone(),
     }
 }
 
@@ -158,8 +163,9 @@ mod tests {
     fn upstreams_for_the_embedded_resolver() {
         let stub = "nameserver 127.0.0.53\n";
         let upstream = "nameserver 10.213.0.1\n";
-        // systemd-resolved's upstreams, as containers would get them.
-        assert_eq!(upstreams(stub, Some(upstream), true), ips(&["10.213.0.1"]));
+        // Rootful: the stub first (split DNS, the host's names), then its upstreams.
+        assert_eq!(upstreams(stub, Some(upstream), true), ips(&["127.0.0.53", "10.213.0.1"]));
+        // Rootless: the stub is nobody.
         assert_eq!(upstreams(stub, Some(upstream), false), ips(&["10.213.0.1"]));
         // Only a local resolver: reachable rootful (the host's namespace), not rootless.
         assert_eq!(upstreams("nameserver 127.0.0.1\n", None, true), ips(&["127.0.0.1"]));
@@ -171,8 +177,9 @@ mod tests {
     fn the_users_settings_win() {
         let host = parse("search lan\nnameserver 10.0.0.2\noptions ndots:1 edns0\n");
         let user = DnsConfig { servers: ips(&["1.1.1.1"]), search: vec!["svc.example".into()], options: vec!["ndots:5".into(), "timeout:1".into()] };
-        let servers = nameservers(&user, Some("10.89.0.1".parse().unwrap()), &host);
-        assert_eq!(render(&servers, &host, &user), "search svc.example\nnameserver 1.1.1.1\noptions edns0 ndots:5 timeout:1\n");
+        let servers = nameservers(&user, None, &host);
+        assert_eq!(render(&servers, &host, &user), "search svc.example\nnameserver 1.1.1.1\noptions ndots:5 timeout:1\n");
+        assert_eq!(nameservers(&user, Some("10.89.0.1".parse().unwrap()), &host), ips(&["10.89.0.1"]), "the resolver forwards to 1.1.1.1");
         let default = DnsConfig::default();
         let servers = nameservers(&default, Some("10.89.0.1".parse().unwrap()), &host);
         assert_eq!(render(&servers, &host, &default), "search lan\nnameserver 10.89.0.1\noptions ndots:1 edns0\n");

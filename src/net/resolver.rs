@@ -13,7 +13,7 @@
 //! except for an internal network's clients, who get no answers from outside.
 //!
 //! ```text
-//! <run>/networks/<name>.resolver.json   the resolver's process (pid and start time)
+//! <run>/networks/_<name>.resolver.json   the resolver's process (pid and start time)
 //! ```
 
 use super::dns::{self, View};
@@ -45,7 +45,7 @@ pub enum ResolverError {
 }
 
 fn state_path(nets: &Networks, network: &str) -> PathBuf {
-    nets.firewall_state().with_file_name(format!("{network}.resolver.json"))
+    nets.firewall_state().with_file_name(format!("_{network}.resolver.json"))
 }
 
 /// Make sure the resolver of `net` runs (call with the networks lock held, while
@@ -107,12 +107,17 @@ fn detach_stdio() {
     }
 }
 
-/// Stop the resolver of `network` (call with the networks lock held, when its
-/// last container has left).
+/// Stop the resolver of `network` and wait (up to a second) until it is gone, so
+/// that a resolver started right after can bind the address (call with the
+/// networks lock held, when its last container has left or the network goes).
 pub fn stop(nets: &Networks, network: &str) {
     let state = state_path(nets, network);
-    if let Some(process) = crate::fsutil::read_json::<ProcessId>(&state).ok().flatten() {
-        let _ = process.signal(nix::sys::signal::Signal::SIGTERM);
+    if let Some(process) = crate::fsutil::read_json::<ProcessId>(&state).ok().flatten()
+        && let Some(pidfd) = process.pidfd()
+        && process.signal(nix::sys::signal::Signal::SIGTERM).is_ok()
+    {
+        // A pidfd becomes readable when its process exits.
+        let _ = nix::poll::poll(&mut [nix::poll::PollFd::new(pidfd.as_fd(), nix::poll::PollFlags::POLLIN)], nix::poll::PollTimeout::from(1000u16));
     }
     let _ = std::fs::remove_file(state);
 }
@@ -136,13 +141,23 @@ fn serve(paths: &Paths, network: &str, mut ready: std::io::PipeWriter) -> i32 {
             return 1;
         }
     };
-    let upstreams: Vec<SocketAddr> = if net.internal { Vec::new() } else { upstreams(paths) };
     let nets = Arc::new(nets);
     let view_nets = nets.clone();
-    let own = net.name.clone();
-    let view_for: dns::ViewFor = Arc::new(move |client| view(&view_nets, &own, client));
+    let own = net.clone();
+    let rootless = paths.rootless;
+    let host = std::sync::Mutex::new(Upstreams::default());
+    let view_for: dns::ViewFor = Arc::new(move |client| {
+        let mut view = view(&view_nets, &own.name, client)?;
+        // An internal network's clients get no answers from outside.
+        if own.internal {
+            view.upstreams = Some(Vec::new());
+        } else if view.upstreams.is_none() {
+            view.upstreams = Some(host.lock().map(|mut h| h.current(rootless)).unwrap_or_default());
+        }
+        Some(view)
+    });
     let stop = Arc::new(AtomicBool::new(false));
-    if let Err(e) = dns::serve(vec![udp], vec![tcp], view_for, upstreams, stop) {
+    if let Err(e) = dns::serve(vec![udp], vec![tcp], view_for, Vec::new(), stop) {
         let _ = writeln!(ready, "cannot serve: {e}");
         return 1;
     }
@@ -164,30 +179,53 @@ fn serve(paths: &Paths, network: &str, mut ready: std::io::PipeWriter) -> i32 {
     }
 }
 
-/// Where names from outside are asked: rootful, the host's servers (loopback ones
-/// too: the resolver runs in the host's namespace); rootless, slirp4netns's
-/// forwarder when it runs, else the host's reachable servers.
-fn upstreams(paths: &Paths) -> Vec<SocketAddr> {
+/// Where names from outside are asked, read again whenever /etc/resolv.conf or
+/// systemd-resolved's list changes (a VPN, another Wi-Fi).
+#[derive(Default)]
+struct Upstreams {
+    stamp: Option<(Option<std::time::SystemTime>, Option<std::time::SystemTime>)>,
+    servers: Vec<SocketAddr>,
+}
+
+impl Upstreams {
+    fn current(&mut self, rootless: bool) -> Vec<SocketAddr> {
+        let modified = |p: &str| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let stamp = (modified("/etc/resolv.conf"), modified(super::resolv::SYSTEMD_RESOLVED_UPSTREAMS));
+        if self.stamp != Some(stamp) {
+            self.servers = upstreams(rootless);
+            self.stamp = Some(stamp);
+        }
+        self.servers.clone()
+    }
+}
+
+/// Rootful, the host's servers as /etc/resolv.conf names them (a local stub such as
+/// systemd-resolved's keeps split DNS and the host's own names), then the upstreams
+/// containers could reach; rootless, slirp4netns's forwarder when it runs, else the
+/// host's reachable servers.
+fn upstreams(rootless: bool) -> Vec<SocketAddr> {
     let read = |p: &str| std::fs::read_to_string(p).ok();
     let etc = read("/etc/resolv.conf").unwrap_or_default();
     let systemd = read(super::resolv::SYSTEMD_RESOLVED_UPSTREAMS);
-    let ips: Vec<IpAddr> = if paths.rootless && super::netlink::Netlink::open().is_ok_and(|nl| nl.exists("tap0")) {
+    let ips: Vec<IpAddr> = if rootless && super::netlink::Netlink::open().is_ok_and(|nl| nl.exists("tap0")) {
         vec![IpAddr::V4(SLIRP_DNS)]
     } else {
-        super::resolv::upstreams(&etc, systemd.as_deref(), !paths.rootless)
+        super::resolv::upstreams(&etc, systemd.as_deref(), !rootless)
     };
     ips.into_iter().map(|ip| SocketAddr::new(ip, 53)).collect()
 }
 
 /// What `client` (a source address on `network`) may resolve: the containers on
-/// the networks it is on. A stranger gets nothing local.
-fn view(nets: &Networks, network: &str, client: IpAddr) -> View {
+/// the networks it is on, with its own `--dns` servers as upstreams. A stranger
+/// (no live container of this network has that address) gets nothing.
+fn view(nets: &Networks, network: &str, client: IpAddr) -> Option<View> {
     let mut view = View::default();
-    let Ok(all) = nets.all() else { return view };
+    let all = nets.all().ok()?;
     let endpoints: BTreeMap<&str, Vec<super::network::Endpoint>> = all.iter().map(|n| (n.name.as_str(), nets.endpoints(&n.name).unwrap_or_default())).collect();
-    let Some(me) = endpoints.get(network).and_then(|eps| eps.iter().find(|e| IpAddr::V4(e.ip) == client || e.ip6.map(IpAddr::V6) == Some(client))) else {
-        return view;
-    };
+    let me = endpoints.get(network)?.iter().find(|e| IpAddr::V4(e.ip) == client || e.ip6.map(IpAddr::V6) == Some(client))?;
+    if !me.dns.is_empty() {
+        view.upstreams = Some(me.dns.iter().map(|ip| SocketAddr::new(*ip, 53)).collect());
+    }
     for n in all.iter().filter(|n| endpoints[n.name.as_str()].iter().any(|e| e.container_id == me.container_id)) {
         view.networks.push((IpAddr::V4(n.subnet.network()), n.subnet.prefix()));
         if let Some(s) = n.subnet6 {
@@ -210,5 +248,5 @@ fn view(nets: &Networks, network: &str, client: IpAddr) -> View {
             }
         }
     }
-    view
+    Some(view)
 }
