@@ -33,6 +33,8 @@ pub enum ConnectError {
     Firewall(#[from] FirewallError),
     #[error("the rootless session has no network namespace; hint: run `rde system info` to restart the session")]
     NoSession,
+    #[error("network {network} is in use by container {by}")]
+    InUse { network: String, by: String },
 }
 
 /// What the veth maker answers when the bridge side's name is still taken.
@@ -99,7 +101,7 @@ pub fn connect(
                 .extra_hosts
                 .iter()
                 .filter_map(|(name, ip)| {
-                    let ip = if ip == "host-gateway" { Some(std::net::IpAddr::V4(net.gateway)) } else { ip.parse().ok() };
+                    let ip = if ip == "host-gateway" { Some(std::net::IpAddr::V4(net.gateway)) } else { ip.trim_matches(['[', ']']).parse().ok() };
                     ip.map(|ip| (name.clone(), ip))
                 })
                 .collect();
@@ -115,7 +117,7 @@ pub fn connect(
         let ip6 = network::allocate6(&net, &endpoints, request.ip6, before.and_then(|a| a.ip6))?;
         // Someone on it: its bridge is up.
         if endpoints.is_empty() {
-            new_bridges |= bridge_up(&bridges, &net)?;
+            new_bridges |= bridge_up(&bridges, &net, &nets.prefix)?;
         }
         joined.push(net.name.clone());
         let interface = format!("eth{i}");
@@ -150,7 +152,9 @@ pub fn connect(
         // A restart's old veth may still be on its way out with the old namespace.
         if plug()? == STALE_VETH {
             bridges.run(|| delete_links(std::slice::from_ref(&veth)))?;
-            plug()?;
+            if plug()? == STALE_VETH {
+                return Err(ConnectError::Netns(super::netns::NetnsError::Work(format!("cannot create veth {veth}: an earlier one is still there"))));
+            }
         }
         bridges.run(|| {
             let nl = Netlink::open().map_err(|e| e.to_string())?;
@@ -264,6 +268,11 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String], delete
 pub fn remove_network(paths: &Paths, net: &Network, forget: bool) -> Result<(), ConnectError> {
     let nets = Networks::open(paths)?;
     let _lock = nets.lock()?;
+    // A container that joined since the caller looked keeps it.
+    if let Some(e) = nets.endpoints(&net.name)?.first() {
+        return Err(ConnectError::InUse { network: net.name.clone(), by: e.names.first().cloned().unwrap_or_else(|| e.container_id.clone()) });
+    }
+    resolver::stop(&nets, &net.name);
     let bridges = bridge_netns(paths)?;
     let bridge = vec![net.bridge.clone()];
     bridges.run(|| delete_links(&bridge))?;
@@ -310,8 +319,10 @@ fn bridge_mac(net: &Network) -> [u8; 6] {
     [0x02, hex(0), hex(1), hex(2), hex(3), hex(4)]
 }
 
-/// Make the network's bridge unless it is there; whether it was made.
-fn bridge_up(bridges: &Netns, net: &Network) -> Result<bool, ConnectError> {
+/// Make the network's bridge unless it is there; whether the rules must be
+/// loaded whole: the bridge is new, or the table `inet <table>` has gone (a
+/// flushed ruleset).
+fn bridge_up(bridges: &Netns, net: &Network, table: &str) -> Result<bool, ConnectError> {
     let answer = bridges.query(|| {
         let nl = Netlink::open().map_err(|e| e.to_string())?;
         let made = match nl.create_bridge(&net.bridge, bridge_mac(net)) {
@@ -319,6 +330,10 @@ fn bridge_up(bridges: &Netns, net: &Network) -> Result<bool, ConnectError> {
             Err(e) => return Err(e.to_string()),
             Ok(()) => true,
         };
+        // A host whose default is IPv6 off would refuse the bridge's IPv6 address.
+        if net.subnet6.is_some() {
+            let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", net.bridge), "0");
+        }
         // Also for a bridge a failed start left half-made.
         match nl.add_address(&net.bridge, net.gateway, net.subnet.prefix()) {
             Err(e) if !e.is_exists() => return Err(e.to_string()),
@@ -331,9 +346,10 @@ fn bridge_up(bridges: &Netns, net: &Network) -> Result<bool, ConnectError> {
             }
         }
         nl.set_up(&net.bridge).map_err(|e| e.to_string())?;
-        Ok(if made { "made" } else { "" }.into())
+        let rebuild = made || firewall::table_exists(table) == Some(false);
+        Ok(if rebuild { "rebuild" } else { "" }.into())
     })?;
-    Ok(answer == "made")
+    Ok(answer == "rebuild")
 }
 
 /// Bring the rules to the networks of `applied` plus `up` minus `down` (those

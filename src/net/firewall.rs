@@ -16,7 +16,7 @@
 //! Hosts where docker set the `FORWARD` policy of iptables' filter table to DROP
 //! would drop rde's forwarded traffic in that other table; there rde adds its own
 //! chain (`<PREFIX>-FORWARD`) accepting its bridges' traffic and jumps to it from
-//! `FORWARD`, as docker and netavark do.
+//! the end of `FORWARD`, as docker and netavark do.
 
 use super::network::Network;
 use super::ports::{PortMapping, Protocol};
@@ -186,6 +186,64 @@ fn apply(table: &str, networks: &[&Network], forwards: &[Forward]) -> Result<(),
     iptables_forward(table, !networks.is_empty())
 }
 
+/// Whether the kernel holds the table `inet <table>` in this namespace: one
+/// nftables GETTABLE request over netlink (no `nft` process), so that rules
+/// flushed behind rde's back (`nft flush ruleset`, a firewalld reload) are seen
+/// when a network's first container starts. `None`: the kernel could not be asked.
+pub fn table_exists(table: &str) -> Option<bool> {
+    use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
+    const NFNL_SUBSYS_NFTABLES: u16 = 10;
+    const NFT_MSG_GETTABLE: u16 = 1;
+    const NFT_MSG_NEWTABLE: u16 = 0;
+    const NFTA_TABLE_NAME: u16 = 1;
+    const NFPROTO_INET: u8 = 1;
+    const NLMSG_ERROR: u16 = 2;
+    let mut socket = Socket::new(NETLINK_NETFILTER).ok()?;
+    socket.bind_auto().ok()?;
+    socket.connect(&SocketAddr::new(0, 0)).ok()?;
+    let name = [table.as_bytes(), b"\0"].concat();
+    let attr_len = 4 + name.len();
+    let padded = attr_len.div_ceil(4) * 4;
+    let total = 16 + 4 + padded;
+    let mut msg = Vec::with_capacity(total);
+    msg.extend_from_slice(&(total as u32).to_ne_bytes());
+    msg.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE).to_ne_bytes());
+    msg.extend_from_slice(&(libc::NLM_F_REQUEST as u16 | libc::NLM_F_ACK as u16).to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    // nfgenmsg: family, version 0, resource id 0 (big endian).
+    msg.extend_from_slice(&[NFPROTO_INET, 0, 0, 0]);
+    msg.extend_from_slice(&(attr_len as u16).to_ne_bytes());
+    msg.extend_from_slice(&NFTA_TABLE_NAME.to_ne_bytes());
+    msg.extend_from_slice(&name);
+    msg.resize(total, 0);
+    socket.send(&msg, 0).ok()?;
+    let mut buffer = vec![0u8; 16384];
+    loop {
+        let n = socket.recv(&mut &mut buffer[..], 0).ok()?;
+        let mut at = 0;
+        while at + 16 <= n {
+            let len = u32::from_ne_bytes(buffer[at..at + 4].try_into().ok()?) as usize;
+            let kind = u16::from_ne_bytes(buffer[at + 4..at + 6].try_into().ok()?);
+            if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE {
+                return Some(true);
+            }
+            if kind == NLMSG_ERROR && at + 20 <= n {
+                let errno = i32::from_ne_bytes(buffer[at + 16..at + 20].try_into().ok()?);
+                return match errno {
+                    0 => Some(true),
+                    e if e == -libc::ENOENT => Some(false),
+                    _ => None,
+                };
+            }
+            if len < 16 {
+                return None;
+            }
+            at += len.div_ceil(4) * 4;
+        }
+    }
+}
+
 fn run_nft(script: &str) -> Result<(), FirewallError> {
     let mut child = Command::new(sbin_binary("nft").ok_or(FirewallError::Missing)?)
         .args(["-f", "-"])
@@ -209,7 +267,8 @@ fn iptables_chain(table: &str) -> String {
 
 /// With `wanted`, and FORWARD's policy DROP: rde's chain, accepting what leaves
 /// its bridges and what comes back to them (replies, published ports), jumped to
-/// first. Without: the chain and the jump go. No iptables, nothing to do.
+/// from the end of FORWARD. Without: the chain and the jump go. No iptables,
+/// nothing to do.
 fn iptables_forward(table: &str, wanted: bool) -> Result<(), FirewallError> {
     iptables_forward_with("iptables", table, wanted)?;
     iptables_forward_with("ip6tables", table, wanted)
@@ -230,8 +289,10 @@ fn iptables_forward_with(program: &str, table: &str, wanted: bool) -> Result<(),
         restore.push_str(&format!(":{chain} - [0:0]\n"));
         restore.push_str(&format!("-A {chain} -i {prefix} -j ACCEPT\n"));
         restore.push_str(&format!("-A {chain} -o {prefix} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT\n"));
+        // Appended: docker's own chains (DOCKER-USER, its isolation) and the
+        // admin's rules still come first; only the DROP policy is got past.
         if !jumps {
-            restore.push_str(&format!("-I FORWARD -j {chain}\n"));
+            restore.push_str(&format!("-A FORWARD -j {chain}\n"));
         }
     } else if jumps {
         restore.push_str(&format!("-D FORWARD -j {chain}\n:{chain} - [0:0]\n-X {chain}\n"));

@@ -54,7 +54,8 @@ impl Subnet {
         Ipv4Addr::from(self.network + 1)
     }
 
-    fn broadcast(&self) -> Ipv4Addr {
+    /// The last address of the subnet.
+    pub fn broadcast(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.network + (self.size() - 1) as u32)
     }
 }

@@ -50,6 +50,10 @@ pub enum NetworkError {
     AddressInUse { ip: std::net::IpAddr, network: String, by: String },
     #[error("network {0} has no IPv6; hint: create it with `rde network create --ipv6`, or `enable_ipv6: true` in compose")]
     NoIpv6(String),
+    #[error("network {0} cannot have IPv6: this kernel has it off (ipv6.disable=1); hint: leave out --ipv6 / enable_ipv6")]
+    NoIpv6Kernel(String),
+    #[error("network {network} has no free IPv6 address left in {subnet}")]
+    Full6 { network: String, subnet: Subnet6 },
     #[error("network {0} is the default network and cannot be removed")]
     Default(String),
     #[error(transparent)]
@@ -292,13 +296,16 @@ impl Networks {
         };
         let outside = |what, value: String, subnet: String| NetworkError::NotInSubnet { what, value, subnet };
         let gateway = opts.gateway.unwrap_or(subnet.gateway());
-        if !subnet.contains(gateway) || gateway == subnet.network() {
+        if !subnet.contains(gateway) || gateway == subnet.network() || gateway == subnet.broadcast() {
             return Err(outside("gateway", gateway.to_string(), subnet.to_string()));
         }
         if let Some(range) = opts.ip_range.filter(|r| !subnet.contains(r.network()) || r.prefix() < subnet.prefix()) {
             return Err(outside("ip_range", range.to_string(), subnet.to_string()));
         }
         let id = crate::names::new_id();
+        if (opts.ipv6 || opts.subnet6.is_some()) && !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+            return Err(NetworkError::NoIpv6Kernel(name.to_string()));
+        }
         let subnet6 = match (opts.ipv6 || opts.subnet6.is_some(), opts.subnet6) {
             (false, _) => None,
             (true, Some(s)) => {
@@ -418,7 +425,7 @@ pub fn allocate6(network: &Network, endpoints: &[Endpoint], wanted: Option<Ipv6A
     if let Some(ip) = previous.filter(|ip| subnet.contains(*ip) && !used.contains(ip) && *ip != subnet.network()) {
         return Ok(Some(ip));
     }
-    ipam::free_address6(subnet, &used).map(Some).ok_or_else(|| NetworkError::Full { network: network.name.clone(), subnet: network.subnet })
+    ipam::free_address6(subnet, &used).map(Some).ok_or_else(|| NetworkError::Full6 { network: network.name.clone(), subnet })
 }
 
 /// The network a record file is for (`networks-v1/<name>.json`).

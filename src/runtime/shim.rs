@@ -69,6 +69,12 @@ struct Reporter(Option<File>);
 impl Reporter {
     fn from_env() -> Reporter {
         let fd = std::env::var(REPORT_FD_ENV).ok().and_then(|fd| fd.parse::<i32>().ok());
+        // Not inherited by what the shim runs (nft, the proxy, the resolver): a CLI
+        // waiting for the pipe's end must see it when the shim goes.
+        if let Some(fd) = fd {
+            // SAFETY: fcntl on the pipe end the CLI passed us.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
         // SAFETY: the CLI passed us this pipe end for our report.
         Reporter(fd.map(|fd| File::from(unsafe { OwnedFd::from_raw_fd(fd) })))
     }
