@@ -249,7 +249,7 @@ fn compose_ipam_config_and_fixed_addresses() {
     let yaml = format!(
         "services:\n  fixed:\n    image: busybox\n    command: sleep 300\n    init: true\n    networks:\n      net:\n        ipv4_address: 10.{second}.200.130\n        ipv6_address: fd43:{tag}::10\n  \
          free:\n    image: busybox\n    command: sleep 300\n    init: true\n    networks: [net]\n\
-         networks:\n  net:\n    enable_ipv6: true\n    ipam:\n      config:\n        - subnet: 10.{second}.200.0/24\n          ip_range: 10.{second}.200.128/25\n          gateway: 10.{second}.200.254\n        - subnet: fd43:{tag}::/64\n          gateway: fd43:{tag}::fe\n"
+         networks:\n  net:\n    enable_ipv6: true\n    ipam:\n      config:\n        - subnet: 10.{second}.200.0/24\n          ip_range: 10.{second}.200.128/25\n          gateway: 10.{second}.200.254\n        - subnet: fd43:{tag}::/64\n          ip_range: fd43:{tag}::100/120\n          gateway: fd43:{tag}::fe\n"
     );
     std::fs::write(dir.join("docker-compose.yml"), yaml).unwrap();
     env.cwd = Some(dir);
@@ -263,10 +263,10 @@ fn compose_ipam_config_and_fixed_addresses() {
         (fixed["GlobalIPv6Address"].as_str(), fixed["IPv6Gateway"].as_str()),
         (Some(format!("fd43:{tag}::10").as_str()), Some(format!("fd43:{tag}::fe").as_str()))
     );
-    // From the ip_range; IPv6 from the start of the subnet, past the gateway's.
+    // From the ip_ranges.
     let free = inspect(&env, "proj-free-1")["NetworkSettings"]["Networks"]["proj_net"].clone();
     assert_eq!(free["IPAddress"].as_str(), Some(format!("10.{second}.200.128").as_str()), "{free}");
-    assert_eq!(free["GlobalIPv6Address"].as_str(), Some(format!("fd43:{tag}::1").as_str()), "{free}");
+    assert_eq!(free["GlobalIPv6Address"].as_str(), Some(format!("fd43:{tag}::100").as_str()), "{free}");
     let out = env.ok(&["exec", "-T", "free", "ping6", "-c", "1", "-W", "2", "fixed"]);
     assert!(out.stdout.contains(&format!("fd43:{tag}::10")), "{}", out.stdout);
     env.ok(&["down"]);

@@ -313,6 +313,13 @@ fn rootless_networks_publish_ports_and_resolve_names() {
     http_get(format!("127.0.0.1:{tcp_port}").parse().unwrap(), "/hostname").unwrap();
     ok(&["container", "rm", "-f", "web", "udp"]);
     ok(&["network", "rm", "app"]);
+    // IPv6 between containers, in the session's namespace.
+    ok(&["network", "create", "--ipv6", "six"]);
+    ok(&["container", "run", "-d", "--name", "peer6", "--network", "six", &busybox, "sleep", "300"]);
+    let out = ok(&["container", "run", "--rm", "--network", "six", &busybox, "sh", "-c", "ping6 -c 1 -W 2 peer6 && nslookup -type=AAAA peer6"]);
+    assert!(out.stdout.contains("1 packets received") && out.stdout.contains("Address: fd"), "{}", out.stdout);
+    ok(&["container", "rm", "-f", "peer6"]);
+    ok(&["network", "rm", "six"]);
     assert!(std::net::TcpStream::connect(format!("127.0.0.1:{tcp_port}")).is_err());
 }
 

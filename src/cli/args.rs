@@ -305,9 +305,9 @@ pub struct NetworkCreateArgs {
     /// The bridge's address in a subnet (default: its first address), once per family
     #[arg(long)]
     pub gateway: Vec<std::net::IpAddr>,
-    /// Give containers IPv4 addresses from this part of the subnet, e.g. 10.90.0.128/25
+    /// Give containers addresses from this part of a subnet, e.g. 10.90.0.128/25 (once per family)
     #[arg(long = "ip-range")]
-    pub ip_range: Option<String>,
+    pub ip_range: Vec<String>,
     /// Dual stack: an IPv6 subnet too (a unique local /64 unless --subnet gives one)
     #[arg(long)]
     pub ipv6: bool,

@@ -336,6 +336,7 @@ mod tests {
             ip_range: None,
             subnet6: None,
             gateway6: None,
+            ip_range6: None,
             internal,
             bridge: bridge.into(),
             labels: Default::default(),

@@ -196,11 +196,12 @@ impl fmt::Display for Subnet6 {
     }
 }
 
-/// The lowest address of `subnet` after its network address that is not `used`
-/// (which holds the gateway); the first 65536 are looked at.
-pub fn free_address6(subnet: Subnet6, used: &BTreeSet<Ipv6Addr>) -> Option<Ipv6Addr> {
-    let size = if subnet.prefix >= 112 { 1u128 << (128 - subnet.prefix) } else { 1 << 16 };
-    (1..size).map(|i| Ipv6Addr::from(subnet.network + i)).find(|ip| !used.contains(ip))
+/// The lowest address of `range` (an IPv6 subnet or a part of one) that is not
+/// `used` (which holds the gateway and the subnet's own address); the first
+/// 65536 are looked at.
+pub fn free_address6(range: Subnet6, used: &BTreeSet<Ipv6Addr>) -> Option<Ipv6Addr> {
+    let size = if range.prefix >= 112 { 1u128 << (128 - range.prefix) } else { 1 << 16 };
+    (0..size).map(|i| Ipv6Addr::from(range.network + i)).find(|ip| !used.contains(ip))
 }
 
 #[cfg(test)]
@@ -264,12 +265,14 @@ mod tests {
             assert!(bad.parse::<Subnet6>().is_err(), "{bad}");
         }
         assert_eq!(serde_json::to_string(&n).unwrap(), "\"fd00:db8:1::/64\"");
-        let used: BTreeSet<Ipv6Addr> = [n.gateway(), "fd00:db8:1::2".parse().unwrap()].into();
+        let used: BTreeSet<Ipv6Addr> = [n.network(), n.gateway(), "fd00:db8:1::2".parse().unwrap()].into();
         assert_eq!(free_address6(n, &used).unwrap().to_string(), "fd00:db8:1::3");
+        let range: Subnet6 = "fd00:db8:1::100/120".parse().unwrap();
+        assert_eq!(free_address6(range, &used).unwrap().to_string(), "fd00:db8:1::100");
         let ula = Subnet6::unique_local("0123456789abcdef");
         assert_eq!(ula.to_string(), "fd01:2345:6789::/64");
         let tiny: Subnet6 = "fd00::/120".parse().unwrap();
-        let full: BTreeSet<Ipv6Addr> = (1..256u16).map(|i| Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i)).collect();
+        let full: BTreeSet<Ipv6Addr> = (0..256u16).map(|i| Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i)).collect();
         assert_eq!(free_address6(tiny, &full), None);
     }
 }

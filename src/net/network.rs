@@ -79,6 +79,9 @@ pub struct Network {
     pub subnet6: Option<Subnet6>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway6: Option<Ipv6Addr>,
+    /// Where containers' IPv6 addresses come from; else the IPv6 subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range6: Option<Subnet6>,
     /// No traffic leaves the bridge: no masquerade, nothing forwarded.
     pub internal: bool,
     /// The Linux bridge, in the host's namespace (rootful) or the session's (rootless).
@@ -187,6 +190,7 @@ pub struct NetworkOptions {
     pub ipv6: bool,
     pub subnet6: Option<Subnet6>,
     pub gateway6: Option<Ipv6Addr>,
+    pub ip_range6: Option<Subnet6>,
     pub internal: bool,
     pub labels: BTreeMap<String, String>,
 }
@@ -317,6 +321,11 @@ impl Networks {
             (true, None) => Some(Subnet6::unique_local(&id)),
         };
         let gateway6 = subnet6.map(|s| opts.gateway6.unwrap_or(s.gateway()));
+        if let (Some(s), Some(range)) = (subnet6, opts.ip_range6)
+            && (!s.contains(range.network()) || range.prefix() < s.prefix())
+        {
+            return Err(outside("ip_range", range.to_string(), s.to_string()));
+        }
         if let (Some(s), Some(g)) = (subnet6, gateway6)
             && (!s.contains(g) || g == s.network())
         {
@@ -331,6 +340,7 @@ impl Networks {
             ip_range: opts.ip_range,
             subnet6,
             gateway6,
+            ip_range6: opts.ip_range6.filter(|_| subnet6.is_some()),
             internal: opts.internal,
             bridge,
             labels: opts.labels.clone(),
@@ -422,10 +432,12 @@ pub fn allocate6(network: &Network, endpoints: &[Endpoint], wanted: Option<Ipv6A
         }
         return Ok(Some(ip));
     }
-    if let Some(ip) = previous.filter(|ip| subnet.contains(*ip) && !used.contains(ip) && *ip != subnet.network()) {
+    let range = network.ip_range6.unwrap_or(subnet);
+    if let Some(ip) = previous.filter(|ip| range.contains(*ip) && !used.contains(ip) && *ip != subnet.network()) {
         return Ok(Some(ip));
     }
-    ipam::free_address6(subnet, &used).map(Some).ok_or_else(|| NetworkError::Full6 { network: network.name.clone(), subnet })
+    used.insert(subnet.network());
+    ipam::free_address6(range, &used).map(Some).ok_or_else(|| NetworkError::Full6 { network: network.name.clone(), subnet })
 }
 
 /// The network a record file is for (`networks-v1/<name>.json`).

@@ -352,10 +352,8 @@ fn ipam_options(key: &str, net: &crate::compose::Network) -> Result<NetworkOptio
             if net.enable_ipv6 == Some(false) {
                 return Err(bad(format!("subnet {subnet} is IPv6 but enable_ipv6 is false; hint: set enable_ipv6: true")));
             }
-            if let Some(range) = field("ip_range") {
-                return Err(bad(format!("ip_range {range} in an IPv6 subnet is not supported by rde; hint: leave it out, or give fixed ipv6_address values")));
-            }
             opts.subnet6 = Some(subnet.parse().map_err(|e: crate::net::ipam::InvalidSubnet6| bad(e.to_string()))?);
+            opts.ip_range6 = field("ip_range").map(|r| r.parse().map_err(|e: crate::net::ipam::InvalidSubnet6| bad(e.to_string()))).transpose()?;
             opts.gateway6 = field("gateway").map(|g| g.parse().map_err(|_| bad(format!("gateway {g:?} is not an IPv6 address")))).transpose()?;
         } else {
             opts.subnet = Some(subnet.parse().map_err(|e: crate::net::ipam::InvalidSubnet| bad(e.to_string()))?);

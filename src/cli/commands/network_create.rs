@@ -21,8 +21,12 @@ pub fn run(ctx: &Context, args: NetworkCreateArgs) -> anyhow::Result<i32> {
             std::net::IpAddr::V6(g) => opts.gateway6 = Some(*g),
         }
     }
-    if let Some(range) = &args.ip_range {
-        opts.ip_range = Some(range.parse()?);
+    for range in &args.ip_range {
+        if range.contains(':') {
+            opts.ip_range6 = Some(range.parse()?);
+        } else {
+            opts.ip_range = Some(range.parse()?);
+        }
     }
     if let (Some(subnet6), false) = (opts.subnet6, args.ipv6) {
         anyhow::bail!("--subnet {subnet6} is an IPv6 subnet; hint: add --ipv6 to make the network dual stack");

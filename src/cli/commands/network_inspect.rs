@@ -33,6 +33,9 @@ pub fn run(ctx: &Context, args: NetworkNamesArgs) -> anyhow::Result<i32> {
                 }
                 if let (Some(s), Some(g)) = (n.subnet6, n.gateway6) {
                     ipam.push(json!({"Subnet": s, "Gateway": g}));
+                    if let Some(range) = n.ip_range6 {
+                        ipam[1]["IPRange"] = json!(range);
+                    }
                 }
                 out.push(json!({
                     "Name": n.name, "Id": n.id, "Created": n.created, "Driver": n.driver, "Internal": n.internal,
