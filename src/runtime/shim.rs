@@ -113,7 +113,6 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
             Ok((pid, io, client)) => {
                 if restarts == 0 {
                     reporter.send(&Report::Started { pid });
-                    shed_startup_memory();
                 }
                 let health = record.healthcheck.clone().map(|c| health::Monitor::new(c, &containers, &record.id));
                 let code = supervise(&containers, &record, pid, io, client, health, &libcontainer_root);
@@ -310,7 +309,7 @@ fn start(
     container.start().map_err(Failure::from)?;
     let pid = init;
     let mut ports = Vec::new();
-    if let (Some(listeners), Some(first)) = (listeners, networks.first()) {
+    if let (Some(listeners), Some(first)) = (listeners.filter(|l| !l.ports.is_empty()), networks.first()) {
         ports = listeners.ports.clone();
         // Rootless, the container's address is only reachable from the session's namespace.
         let upstream = if rootless { Some(connect::bridge_netns(paths)?) } else { None };
@@ -437,7 +436,16 @@ fn supervise(
     let mut exit_code = None;
     let mut exited_at = None;
     let mut buf = vec![0u8; 64 * 1024];
+    // A container that runs on: the start's memory goes back (not before, so a
+    // short one's exit is not kept waiting for it).
+    let started = std::time::Instant::now();
+    let mut shed = false;
+    let init_fd = crate::process::ProcessId::of(pid).and_then(|p| p.pidfd());
     loop {
+        if !shed && exit_code.is_none() && started.elapsed() >= std::time::Duration::from_secs(1) {
+            shed_startup_memory();
+            shed = true;
+        }
         let open: Vec<usize> = (0..io.outputs.len()).filter(|i| io.outputs[*i].0.is_some()).collect();
         if open.is_empty() && exit_code.is_some() {
             break;
@@ -458,6 +466,13 @@ fn supervise(
             fds.push(PollFd::new(fd, PollFlags::POLLIN));
             fds.len() - 1
         });
+        // Readable once init has exited: its pipes close a moment before it can be
+        // reaped, and without this the loop would sleep out the poll's timeout.
+        if exit_code.is_none()
+            && let Some(fd) = &init_fd
+        {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
         let wait = health.as_ref().map_or(200, |h| h.wait().as_millis().clamp(1, 200) as u16);
         let _ = poll(&mut fds, PollTimeout::from(wait));
         let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
@@ -610,15 +625,16 @@ pub fn release(paths: &Paths, id: &str, dir: &Path, networks: &[String], delete_
 
 /// The final state after the last exit (or a failed start).
 fn record_exit(containers: &Containers, record: &ContainerRecord, dir: &Path, exit_code: Option<i32>, error: Option<&str>, cleanup_errors: Vec<String>) {
+    // Removed right away (`--rm`): no state to keep, unless the removal failed.
+    if record.auto_remove && crate::fsutil::remove_tree(dir).is_ok() {
+        return;
+    }
     let mut state = containers.state(&record.id);
     state.status = Some(Status::Exited);
     state.exit_code = exit_code.or(Some(state.exit_code.unwrap_or(125)));
     state.finished_at = Some(now_unix());
     state.error = error.map(str::to_string).or_else(|| (!cleanup_errors.is_empty()).then(|| cleanup_errors.join("; ")));
     let _ = containers.save_state(&record.id, &state);
-    if record.auto_remove {
-        let _ = crate::fsutil::remove_tree(dir);
-    }
 }
 
 /// The network namespace of another running container (`--network container:NAME`).
