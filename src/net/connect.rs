@@ -138,13 +138,13 @@ pub fn connect(
                 }
                 nl.add_address(&interface, ip, prefix).and_then(|()| nl.set_up(&interface)).and_then(|()| nl.set_up("lo")).map_err(|e| e.to_string())?;
                 if route {
-                    nl.add_default_route(gateway).map_err(|e| e.to_string())?;
+                    nl.add_default_route(gateway.into()).map_err(|e| e.to_string())?;
                 }
                 if let Some(ip6) = ip6 {
                     nl.add_address6(&interface, ip6, prefix6).map_err(|e| e.to_string())?;
                 }
                 if let (true, Some(gateway6)) = (route6, gateway6) {
-                    nl.add_default_route6(gateway6).map_err(|e| e.to_string())?;
+                    nl.add_default_route(gateway6.into()).map_err(|e| e.to_string())?;
                 }
                 Ok(String::new())
             })

@@ -149,27 +149,15 @@ impl Netlink {
         self.change(|| format!("cannot add address {ip}/{prefix} to {name}"), RouteNetlinkMessage::NewAddress(address), NLM_F_CREATE | NLM_F_EXCL)
     }
 
-    /// A default IPv6 route (::/0, main table) via `gateway`.
-    pub fn add_default_route6(&self, gateway: Ipv6Addr) -> Result<(), NetlinkError> {
+    /// A default route (0.0.0.0/0 or ::/0, main table) via `gateway`.
+    pub fn add_default_route(&self, gateway: IpAddr) -> Result<(), NetlinkError> {
         let mut route = RouteMessage::default();
-        route.header.address_family = AddressFamily::Inet6;
+        route.header.address_family = if gateway.is_ipv6() { AddressFamily::Inet6 } else { AddressFamily::Inet };
         route.header.table = RouteHeader::RT_TABLE_MAIN;
         route.header.protocol = RouteProtocol::Boot;
         route.header.scope = RouteScope::Universe;
         route.header.kind = RouteType::Unicast;
-        route.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
-        self.change(|| format!("cannot add a default route via {gateway}"), RouteNetlinkMessage::NewRoute(route), NLM_F_CREATE | NLM_F_EXCL)
-    }
-
-    /// A default route (0.0.0.0/0, main table) via `gateway`.
-    pub fn add_default_route(&self, gateway: Ipv4Addr) -> Result<(), NetlinkError> {
-        let mut route = RouteMessage::default();
-        route.header.address_family = AddressFamily::Inet;
-        route.header.table = RouteHeader::RT_TABLE_MAIN;
-        route.header.protocol = RouteProtocol::Boot;
-        route.header.scope = RouteScope::Universe;
-        route.header.kind = RouteType::Unicast;
-        route.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+        route.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
         self.change(|| format!("cannot add a default route via {gateway}"), RouteNetlinkMessage::NewRoute(route), NLM_F_CREATE | NLM_F_EXCL)
     }
 
