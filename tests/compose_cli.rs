@@ -78,3 +78,26 @@ fn errors_name_file_line_field_and_hint() {
     let out = config_in(dir.path(), &["-q"]);
     assert!(out.stderr.contains("did you mean `image`"), "{}", out.stderr);
 }
+
+#[test]
+fn version_in_dockers_layout_and_shell_completion() {
+    let env = Env::new();
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(env.ok(&["--version"]).stdout, format!("rde version {version}\n"));
+    assert_eq!(env.ok(&["version", "--short"]).stdout, format!("{version}\n"));
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["version", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json["Version"], version);
+    assert_eq!(env.ok(&["version", "--format", "{{.Version}}/{{ .Os }}"]).stdout, format!("{version}/linux\n"));
+    let table = env.ok(&["version"]).stdout;
+    assert!(table.starts_with("Client:\n Version:") && table.contains(" OS/Arch:    linux/"), "{table}");
+    // Each shell's script: bash's is valid bash, and each names rde's commands.
+    let bash = env.ok(&["completion", "bash"]).stdout;
+    let script = env.dir.path().join("rde.bash");
+    std::fs::write(&script, &bash).unwrap();
+    assert!(std::process::Command::new("bash").arg("-n").arg(&script).status().unwrap().success());
+    assert!(bash.contains("_rde()") && bash.contains("network") && bash.contains("--dns-search"));
+    assert!(env.ok(&["completion", "zsh"]).stdout.starts_with("#compdef rde"));
+    assert!(env.ok(&["completion", "fish"]).stdout.contains("complete -c rde"));
+    let out = env.fails(&["completion", "tcsh"]);
+    assert!(out.stderr.contains("possible values"), "{}", out.stderr);
+}

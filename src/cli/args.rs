@@ -6,7 +6,7 @@ use super::compose_args::*;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "rde", version, about = "Run docker-compose projects without Docker: daemonless, rootless, fast")]
+#[command(name = "rde", version, long_version = LONG_VERSION, about = "Run docker-compose projects without Docker: daemonless, rootless, fast")]
 pub struct Cli {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -119,9 +119,32 @@ pub enum Command {
     /// Manage rde itself
     #[command(subcommand)]
     System(SystemCommand),
+    /// Show rde's version (docker's layout; --format json, --short)
+    Version(VersionArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell
+    Completion(CompletionArgs),
     /// Manage the build cache
     #[command(subcommand)]
     Builder(BuilderCommand),
+}
+
+/// `rde --version`, as docker prints its own: `rde version 0.1.0`.
+pub const LONG_VERSION: &str = concat!("version ", env!("CARGO_PKG_VERSION"));
+
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// json, or a Go template such as '{{.Version}}'
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// The version number only
+    #[arg(long)]
+    pub short: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to complete for
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Subcommand, Debug)]
@@ -703,7 +726,10 @@ pub struct PruneArgs {
 impl Command {
     /// Commands that touch the store; credentials and info do not need the namespace.
     pub fn needs_user_namespace(&self) -> bool {
-        !matches!(self, Command::Config(_) | Command::Login(_) | Command::Logout(_) | Command::System(SystemCommand::Info))
+        !matches!(
+            self,
+            Command::Config(_) | Command::Login(_) | Command::Logout(_) | Command::System(SystemCommand::Info) | Command::Version(_) | Command::Completion(_)
+        )
     }
 }
 

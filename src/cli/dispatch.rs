@@ -54,6 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Image(ImageCommand::Tag(args)) => commands::image_tag::run(&ctx, args),
         Command::Image(ImageCommand::Save(args)) => commands::image_archive::save(&ctx, args),
         Command::Image(ImageCommand::Load(args)) => commands::image_archive::load(&ctx, args),
+        Command::Version(args) => commands::version::run(&ctx, args),
+        Command::Completion(args) => commands::version::completion(args),
         Command::Login(args) => commands::login::run(&ctx, args),
         Command::Logout(args) => commands::logout::run(&ctx, args),
         Command::System(SystemCommand::Df) => commands::system_df::run(&ctx),

@@ -37,6 +37,7 @@ pub mod system_df;
 pub mod system_info;
 pub mod system_prune;
 pub mod up;
+pub mod version;
 
 use crate::cli::context::Context;
 use crate::runtime::exec::ExecOptions;
