@@ -205,7 +205,8 @@ fn ipv6_between_containers_through_published_ports_and_out() {
     let env = Env::new();
     let mut remote = RemoteHost::new(&env.net_prefix[2..]);
     env.ok(&["image", "pull", "-q", &busybox()]);
-    let tag = &env.net_prefix[2..];
+    // A hex group as IPv6 addresses print it (no leading zeros).
+    let tag = &format!("{:x}", u16::from_str_radix(&env.net_prefix[2..], 16).unwrap());
     let subnet6 = format!("fd42:{tag}::/64");
     env.ok(&["network", "create", "--ipv6", "--subnet", &subnet6, "dual"]);
     let net: serde_json::Value = serde_json::from_str(&env.ok(&["network", "inspect", "dual"]).stdout).unwrap();
@@ -243,7 +244,8 @@ fn ipv6_between_containers_through_published_ports_and_out() {
 fn compose_ipam_config_and_fixed_addresses() {
     require_root();
     let mut env = Env::new().with_mirror(&shared_registry());
-    let (tag, second) = (env.net_prefix[2..].to_string(), env.net_pool().split('.').nth(1).unwrap().to_string());
+    let tag = format!("{:x}", u16::from_str_radix(&env.net_prefix[2..], 16).unwrap());
+    let second = env.net_pool().split('.').nth(1).unwrap().to_string();
     let dir = env.dir.path().join("proj");
     std::fs::create_dir_all(&dir).unwrap();
     let yaml = format!(
