@@ -234,3 +234,25 @@ fn a_bare_environment_key_wins_over_env_file() {
     let out = with_shell.ok(&["run", "--rm", "app"]);
     assert!(out.stdout.lines().any(|l| l == "A=from-shell"), "{}", out.stdout);
 }
+
+#[test]
+fn ps_filters_by_status() {
+    require_root();
+    let env = project_env(Some(TWO_SERVICES));
+    env.ok(&["up", "-d"]);
+    env.ok(&["stop", "-t", "1", "cache"]);
+    let services = |args: &[&str]| -> Vec<String> {
+        let out = env.ok(&[&["ps", "--format", "json"][..], args].concat()).stdout;
+        out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["Service"].as_str().unwrap().to_string()).collect()
+    };
+    // A status looks at stopped containers too, as compose's does.
+    assert_eq!(services(&["--status", "exited"]), ["cache"]);
+    assert_eq!(services(&["--filter", "status=running"]), ["api"]);
+    assert_eq!(services(&["--status", "running", "--status", "exited"]).len(), 2);
+    assert!(services(&["--status", "paused"]).is_empty());
+    let out = env.fails(&["ps", "--status", "sleeping"]);
+    assert!(out.stderr.contains("invalid status \"sleeping\"") && out.stderr.contains("hint:"), "{}", out.stderr);
+    let out = env.fails(&["ps", "--filter", "name=api"]);
+    assert!(out.stderr.contains("status=STATE"), "{}", out.stderr);
+    env.ok(&["down"]);
+}

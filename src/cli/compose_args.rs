@@ -109,6 +109,12 @@ pub struct PsArgs {
     /// Only service names
     #[arg(long = "services")]
     pub services_only: bool,
+    /// Only containers in this state: paused, restarting, removing, running, dead, created or exited (repeatable)
+    #[arg(long)]
+    pub status: Vec<String>,
+    /// Only containers matching KEY=VALUE (supported: status)
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug)]

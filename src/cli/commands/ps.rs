@@ -15,10 +15,15 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
         services.iter().for_each(|s| printer.result(s));
         return Ok(0);
     }
+    let wanted = statuses(&args)?;
     let mut rows = Vec::new();
     for r in session.selected(&args.services, false)? {
         let observed = session.containers.observe(&r.id);
-        if !args.all && !matches!(observed, Observed::Running | Observed::Restarting(_) | Observed::Unknown) {
+        // A status asked for looks at every container, as compose's --status does.
+        if wanted.is_empty() && !args.all && !matches!(observed, Observed::Running | Observed::Restarting(_) | Observed::Unknown) {
+            continue;
+        }
+        if !wanted.is_empty() && !wanted.contains(&state_word(&observed)) {
             continue;
         }
         let state = session.containers.state(&r.id);
@@ -47,13 +52,7 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
         "json" => {
             for (r, observed, status, ports, state) in &rows {
                 let health = state.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default();
-                let state_word = match observed {
-                    Observed::Running => "running",
-                    Observed::Exited(_) => "exited",
-                    Observed::Restarting(_) => "restarting",
-                    Observed::Created => "created",
-                    Observed::Unknown => "unknown",
-                };
+                let state_word = state_word(observed);
                 printer.result(
                     serde_json::json!({
                         "ID": r.id, "Name": r.name, "Image": r.image, "Command": r.command().join(" "),
@@ -83,4 +82,32 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
         other => anyhow::bail!("unknown --format {other:?}; hint: use table or json"),
     }
     Ok(0)
+}
+
+/// docker's word for a container's state.
+fn state_word(observed: &Observed) -> &'static str {
+    match observed {
+        Observed::Running => "running",
+        Observed::Exited(_) => "exited",
+        Observed::Restarting(_) => "restarting",
+        Observed::Created => "created",
+        Observed::Unknown => "unknown",
+    }
+}
+
+/// The states asked for with `--status S` and `--filter status=S` (compose v2's
+/// values; `paused`, `removing` and `dead` are accepted and match nothing rde has).
+fn statuses(args: &PsArgs) -> anyhow::Result<Vec<&'static str>> {
+    const KNOWN: [&str; 7] = ["paused", "restarting", "removing", "running", "dead", "created", "exited"];
+    let mut asked: Vec<&str> = args.status.iter().map(String::as_str).collect();
+    for f in &args.filter {
+        match f.split_once('=') {
+            Some(("status", value)) => asked.push(value),
+            _ => anyhow::bail!("invalid --filter {f:?}; hint: the supported filter is status=STATE, e.g. --filter status=running"),
+        }
+    }
+    asked
+        .into_iter()
+        .map(|s| KNOWN.iter().copied().find(|k| *k == s).ok_or_else(|| anyhow::anyhow!("invalid status {s:?}; hint: use one of {}", KNOWN.join(", "))))
+        .collect()
 }
