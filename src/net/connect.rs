@@ -179,9 +179,9 @@ pub fn connect(
         nets.save_endpoints(&net.name, &endpoints)?;
         attached.push(Attachment { network: net.name.clone(), ip, prefix, gateway, interface, ip6, prefix6, gateway6 });
     }
-    let applied = firewall::Applied::load(&nets.firewall_state());
-    if new_bridges || !member.forwards.is_empty() || joined.iter().any(|n| !applied.networks.contains(n)) {
-        sync_firewall(&nets, &bridges, &applied, &joined, &[], new_bridges)?;
+    let applied = firewall::Applied::read(&nets.firewall_state());
+    if new_bridges || !member.forwards.is_empty() || joined.iter().any(|n| applied.as_ref().is_none_or(|a| !a.networks.contains(n))) {
+        sync_firewall(&nets, &bridges, applied.as_ref(), &joined, &[], new_bridges)?;
     }
     refresh_hosts(&nets)?;
     // Without its resolver the container still finds its peers in /etc/hosts.
@@ -192,12 +192,7 @@ pub fn connect(
 
 /// The container's /etc/resolv.conf (see [`resolv`]), rewritten in place: it is bind-mounted.
 fn write_resolv_conf(member: &Member, embedded: Option<std::net::IpAddr>) {
-    let host = resolv::host_for_containers(
-        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        std::fs::read_to_string(resolv::SYSTEMD_RESOLVED_UPSTREAMS).ok().as_deref(),
-    );
-    let text = resolv::render(&resolv::nameservers(&member.dns, embedded, &host), &host, &member.dns);
-    let _ = hosts::write_in_place(&member.resolv_conf, &text);
+    let _ = hosts::write_in_place(&member.resolv_conf, &resolv::for_container(&member.dns, embedded));
 }
 
 /// Take the container off `networks`: its endpoints, its published ports, and
@@ -253,7 +248,7 @@ pub fn disconnect(paths: &Paths, container_id: &str, networks: &[String], delete
         }
     }
     if let (true, Some(b)) = (rules_changed, &bridges)
-        && let Err(e) = sync_firewall(&nets, b, &firewall::Applied::load(&nets.firewall_state()), &[], &[], false)
+        && let Err(e) = sync_firewall(&nets, b, firewall::Applied::read(&nets.firewall_state()).as_ref(), &[], &[], false)
     {
         errors.push(e.to_string());
     }
@@ -279,9 +274,9 @@ pub fn remove_network(paths: &Paths, net: &Network, forget: bool) -> Result<(), 
     if forget {
         nets.remove(&net.name)?;
     }
-    let applied = firewall::Applied::load(&nets.firewall_state());
-    if applied.networks.contains(&net.name) {
-        sync_firewall(&nets, &bridges, &applied, &[], std::slice::from_ref(&net.name), false)?;
+    let applied = firewall::Applied::read(&nets.firewall_state());
+    if applied.as_ref().is_some_and(|a| a.networks.contains(&net.name)) {
+        sync_firewall(&nets, &bridges, applied.as_ref(), &[], std::slice::from_ref(&net.name), false)?;
     }
     Ok(())
 }
@@ -354,9 +349,17 @@ fn bridge_up(bridges: &Netns, net: &Network, table: &str) -> Result<bool, Connec
 
 /// Bring the rules to the networks of `applied` plus `up` minus `down` (those
 /// still defined), with the published ports of their live endpoints.
-fn sync_firewall(nets: &Networks, bridges: &Netns, applied: &firewall::Applied, up: &[String], down: &[String], rebuild: bool) -> Result<(), ConnectError> {
+fn sync_firewall(
+    nets: &Networks,
+    bridges: &Netns,
+    applied: Option<&firewall::Applied>,
+    up: &[String],
+    down: &[String],
+    rebuild: bool,
+) -> Result<(), ConnectError> {
     let all = nets.all()?;
-    let table: Vec<&Network> = all.iter().filter(|n| (applied.networks.contains(&n.name) || up.contains(&n.name)) && !down.contains(&n.name)).collect();
+    let held = |name: &String| applied.is_some_and(|a| a.networks.contains(name));
+    let table: Vec<&Network> = all.iter().filter(|n| (held(&n.name) || up.contains(&n.name)) && !down.contains(&n.name)).collect();
     let mut forwards = Vec::new();
     for n in &table {
         for e in nets.endpoints(&n.name)? {
@@ -364,7 +367,7 @@ fn sync_firewall(nets: &Networks, bridges: &Netns, applied: &firewall::Applied, 
         }
     }
     let state = nets.firewall_state();
-    Ok(bridges.run(|| firewall::sync(&nets.prefix, &state, &table, &forwards, rebuild).map_err(|e| e.to_string()))?)
+    Ok(bridges.run(|| firewall::sync(&nets.prefix, &state, applied, &table, &forwards, rebuild).map_err(|e| e.to_string()))?)
 }
 
 /// Rewrite every connected container's /etc/hosts from the endpoints of all networks.

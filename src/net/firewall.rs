@@ -54,9 +54,9 @@ pub struct Applied {
 }
 
 impl Applied {
-    /// The state at `path`; nothing known (no file, or unreadable) is empty.
-    pub fn load(path: &Path) -> Applied {
-        crate::fsutil::read_json(path).ok().flatten().unwrap_or_default()
+    /// The state at `path`; `None`: nothing known (no file, or unreadable).
+    pub fn read(path: &Path) -> Option<Applied> {
+        crate::fsutil::read_json(path).ok().flatten()
     }
 }
 
@@ -143,11 +143,11 @@ pub fn elements(table: &str, verb: &str, forwards: &[Forward]) -> String {
 }
 
 /// Bring the kernel to `networks` and `forwards`, doing only what changed since
-/// `state` was written: nothing, a few map elements, or (with `rebuild`, or when
-/// the networks changed or the state is unknown) the whole table. Call in the
-/// namespace that holds the bridges, with the networks lock held.
-pub fn sync(table: &str, state: &Path, networks: &[&Network], forwards: &[Forward], rebuild: bool) -> Result<(), FirewallError> {
-    let applied: Option<Applied> = crate::fsutil::read_json(state).ok().flatten();
+/// `applied` (read from `state`, which this rewrites): nothing, a few map
+/// elements, or (with `rebuild`, or when the networks changed or the state is
+/// unknown) the whole table. Call in the namespace that holds the bridges, with
+/// the networks lock held.
+pub fn sync(table: &str, state: &Path, applied: Option<&Applied>, networks: &[&Network], forwards: &[Forward], rebuild: bool) -> Result<(), FirewallError> {
     let wanted = Applied { networks: networks.iter().map(|n| n.name.clone()).collect(), forwards: forwards.to_vec() };
     match applied {
         Some(old) if !rebuild && old.networks == wanted.networks => {

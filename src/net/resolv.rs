@@ -9,7 +9,7 @@
 //! - `search`: the user's (`--dns-search`, compose `dns_search`), else the host's;
 //! - `options`: the user's (`--dns-option`, compose `dns_opt`), else the host's.
 //!
-//! Pure: the callers read the files and write the result.
+//! Pure but for [`for_container`], which reads the host's files.
 
 use std::net::IpAddr;
 
@@ -113,6 +113,14 @@ pub fn render(nameservers: &[IpAddr], host: &ResolvConf, user: &DnsConfig) -> St
         text.push_str(&format!("options {}\n", options.join(" ")));
     }
     text
+}
+
+/// The whole file for a container, from this host's /etc/resolv.conf and
+/// systemd-resolved's list, `user`'s settings and the embedded resolver's address.
+pub fn for_container(user: &DnsConfig, embedded: Option<IpAddr>) -> String {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let host = host_for_containers(&read("/etc/resolv.conf").unwrap_or_default(), read(SYSTEMD_RESOLVED_UPSTREAMS).as_deref());
+    render(&nameservers(user, embedded, &host), &host, user)
 }
 
 /// The nameservers a container gets: the embedded resolver's address (which

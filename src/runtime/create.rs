@@ -265,13 +265,10 @@ pub fn create(store: &Store, containers: &Containers, image_ref: &str, image: &I
     }
     // The host's, as is, in its namespace; else without loopback servers (a container on a
     // network gets its resolver's address when it starts, see net::connect).
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let resolv = if opts.network == NetworkMode::Host && opts.dns == Default::default() {
-        host_resolv
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
     } else {
-        use crate::net::resolv;
-        let host = resolv::host_for_containers(&host_resolv, std::fs::read_to_string(resolv::SYSTEMD_RESOLVED_UPSTREAMS).ok().as_deref());
-        resolv::render(&resolv::nameservers(&opts.dns, None, &host), &host, &opts.dns)
+        crate::net::resolv::for_container(&opts.dns, None)
     };
     let io = |e| CreateError::State(super::state::StateError::Io { path: dir.clone(), source: e });
     write("hosts", hosts).map_err(io)?;
