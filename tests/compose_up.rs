@@ -256,3 +256,40 @@ fn ps_filters_by_status() {
     assert!(out.stderr.contains("status=STATE"), "{}", out.stderr);
     env.ok(&["down"]);
 }
+
+#[test]
+fn secrets_and_configs_are_mounted_read_only_and_stay_out_of_the_container_layer() {
+    require_root();
+    let env = project_env(Some(concat!(
+        "services:\n  app:\n    image: busybox\n    init: true\n    command: sleep 1000\n",
+        "    secrets:\n      - db_pass\n      - {source: token, mode: 0400, uid: \"1000\", gid: \"1001\"}\n      - {source: db_pass, target: renamed}\n",
+        "    configs:\n      - app.conf\n      - {source: inline, target: /etc/inline.conf, mode: 0440}\n",
+        "secrets:\n  db_pass: {file: ./db_pass.txt}\n  token: {environment: TOKEN}\n",
+        "configs:\n  app.conf: {file: ./app.conf}\n  inline: {content: \"port=${PORT:-80}\"}\n",
+    )));
+    let dir = env.cwd.clone().unwrap();
+    std::fs::write(dir.join("db_pass.txt"), "s3cret").unwrap();
+    std::fs::write(dir.join("app.conf"), "a=1").unwrap();
+    let mut env = env;
+    env.extra_env.push(("TOKEN".into(), "tk-123".into()));
+    env.ok(&["up", "-d"]);
+    let sh = |cmd: &str| env.ok(&["exec", "-T", "app", "sh", "-c", cmd]).stdout;
+    assert_eq!(sh("cat /run/secrets/db_pass /run/secrets/renamed /app.conf /etc/inline.conf /run/secrets/token"), "s3crets3creta=1port=80tk-123");
+    assert_eq!(sh("stat -c '%u:%g %a' /run/secrets/token /etc/inline.conf /run/secrets/db_pass").lines().collect::<Vec<_>>(), ["1000:1001 400", "0:0 440", "0:0 644"]);
+    // Read-only in the container; a host file's edits show through, as docker compose's bind mount.
+    let out = env.fails(&["exec", "-T", "app", "sh", "-c", "echo x > /run/secrets/db_pass"]);
+    assert!(out.stderr.contains("Read-only"), "{}", out.stderr);
+    std::fs::write(dir.join("db_pass.txt"), "rotated").unwrap();
+    assert_eq!(sh("cat /run/secrets/db_pass"), "rotated");
+    // Nothing of them in the container's own layer.
+    let id = env.ok(&["ps", "-q"]).stdout.trim().to_string();
+    let upper = env.root().join("containers-v1").join(&id).join("upper");
+    let out = std::process::Command::new("grep").args(["-rl", "-e", "tk-123", "-e", "s3cret", "-e", "port=80"]).arg(&upper).output().unwrap();
+    assert!(out.stdout.is_empty(), "secret bytes in the container layer: {}", String::from_utf8_lossy(&out.stdout));
+    env.ok(&["down"]);
+    // A secret from a variable that is not set: a clear error naming it.
+    env.extra_env.clear();
+    let out = env.fails(&["up", "-d"]);
+    assert!(out.stderr.contains("secret \"token\"") && out.stderr.contains("TOKEN") && out.stderr.contains("hint:"), "{}", out.stderr);
+    env.ok(&["down"]);
+}

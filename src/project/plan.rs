@@ -5,7 +5,7 @@ use super::names;
 use crate::compose::{MountType, NetworkMode as ComposeNetworkMode, Project, Service};
 use crate::net::network::{NetworkMode, NetworkRequest};
 use crate::net::ports::{PortMapping, Protocol};
-use crate::runtime::create::CreateOptions;
+use crate::runtime::create::{CreateOptions, FileSource, InjectedFile};
 use crate::runtime::health::HealthConfig;
 use crate::runtime::logs::LogOptions;
 use crate::runtime::restart::RestartPolicy;
@@ -124,7 +124,46 @@ impl Plan<'_> {
             log: self.logging()?.0,
             // A seccomp profile path is relative to the project directory, as compose reads it.
             security_opt: s.security_opt.iter().map(|o| security_opt::resolve_relative(o, &p.working_dir)).collect(),
+            files: self.files()?,
         })
+    }
+
+    /// The service's `secrets:` and `configs:` as files to mount read-only, as compose v2
+    /// places them: a secret at `/run/secrets/<target or source>`, a config at its target
+    /// or `/<source>` (relative targets under those directories).
+    fn files(&self) -> Result<Vec<InjectedFile>, PlanError> {
+        let (p, s) = (self.project, self.service);
+        let invalid = |what: String| PlanError::Invalid { service: s.name.clone(), what };
+        let mut out = Vec::new();
+        for (kind, references, defined, base) in [("secret", &s.secrets, &p.secrets, "/run/secrets/"), ("config", &s.configs, &p.configs, "/")] {
+            for r in references {
+                let object = defined.get(&r.source).ok_or_else(|| invalid(format!("{kind} {:?} is not defined at the top level", r.source)))?;
+                let source = if let Some(file) = &object.file {
+                    FileSource::Path(p.working_dir.join(file))
+                } else if let Some(var) = &object.environment {
+                    let value = p.environment.get(var).cloned().or_else(|| std::env::var(var).ok()).ok_or_else(|| {
+                        invalid(format!("{kind} {:?} comes from environment variable {var}, which is not set; hint: export it or set it in .env", r.source))
+                    })?;
+                    FileSource::Content(value.into_bytes())
+                } else if let Some(content) = &object.content {
+                    FileSource::Content(content.clone().into_bytes())
+                } else if object.external {
+                    return Err(invalid(format!("{kind} {:?} is external: those live in a swarm, which rde does not run; hint: use file:, environment: or content:", r.source)));
+                } else {
+                    return Err(invalid(format!("{kind} {:?} has no file:, environment: or content:", r.source)));
+                };
+                let target = match r.target.as_deref() {
+                    None | Some("") => format!("{base}{}", r.source),
+                    Some(t) if t.starts_with('/') => t.to_string(),
+                    Some(t) => format!("{base}{t}"),
+                };
+                let id = |field: &str, value: &Option<String>| {
+                    value.as_deref().filter(|v| !v.is_empty()).map(|v| v.parse::<u32>().map_err(|_| invalid(format!("{kind} {:?}: {field} {v:?} is not a number", r.source)))).transpose()
+                };
+                out.push(InjectedFile { target, source, uid: id("uid", &r.uid)?, gid: id("gid", &r.gid)?, mode: r.mode });
+            }
+        }
+        Ok(out)
     }
 
     /// Attributes the service sets that rde does not apply (yet): the caller warns.
@@ -135,8 +174,6 @@ impl Plan<'_> {
             ("devices", !s.devices.is_empty()),
             ("sysctls", !s.sysctls.is_empty()),
             ("security_opt apparmor/label", !security_opt::not_applied(&s.security_opt).is_empty()),
-            ("secrets", !s.secrets.is_empty()),
-            ("configs", !s.configs.is_empty()),
             ("pid", s.pid.is_some()),
             ("ipc", s.ipc.is_some()),
             ("group_add", !s.group_add.is_empty()),

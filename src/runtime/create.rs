@@ -61,6 +61,50 @@ pub struct CreateOptions {
     pub log: super::logs::LogOptions,
     /// docker's `--security-opt`: `seccomp=unconfined|PROFILE.json`, `no-new-privileges`, ... (see `security_opt`).
     pub security_opt: Vec<String>,
+    /// Compose `secrets:` and `configs:`: files mounted read-only, never part of the image or the container's layer.
+    pub files: Vec<InjectedFile>,
+}
+
+/// A file compose puts into a container (a secret or a config), mounted read-only at `target`.
+///
+/// A host file with no owner or mode asked for is bind-mounted as it is (edits show through, as
+/// with docker compose); anything else is written once into the container's directory
+/// (`<container>/files/N`, owner `uid:gid`, default 0:0, mode default 0444) and mounted from there.
+#[derive(Clone, Default)]
+pub struct InjectedFile {
+    /// Absolute path in the container, e.g. `/run/secrets/db_pass`.
+    pub target: String,
+    pub source: FileSource,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Permission bits, e.g. 0o440.
+    pub mode: Option<u32>,
+}
+
+/// Where an [`InjectedFile`]'s bytes come from.
+#[derive(Clone)]
+pub enum FileSource {
+    /// A host file (compose `file:`), absolute.
+    Path(PathBuf),
+    /// The bytes themselves (compose `environment:` or `content:`).
+    Content(Vec<u8>),
+}
+
+impl Default for FileSource {
+    fn default() -> Self {
+        FileSource::Content(Vec::new())
+    }
+}
+
+// Never print a secret's bytes.
+impl std::fmt::Debug for InjectedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = match &self.source {
+            FileSource::Path(p) => p.display().to_string(),
+            FileSource::Content(bytes) => format!("{} bytes", bytes.len()),
+        };
+        f.debug_struct("InjectedFile").field("target", &self.target).field("source", &source).field("mode", &self.mode).finish()
+    }
 }
 
 /// The init binary `--init` mounts into the container: statically linked, so it
@@ -98,6 +142,10 @@ pub enum CreateError {
     State(#[from] super::state::StateError),
     #[error("volume {name}: {source}")]
     Volume { name: String, source: std::io::Error },
+    #[error("file for {target}: {path}: {source}")]
+    InjectedFile { target: String, path: PathBuf, source: std::io::Error },
+    #[error("file for {target}: {path} is not a regular file; hint: an owner or mode needs a file, not a directory")]
+    InjectedNotAFile { target: String, path: PathBuf },
     #[error("invalid volume specification {spec:?}: {source}")]
     VolumeName { spec: String, source: NameError },
     #[error(transparent)]
@@ -189,6 +237,35 @@ pub fn create(store: &Store, containers: &Containers, image_ref: &str, image: &I
         mounts.push(Mount { destination: dest.to_string(), kind: MountKind::Tmpfs { size: None }, read_only: false });
     }
     let dir = containers.dir(&id);
+    // Injected files: bind the host file as is, or write the bytes under the container's directory.
+    let mut to_write = Vec::new();
+    for (i, file) in opts.files.iter().enumerate() {
+        let plain = file.uid.is_none() && file.gid.is_none() && file.mode.is_none();
+        let source = match &file.source {
+            FileSource::Path(path) if plain => {
+                if !path.exists() {
+                    return Err(CreateError::MissingBindSource(path.clone()));
+                }
+                path.clone()
+            }
+            source => {
+                let bytes = match source {
+                    FileSource::Content(bytes) => bytes.clone(),
+                    FileSource::Path(path) => {
+                        let meta = std::fs::metadata(path).map_err(|e| CreateError::InjectedFile { target: file.target.clone(), path: path.clone(), source: e })?;
+                        if !meta.is_file() {
+                            return Err(CreateError::InjectedNotAFile { target: file.target.clone(), path: path.clone() });
+                        }
+                        std::fs::read(path).map_err(|e| CreateError::InjectedFile { target: file.target.clone(), path: path.clone(), source: e })?
+                    }
+                };
+                let at = dir.join("files").join(i.to_string());
+                to_write.push((at.clone(), bytes, file));
+                at
+            }
+        };
+        mounts.push(Mount { destination: file.target.clone(), kind: MountKind::Bind { source: source.display().to_string() }, read_only: true });
+    }
     let etc = dir.join("etc");
     let etc_files = vec![
         ("/etc/hosts".to_string(), etc.join("hosts").display().to_string()),
@@ -274,7 +351,24 @@ pub fn create(store: &Store, containers: &Containers, image_ref: &str, image: &I
     write("hosts", hosts).map_err(io)?;
     write("hostname", format!("{hostname}\n")).map_err(io)?;
     write("resolv.conf", resolv).map_err(io)?;
+    write_injected(&dir.join("files"), &to_write).map_err(io)?;
     Ok(record)
+}
+
+/// Writes the bytes of injected files (owner root unless asked, mode 0444 unless asked) into
+/// `files`, a directory only its owner may enter.
+fn write_injected(files: &std::path::Path, list: &[(PathBuf, Vec<u8>, &InjectedFile)]) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if list.is_empty() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().mode(0o700).create(files)?;
+    for (path, bytes, file) in list {
+        std::fs::write(path, bytes)?;
+        std::os::unix::fs::chown(path, Some(file.uid.unwrap_or(0)), Some(file.gid.unwrap_or(0)))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(file.mode.unwrap_or(0o444) & 0o7777))?;
+    }
+    Ok(())
 }
 
 /// The parts of a `-v` spec, checked without touching the disk.
