@@ -293,3 +293,54 @@ fn secrets_and_configs_are_mounted_read_only_and_stay_out_of_the_container_layer
     assert!(out.stderr.contains("secret \"token\"") && out.stderr.contains("TOKEN") && out.stderr.contains("hint:"), "{}", out.stderr);
     env.ok(&["down"]);
 }
+
+#[test]
+fn volumes_are_made_with_labels_listed_inspected_removed_and_pruned() {
+    require_root();
+    let env = project_env(Some(concat!(
+        "services:\n  app:\n    image: busybox\n    init: true\n    command: sleep 1000\n    volumes: [\"data:/data\", /anon]\n",
+        "volumes:\n  data:\n    labels: {tier: db}\n  outside:\n    external: true\n",
+    )));
+    let out = env.ok(&["up", "-d"]);
+    assert!(out.stderr.contains("Volume \"proj_data\"  Created"), "{}", out.stderr);
+    let anon = env.ok(&["volumes", "-q"]).stdout.lines().find(|l| l.starts_with("proj_app_")).expect("the anonymous volume").to_string();
+    assert_eq!(env.ok(&["volume", "ls", "-q"]).stdout.lines().collect::<Vec<_>>(), [anon.as_str(), "proj_data"]);
+    let inspect: serde_json::Value = serde_json::from_str(&env.ok(&["volume", "inspect", "proj_data"]).stdout).unwrap();
+    assert_eq!(inspect[0]["Labels"]["com.docker.compose.project"], "proj");
+    assert_eq!(inspect[0]["Labels"]["com.docker.compose.volume"], "data");
+    assert_eq!(inspect[0]["Labels"]["tier"], "db");
+    assert!(inspect[0]["Mountpoint"].as_str().unwrap().ends_with("volumes-v1/proj_data/_data"));
+    // In use: not removed, and the error names the container.
+    let out = env.fails(&["volume", "rm", "proj_data"]);
+    assert!(out.stderr.contains("in use by container proj-app-1"), "{}", out.stderr);
+    env.ok(&["exec", "-T", "app", "sh", "-c", "echo kept > /data/f"]);
+    env.ok(&["volume", "create", "--label", "mine=1", "spare"]);
+    assert_eq!(env.ok(&["volume", "ls", "-q", "--filter", "label=mine"]).stdout.trim(), "spare");
+    assert_eq!(env.ok(&["volume", "ls", "-q", "--filter", "dangling=true"]).stdout.trim(), "spare");
+    env.ok(&["down"]);
+    // Prune takes anonymous volumes only; --all the named ones too; data survives a plain down.
+    let out = env.ok(&["volume", "prune", "-f"]);
+    assert!(out.stdout.contains(&anon) && !out.stdout.contains("proj_data"), "{}", out.stdout);
+    env.ok(&["up", "-d"]);
+    assert_eq!(env.ok(&["exec", "-T", "app", "cat", "/data/f"]).stdout.trim(), "kept");
+    env.ok(&["down"]);
+    env.ok(&["volume", "rm", "spare"]);
+    env.fails(&["volume", "rm", "spare"]);
+    env.ok(&["volume", "rm", "-f", "spare"]);
+    let out = env.ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.stdout.contains("Deleted Volumes") && out.stdout.contains("proj_app_"), "{}", out.stdout);
+    env.ok(&["volume", "prune", "-af"]);
+    assert!(env.ok(&["volume", "ls", "-q"]).stdout.is_empty());
+    // An external volume must exist first.
+    std::fs::write(
+        env.cwd.as_ref().unwrap().join("docker-compose.yml"),
+        "services:\n  app:\n    image: busybox\n    command: \"true\"\n    volumes: [\"outside:/o\"]\nvolumes:\n  outside: {external: true}\n",
+    )
+    .unwrap();
+    let out = env.fails(&["up", "-d"]);
+    assert!(out.stderr.contains("volume outside is declared as external") && out.stderr.contains("rde volume create outside"), "{}", out.stderr);
+    env.ok(&["volume", "create", "outside"]);
+    env.ok(&["up", "-d"]);
+    env.ok(&["down", "-v"]);
+    assert_eq!(env.ok(&["volume", "ls", "-q"]).stdout.trim(), "outside", "down -v keeps external volumes");
+}

@@ -112,6 +112,11 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// List the volumes of the project's services
+    Volumes(VolumesArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -721,6 +726,80 @@ pub struct PruneArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Also remove anonymous volumes no container uses
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeCommand {
+    /// Create a volume (a random name when none is given)
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Show the details of volumes
+    Inspect(VolumeNamesArgs),
+    /// Remove volumes (not those a container uses)
+    #[command(visible_alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove the volumes no container uses (anonymous ones unless --all)
+    Prune(VolumePruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VolumeCreateArgs {
+    pub name: Option<String>,
+    /// Only local volumes exist here
+    #[arg(short, long, default_value = "local")]
+    pub driver: String,
+    /// KEY=VALUE
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Driver options (none are supported)
+    #[arg(short, long)]
+    pub opt: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct VolumeLsArgs {
+    /// Only names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// dangling=true|false, name=NAME, label=KEY[=VALUE], label!=KEY[=VALUE], driver=local
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct VolumeNamesArgs {
+    #[arg(required = true)]
+    pub volumes: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct VolumeRmArgs {
+    #[arg(required = true)]
+    pub volumes: Vec<String>,
+    /// No error for volumes that do not exist
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VolumePruneArgs {
+    /// Named volumes too, not only anonymous ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// label=KEY[=VALUE] or label!=KEY[=VALUE]
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 impl Command {

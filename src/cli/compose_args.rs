@@ -191,6 +191,17 @@ pub struct ProjectRunArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct VolumesArgs {
+    pub services: Vec<String>,
+    /// Only names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Args, Debug)]
 pub struct ServicesArgs {
     pub services: Vec<String>,
 }

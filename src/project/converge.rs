@@ -56,6 +56,7 @@ impl Session<'_> {
     pub fn converge(&self, services: &[String], how: &Converge) -> Result<Vec<ContainerRecord>, ProjectError> {
         let images = self.images(services, how.pull, how.build, &how.build_flags)?;
         self.ensure_networks(services)?;
+        self.ensure_volumes(services)?;
         let existing = self.existing(false)?;
         let mut result = Vec::new();
         // Services whose containers were (re)created: dependents with `restart: true` follow.
@@ -157,8 +158,13 @@ impl Session<'_> {
         let opts = Plan { project: &self.project, service, number, hash, oneoff: false }.options()?;
         if how.renew_anon_volumes {
             for v in service.volumes.iter().filter(|v| v.source.is_none() && v.kind == crate::compose::MountType::Volume) {
-                let dir = self.containers.volume_dir(&names::anonymous_volume(&self.project.name, &service.name, &v.target))?;
-                crate::fsutil::remove_tree(dir.parent().expect("volume dir"))?;
+                let volumes = self.containers.volumes();
+                let name = names::anonymous_volume(&self.project.name, &service.name, &v.target);
+                let record = volumes.get(&name).ok();
+                volumes.remove(&name)?;
+                if let Some(record) = record {
+                    volumes.ensure(&name, &record.labels)?;
+                }
             }
         }
         let store = open_store(self.paths)?;

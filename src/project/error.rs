@@ -36,6 +36,12 @@ pub enum ProjectError {
     InvalidPullPolicy(String),
     #[error("network {0} is declared as external, but could not be found; hint: `rde network create {0}`")]
     ExternalNetworkMissing(String),
+    #[error("volume {0} is declared as external, but could not be found; hint: `rde volume create {0}`")]
+    ExternalVolumeMissing(String),
+    #[error("volume {key}: driver {driver:?} is not supported; hint: rde keeps volumes with the local driver")]
+    UnsupportedVolumeDriver { key: String, driver: String },
+    #[error(transparent)]
+    Volume(#[from] crate::runtime::volumes::VolumeError),
     #[error("network {key}: driver {driver:?} is not supported; hint: rde makes bridge networks")]
     UnsupportedDriver { key: String, driver: String },
     #[error("network {key}: ipam.config: {what}")]

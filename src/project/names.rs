@@ -17,6 +17,7 @@ pub const ONEOFF: &str = "com.docker.compose.oneoff";
 pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
 pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 pub const NETWORK: &str = "com.docker.compose.network";
+pub const VOLUME: &str = "com.docker.compose.volume";
 
 pub fn container_name(project: &str, service: &Service, number: u32) -> String {
     match &service.container_name {

@@ -4,6 +4,7 @@
 //! converge step of `up` is in `converge.rs`. Progress goes to the printer as
 //! `Container NAME Started` style steps, as docker compose prints them.
 
+use std::collections::BTreeMap;
 use super::build::{BuildFlags, BuildPolicy};
 use super::error::ProjectError;
 use super::{names, order};
@@ -271,6 +272,42 @@ impl<'a> Session<'a> {
                     self.printer.step("Network", &net.name, "Created");
                 }
                 Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The volumes these services mount, made when missing with compose's labels (external
+    /// ones must exist); anonymous ones carry docker's anonymous label.
+    pub fn ensure_volumes(&self, services: &[String]) -> Result<(), ProjectError> {
+        use crate::runtime::volumes::ANONYMOUS_LABEL;
+        let volumes = self.containers.volumes();
+        let project = (names::PROJECT.to_string(), self.project.name.clone());
+        for name in services {
+            let s = self.service(name)?;
+            for v in s.volumes.iter().filter(|v| v.kind == crate::compose::MountType::Volume) {
+                let Some(key) = &v.source else {
+                    let labels = BTreeMap::from([(ANONYMOUS_LABEL.to_string(), String::new()), project.clone(), (names::SERVICE.into(), s.name.clone())]);
+                    volumes.ensure(&names::anonymous_volume(&self.project.name, &s.name, &v.target), &labels)?;
+                    continue;
+                };
+                // A name not declared at the top level is a volume of its own name, as docker's `-v`.
+                let Some(declared) = self.project.volumes.get(key) else {
+                    volumes.ensure(key, &BTreeMap::new())?;
+                    continue;
+                };
+                if declared.external {
+                    volumes.get(&declared.name).map_err(|_| ProjectError::ExternalVolumeMissing(declared.name.clone()))?;
+                    continue;
+                }
+                if let Some(driver) = declared.driver.as_deref().filter(|d| *d != "local") {
+                    return Err(ProjectError::UnsupportedVolumeDriver { key: key.clone(), driver: driver.to_string() });
+                }
+                let mut labels: BTreeMap<String, String> = declared.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                labels.extend([project.clone(), (names::VOLUME.into(), key.clone())]);
+                if volumes.ensure(&declared.name, &labels)?.1 {
+                    self.printer.step("Volume", &format!("\"{}\"", declared.name), "Created");
+                }
             }
         }
         Ok(())

@@ -140,8 +140,8 @@ pub enum CreateError {
     Rootfs(#[from] RootfsError),
     #[error(transparent)]
     State(#[from] super::state::StateError),
-    #[error("volume {name}: {source}")]
-    Volume { name: String, source: std::io::Error },
+    #[error(transparent)]
+    Volume(#[from] super::volumes::VolumeError),
     #[error("file for {target}: {path}: {source}")]
     InjectedFile { target: String, path: PathBuf, source: std::io::Error },
     #[error("file for {target}: {path} is not a regular file; hint: an owner or mode needs a file, not a directory")]
@@ -414,7 +414,7 @@ fn parse_volume(spec: &str, containers: &Containers) -> Result<Mount, CreateErro
         }
         path
     } else {
-        containers.volume_dir(source).map_err(|e| CreateError::Volume { name: source.to_string(), source: e })?
+        containers.volume_dir(source)?
     };
     Ok(Mount { destination: destination.to_string(), kind: MountKind::Bind { source: source.display().to_string() }, read_only })
 }

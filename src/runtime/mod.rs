@@ -19,3 +19,4 @@ pub mod spec;
 pub mod state;
 pub mod tty;
 pub mod user;
+pub mod volumes;

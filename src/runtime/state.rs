@@ -294,27 +294,16 @@ impl Containers {
         }
     }
 
-    /// A named volume's data directory, created on first use.
-    pub fn volume_dir(&self, name: &str) -> io::Result<PathBuf> {
-        let dir = self.volume_path(name)?.join("_data");
-        std::fs::create_dir_all(&dir)?;
-        Ok(dir)
+    /// The named volumes (`<root>/volumes-v1`).
+    pub fn volumes(&self) -> super::volumes::Volumes {
+        super::volumes::Volumes::new(self.volumes.clone())
     }
 
-    /// Remove a named volume and its data; `false` when there was none.
-    pub fn remove_volume(&self, name: &str) -> io::Result<bool> {
-        let dir = self.volume_path(name)?;
-        if !dir.exists() {
-            return Ok(false);
-        }
-        fsutil::remove_tree(&dir)?;
-        Ok(true)
-    }
-
-    /// A volume's directory: names are data, never paths (no `/`, no `..`).
-    fn volume_path(&self, name: &str) -> io::Result<PathBuf> {
-        crate::names::validate(crate::names::NameKind::Volume, name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        Ok(self.volumes.join(name))
+    /// A named volume's data directory, made (without labels) on first use.
+    pub fn volume_dir(&self, name: &str) -> Result<PathBuf, super::volumes::VolumeError> {
+        let volumes = self.volumes();
+        volumes.ensure(name, &Default::default())?;
+        volumes.data_dir(name)
     }
 
     pub fn is_volume(&self, path: &Path) -> bool {

@@ -75,7 +75,7 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
             }
         }
         for name in volumes {
-            match session.containers.remove_volume(&name) {
+            match session.containers.volumes().remove(&name) {
                 Ok(true) => printer.step("Volume", &name, "Removed"),
                 Ok(false) => {}
                 Err(e) => errors.push(format!("remove volume {name}: {e}")),

@@ -38,11 +38,26 @@ pub mod system_info;
 pub mod system_prune;
 pub mod up;
 pub mod version;
+pub mod volume;
 
 use crate::cli::context::Context;
 use crate::runtime::exec::ExecOptions;
 use crate::runtime::foreground::{self, Attach, ForegroundError};
 use crate::runtime::state::{ContainerRecord, Containers};
+
+/// Asks "Are you sure?" on a terminal unless `force`; without a terminal, `force` is required.
+fn confirm(warning: &str, force: bool) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if force {
+        return Ok(true);
+    }
+    anyhow::ensure!(std::io::stdin().is_terminal(), "{warning} hint: add --force to confirm without a terminal");
+    eprint!("WARNING! {warning}\nAre you sure you want to continue? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
 
 /// Apply `action` to each named container, printing the name on success and
 /// every error, going on after a failure (docker's stop/kill/rm); exit 1 if any failed.

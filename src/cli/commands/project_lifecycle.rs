@@ -88,7 +88,7 @@ pub fn rm(ctx: &Context, args: ProjectRmArgs) -> anyhow::Result<i32> {
             let service = crate::project::names::service_of(r);
             if let Some(s) = session.project.services.get(service) {
                 for v in s.volumes.iter().filter(|v| v.source.is_none() && v.kind == crate::compose::MountType::Volume) {
-                    let _ = session.containers.remove_volume(&crate::project::names::anonymous_volume(&session.project.name, service, &v.target));
+                    let _ = session.containers.volumes().remove(&crate::project::names::anonymous_volume(&session.project.name, service, &v.target));
                 }
             }
         }

@@ -31,6 +31,7 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
     }
     let images = session.images(std::slice::from_ref(&args.service), Default::default(), Default::default(), &Default::default())?;
     session.ensure_networks(std::slice::from_ref(&args.service))?;
+    session.ensure_volumes(std::slice::from_ref(&args.service))?;
     let image = &images[&args.service];
     let hash = names::config_hash(&service, &image.id.to_string());
     let mut opts = Plan { project: &session.project, service: &service, number: 1, hash: &hash, oneoff: true }.options()?;

@@ -2,23 +2,13 @@ use crate::cli::args::PruneArgs;
 use crate::cli::context::Context;
 use crate::image::lookup;
 use crate::output::human_size;
-use std::io::{BufRead, IsTerminal, Write};
 
 pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
-    if !args.force {
-        let what = if args.all { "all images without a container" } else { "dangling images" };
-        anyhow::ensure!(
-            std::io::stdin().is_terminal(),
-            "system prune removes {what}, unused networks, build cache, unreferenced layers and blobs; hint: add --force to confirm without a terminal"
-        );
-        eprint!("WARNING! This will remove {what}, unused networks, build cache, unreferenced layers and blobs.\nAre you sure you want to continue? [y/N] ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Ok(0);
-        }
+    let what = if args.all { "all images without a container" } else { "dangling images" };
+    let volumes = if args.volumes { ", anonymous volumes not used by a container" } else { "" };
+    if !super::confirm(&format!("This will remove {what}, unused networks{volumes}, build cache, unreferenced layers and blobs."), args.force)? {
+        return Ok(0);
     }
     let mut errors = Vec::new();
     // Containers cut short while being created (a crash, a full disk) have no record.
@@ -70,6 +60,15 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<i32> {
     if let Err(e) = crate::runtime::networks::default_down_if_unused(&ctx.paths, &containers) {
         printer.error(format!("{:#}", anyhow::Error::from(e)));
         failed = true;
+    }
+    // `--volumes`: anonymous volumes no container uses, as docker's (named ones stay).
+    if args.volumes {
+        let (removed, freed, errors) = super::volume::remove_unused(&containers, false, &Default::default())?;
+        if !removed.is_empty() {
+            printer.result(format!("Deleted Volumes:\n{}\n\nTotal reclaimed space: {}", removed.join("\n"), human_size(freed)));
+        }
+        errors.iter().for_each(|e| printer.error(e));
+        failed |= !errors.is_empty();
     }
     Ok(if failed { 1 } else { 0 })
 }
