@@ -187,7 +187,7 @@ mod tests {
         assert!(made && record.labels == labels && record.driver == "local");
         let (again, made) = volumes.ensure("shop_db", &BTreeMap::new()).unwrap();
         assert!(!made && again == record, "an existing volume keeps its record");
-        assert_eq!(volumes.all().unwrap(), [record.clone()]);
+        assert_eq!(volumes.all().unwrap(), std::slice::from_ref(&record));
         let data = volumes.data_dir("shop_db").unwrap();
         assert_eq!(volumes.owning(&data.join("pg")), Some("shop_db".into()));
         assert_eq!(volumes.owning(&dir.path().join("elsewhere")), None);

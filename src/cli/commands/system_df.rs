@@ -29,7 +29,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<i32> {
     let container_size: u64 = sizes.iter().sum();
     let container_reclaimable: u64 = sizes.iter().zip(&running).filter(|(_, r)| !**r).map(|(s, _)| s).sum();
     let (volumes, active_volumes, volume_size, volume_reclaimable) = super::volume::usage(&containers.volumes(), &records)?;
-    let percent = |part: u64, whole: u64| if whole == 0 { 0 } else { part * 100 / whole };
+    let percent = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let (layer_disk, blob_disk) = store.usage();
     // Build cache: the layers only cache records hold, plus cache mounts and kept downloads.
     let cache = store.cache_records()?;
