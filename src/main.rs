@@ -17,7 +17,7 @@ fn main() {
         let id = args.get(2).map(String::as_str).unwrap_or("");
         std::process::exit(rde::runtime::shim::run(&rde::paths::Paths::detect(), id));
     }
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(cli::args::without_compose_word(std::env::args_os()));
     output::set_ansi(cli.ansi.choice());
     if cli.command.needs_user_namespace() {
         // The store and runtime roots exist, private, before anything is written there.

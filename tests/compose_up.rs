@@ -344,3 +344,63 @@ fn volumes_are_made_with_labels_listed_inspected_removed_and_pruned() {
     env.ok(&["down", "-v"]);
     assert_eq!(env.ok(&["volume", "ls", "-q"]).stdout.trim(), "outside", "down -v keeps external volumes");
 }
+
+#[test]
+fn docker_compose_flags_for_run_exec_up_and_start_and_the_compose_word() {
+    require_root();
+    let env = project_env(Some(concat!(
+        "services:\n  web:\n    image: busybox\n    init: true\n    command: httpd -f -p 8000 -h /etc\n",
+        "  worker:\n    image: busybox\n    init: true\n    command: sh -c 'while true; do echo tick; sleep 0.2; done'\n",
+    )));
+    // `rde compose ...` is `rde ...` (alias docker=rde).
+    env.ok(&["compose", "up", "--no-start"]);
+    let ps = env.ok(&["compose", "ps", "-a", "--format", "json"]).stdout;
+    assert!(ps.lines().all(|l| l.contains("\"State\":\"created\"")) && ps.lines().count() == 2, "{ps}");
+    assert!(env.ok(&["ls"]).stdout.lines().count() == 1, "nothing runs: only the header");
+    let ls = env.ok(&["ls", "-a", "--format", "json"]).stdout;
+    let ls: serde_json::Value = serde_json::from_str(&ls).unwrap();
+    assert_eq!(ls[0]["Name"], "proj");
+    assert_eq!(ls[0]["Status"], "created(2)");
+    assert!(ls[0]["ConfigFiles"].as_str().unwrap().ends_with("proj/docker-compose.yml"), "{ls}");
+    env.ok(&["start", "--wait", "web"]);
+    assert!(env.ok(&["ls"]).stdout.contains("running(1), created(1)") || env.ok(&["ls"]).stdout.contains("created(1), running(1)"));
+    // run: options after the service belong to the command; -p, -l, --cap-add as compose's.
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8000");
+    let run = env.ok(&["run", "-d", "--rm", "-p", &publish, "-l", "team=a", "--cap-add", "NET_ADMIN", "web", "httpd", "-f", "-p", "8000", "-h", "/etc"]);
+    let id = run.stdout.trim().to_string();
+    let body = (0..50)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/hostname").ok()
+        })
+        .expect("the one-off container's published port answers");
+    assert!(!body.is_empty());
+    let inspect: serde_json::Value = serde_json::from_str(&env.ok(&["container", "inspect", &id]).stdout).unwrap();
+    assert_eq!(inspect[0]["Config"]["Labels"]["team"], "a", "{inspect}");
+    let caps = env.ok(&["container", "exec", &id, "grep", "CapEff", "/proc/1/status"]).stdout;
+    assert_eq!(cap_bits(&caps) & (1 << 12), 1 << 12, "NET_ADMIN (12) added: {caps}");
+    env.ok(&["container", "rm", "-f", &id]);
+    // exec -d returns at once; --privileged holds every capability.
+    env.ok(&["exec", "-d", "web", "sh", "-c", "sleep 1; echo done > /tmp/detached"]);
+    assert!(env.run(&["exec", "-T", "web", "cat", "/tmp/detached"]).code != 0, "exec -d did not wait");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(env.ok(&["exec", "-T", "web", "cat", "/tmp/detached"]).stdout.trim(), "done");
+    let plain = env.ok(&["exec", "-T", "web", "grep", "CapEff", "/proc/self/status"]).stdout;
+    let privileged = env.ok(&["exec", "-T", "--privileged", "web", "grep", "CapEff", "/proc/self/status"]).stdout;
+    assert!(cap_bits(&plain).count_ones() < 20 && cap_bits(&privileged).count_ones() >= 38, "{plain} vs {privileged}");
+    env.ok(&["down", "-t", "1"]);
+    // up in the foreground with --no-attach: the other service's lines only.
+    let child = env.command(&["up", "--no-attach", "web"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("worker-1 | tick") && !stdout.contains("web-1 "), "{stdout}");
+    env.ok(&["down", "-t", "1"]);
+}
+
+/// The bits of a `CapEff:\tHEX` line of /proc/PID/status.
+fn cap_bits(line: &str) -> u64 {
+    u64::from_str_radix(line.trim().trim_start_matches("CapEff:").trim(), 16).unwrap()
+}

@@ -74,7 +74,7 @@ pub enum Command {
     /// Create the project's containers without starting them
     Create(CreateArgs),
     /// Start the project's existing containers
-    Start(ServicesArgs),
+    Start(StartArgs),
     /// Stop the project's containers
     Stop(ServicesTimeoutArgs),
     /// Restart the project's containers
@@ -117,6 +117,8 @@ pub enum Command {
     Volume(VolumeCommand),
     /// List the volumes of the project's services
     Volumes(VolumesArgs),
+    /// List the projects that have containers here
+    Ls(ProjectLsArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -131,6 +133,16 @@ pub enum Command {
     /// Manage the build cache
     #[command(subcommand)]
     Builder(BuilderCommand),
+}
+
+/// `rde compose up -d` is `rde up -d`: scripts written for `docker compose` run with
+/// `alias docker=rde`. Drops a `compose` word right after the program name.
+pub fn without_compose_word(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "compose") {
+        args.remove(1);
+    }
+    args
 }
 
 /// `rde --version`, as docker prints its own: `rde version 0.1.0`.
@@ -509,6 +521,12 @@ pub struct ExecArgs {
     /// USER[:GROUP], names or ids
     #[arg(short, long)]
     pub user: Option<String>,
+    /// Run the command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Give the command every capability
+    #[arg(long)]
+    pub privileged: bool,
     pub container: String,
     #[arg(required = true)]
     pub command: Vec<String>,
@@ -823,6 +841,22 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn docker_compose_spellings_parse() {
+        let parse = |line: &str| Cli::try_parse_from(without_compose_word(line.split(' ').map(std::ffi::OsString::from))).unwrap();
+        let cli = parse("rde compose -f a.yml up -d --no-attach db");
+        assert_eq!(cli.project.files, [std::path::PathBuf::from("a.yml")]);
+        assert!(matches!(&cli.command, Command::Up(UpArgs { detach: true, no_attach, .. }) if no_attach == &["db"]));
+        // Options after the service or image belong to the command, as docker's.
+        let Command::Run(run) = parse("rde compose run --rm -p 127.0.0.1:18130:8000 -l a=b web ls -la --rm").command else { panic!() };
+        assert_eq!((run.service.as_str(), run.command.as_slice(), run.publish.as_slice()), ("web", &["ls", "-la", "--rm"].map(String::from)[..], &["127.0.0.1:18130:8000".to_string()][..]));
+        let Command::Exec(exec) = parse("rde exec -d --privileged web sh -c true").command else { panic!() };
+        assert!(exec.detach && exec.privileged && exec.command == ["sh", "-c", "true"]);
+        let Command::Container(ContainerCommand::Run(run)) = parse("rde container run --rm --entrypoint sh busybox -c hi").command else { panic!() };
+        assert_eq!(run.command, ["-c", "hi"]);
+        assert!(matches!(parse("rde start --wait web").command, Command::Start(StartArgs { wait: true, .. })));
     }
 
     #[test]

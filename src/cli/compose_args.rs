@@ -57,9 +57,24 @@ pub struct UpArgs {
     /// Logs without the service prefix (foreground)
     #[arg(long)]
     pub no_log_prefix: bool,
-    /// Create the containers, start nothing (`rde create`)
-    #[arg(skip)]
+    /// Create the containers, start nothing
+    #[arg(long, conflicts_with_all = ["detach", "wait"])]
     pub no_start: bool,
+    /// Show only these services' output (repeatable; foreground)
+    #[arg(long)]
+    pub attach: Vec<String>,
+    /// Do not show these services' output (repeatable; foreground)
+    #[arg(long)]
+    pub no_attach: Vec<String>,
+    /// Output without colors (foreground)
+    #[arg(long)]
+    pub no_color: bool,
+    /// Show timestamps in the output (foreground)
+    #[arg(long)]
+    pub timestamps: bool,
+    /// Pull without progress
+    #[arg(long)]
+    pub quiet_pull: bool,
 }
 
 #[derive(Args, Debug)]
@@ -148,6 +163,15 @@ pub struct ProjectExecArgs {
     /// Which replica
     #[arg(long, default_value_t = 1)]
     pub index: u32,
+    /// Run the command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Give the command every capability
+    #[arg(long)]
+    pub privileged: bool,
+    /// Keep standard input open (always on; docker compose accepts it too)
+    #[arg(short, long, hide = true)]
+    pub interactive: bool,
     pub service: String,
     #[arg(required = true)]
     pub command: Vec<String>,
@@ -186,7 +210,40 @@ pub struct ProjectRunArgs {
     /// No terminal
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
+    /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/udp]
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Add or override a label: KEY=VALUE
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Set environment variables from a file (KEY=VALUE lines)
+    #[arg(long = "env-from-file")]
+    pub env_from_file: Vec<std::path::PathBuf>,
+    /// Answer to the service's name and aliases on its networks
+    #[arg(long)]
+    pub use_aliases: bool,
+    /// Build the image before starting the container
+    #[arg(long)]
+    pub build: bool,
+    /// Pull the image: always, missing (default) or never
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// Pull without progress
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Remove containers of services no longer in the compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Keep standard input open (the default; docker compose accepts it too)
+    #[arg(short, long, hide = true)]
+    pub interactive: bool,
     pub service: String,
+    /// The command and its arguments (options after the service belong to the command)
+    #[arg(allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
@@ -199,6 +256,33 @@ pub struct VolumesArgs {
     /// table or json
     #[arg(long, default_value = "table")]
     pub format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ProjectLsArgs {
+    /// Projects with no running container too
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// name=PROJECT
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    pub services: Vec<String>,
+    /// Wait until the containers run (and are healthy, when they have a healthcheck)
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds --wait may take
+    #[arg(long)]
+    pub wait_timeout: Option<u64>,
 }
 
 #[derive(Args, Debug)]

@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Volume(VolumeCommand::Rm(args)) => commands::volume::rm(&ctx, args),
         Command::Volume(VolumeCommand::Prune(args)) => commands::volume::prune(&ctx, args),
         Command::Volumes(args) => commands::volume::project(&ctx, args),
+        Command::Ls(args) => commands::project_ls::run(&ctx, args),
         Command::Image(ImageCommand::Build(args)) => commands::image_build::run(&ctx, *args),
         Command::Builder(BuilderCommand::Prune(args)) => commands::builder_prune::run(&ctx, args),
         Command::Image(ImageCommand::Pull(args)) => commands::image_pull::run(&ctx, args),

@@ -27,14 +27,26 @@ pub struct Converge {
 }
 
 impl Session<'_> {
-    /// `up` and `create`: the orphans (containers of services no longer in the
-    /// compose file) are stopped and removed when `remove_orphans`, else warned
-    /// about; then `converge`. Returns the services' containers.
+    /// `up` and `create`: the orphans handled ([`Session::handle_orphans`]), then
+    /// `converge`. Returns the services' containers.
     pub fn up(&self, services: &[String], how: &Converge, remove_orphans: bool) -> Result<Vec<ContainerRecord>, ProjectError> {
+        self.handle_orphans(remove_orphans, how.stop_timeout)?;
+        self.converge(services, how)
+    }
+
+    /// The orphans (containers of services no longer in the compose file) are stopped and
+    /// removed when `remove` (or COMPOSE_REMOVE_ORPHANS is true), else warned about (unless
+    /// COMPOSE_IGNORE_ORPHANS is true), as docker compose's `up`, `create` and `run`.
+    pub fn handle_orphans(&self, remove: bool, stop_timeout: Option<u64>) -> Result<(), ProjectError> {
+        let env_true = |name: &str| std::env::var(name).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
+        let remove = remove || env_true("COMPOSE_REMOVE_ORPHANS");
+        if !remove && env_true("COMPOSE_IGNORE_ORPHANS") {
+            return Ok(());
+        }
         let orphans = self.orphans()?;
         if !orphans.is_empty() {
-            if remove_orphans {
-                let errors = self.stop_all(&orphans, how.stop_timeout);
+            if remove {
+                let errors = self.stop_all(&orphans, stop_timeout);
                 for o in &orphans {
                     lifecycle::remove(&self.containers, o, true, self.paths)?;
                     self.printer.step("Container", &o.name, "Removed");
@@ -47,7 +59,7 @@ impl Session<'_> {
                 self.printer.warn(format!("Found orphan containers ({}) for this project; hint: if you removed or renamed their service in the compose file, run this command with --remove-orphans to clean them up", list.join(", ")));
             }
         }
-        self.converge(services, how)
+        Ok(())
     }
 
     /// `up`'s heart: for each level of the dependency order, wait for the

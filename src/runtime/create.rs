@@ -132,6 +132,8 @@ pub enum CreateError {
     NoInit,
     #[error("no command specified: the image has no Cmd or Entrypoint; hint: give a command after the image name")]
     NoCommand,
+    #[error("capability {0} cannot be added: rde itself does not hold it (it is not in this host's bounding set, as in a container); hint: leave it out of cap_add")]
+    CapabilityUnavailable(String),
     #[error("image config: {0}")]
     Config(String),
     #[error(transparent)]
@@ -178,6 +180,9 @@ pub fn create(store: &Store, containers: &Containers, image_ref: &str, image: &I
     let mut args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
     if args.is_empty() {
         return Err(CreateError::NoCommand);
+    }
+    if let Some(cap) = opts.cap_add.iter().map(|c| super::spec::capability_name(c)).find(|c| !super::spec::in_bounding_set(c)) {
+        return Err(CreateError::CapabilityUnavailable(cap));
     }
     // A seccomp profile file is read now: the record keeps it.
     let security = super::security_opt::parse(&opts.security_opt)?;

@@ -19,6 +19,10 @@ pub struct ExecOptions {
     pub interactive: bool,
     /// A pseudo-terminal: the process gets the slave, we get the master.
     pub tty: bool,
+    /// Every capability (docker's `exec --privileged`), whatever the container holds.
+    pub privileged: bool,
+    /// Standard streams on /dev/null: the caller does not wait for the process (`exec -d`).
+    pub detach: bool,
 }
 
 /// The started process: our child, and the pty master when a terminal was asked for.
@@ -87,7 +91,7 @@ pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptio
     };
     let io = |e: std::io::Error| ExecError::Failed { message: e.to_string(), exit_code: 125 };
     // The container's seccomp filter, loaded by our executor (see TenantExecutor).
-    let caps = super::spec::capabilities(&p.cap_add, &p.cap_drop);
+    let caps = if opts.privileged { super::spec::capabilities(&["ALL".into()], &[]) } else { super::spec::capabilities(&p.cap_add, &p.cap_drop) };
     let seccomp: Option<oci_spec::runtime::LinuxSeccomp> = record
         .spec
         .seccomp
@@ -100,8 +104,12 @@ pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptio
         held.push("CAP_SYS_ADMIN".into());
     }
     let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default()).with_executor(TenantExecutor { seccomp });
-    if !opts.interactive && !opts.tty {
-        builder = builder.with_stdin(std::os::fd::OwnedFd::from(std::fs::File::open("/dev/null").map_err(io)?));
+    let null = || std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map(std::os::fd::OwnedFd::from).map_err(io);
+    if opts.detach || (!opts.interactive && !opts.tty) {
+        builder = builder.with_stdin(null()?);
+    }
+    if opts.detach {
+        builder = builder.with_stdout(null()?).with_stderr(null()?);
     }
     // The whole process comes from a process.json: the only way libcontainer
     // takes `terminal: true` for exec, and capability sets that differ.

@@ -39,6 +39,9 @@ pub enum ForegroundError {
 pub fn exec(containers: &Containers, record: &ContainerRecord, opts: &ExecOptions, paths: &Paths) -> Result<i32, ForegroundError> {
     let spawned = exec::spawn(containers, record, opts, &libcontainer_root(paths))?;
     let pid = spawned.pid;
+    if opts.detach {
+        return Ok(0);
+    }
     signals::catch_forwardable();
     let target = nix::unistd::Pid::from_raw(pid);
     if let Some(master) = &spawned.master {

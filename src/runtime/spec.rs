@@ -123,7 +123,9 @@ pub fn capabilities(cap_add: &[String], cap_drop: &[String]) -> Vec<String> {
     for add in cap_add {
         let add = capability_name(add);
         if add == "CAP_ALL" {
-            caps = ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect();
+            // Every capability rde itself may hand on: a host (or an outer container) whose
+            // bounding set lacks some would fail the container's capset otherwise.
+            caps = ALL_CAPABILITIES.iter().filter(|c| in_bounding_set(c)).map(|c| c.to_string()).collect();
         } else if !caps.contains(&add) {
             caps.push(add);
         }
@@ -133,6 +135,17 @@ pub fn capabilities(cap_add: &[String], cap_drop: &[String]) -> Vec<String> {
     caps
 }
 
+/// Whether this process's bounding set holds `name` (`CAP_...`); unknown names count as held
+/// (the spec's own check names them).
+pub fn in_bounding_set(name: &str) -> bool {
+    match ALL_CAPABILITIES.iter().position(|c| *c == name) {
+        // SAFETY: PR_CAPBSET_READ reads a flag of this thread; no memory is passed.
+        Some(number) => (unsafe { libc::prctl(libc::PR_CAPBSET_READ, number as libc::c_ulong, 0, 0, 0) }) != 0,
+        None => true,
+    }
+}
+
+/// By capability number: CAP_CHOWN is 0, CAP_CHECKPOINT_RESTORE 40 (linux/capability.h).
 const ALL_CAPABILITIES: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -390,7 +403,13 @@ mod tests {
         assert!(caps.contains(&"CAP_NET_ADMIN".to_string()));
         assert!(!caps.contains(&"CAP_MKNOD".to_string()) && !caps.contains(&"CAP_CHOWN".to_string()));
         assert_eq!(capabilities(&[], &["ALL".into()]), Vec::<String>::new());
-        assert_eq!(capabilities(&["ALL".into()], &[]).len(), 41);
+        // ALL: what this process may hand on (this VM's bounding set lacks CAP_SYS_RESOURCE).
+        let held = ALL_CAPABILITIES.iter().filter(|c| in_bounding_set(c)).count();
+        assert_eq!(capabilities(&["ALL".into()], &[]).len(), held);
+        let bounding = std::fs::read_to_string("/proc/self/status").unwrap();
+        let bounding = bounding.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim();
+        assert_eq!(u64::from_str_radix(bounding, 16).unwrap() & ((1 << 41) - 1), (0..41).filter(|n| in_bounding_set(ALL_CAPABILITIES[*n])).fold(0, |m, n| m | 1 << n));
+        assert_eq!((ALL_CAPABILITIES[24], ALL_CAPABILITIES[40]), ("CAP_SYS_RESOURCE", "CAP_CHECKPOINT_RESTORE"));
         assert_eq!(capabilities(&["kill".into()], &["all".into()]), ["CAP_KILL"]);
     }
 }

@@ -12,6 +12,15 @@ pub fn run(ctx: &Context, args: ExecArgs) -> anyhow::Result<i32> {
     if args.tty && !tty {
         printer.warn("the input device is not a TTY; running without a terminal");
     }
-    let opts = ExecOptions { command: args.command, env: args.env, workdir: args.workdir, user: args.user, interactive: args.interactive, tty };
+    let opts = ExecOptions {
+        command: args.command,
+        env: args.env,
+        workdir: args.workdir,
+        user: args.user,
+        interactive: args.interactive && !args.detach,
+        tty: tty && !args.detach,
+        privileged: args.privileged,
+        detach: args.detach,
+    };
     super::exec_foreground(ctx, &containers, &record, &opts)
 }

@@ -35,8 +35,9 @@ pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
                         "Hostname": r.spec.hostname,
                         "StopSignal": r.stop_signal,
                         "StopTimeout": r.stop_timeout,
+                        "Labels": r.labels,
                     },
-                    "Mounts": r.spec.mounts,
+                    "Mounts": mounts(&containers.volumes(), &r.spec.mounts),
                     "HostConfig": {
                         "NetworkMode": network_mode(&r.network),
                         "PortBindings": r.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
@@ -67,6 +68,27 @@ pub fn run(ctx: &Context, args: ContainerInspectArgs) -> anyhow::Result<i32> {
     }
     printer.json(&serde_json::Value::Array(out));
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// docker's `Mounts`: each with its type (`bind`, `volume` with the volume's name, `tmpfs`).
+fn mounts(volumes: &crate::runtime::volumes::Volumes, mounts: &[crate::runtime::spec::Mount]) -> Vec<serde_json::Value> {
+    use crate::runtime::spec::MountKind;
+    mounts
+        .iter()
+        .map(|m| {
+            let mut out = match &m.kind {
+                MountKind::Bind { source } => match volumes.owning(std::path::Path::new(source)) {
+                    Some(name) => json!({"Type": "volume", "Name": name, "Source": source, "Driver": "local"}),
+                    None => json!({"Type": "bind", "Source": source, "Propagation": "rprivate"}),
+                },
+                MountKind::Tmpfs { .. } => json!({"Type": "tmpfs", "Source": ""}),
+            };
+            out["Destination"] = json!(m.destination);
+            out["Mode"] = json!(if m.read_only { "ro" } else { "" });
+            out["RW"] = json!(!m.read_only);
+            out
+        })
+        .collect()
 }
 
 /// docker's `HostConfig.LogConfig`: the driver and the options in force (sizes in bytes).

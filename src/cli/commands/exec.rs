@@ -9,7 +9,16 @@ use std::io::IsTerminal;
 pub fn run(ctx: &Context, args: ProjectExecArgs) -> anyhow::Result<i32> {
     let session = ctx.session(&[], false)?;
     let record = session.container(&args.service, args.index)?;
-    let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let opts = ExecOptions { command: args.command, env: args.env, workdir: args.workdir, user: args.user, interactive: true, tty };
+    let tty = !args.no_tty && !args.detach && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let opts = ExecOptions {
+        command: args.command,
+        env: args.env,
+        workdir: args.workdir,
+        user: args.user,
+        interactive: !args.detach,
+        tty,
+        privileged: args.privileged,
+        detach: args.detach,
+    };
     super::exec_foreground(ctx, &session.containers, &record, &opts)
 }

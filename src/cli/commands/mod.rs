@@ -31,6 +31,7 @@ pub mod network_ls;
 pub mod network_rm;
 pub mod project_info;
 pub mod project_lifecycle;
+pub mod project_ls;
 pub mod ps;
 pub mod run;
 pub mod system_df;

@@ -1,7 +1,7 @@
 //! `rde create|start|stop|restart|kill|rm|pull`: the project's containers,
 //! service by service, in dependency order (stop: the reverse).
 
-use crate::cli::compose_args::{CreateArgs, ProjectKillArgs, ProjectPullArgs, ProjectRmArgs, ServicesArgs, ServicesTimeoutArgs};
+use crate::cli::compose_args::{CreateArgs, ProjectKillArgs, ProjectPullArgs, ProjectRmArgs, ServicesTimeoutArgs, StartArgs};
 use crate::cli::context::Context;
 use crate::project::BuildPolicy;
 use crate::project::{Converge, PullPolicy, order};
@@ -19,7 +19,7 @@ pub fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn start(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
+pub fn start(ctx: &Context, args: StartArgs) -> anyhow::Result<i32> {
     let session = ctx.existing_session(&args.services, true)?;
     let records = session.selected(&args.services, false)?;
     anyhow::ensure!(!records.is_empty(), "no containers to start; hint: `rde up -d` creates and starts them");
@@ -36,6 +36,9 @@ pub fn start(ctx: &Context, args: ServicesArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    if failed == 0 && args.wait {
+        super::up::wait_ready(&session, &records, args.wait_timeout)?;
+    }
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
@@ -49,7 +52,7 @@ pub fn stop(ctx: &Context, args: ServicesTimeoutArgs) -> anyhow::Result<i32> {
 
 pub fn restart(ctx: &Context, args: ServicesTimeoutArgs) -> anyhow::Result<i32> {
     let code = stop(ctx, ServicesTimeoutArgs { services: args.services.clone(), timeout: args.timeout })?;
-    Ok(code.max(start(ctx, ServicesArgs { services: args.services })?))
+    Ok(code.max(start(ctx, StartArgs { services: args.services, wait: false, wait_timeout: None })?))
 }
 
 pub fn kill(ctx: &Context, args: ProjectKillArgs) -> anyhow::Result<i32> {

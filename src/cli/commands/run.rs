@@ -17,6 +17,9 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
     for spec in &args.volume {
         create::check_volume(spec)?;
     }
+    let ports = args.publish.iter().map(|p| crate::net::ports::parse(p)).collect::<Result<Vec<_>, _>>()?.concat();
+    let build = if args.build { crate::project::build::BuildPolicy::Always } else { crate::project::build::BuildPolicy::Missing };
+    let pull: crate::project::session::PullPolicy = args.pull.parse()?;
     let mut session = ctx.session(std::slice::from_ref(&args.service), true)?;
     if args.locked {
         session.require_lock(&[])?;
@@ -29,7 +32,8 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
             session.converge(&deps, &Converge::default())?;
         }
     }
-    let images = session.images(std::slice::from_ref(&args.service), Default::default(), Default::default(), &Default::default())?;
+    session.handle_orphans(args.remove_orphans, None)?;
+    let images = session.images(std::slice::from_ref(&args.service), pull, build, &Default::default())?;
     session.ensure_networks(std::slice::from_ref(&args.service))?;
     session.ensure_volumes(std::slice::from_ref(&args.service))?;
     let image = &images[&args.service];
@@ -44,7 +48,28 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
     if let Some(e) = &args.entrypoint {
         opts.entrypoint = Some(if e.is_empty() { Vec::new() } else { vec![e.clone()] });
     }
+    for file in &args.env_from_file {
+        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("--env-from-file {}: {e}", file.display()))?;
+        opts.env.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from));
+    }
     opts.env.extend(args.env.iter().cloned());
+    opts.ports.extend(ports);
+    opts.cap_add.extend(args.cap_add.iter().cloned());
+    opts.cap_drop.extend(args.cap_drop.iter().cloned());
+    for kv in &args.label {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        opts.labels.insert(k.to_string(), v.to_string());
+    }
+    // One-off containers are not the service on its networks (no name, no fixed address)
+    // unless --use-aliases, as docker compose's.
+    if let crate::net::network::NetworkMode::Bridge(requests) = &mut opts.network {
+        for r in requests {
+            if !args.use_aliases {
+                r.aliases.clear();
+            }
+            (r.ip, r.ip6) = (None, None);
+        }
+    }
     opts.volumes.extend(args.volume.iter().cloned());
     opts.user = args.user.clone().or(opts.user);
     opts.workdir = args.workdir.clone().or(opts.workdir);

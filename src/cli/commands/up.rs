@@ -41,12 +41,7 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if args.wait {
-        let limit = seconds(args.wait_timeout);
-        for r in &records {
-            let condition = if r.healthcheck.is_some() { wait::Condition::Healthy } else { wait::Condition::Running };
-            wait::wait_for(&session.containers, names::service_of(r), &[r], condition, limit)?;
-            session.printer.step("Container", &r.name, if condition == wait::Condition::Healthy { "Healthy" } else { "Running" });
-        }
+        wait_ready(&session, &records, args.wait_timeout)?;
     }
     if args.detach || args.wait {
         return Ok(0);
@@ -55,10 +50,33 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<i32> {
     follow(&session, &records, &args)
 }
 
+/// `--wait`: until each container runs, and is healthy when it has a healthcheck
+/// (at most `timeout` seconds in all).
+pub(super) fn wait_ready(session: &Session, records: &[ContainerRecord], timeout: Option<u64>) -> anyhow::Result<()> {
+    let limit = seconds(timeout);
+    for r in records {
+        let condition = if r.healthcheck.is_some() { wait::Condition::Healthy } else { wait::Condition::Running };
+        wait::wait_for(&session.containers, names::service_of(r), &[r], condition, limit)?;
+        session.printer.step("Container", &r.name, if condition == wait::Condition::Healthy { "Healthy" } else { "Running" });
+    }
+    Ok(())
+}
+
 /// The foreground: logs with prefixes until the containers exit, or Ctrl-C.
 fn follow(session: &Session, records: &[ContainerRecord], args: &UpArgs) -> anyhow::Result<i32> {
     let printer = &session.printer;
-    let mut mux = LogMux::open(&session.containers, &session.project.name, records, !args.no_log_prefix, printer.color(), false)?;
+    for service in args.attach.iter().chain(&args.no_attach) {
+        session.service(service)?;
+    }
+    let attached: Vec<ContainerRecord> = records
+        .iter()
+        .filter(|r| {
+            let service = names::service_of(r).to_string();
+            (args.attach.is_empty() || args.attach.contains(&service)) && !args.no_attach.contains(&service)
+        })
+        .cloned()
+        .collect();
+    let mut mux = LogMux::open(&session.containers, &session.project.name, &attached, !args.no_log_prefix, printer.color() && !args.no_color, args.timestamps)?;
     let lines = mux.tail(None);
     mux.print(&lines);
     signals::catch_forwardable();
@@ -84,10 +102,11 @@ fn follow(session: &Session, records: &[ContainerRecord], args: &UpArgs) -> anyh
                 }
             }
             let states: Vec<Observed> = records.iter().map(|r| session.containers.observe(&r.id)).collect();
-            // As docker compose: say when a container exits.
+            // As docker compose: say when an attached container exits.
             for (r, s) in records.iter().zip(&states) {
                 if let Observed::Exited(code) = s
                     && !reported.contains(&r.id)
+                    && attached.iter().any(|a| a.id == r.id)
                 {
                     mux.print_available();
                     let label = r.name.strip_prefix(&format!("{}-", session.project.name)).unwrap_or(&r.name);
