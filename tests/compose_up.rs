@@ -275,7 +275,10 @@ fn secrets_and_configs_are_mounted_read_only_and_stay_out_of_the_container_layer
     env.ok(&["up", "-d"]);
     let sh = |cmd: &str| env.ok(&["exec", "-T", "app", "sh", "-c", cmd]).stdout;
     assert_eq!(sh("cat /run/secrets/db_pass /run/secrets/renamed /app.conf /etc/inline.conf /run/secrets/token"), "s3crets3creta=1port=80tk-123");
-    assert_eq!(sh("stat -c '%u:%g %a' /run/secrets/token /etc/inline.conf /run/secrets/db_pass").lines().collect::<Vec<_>>(), ["1000:1001 400", "0:0 440", "0:0 644"]);
+    assert_eq!(
+        sh("stat -c '%u:%g %a' /run/secrets/token /etc/inline.conf /run/secrets/db_pass").lines().collect::<Vec<_>>(),
+        ["1000:1001 400", "0:0 440", "0:0 644"]
+    );
     // Read-only in the container; a host file's edits show through, as docker compose's bind mount.
     let out = env.fails(&["exec", "-T", "app", "sh", "-c", "echo x > /run/secrets/db_pass"]);
     assert!(out.stderr.contains("Read-only"), "{}", out.stderr);
@@ -310,6 +313,15 @@ fn volumes_are_made_with_labels_listed_inspected_removed_and_pruned() {
     assert_eq!(inspect[0]["Labels"]["com.docker.compose.volume"], "data");
     assert_eq!(inspect[0]["Labels"]["tier"], "db");
     assert!(inspect[0]["Mountpoint"].as_str().unwrap().ends_with("volumes-v1/proj_data/_data"));
+    // Go templates, as docker's --format.
+    assert_eq!(env.ok(&["volume", "ls", "--format", "{{.Name}} {{.Label \"tier\"}}", "--filter", "name=data"]).stdout, "proj_data db\n");
+    let table = env.ok(&["ps", "--format", "table {{.Name}}\t{{.Service}}\t{{.State}}"]).stdout;
+    assert_eq!(
+        table.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).collect::<Vec<_>>(),
+        [["NAME", "SERVICE", "STATE"], ["proj-app-1", "app", "running"]]
+    );
+    let out = env.fails(&["ps", "--format", "{{.Name"]);
+    assert!(out.stderr.contains("unclosed action") && out.stderr.contains("hint:"), "{}", out.stderr);
     // In use: not removed, and the error names the container.
     let out = env.fails(&["volume", "rm", "proj_data"]);
     assert!(out.stderr.contains("in use by container proj-app-1"), "{}", out.stderr);

@@ -851,7 +851,10 @@ mod tests {
         assert!(matches!(&cli.command, Command::Up(UpArgs { detach: true, no_attach, .. }) if no_attach == &["db"]));
         // Options after the service or image belong to the command, as docker's.
         let Command::Run(run) = parse("rde compose run --rm -p 127.0.0.1:18130:8000 -l a=b web ls -la --rm").command else { panic!() };
-        assert_eq!((run.service.as_str(), run.command.as_slice(), run.publish.as_slice()), ("web", &["ls", "-la", "--rm"].map(String::from)[..], &["127.0.0.1:18130:8000".to_string()][..]));
+        assert_eq!(
+            (run.service.as_str(), run.command.as_slice(), run.publish.as_slice()),
+            ("web", &["ls", "-la", "--rm"].map(String::from)[..], &["127.0.0.1:18130:8000".to_string()][..])
+        );
         let Command::Exec(exec) = parse("rde exec -d --privileged web sh -c true").command else { panic!() };
         assert!(exec.detach && exec.privileged && exec.command == ["sh", "-c", "true"]);
         let Command::Container(ContainerCommand::Run(run)) = parse("rde container run --rm --entrypoint sh busybox -c hi").command else { panic!() };

@@ -148,7 +148,10 @@ impl Plan<'_> {
                 } else if let Some(content) = &object.content {
                     FileSource::Content(content.clone().into_bytes())
                 } else if object.external {
-                    return Err(invalid(format!("{kind} {:?} is external: those live in a swarm, which rde does not run; hint: use file:, environment: or content:", r.source)));
+                    return Err(invalid(format!(
+                        "{kind} {:?} is external: those live in a swarm, which rde does not run; hint: use file:, environment: or content:",
+                        r.source
+                    )));
                 } else {
                     return Err(invalid(format!("{kind} {:?} has no file:, environment: or content:", r.source)));
                 };
@@ -158,7 +161,11 @@ impl Plan<'_> {
                     Some(t) => format!("{base}{t}"),
                 };
                 let id = |field: &str, value: &Option<String>| {
-                    value.as_deref().filter(|v| !v.is_empty()).map(|v| v.parse::<u32>().map_err(|_| invalid(format!("{kind} {:?}: {field} {v:?} is not a number", r.source)))).transpose()
+                    value
+                        .as_deref()
+                        .filter(|v| !v.is_empty())
+                        .map(|v| v.parse::<u32>().map_err(|_| invalid(format!("{kind} {:?}: {field} {v:?} is not a number", r.source))))
+                        .transpose()
                 };
                 out.push(InjectedFile { target, source, uid: id("uid", &r.uid)?, gid: id("gid", &r.gid)?, mode: r.mode });
             }

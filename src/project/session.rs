@@ -4,7 +4,6 @@
 //! converge step of `up` is in `converge.rs`. Progress goes to the printer as
 //! `Container NAME Started` style steps, as docker compose prints them.
 
-use std::collections::BTreeMap;
 use super::build::{BuildFlags, BuildPolicy};
 use super::error::ProjectError;
 use super::{names, order};
@@ -24,6 +23,7 @@ use crate::paths::Paths;
 use crate::runtime::lifecycle;
 use crate::runtime::state::{ContainerRecord, Containers, Observed};
 use crate::settings::Settings;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 /// A loaded project, locked against other rde commands on it.

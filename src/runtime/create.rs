@@ -132,7 +132,9 @@ pub enum CreateError {
     NoInit,
     #[error("no command specified: the image has no Cmd or Entrypoint; hint: give a command after the image name")]
     NoCommand,
-    #[error("capability {0} cannot be added: rde itself does not hold it (it is not in this host's bounding set, as in a container); hint: leave it out of cap_add")]
+    #[error(
+        "capability {0} cannot be added: rde itself does not hold it (it is not in this host's bounding set, as in a container); hint: leave it out of cap_add"
+    )]
     CapabilityUnavailable(String),
     #[error("image config: {0}")]
     Config(String),
@@ -257,7 +259,8 @@ pub fn create(store: &Store, containers: &Containers, image_ref: &str, image: &I
                 let bytes = match source {
                     FileSource::Content(bytes) => bytes.clone(),
                     FileSource::Path(path) => {
-                        let meta = std::fs::metadata(path).map_err(|e| CreateError::InjectedFile { target: file.target.clone(), path: path.clone(), source: e })?;
+                        let meta =
+                            std::fs::metadata(path).map_err(|e| CreateError::InjectedFile { target: file.target.clone(), path: path.clone(), source: e })?;
                         if !meta.is_file() {
                             return Err(CreateError::InjectedNotAFile { target: file.target.clone(), path: path.clone() });
                         }

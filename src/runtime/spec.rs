@@ -408,7 +408,10 @@ mod tests {
         assert_eq!(capabilities(&["ALL".into()], &[]).len(), held);
         let bounding = std::fs::read_to_string("/proc/self/status").unwrap();
         let bounding = bounding.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim();
-        assert_eq!(u64::from_str_radix(bounding, 16).unwrap() & ((1 << 41) - 1), (0..41).filter(|n| in_bounding_set(ALL_CAPABILITIES[*n])).fold(0, |m, n| m | 1 << n));
+        assert_eq!(
+            u64::from_str_radix(bounding, 16).unwrap() & ((1 << 41) - 1),
+            (0..41).filter(|n| in_bounding_set(ALL_CAPABILITIES[*n])).fold(0, |m, n| m | 1 << n)
+        );
         assert_eq!((ALL_CAPABILITIES[24], ALL_CAPABILITIES[40]), ("CAP_SYS_RESOURCE", "CAP_CHECKPOINT_RESTORE"));
         assert_eq!(capabilities(&["kill".into()], &["all".into()]), ["CAP_KILL"]);
     }

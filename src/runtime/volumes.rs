@@ -113,7 +113,12 @@ impl Volumes {
             // Made before volumes had records: the directory's time stands in.
             name: name.to_string(),
             driver: "local".into(),
-            created: dir.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs() as i64),
+            created: dir
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64),
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
         })
@@ -126,11 +131,8 @@ impl Volumes {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => return Err(VolumeError::Io { name: String::new(), path: self.root.clone(), source }),
         };
-        let mut out: Vec<VolumeRecord> = entries
-            .flatten()
-            .filter(|e| e.path().join("_data").is_dir())
-            .filter_map(|e| e.file_name().to_str().map(|n| self.read(n, &e.path())))
-            .collect();
+        let mut out: Vec<VolumeRecord> =
+            entries.flatten().filter(|e| e.path().join("_data").is_dir()).filter_map(|e| e.file_name().to_str().map(|n| self.read(n, &e.path()))).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

@@ -45,29 +45,34 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
         let text = args.join(" ");
         if text.chars().count() > 20 { format!("\"{}…\"", text.chars().take(19).collect::<String>()) } else { format!("\"{text}\"") }
     };
-    match args.format.as_str() {
-        "json" => {
-            for (record, observed, status, ports) in &rows {
-                printer.result(
-                    serde_json::json!({
-                        "ID": record.id, "Names": record.name, "Image": record.image, "Command": record.command().join(" "),
-                        "State": observed.to_string(), "Status": status, "CreatedAt": record.created, "Ports": ports,
-                    })
-                    .to_string(),
-                );
-            }
-        }
-        "table" => {
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|(r, _, status, ports)| {
-                    let id = if args.no_trunc { r.id.clone() } else { r.id[..12].to_string() };
-                    vec![id, r.image.clone(), command(r.command()), human_ago(r.created as i64), status.clone(), ports.clone(), r.name.clone()]
-                })
-                .collect();
-            printer.table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], &table);
-        }
-        other => anyhow::bail!("unknown --format {other:?}; hint: use table or json"),
-    }
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(record, observed, status, ports)| {
+            let labels: Vec<String> = record.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            serde_json::json!({
+                "ID": if args.no_trunc { record.id.clone() } else { record.id[..12].to_string() }, "Names": record.name, "Image": record.image,
+                "Command": command(record.command()), "State": observed.to_string(), "Status": status, "CreatedAt": record.created,
+                "RunningFor": human_ago(record.created as i64), "Ports": ports, "Labels": labels.join(","),
+                "Networks": record.network.network_names().join(","),
+            })
+        })
+        .collect();
+    let columns = [
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("RunningFor", "CREATED"),
+        ("Status", "STATUS"),
+        ("Ports", "PORTS"),
+        ("Names", "NAMES"),
+    ];
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(r, _, status, ports)| {
+            let id = if args.no_trunc { r.id.clone() } else { r.id[..12].to_string() };
+            vec![id, r.image.clone(), command(r.command()), human_ago(r.created as i64), status.clone(), ports.clone(), r.name.clone()]
+        })
+        .collect();
+    crate::cli::print_rows(&printer, &args.format, &json, &columns, Some(table))?;
     Ok(0)
 }

@@ -52,10 +52,10 @@ pub fn run(ctx: &Context, args: ImageLsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let created = |c: &Option<String>| c.as_deref().and_then(parse_rfc3339).map_or("N/A".to_string(), human_ago);
-    match args.format.as_str() {
-        "json" => {
-            for (repository, tag, digest, image) in &rows {
-                let line = serde_json::json!({
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(repository, tag, digest, image)| {
+            serde_json::json!({
                     "Repository": repository,
                     "Tag": tag,
                     "Digest": digest,
@@ -64,32 +64,27 @@ pub fn run(ctx: &Context, args: ImageLsArgs) -> anyhow::Result<i32> {
                     "CreatedSince": created(&image.created),
                     "Size": human_size(image.size),
                     "VirtualSize": image.size,
-                    "Platform": image.platform,
-                });
-                printer.result(line.to_string());
-            }
-        }
-        "table" => {
-            let mut headers = vec!["REPOSITORY", "TAG"];
-            if args.digests {
-                headers.push("DIGEST");
-            }
-            headers.extend(["IMAGE ID", "CREATED", "SIZE"]);
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|(repository, tag, digest, image)| {
-                    let mut row = vec![repository.clone(), tag.clone()];
-                    if args.digests {
-                        row.push(digest.clone());
-                    }
-                    let id = if args.no_trunc { image.id.to_string() } else { image.id.short().to_string() };
-                    row.extend([id, created(&image.created), human_size(image.size)]);
-                    row
-                })
-                .collect();
-            printer.table(&headers, &table);
-        }
-        other => anyhow::bail!("unknown --format {other:?}; hint: use table or json"),
+                "Platform": image.platform,
+            })
+        })
+        .collect();
+    let mut columns = vec![("Repository", "REPOSITORY"), ("Tag", "TAG")];
+    if args.digests {
+        columns.push(("Digest", "DIGEST"));
     }
+    columns.extend([("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Size", "SIZE")]);
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(repository, tag, digest, image)| {
+            let mut row = vec![repository.clone(), tag.clone()];
+            if args.digests {
+                row.push(digest.clone());
+            }
+            let id = if args.no_trunc { image.id.to_string() } else { image.id.short().to_string() };
+            row.extend([id, created(&image.created), human_size(image.size)]);
+            row
+        })
+        .collect();
+    crate::cli::print_rows(&printer, &args.format, &json, &columns, Some(table))?;
     Ok(0)
 }

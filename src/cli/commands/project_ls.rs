@@ -40,7 +40,9 @@ pub fn run(ctx: &Context, args: ProjectLsArgs) -> anyhow::Result<i32> {
         }
     }
     // Without --all, only projects with something running, as compose's.
-    projects.retain(|name, p| (args.all || p.states.contains_key("running")) && (names_filter.is_empty() || names_filter.iter().any(|n| name.contains(n.as_str()))));
+    projects.retain(|name, p| {
+        (args.all || p.states.contains_key("running")) && (names_filter.is_empty() || names_filter.iter().any(|n| name.contains(n.as_str())))
+    });
     let printer = ctx.printer(false);
     if args.quiet {
         projects.keys().for_each(|name| printer.result(name));
@@ -59,6 +61,6 @@ pub fn run(ctx: &Context, args: ProjectLsArgs) -> anyhow::Result<i32> {
         printer.result(serde_json::to_string(&rows)?);
         return Ok(0);
     }
-    crate::cli::print_rows(&printer, &args.format, &rows, &[("Name", "NAME"), ("Status", "STATUS"), ("ConfigFiles", "CONFIG FILES")])?;
+    crate::cli::print_rows(&printer, &args.format, &rows, &[("Name", "NAME"), ("Status", "STATUS"), ("ConfigFiles", "CONFIG FILES")], None)?;
     Ok(0)
 }

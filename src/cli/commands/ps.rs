@@ -48,39 +48,39 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
         rows.iter().for_each(|(r, ..)| printer.result(&r.id));
         return Ok(0);
     }
-    match args.format.as_str() {
-        "json" => {
-            for (r, observed, status, ports, state) in &rows {
-                let health = state.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default();
-                let state_word = state_word(observed);
-                printer.result(
-                    serde_json::json!({
-                        "ID": r.id, "Name": r.name, "Image": r.image, "Command": r.command().join(" "),
-                        "Project": session.project.name, "Service": names::service_of(r), "State": state_word,
-                        "Health": health, "Status": status, "ExitCode": state.exit_code.unwrap_or(0), "Publishers": state.ports,
-                        "Ports": ports, "CreatedAt": r.created,
-                    })
-                    .to_string(),
-                );
-            }
-        }
-        "table" => {
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|(r, _, status, ports, _)| {
-                    let command = r.command().join(" ");
-                    let command = if command.chars().count() > 20 {
-                        format!("\"{}…\"", command.chars().take(19).collect::<String>())
-                    } else {
-                        format!("\"{command}\"")
-                    };
-                    vec![r.name.clone(), r.image.clone(), command, names::service_of(r).to_string(), human_ago(r.created as i64), status.clone(), ports.clone()]
-                })
-                .collect();
-            printer.table(&["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], &table);
-        }
-        other => anyhow::bail!("unknown --format {other:?}; hint: use table or json"),
-    }
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(r, observed, status, ports, state)| {
+            let health = state.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default();
+            let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            serde_json::json!({
+                "ID": r.id, "Name": r.name, "Names": r.name, "Image": r.image, "Command": r.command().join(" "),
+                "Project": session.project.name, "Service": names::service_of(r), "State": state_word(observed),
+                "Health": health, "Status": status, "ExitCode": state.exit_code.unwrap_or(0), "Publishers": state.ports,
+                "Ports": ports, "CreatedAt": r.created, "RunningFor": human_ago(r.created as i64), "Labels": labels.join(","),
+                "Networks": r.network.network_names().join(","),
+            })
+        })
+        .collect();
+    let columns = [
+        ("Name", "NAME"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("Service", "SERVICE"),
+        ("RunningFor", "CREATED"),
+        ("Status", "STATUS"),
+        ("Ports", "PORTS"),
+    ];
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(r, _, status, ports, _)| {
+            let command = r.command().join(" ");
+            let command =
+                if command.chars().count() > 20 { format!("\"{}…\"", command.chars().take(19).collect::<String>()) } else { format!("\"{command}\"") };
+            vec![r.name.clone(), r.image.clone(), command, names::service_of(r).to_string(), human_ago(r.created as i64), status.clone(), ports.clone()]
+        })
+        .collect();
+    crate::cli::print_rows(printer, &args.format, &json, &columns, Some(table))?;
     Ok(0)
 }
 

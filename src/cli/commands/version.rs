@@ -29,14 +29,12 @@ pub fn run(ctx: &Context, args: VersionArgs) -> anyhow::Result<i32> {
             printer.result(serde_json::Value::Object(map).to_string());
         }
         Some(template) => {
-            // The common cases of a Go template: `{{.Field}}` with optional spaces.
-            let mut out = template.to_string();
-            for (name, value) in &fields {
-                for pattern in [format!("{{{{.{name}}}}}"), format!("{{{{ .{name} }}}}")] {
-                    out = out.replace(&pattern, value);
-                }
-            }
-            printer.result(out);
+            // docker's `{{.Client.Version}}` and the flat `{{.Version}}` both work.
+            let mut map: serde_json::Map<String, serde_json::Value> =
+                fields.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
+            map.insert("Client".into(), serde_json::Value::Object(map.clone()));
+            let template = crate::format::Template::parse(template).map_err(|e| anyhow::anyhow!("--format: {e}"))?;
+            printer.result(template.render(&serde_json::Value::Object(map)).map_err(|e| anyhow::anyhow!("--format: {e}"))?);
         }
         None => {
             let mut text = String::from("Client:\n");

@@ -40,7 +40,7 @@ fn print_list(ctx: &Context, list: &[VolumeRecord], quiet: bool, format: &str) -
         return Ok(0);
     }
     let rows: Vec<serde_json::Value> = list.iter().map(|v| row(ctx, v)).collect();
-    crate::cli::print_rows(&printer, format, &rows, &[("Driver", "DRIVER"), ("Name", "VOLUME NAME")])?;
+    crate::cli::print_rows(&printer, format, &rows, &[("Driver", "DRIVER"), ("Name", "VOLUME NAME")], None)?;
     Ok(0)
 }
 
