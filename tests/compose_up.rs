@@ -416,3 +416,38 @@ fn docker_compose_flags_for_run_exec_up_and_start_and_the_compose_word() {
 fn cap_bits(line: &str) -> u64 {
     u64::from_str_radix(line.trim().trim_start_matches("CapEff:").trim(), 16).unwrap()
 }
+
+#[test]
+fn logs_since_until_index_and_no_color_into_a_file() {
+    require_root();
+    let env =
+        project_env(Some("services:\n  app:\n    image: busybox\n    init: true\n    command: sh -c 'echo one $$HOSTNAME; sleep 2; echo two; sleep 1000'\n"));
+    env.ok(&["up", "-d", "--scale", "app=2"]);
+    let wait_for = |text: &str| {
+        for _ in 0..100 {
+            if env.ok(&["logs"]).stdout.matches(text).count() == 2 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("no {text:?} in the logs");
+    };
+    wait_for("one");
+    std::thread::sleep(Duration::from_millis(1100));
+    let middle = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64().to_string();
+    wait_for("two");
+    let lines = |args: &[&str]| -> Vec<String> {
+        env.ok(&[&["logs", "--no-log-prefix"][..], args].concat()).stdout.lines().map(|l| l.split(' ').next().unwrap().to_string()).collect()
+    };
+    assert_eq!(lines(&["--until", &middle]), ["one", "one"]);
+    assert_eq!(lines(&["--since", &middle]), ["two", "two"]);
+    assert_eq!(lines(&["--since", "1h", "--index", "2", "--tail", "1"]), ["two"]);
+    assert!(lines(&["--since", "2099-01-01T00:00:00Z"]).is_empty());
+    let id = env.ok(&["ps", "-q"]).stdout.lines().next().unwrap().to_string();
+    assert_eq!(env.ok(&["container", "logs", "--until", &middle, &id]).stdout.lines().count(), 1);
+    assert_eq!(env.ok(&["container", "logs", "--since", &middle, &id]).stdout.trim(), "two");
+    // Prefixes without color codes when stdout is a file, even with a terminal elsewhere.
+    let out = env.command(&["logs"]).env_remove("NO_COLOR").output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+    env.ok(&["down", "-t", "0"]);
+}

@@ -562,6 +562,9 @@ pub struct LogsArgs {
     /// Only lines since a time: a duration ago (30s, 1h30m), RFC 3339, a local date or time, or unix seconds
     #[arg(long)]
     pub since: Option<String>,
+    /// Only lines before a time (same forms as --since)
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -146,6 +146,15 @@ pub struct ProjectLogsArgs {
     pub no_log_prefix: bool,
     #[arg(long)]
     pub no_color: bool,
+    /// Only lines since a time: a duration ago (30s, 1h30m), RFC 3339, a local date or time, or unix seconds
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only lines before a time (same forms as --since)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this replica of the services
+    #[arg(long)]
+    pub index: Option<u32>,
 }
 
 #[derive(Args, Debug)]

@@ -12,6 +12,38 @@ const COLORS: [anstyle::AnsiColor; 6] = {
     [Cyan, Yellow, Green, Magenta, Blue, Red]
 };
 
+/// `--since` and `--until` (docker's forms: a duration ago such as `10m`, RFC 3339, a local
+/// date or time, unix seconds): the lines a log command shows, by the time they were written.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Window {
+    /// Unix seconds, inclusive.
+    pub since: Option<f64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<f64>,
+}
+
+impl Window {
+    pub fn parse(since: Option<&str>, until: Option<&str>) -> anyhow::Result<Window> {
+        let now = crate::time::now_unix() as f64;
+        let at = |flag: &str, text: &str| crate::time::parse_timestamp(text, now).map_err(|e| anyhow::anyhow!("invalid {flag} {text:?}: {e}"));
+        Ok(Window { since: since.map(|s| at("--since", s)).transpose()?, until: until.map(|u| at("--until", u)).transpose()? })
+    }
+
+    pub fn contains(&self, line: &LogLine) -> bool {
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let Some(t) = crate::time::parse_rfc3339(&line.time) else { return true };
+        let t = t as f64;
+        self.since.is_none_or(|s| t >= s.floor()) && self.until.is_none_or(|u| t < u)
+    }
+
+    /// Whether following can stop: `--until` has passed.
+    pub fn over(&self) -> bool {
+        self.until.is_some_and(|u| (crate::time::now_unix() as f64) >= u)
+    }
+}
+
 /// A line written in pieces (docker's partial entries) is printed whole up to this size.
 const HELD_LINE_LIMIT: usize = 1 << 20;
 
@@ -27,6 +59,7 @@ pub struct LogMux {
     prefix: bool,
     color: bool,
     timestamps: bool,
+    window: Window,
 }
 
 impl LogMux {
@@ -39,14 +72,28 @@ impl LogMux {
         }
         let width = sources.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
         let held = vec![None; sources.len()];
-        Ok(LogMux { sources, held, width, prefix, color, timestamps })
+        Ok(LogMux { sources, held, width, prefix, color, timestamps, window: Window::default() })
     }
 
-    /// Everything written so far (the last `n` lines of each).
+    /// Show only lines in `window` (`--since`, `--until`).
+    pub fn with_window(mut self, window: Window) -> LogMux {
+        self.window = window;
+        self
+    }
+
+    /// Everything written so far in the window (the last `n` lines of each).
     pub fn tail(&mut self, n: Option<usize>) -> Vec<(usize, LogLine)> {
         let mut out = Vec::new();
+        let window = self.window;
         for (i, (_, reader)) in self.sources.iter_mut().enumerate() {
-            out.extend(reader.tail(n).into_iter().map(|l| (i, l)));
+            let mut lines: Vec<LogLine> = if window.since.is_none() && window.until.is_none() {
+                reader.tail(n)
+            } else {
+                let mut all: Vec<LogLine> = reader.tail(None).into_iter().filter(|l| window.contains(l)).collect();
+                all.drain(..all.len().saturating_sub(n.unwrap_or(usize::MAX)));
+                all
+            };
+            out.extend(lines.drain(..).map(|l| (i, l)));
         }
         out
     }
@@ -55,7 +102,7 @@ impl LogMux {
     pub fn print_available(&mut self) -> bool {
         let mut lines = Vec::new();
         for (i, (_, reader)) in self.sources.iter_mut().enumerate() {
-            lines.extend(reader.read_available().into_iter().map(|l| (i, l)));
+            lines.extend(reader.read_available().into_iter().filter(|l| self.window.contains(l)).map(|l| (i, l)));
         }
         lines.sort_by(|a, b| a.1.time.cmp(&b.1.time));
         self.print(&lines);

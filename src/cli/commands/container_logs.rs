@@ -1,5 +1,6 @@
 use crate::cli::args::LogsArgs;
 use crate::cli::context::Context;
+use crate::cli::logmux::Window;
 use crate::runtime::logs::{LogLine, LogReader};
 use crate::runtime::state::Observed;
 use std::io::Write;
@@ -11,20 +12,21 @@ pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<i32> {
         None | Some("all") => None,
         Some(n) => Some(n.parse::<usize>().map_err(|_| anyhow::anyhow!("invalid --tail {n:?}; hint: a number of lines, or all"))?),
     };
-    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let window = Window::parse(args.since.as_deref(), args.until.as_deref())?;
     let mut reader = LogReader::open(&containers.log_path(&record.id))?;
-    let mut lines = reader.tail(tail);
-    if let Some(since) = since {
-        lines.retain(|l| crate::time::parse_rfc3339(&l.time).is_some_and(|t| t >= since));
-    }
+    let mut lines: Vec<LogLine> = reader.tail(None).into_iter().filter(|l| window.contains(l)).collect();
+    lines.drain(..lines.len().saturating_sub(tail.unwrap_or(usize::MAX)));
     print(&lines, args.timestamps);
     if !args.follow {
         return Ok(0);
     }
     loop {
         let running = matches!(containers.observe(&record.id), Observed::Running | Observed::Created);
-        let lines = reader.read_available();
+        let lines: Vec<LogLine> = reader.read_available().into_iter().filter(|l| window.contains(l)).collect();
         print(&lines, args.timestamps);
+        if window.over() {
+            break;
+        }
         if !running && lines.is_empty() {
             // One last read: the shim writes the final lines before it records the exit.
             print(&reader.read_available(), args.timestamps);
@@ -42,9 +44,4 @@ fn print(lines: &[LogLine], timestamps: bool) {
         let _ = if line.stream == "stderr" { err.write_all(text.as_bytes()) } else { out.write_all(text.as_bytes()) };
     }
     let _ = out.flush();
-}
-
-/// `--since`: docker's forms (see [`crate::time::parse_timestamp`]), as whole seconds.
-fn parse_since(text: &str) -> anyhow::Result<i64> {
-    Ok(crate::time::parse_timestamp(text, crate::time::now_unix() as f64)?.floor() as i64)
 }
