@@ -61,8 +61,22 @@ impl Printer {
         if self.quiet {
             return;
         }
-        let done =
-            matches!(state, "Created" | "Started" | "Running" | "Healthy" | "Exited" | "Stopped" | "Removed" | "Recreated" | "Restarted" | "Killed" | "Pulled");
+        let done = matches!(
+            state,
+            "Created"
+                | "Started"
+                | "Running"
+                | "Healthy"
+                | "Exited"
+                | "Stopped"
+                | "Removed"
+                | "Recreated"
+                | "Restarted"
+                | "Killed"
+                | "Pulled"
+                | "Paused"
+                | "Unpaused"
+        );
         let mark = match done {
             true => paint(self.color_err, anstyle::AnsiColor::Green, "✔"),
             false => " ".into(),

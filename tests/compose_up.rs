@@ -451,3 +451,32 @@ fn logs_since_until_index_and_no_color_into_a_file() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
     env.ok(&["down", "-t", "0"]);
 }
+
+#[test]
+fn pause_freezes_a_service_until_unpause_and_stop_still_works() {
+    require_root();
+    let env = project_env(Some(TWO_SERVICES));
+    env.ok(&["up", "-d"]);
+    let out = env.ok(&["pause", "cache"]);
+    assert!(out.stderr.contains("Container proj-cache-1  Paused"), "{}", out.stderr);
+    let ps = env.ok(&["ps", "--format", "{{.Service}} {{.State}} {{.Status}}"]).stdout;
+    assert!(ps.contains("cache paused Up") && ps.contains("(Paused)") && ps.contains("api running"), "{ps}");
+    assert_eq!(env.ok(&["ps", "--status", "paused", "--services"]).stdout.trim(), "cache");
+    let state = |id: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/rde/{id}/freezer.state"))
+            .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/rde/{id}/cgroup.freeze")))
+    };
+    let id = env.ok(&["ps", "-q", "cache"]).stdout.trim().to_string();
+    assert!(matches!(state(&id).unwrap().trim(), "FROZEN" | "1"));
+    let out = env.fails(&["exec", "-T", "cache", "true"]);
+    assert!(out.stderr.contains("is paused") && out.stderr.contains("unpause"), "{}", out.stderr);
+    env.fails(&["pause", "nonesuch"]);
+    env.ok(&["unpause"]);
+    env.ok(&["exec", "-T", "cache", "true"]);
+    // A paused container stops: its stop signal arrives once thawed.
+    env.ok(&["container", "pause", &id]);
+    env.fails(&["container", "pause", &id]);
+    env.ok(&["stop", "-t", "5", "cache"]);
+    assert!(env.ok(&["ps", "-a", "--format", "{{.Service}} {{.State}}"]).stdout.contains("cache exited"));
+    env.ok(&["down"]);
+}

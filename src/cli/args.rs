@@ -99,6 +99,10 @@ pub enum Command {
     Port(ProjectPortArgs),
     /// Show the processes of the project's containers
     Top(ServicesArgs),
+    /// Freeze the processes of the project's containers
+    Pause(ServicesArgs),
+    /// Thaw the project's paused containers
+    Unpause(ServicesArgs),
     /// List the images the project's containers use
     Images(ProjectImagesArgs),
     /// Parse, resolve and render the compose file in canonical format
@@ -305,6 +309,10 @@ pub enum ContainerCommand {
     Restart(StopArgs),
     /// List a container's published ports, or the host address of one
     Port(PortArgs),
+    /// Freeze every process of containers
+    Pause(ContainerStartArgs),
+    /// Thaw paused containers
+    Unpause(ContainerStartArgs),
 }
 
 #[derive(Args, Debug)]

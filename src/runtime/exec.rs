@@ -35,6 +35,8 @@ pub struct Spawned {
 pub enum ExecError {
     #[error("container {0} is not running; hint: start it, or use `rde container run`")]
     NotRunning(String),
+    #[error("container {0} is paused; hint: `rde unpause` it before exec")]
+    Paused(String),
     #[error("{message}")]
     Failed { message: String, exit_code: i32 },
     #[error(transparent)]
@@ -56,6 +58,9 @@ impl ExecError {
 pub fn spawn(containers: &Containers, record: &ContainerRecord, opts: &ExecOptions, libcontainer_root: &Path) -> Result<Spawned, ExecError> {
     if containers.observe(&record.id) != Observed::Running {
         return Err(ExecError::NotRunning(record.name.clone()));
+    }
+    if super::pause::is_paused(record) {
+        return Err(ExecError::Paused(record.name.clone()));
     }
     let p = &record.spec.process;
     // docker exec: the container's user, workdir and environment unless overridden.

@@ -146,7 +146,12 @@ pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -
         mark_stopped_by_user(containers, record);
     }
     match (containers.observe(&record.id), state.init()) {
-        (Observed::Running | Observed::Unknown, Some(init)) if init.alive() => init.signal(signal).map_err(|e| LifecycleError::Cleanup(e.to_string())),
+        (Observed::Running | Observed::Unknown, Some(init)) if init.alive() => {
+            init.signal(signal).map_err(|e| LifecycleError::Cleanup(e.to_string()))?;
+            // A paused container gets its signal once thawed, as docker's.
+            super::pause::thaw_if_paused(record);
+            Ok(())
+        }
         _ => Err(LifecycleError::Cleanup(format!("container {} is not running", record.name))),
     }
 }
@@ -155,6 +160,7 @@ pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -
 /// recorded the exit (or, without a shim, once the init is gone).
 pub fn stop(containers: &Containers, record: &ContainerRecord, timeout: Option<u64>, paths: &Paths) -> Result<(), LifecycleError> {
     mark_stopped_by_user(containers, record);
+    super::pause::thaw_if_paused(record);
     let Some(init) = containers.state(&record.id).init().filter(|p| p.alive()) else {
         // Waiting to restart: the shim sees the mark and ends.
         wait_stopped(containers, record, Duration::from_secs(5));

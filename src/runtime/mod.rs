@@ -10,6 +10,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod logs;
 pub mod networks;
+pub mod pause;
 pub mod restart;
 pub mod rootfs;
 pub mod seccomp;

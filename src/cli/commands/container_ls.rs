@@ -11,29 +11,11 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
     }
     let mut rows = Vec::new();
     for record in containers.all()? {
-        let observed = containers.observe(&record.id);
-        if !args.all && !matches!(observed, Observed::Running | Observed::Restarting(_) | Observed::Unknown) {
+        let d = super::describe(&containers, &record);
+        if !args.all && !matches!(d.observed, Observed::Running | Observed::Restarting(_) | Observed::Unknown) {
             continue;
         }
-        let state = containers.state(&record.id);
-        let status = match observed {
-            Observed::Running => {
-                let up = crate::output::human_duration(std::time::Duration::from_secs(crate::time::now_unix().saturating_sub(state.started_at.unwrap_or(0))));
-                match &state.health {
-                    Some(h) => format!(
-                        "Up {up} ({})",
-                        if h.status == crate::runtime::health::HealthStatus::Starting { "health: starting".to_string() } else { h.status.to_string() }
-                    ),
-                    None => format!("Up {up}"),
-                }
-            }
-            Observed::Exited(code) => format!("Exited ({code}) {}", state.finished_at.map_or(String::new(), |t| human_ago(t as i64))),
-            Observed::Created => "Created".into(),
-            Observed::Restarting(code) => format!("Restarting ({code})"),
-            Observed::Unknown => "Unknown (supervisor gone)".into(),
-        };
-        let ports = if observed == Observed::Running { state.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ") } else { String::new() };
-        rows.push((record, observed, status, ports));
+        rows.push((record, d));
     }
     if args.quiet {
         for (record, ..) in &rows {
@@ -47,11 +29,12 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
     };
     let json: Vec<serde_json::Value> = rows
         .iter()
-        .map(|(record, observed, status, ports)| {
+        .map(|(record, d)| {
+            let (status, ports) = (&d.status, &d.ports);
             let labels: Vec<String> = record.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             serde_json::json!({
                 "ID": if args.no_trunc { record.id.clone() } else { record.id[..12].to_string() }, "Names": record.name, "Image": record.image,
-                "Command": command(record.command()), "State": observed.to_string(), "Status": status, "CreatedAt": record.created,
+                "Command": command(record.command()), "State": d.word, "Status": status, "CreatedAt": record.created,
                 "RunningFor": human_ago(record.created as i64), "Ports": ports, "Labels": labels.join(","),
                 "Networks": record.network.network_names().join(","),
             })
@@ -68,7 +51,8 @@ pub fn run(ctx: &Context, args: ContainerLsArgs) -> anyhow::Result<i32> {
     ];
     let table: Vec<Vec<String>> = rows
         .iter()
-        .map(|(r, _, status, ports)| {
+        .map(|(r, d)| {
+            let (status, ports) = (&d.status, &d.ports);
             let id = if args.no_trunc { r.id.clone() } else { r.id[..12].to_string() };
             vec![id, r.image.clone(), command(r.command()), human_ago(r.created as i64), status.clone(), ports.clone(), r.name.clone()]
         })

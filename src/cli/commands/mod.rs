@@ -29,6 +29,7 @@ pub mod network_create;
 pub mod network_inspect;
 pub mod network_ls;
 pub mod network_rm;
+pub mod pause;
 pub mod project_info;
 pub mod project_lifecycle;
 pub mod project_ls;
@@ -45,6 +46,49 @@ use crate::cli::context::Context;
 use crate::runtime::exec::ExecOptions;
 use crate::runtime::foreground::{self, Attach, ForegroundError};
 use crate::runtime::state::{ContainerRecord, Containers};
+
+/// A container as the list commands show it: docker's status text (`Up 5 minutes (healthy)`,
+/// `Up 2 seconds (Paused)`, `Exited (0) 3 minutes ago`), its state word (`running`, `paused`,
+/// `exited`, ...) and its published ports.
+struct Described {
+    observed: crate::runtime::state::Observed,
+    state: crate::runtime::state::ContainerState,
+    status: String,
+    word: &'static str,
+    ports: String,
+}
+
+fn describe(containers: &Containers, record: &ContainerRecord) -> Described {
+    use crate::runtime::state::Observed;
+    let observed = containers.observe(&record.id);
+    let state = containers.state(&record.id);
+    let paused = observed == Observed::Running && crate::runtime::pause::is_paused(record);
+    let status = match observed {
+        Observed::Running => {
+            let up = crate::output::human_duration(std::time::Duration::from_secs(crate::time::now_unix().saturating_sub(state.started_at.unwrap_or(0))));
+            match (&state.health, paused) {
+                (_, true) => format!("Up {up} (Paused)"),
+                (Some(h), _) if h.status == crate::runtime::health::HealthStatus::Starting => format!("Up {up} (health: starting)"),
+                (Some(h), _) => format!("Up {up} ({})", h.status),
+                (None, _) => format!("Up {up}"),
+            }
+        }
+        Observed::Exited(code) => format!("Exited ({code}) {}", state.finished_at.map_or(String::new(), |t| crate::output::human_ago(t as i64))),
+        Observed::Restarting(code) => format!("Restarting ({code})"),
+        Observed::Created => "Created".into(),
+        Observed::Unknown => "Unknown (supervisor gone)".into(),
+    };
+    let word = match observed {
+        Observed::Running if paused => "paused",
+        Observed::Running => "running",
+        Observed::Exited(_) => "exited",
+        Observed::Restarting(_) => "restarting",
+        Observed::Created => "created",
+        Observed::Unknown => "unknown",
+    };
+    let ports = if observed == Observed::Running { state.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ") } else { String::new() };
+    Described { observed, state, status, word, ports }
+}
 
 /// Asks "Are you sure?" on a terminal unless `force`; without a terminal, `force` is required.
 fn confirm(warning: &str, force: bool) -> anyhow::Result<bool> {

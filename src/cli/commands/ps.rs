@@ -9,40 +9,28 @@ use crate::runtime::state::Observed;
 pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
     let session = ctx.existing_session(&args.services, false)?;
     let printer = &session.printer;
-    if args.services_only {
-        let mut services: Vec<String> = session.selected(&args.services, false)?.iter().map(|r| names::service_of(r).to_string()).collect();
-        services.dedup();
-        services.iter().for_each(|s| printer.result(s));
-        return Ok(0);
-    }
     let wanted = statuses(&args)?;
     let mut rows = Vec::new();
     for r in session.selected(&args.services, false)? {
-        let observed = session.containers.observe(&r.id);
+        let d = super::describe(&session.containers, &r);
         // A status asked for looks at every container, as compose's --status does.
-        if wanted.is_empty() && !args.all && !matches!(observed, Observed::Running | Observed::Restarting(_) | Observed::Unknown) {
+        if wanted.is_empty() && !args.all && !matches!(d.observed, Observed::Running | Observed::Restarting(_) | Observed::Unknown) {
             continue;
         }
-        if !wanted.is_empty() && !wanted.contains(&state_word(&observed)) {
+        if !wanted.is_empty() && !wanted.contains(&d.word) {
             continue;
         }
-        let state = session.containers.state(&r.id);
-        let status = match observed {
-            Observed::Running => {
-                let up = crate::output::human_duration(std::time::Duration::from_secs(crate::time::now_unix().saturating_sub(state.started_at.unwrap_or(0))));
-                match &state.health {
-                    Some(h) if h.status == crate::runtime::health::HealthStatus::Starting => format!("Up {up} (health: starting)"),
-                    Some(h) => format!("Up {up} ({})", h.status),
-                    None => format!("Up {up}"),
-                }
+        rows.push((r, d));
+    }
+    if args.services_only {
+        let mut services: Vec<&str> = Vec::new();
+        for (r, _) in &rows {
+            if !services.contains(&names::service_of(r)) {
+                services.push(names::service_of(r));
             }
-            Observed::Exited(code) => format!("Exited ({code}) {}", state.finished_at.map_or(String::new(), |t| human_ago(t as i64))),
-            Observed::Restarting(code) => format!("Restarting ({code})"),
-            Observed::Created => "Created".into(),
-            Observed::Unknown => "Unknown (supervisor gone)".into(),
-        };
-        let ports = if observed == Observed::Running { state.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ") } else { String::new() };
-        rows.push((r, observed, status, ports, state));
+        }
+        services.iter().for_each(|s| printer.result(s));
+        return Ok(0);
     }
     if args.quiet {
         rows.iter().for_each(|(r, ..)| printer.result(&r.id));
@@ -50,12 +38,13 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
     }
     let json: Vec<serde_json::Value> = rows
         .iter()
-        .map(|(r, observed, status, ports, state)| {
+        .map(|(r, d)| {
+            let (status, ports, state) = (&d.status, &d.ports, &d.state);
             let health = state.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default();
             let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             serde_json::json!({
                 "ID": r.id, "Name": r.name, "Names": r.name, "Image": r.image, "Command": r.command().join(" "),
-                "Project": session.project.name, "Service": names::service_of(r), "State": state_word(observed),
+                "Project": session.project.name, "Service": names::service_of(r), "State": d.word,
                 "Health": health, "Status": status, "ExitCode": state.exit_code.unwrap_or(0), "Publishers": state.ports,
                 "Ports": ports, "CreatedAt": r.created, "RunningFor": human_ago(r.created as i64), "Labels": labels.join(","),
                 "Networks": r.network.network_names().join(","),
@@ -73,7 +62,8 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
     ];
     let table: Vec<Vec<String>> = rows
         .iter()
-        .map(|(r, _, status, ports, _)| {
+        .map(|(r, d)| {
+            let (status, ports) = (&d.status, &d.ports);
             let command = r.command().join(" ");
             let command =
                 if command.chars().count() > 20 { format!("\"{}…\"", command.chars().take(19).collect::<String>()) } else { format!("\"{command}\"") };
@@ -82,17 +72,6 @@ pub fn run(ctx: &Context, args: PsArgs) -> anyhow::Result<i32> {
         .collect();
     crate::cli::print_rows(printer, &args.format, &json, &columns, Some(table))?;
     Ok(0)
-}
-
-/// docker's word for a container's state.
-fn state_word(observed: &Observed) -> &'static str {
-    match observed {
-        Observed::Running => "running",
-        Observed::Exited(_) => "exited",
-        Observed::Restarting(_) => "restarting",
-        Observed::Created => "created",
-        Observed::Unknown => "unknown",
-    }
 }
 
 /// The states asked for with `--status S` and `--filter status=S` (compose v2's
