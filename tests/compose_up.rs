@@ -480,3 +480,48 @@ fn pause_freezes_a_service_until_unpause_and_stop_still_works() {
     assert!(env.ok(&["ps", "-a", "--format", "{{.Service}} {{.State}}"]).stdout.contains("cache exited"));
     env.ok(&["down"]);
 }
+
+#[test]
+fn cp_copies_both_ways_running_or_stopped_and_never_follows_the_containers_links_to_the_host() {
+    require_root();
+    let env =
+        project_env(Some("services:\n  app:\n    image: busybox\n    init: true\n    command: sleep 1000\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n"));
+    env.ok(&["up", "-d"]);
+    let host = env.dir.path().join("host");
+    std::fs::create_dir_all(host.join("tree/sub")).unwrap();
+    std::fs::write(host.join("tree/a.txt"), "hello").unwrap();
+    std::fs::write(host.join("tree/sub/b.txt"), "deep").unwrap();
+    std::os::unix::fs::symlink("a.txt", host.join("tree/link")).unwrap();
+    // Into a running container (its volume included): root owns what arrives, modes kept.
+    env.ok(&["cp", host.join("tree").to_str().unwrap(), "app:/data/"]);
+    let sh = |cmd: &str| env.ok(&["exec", "-T", "app", "sh", "-c", cmd]).stdout;
+    assert_eq!(sh("cat /data/tree/a.txt /data/tree/sub/b.txt; readlink /data/tree/link; stat -c %u /data/tree/a.txt"), "hellodeepa.txt\n0\n");
+    // A container's symlink to /etc is the container's /etc, on the way in and out.
+    let marker = format!("rde-cp-test-{}", std::process::id());
+    sh("ln -s /etc /data/evil; mkdir /data/out; ln -s /etc /data/out/etc; echo x > /data/out/f");
+    env.ok(&["cp", host.join("tree/a.txt").to_str().unwrap(), &format!("app:/data/evil/{marker}")]);
+    assert!(!std::path::Path::new("/etc").join(&marker).exists(), "cp wrote through a container's link into the host's /etc");
+    assert_eq!(sh(&format!("cat /etc/{marker}")), "hello");
+    env.ok(&["cp", "app:/data/out", host.join("copied").to_str().unwrap()]);
+    assert_eq!(std::fs::read_link(host.join("copied/etc")).unwrap(), std::path::Path::new("/etc"), "links come out as links");
+    assert_eq!(std::fs::read_to_string(host.join("copied/f")).unwrap(), "x\n");
+    // Contents only (SRC/.), and into a missing directory: a clear error.
+    env.ok(&["cp", "app:/data/tree/.", host.join("copied").to_str().unwrap()]);
+    assert!(host.join("copied/a.txt").exists() && host.join("copied/sub/b.txt").exists());
+    let out = env.fails(&["cp", host.join("tree/a.txt").to_str().unwrap(), "app:/nonesuch/dir/"]);
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+    // A stopped container: its layer and its volumes, both ways; nothing stays mounted.
+    env.ok(&["stop", "-t", "0"]);
+    env.ok(&["cp", "app:/data/tree/sub/b.txt", host.join("b-from-stopped").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(host.join("b-from-stopped")).unwrap(), "deep");
+    env.ok(&["cp", host.join("tree/a.txt").to_str().unwrap(), "app:/root/a.txt"]);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("cp-root"), "{mounts}");
+    env.ok(&["start", "app"]);
+    assert_eq!(sh("cat /root/a.txt"), "hello");
+    // docker's form with a container name.
+    let name = env.ok(&["ps", "--format", "{{.Name}}"]).stdout.trim().to_string();
+    env.ok(&["container", "cp", &format!("{name}:/root/a.txt"), host.join("by-name").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(host.join("by-name")).unwrap(), "hello");
+    env.ok(&["down", "-v", "-t", "0"]);
+}

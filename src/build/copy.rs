@@ -340,6 +340,22 @@ fn basename(rel: &str) -> &str {
     rel.rsplit('/').next().unwrap_or(rel)
 }
 
+/// Copies the host file, directory tree or symlink `src` to `target` inside `root`, through
+/// in-root resolution (nothing written can land outside the root, whatever symlinks the root
+/// holds): `rde cp` into a container. `owner`: every entry's (uid, gid), or `None` to keep the
+/// sources' owners (`cp -a`). Modes and times are kept.
+pub fn copy_into_root(root: &pathrs::Root, src: &Path, target: &str, owner: Option<(u32, u32)>) -> Result<(), CopyError> {
+    let (uid, gid) = owner.unwrap_or((0, 0));
+    let attrs = Attrs { uid, gid, chown_set: owner.is_some(), chmod: None };
+    let mut writer = TreeWriter { root, attrs: &attrs, keep_owners: owner.is_none(), dirs: Vec::new(), parents: std::collections::HashMap::new() };
+    let meta = std::fs::symlink_metadata(src).map_err(io_err(src.display().to_string()))?;
+    writer.entry(src, &meta, target)?;
+    if meta.is_dir() {
+        writer.tree(src, target)?;
+    }
+    writer.finish()
+}
+
 /// Writes entries into the overlay through in-root resolution.
 struct TreeWriter<'a> {
     root: &'a pathrs::Root,

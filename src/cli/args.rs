@@ -123,6 +123,8 @@ pub enum Command {
     Volumes(VolumesArgs),
     /// List the projects that have containers here
     Ls(ProjectLsArgs),
+    /// Copy files between a service's (or a container's) filesystem and the host: SERVICE:PATH
+    Cp(CpArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -309,6 +311,8 @@ pub enum ContainerCommand {
     Restart(StopArgs),
     /// List a container's published ports, or the host address of one
     Port(PortArgs),
+    /// Copy files between a container and the host: CONTAINER:PATH
+    Cp(CpArgs),
     /// Freeze every process of containers
     Pause(ContainerStartArgs),
     /// Thaw paused containers

@@ -267,6 +267,27 @@ pub struct VolumesArgs {
     pub format: String,
 }
 
+/// `rde cp` and `rde container cp`: docker's and compose's flags.
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// NAME:PATH or a host path
+    pub src: String,
+    /// NAME:PATH or a host path
+    pub dest: String,
+    /// Keep the sources' owners (uid:gid) instead of root's
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Copy what a symlink SRC points to
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// Which replica of a service
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Every replica of a service (into them)
+    #[arg(long)]
+    pub all: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct ProjectLsArgs {
     /// Projects with no running container too

@@ -55,6 +55,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Volume(VolumeCommand::Prune(args)) => commands::volume::prune(&ctx, args),
         Command::Volumes(args) => commands::volume::project(&ctx, args),
         Command::Ls(args) => commands::project_ls::run(&ctx, args),
+        Command::Cp(args) => commands::cp::run(&ctx, args, true),
+        Command::Container(ContainerCommand::Cp(args)) => commands::cp::run(&ctx, args, false),
         Command::Image(ImageCommand::Build(args)) => commands::image_build::run(&ctx, *args),
         Command::Builder(BuilderCommand::Prune(args)) => commands::builder_prune::run(&ctx, args),
         Command::Image(ImageCommand::Pull(args)) => commands::image_pull::run(&ctx, args),

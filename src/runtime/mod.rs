@@ -2,6 +2,7 @@
 //! per-container shim that drives libcontainer, state on disk, logs.
 
 pub mod attach;
+pub mod cp;
 pub mod create;
 pub mod exec;
 pub mod executor;

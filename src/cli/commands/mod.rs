@@ -11,6 +11,7 @@ pub mod container_rm;
 pub mod container_run;
 pub mod container_start;
 pub mod container_stop;
+pub mod cp;
 pub mod down;
 pub mod exec;
 pub mod image_archive;
