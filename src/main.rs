@@ -19,6 +19,7 @@ fn main() {
     }
     let cli = cli::Cli::parse_from(cli::args::without_compose_word(std::env::args_os()));
     output::set_ansi(cli.ansi.choice());
+    output::set_step_style(cli.project.progress.parse().unwrap_or(output::StepStyle::Auto));
     if cli.command.needs_user_namespace() {
         // The store and runtime roots exist, private, before anything is written there.
         if let Err(e) = rde::paths::Paths::detect().prepare() {
@@ -38,10 +39,12 @@ fn main() {
     let code = match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
+            output::finish_steps();
             output::Printer::new(false).error(error_chain(&e));
             cli::EXIT_RDE_FAILED
         }
     };
+    output::finish_steps();
     std::process::exit(code);
 }
 

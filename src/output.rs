@@ -16,6 +16,64 @@ pub struct Printer {
     color_out: bool,
 }
 
+/// How project commands show their steps (docker compose's `--progress`, `COMPOSE_PROGRESS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepStyle {
+    /// A block redrawn in place (`[+] Running 2/3`) when stderr is a terminal, else lines.
+    Auto,
+    /// The block, terminal or not.
+    Tty,
+    /// One line per change.
+    Plain,
+    /// Nothing.
+    Quiet,
+}
+
+impl std::str::FromStr for StepStyle {
+    type Err = String;
+    fn from_str(s: &str) -> Result<StepStyle, String> {
+        Ok(match s {
+            "auto" => StepStyle::Auto,
+            "tty" => StepStyle::Tty,
+            "plain" => StepStyle::Plain,
+            "quiet" => StepStyle::Quiet,
+            other => return Err(format!("invalid progress {other:?}; hint: use auto, tty, plain or quiet")),
+        })
+    }
+}
+
+static STEP_STYLE: std::sync::OnceLock<StepStyle> = std::sync::OnceLock::new();
+static BARS: std::sync::OnceLock<MultiProgress> = std::sync::OnceLock::new();
+/// The redrawn block: its header and one line per object, by `kind name`.
+static BLOCK: std::sync::Mutex<Option<Block>> = std::sync::Mutex::new(None);
+
+struct Block {
+    header: ProgressBar,
+    items: Vec<(String, ProgressBar, bool)>,
+}
+
+/// Sets the step style for the whole process; call once, early.
+pub fn set_step_style(style: StepStyle) {
+    let _ = STEP_STYLE.set(style);
+}
+
+/// The one set of bars every printer draws into (stderr, 10 Hz).
+fn shared_bars() -> MultiProgress {
+    BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10))).clone()
+}
+
+/// Ends the step block: what is still going is drawn as it is and left there (call before
+/// other output takes the terminal, and at exit).
+pub fn finish_steps() {
+    if let Some(block) = BLOCK.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        // Abandoned bars stay drawn as they are (dropped ones would be erased).
+        block.header.abandon();
+        for (_, bar, _) in &block.items {
+            bar.abandon();
+        }
+    }
+}
+
 /// When to print ANSI colors, for the whole process (docker compose's
 /// `--ansi never|always|auto`, also read from `COMPOSE_ANSI`). Call once, early;
 /// printers made before keep their choice.
@@ -36,7 +94,7 @@ impl Printer {
         let tty = std::io::stderr().is_terminal();
         let color_err = colors(&std::io::stderr());
         let color_out = colors(&std::io::stdout());
-        let bars = (tty && !quiet).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
+        let bars = (tty && !quiet).then(shared_bars);
         Printer { quiet, bars, color_err, color_out }
     }
 
@@ -81,7 +139,52 @@ impl Printer {
             true => paint(self.color_err, anstyle::AnsiColor::Green, "✔"),
             false => " ".into(),
         };
-        self.stderr_line(&format!(" {mark} {kind} {name}  {state}"));
+        let style = STEP_STYLE.get().copied().unwrap_or(StepStyle::Auto);
+        match style {
+            StepStyle::Quiet => {}
+            StepStyle::Tty => self.block_step(&shared_bars(), kind, name, state, &mark, done),
+            StepStyle::Auto if self.bars.is_some() => self.block_step(self.bars.as_ref().expect("bars"), kind, name, state, &mark, done),
+            _ => self.stderr_line(&format!(" {mark} {kind} {name}  {state}")),
+        }
+    }
+
+    /// The step in the redrawn block: its line updated (with its elapsed time), the header's count.
+    fn block_step(&self, bars: &MultiProgress, kind: &str, name: &str, state: &str, mark: &str, done: bool) {
+        let mut guard = BLOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let block = guard.get_or_insert_with(|| {
+            let header = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("[+] {msg}").expect("valid template"));
+            let header = bars.add(header);
+            Block { header, items: Vec::new() }
+        });
+        let key = format!("{kind} {name}");
+        let index = match block.items.iter().position(|(k, ..)| *k == key) {
+            Some(i) => i,
+            None => {
+                let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template(" {msg:<60} {prefix:>6}").expect("valid template"));
+                block.items.push((key, bars.add(bar), true));
+                block.items.len() - 1
+            }
+        };
+        let (_, bar, finished) = &mut block.items[index];
+        let spinner = if done { mark.to_string() } else { paint(self.color_err, anstyle::AnsiColor::Blue, "⠿") };
+        bar.set_message(format!("{spinner} {kind} {name}  {state}"));
+        if done {
+            // The time it took, frozen.
+            bar.set_prefix(format!("{:.1}s", bar.elapsed().as_secs_f64()));
+            bar.set_style(ProgressStyle::with_template(" {msg:<60} {prefix:>6}").expect("valid template"));
+            bar.disable_steady_tick();
+            bar.tick();
+        } else if *finished {
+            let seconds = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1}s", state.elapsed().as_secs_f64());
+            };
+            bar.set_style(ProgressStyle::with_template(" {msg:<60} {seconds:>6}").expect("valid template").with_key("seconds", seconds));
+            bar.enable_steady_tick(Duration::from_millis(100));
+        }
+        *finished = done;
+        let finished = block.items.iter().filter(|(_, _, d)| *d).count();
+        block.header.set_message(format!("Running {finished}/{}", block.items.len()));
+        block.header.tick();
     }
 
     /// Whether the command's output on stdout (logs) may carry ANSI colors; see [`colors`].

@@ -101,3 +101,23 @@ fn version_in_dockers_layout_and_shell_completion() {
     let out = env.fails(&["completion", "tcsh"]);
     assert!(out.stderr.contains("possible values"), "{}", out.stderr);
 }
+
+#[test]
+fn compose_env_files_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("docker-compose.yml"), "services:\n  app:\n    image: \"busybox:${TAG}\"\n    environment: [\"WHO=${WHO}\"]\n").unwrap();
+    std::fs::write(dir.path().join("a.env"), "TAG=1.36\nWHO=a\n").unwrap();
+    std::fs::write(dir.path().join("b.env"), "WHO=b\n").unwrap();
+    let env = Env::new();
+    let out = env
+        .command(&["config", "--format", "json"])
+        .current_dir(dir.path())
+        .env("COMPOSE_ENV_FILES", "a.env,b.env")
+        .env_remove("TAG")
+        .env_remove("WHO")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["services"]["app"]["image"], "busybox:1.36");
+    assert_eq!(v["services"]["app"]["environment"]["WHO"], "b", "the later file wins");
+}

@@ -525,3 +525,30 @@ fn cp_copies_both_ways_running_or_stopped_and_never_follows_the_containers_links
     assert_eq!(std::fs::read_to_string(host.join("by-name")).unwrap(), "hello");
     env.ok(&["down", "-v", "-t", "0"]);
 }
+
+#[test]
+fn steps_are_a_block_redrawn_on_a_terminal_and_lines_otherwise() {
+    require_root();
+    let env = project_env(Some(TWO_SERVICES));
+    // On a terminal (script's pty): compose v2's block with its header and times.
+    let template = env.command(&["up", "-d"]);
+    let mut script = std::process::Command::new("script");
+    script.args(["-qefc", &format!("{} up -d", env!("CARGO_BIN_EXE_rde")), "/dev/null"]);
+    for (k, v) in template.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    script.current_dir(template.get_current_dir().unwrap());
+    let out = script.output().unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(tty.contains("[+] Running 3/3") && tty.contains("Container proj-api-1  Started") && tty.contains("s "), "{tty}");
+    // Not a terminal: plain lines; --progress quiet (or COMPOSE_PROGRESS): nothing.
+    let out = env.ok(&["--progress", "plain", "stop", "-t", "1"]);
+    assert!(out.stderr.contains(" ✔ Container proj-api-1  Stopped\n") && !out.stderr.contains("[+]"), "{}", out.stderr);
+    let mut quiet = env;
+    quiet.extra_env.push(("COMPOSE_PROGRESS".into(), "quiet".into()));
+    assert!(quiet.ok(&["down"]).stderr.is_empty());
+}

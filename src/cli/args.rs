@@ -46,9 +46,12 @@ pub struct ProjectArgs {
     /// Project name
     #[arg(short = 'p', long = "project-name")]
     pub project_name: Option<String>,
-    /// Alternate environment files (repeatable)
-    #[arg(long = "env-file")]
+    /// Alternate environment files (repeatable; COMPOSE_ENV_FILES: comma-separated)
+    #[arg(long = "env-file", env = "COMPOSE_ENV_FILES", value_delimiter = ',')]
     pub env_files: Vec<std::path::PathBuf>,
+    /// How project commands show their steps: auto, tty, plain or quiet
+    #[arg(long, env = "COMPOSE_PROGRESS", default_value = "auto", value_parser = ["auto", "tty", "plain", "quiet"])]
+    pub progress: String,
     /// Profiles to enable (repeatable)
     #[arg(long = "profile")]
     pub profiles: Vec<String>,

@@ -79,16 +79,11 @@ impl Session<'_> {
                     self.wait_dependencies(self.service(name)?, services)?;
                 }
             }
-            let outcomes: Vec<Result<(Vec<ContainerRecord>, bool), ProjectError>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = level
-                    .iter()
-                    .map(|name| {
-                        let (images, existing, renewed) = (&images, &existing, &renewed);
-                        scope.spawn(move || self.converge_service(name, &images[name], existing, how, renewed))
-                    })
+            let outcomes: Vec<Result<(Vec<ContainerRecord>, bool), ProjectError>> =
+                super::parallel::map(&level, |name| self.converge_service(name, &images[name], &existing, how, &renewed))
+                    .into_iter()
+                    .map(|r| r.unwrap_or(Err(ProjectError::Panicked)))
                     .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or(Err(ProjectError::Panicked))).collect()
-            });
             for (name, outcome) in level.iter().zip(outcomes) {
                 let (records, fresh) = outcome?;
                 if fresh {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod lock;
 pub mod names;
 pub mod order;
+pub mod parallel;
 pub mod plan;
 pub mod session;
 pub mod wait;

@@ -178,9 +178,10 @@ impl<'a> Session<'a> {
             }
         }
         let mut errors: Vec<ProjectError> = std::thread::scope(|scope| {
-            let pulls: Vec<_> = to_pull.iter().map(|(name, image)| scope.spawn(|| self.pull_one(name, image, &pins))).collect();
+            let pulls = scope.spawn(|| super::parallel::map(&to_pull, |(name, image)| self.pull_one(name, image, &pins)));
             let built = if to_build.is_empty() { Ok(()) } else { self.build_services(&to_build, flags) };
-            pulls.into_iter().map(|h| h.join().unwrap_or(Err(ProjectError::Panicked))).chain([built]).filter_map(Result::err).collect()
+            let pulled = pulls.join().unwrap_or_default();
+            pulled.into_iter().map(|r| r.unwrap_or(Err(ProjectError::Panicked))).chain([built]).filter_map(Result::err).collect()
         });
         if !errors.is_empty() {
             for e in &errors[1..] {
@@ -334,17 +335,16 @@ impl<'a> Session<'a> {
         for level in levels {
             let level: Vec<&ContainerRecord> = level.into_iter().filter(|r| !done.contains(&r.id)).collect();
             done.extend(level.iter().map(|r| r.id.clone()));
-            let results: Vec<(String, Result<(), String>)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = level
-                    .iter()
-                    .filter(|r| matches!(self.containers.observe(&r.id), Observed::Running | Observed::Restarting(_) | Observed::Unknown))
-                    .map(|r| {
-                        self.printer.step("Container", &r.name, "Stopping");
-                        scope.spawn(move || (r.name.clone(), lifecycle::stop(&self.containers, r, timeout, self.paths).map_err(|e| e.to_string())))
-                    })
+            let running: Vec<&ContainerRecord> = level
+                .into_iter()
+                .filter(|r| matches!(self.containers.observe(&r.id), Observed::Running | Observed::Restarting(_) | Observed::Unknown))
+                .collect();
+            running.iter().for_each(|r| self.printer.step("Container", &r.name, "Stopping"));
+            let results: Vec<(String, Result<(), String>)> =
+                super::parallel::map(&running, |r| (r.name.clone(), lifecycle::stop(&self.containers, r, timeout, self.paths).map_err(|e| e.to_string())))
+                    .into_iter()
+                    .filter_map(Result::ok)
                     .collect();
-                handles.into_iter().filter_map(|h| h.join().ok()).collect()
-            });
             for (name, result) in results {
                 match result {
                     Ok(()) => self.printer.step("Container", &name, "Stopped"),

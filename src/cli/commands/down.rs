@@ -20,13 +20,11 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
     }
     let mut errors = session.stop_all(&records, args.timeout);
     // Stopped: nothing orders the removals, so they run side by side.
-    let removed: Vec<(String, Result<(), String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = records
-            .iter()
-            .map(|r| scope.spawn(|| (r.name.clone(), lifecycle::remove(&session.containers, r, true, &ctx.paths).map_err(|e| e.to_string()))))
+    let removed: Vec<(String, Result<(), String>)> =
+        crate::project::parallel::map(&records, |r| (r.name.clone(), lifecycle::remove(&session.containers, r, true, &ctx.paths).map_err(|e| e.to_string())))
+            .into_iter()
+            .filter_map(Result::ok)
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
     for (name, result) in removed {
         match result {
             Ok(()) => printer.step("Container", &name, "Removed"),

@@ -105,6 +105,9 @@ pub fn pull(ctx: &Context, args: ProjectPullArgs) -> anyhow::Result<i32> {
     if args.locked {
         session.require_lock(&[])?;
     }
+    if args.quiet {
+        session.printer = ctx.printer(true);
+    }
     let services: Vec<String> = if args.services.is_empty() { session.project.services.keys().cloned().collect() } else { args.services.clone() };
     // Images the project builds are not pulled (docker compose skips them too).
     let with_image: Vec<String> =

@@ -64,6 +64,8 @@ pub(super) fn wait_ready(session: &Session, records: &[ContainerRecord], timeout
 
 /// The foreground: logs with prefixes until the containers exit, or Ctrl-C.
 fn follow(session: &Session, records: &[ContainerRecord], args: &UpArgs) -> anyhow::Result<i32> {
+    // The steps' block stays as it is; the logs take the terminal from here.
+    crate::output::finish_steps();
     let printer = &session.printer;
     for service in args.attach.iter().chain(&args.no_attach) {
         session.service(service)?;
