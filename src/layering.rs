@@ -12,6 +12,7 @@ const NEVERS: &[(&str, &[&str])] = &[
     ("runtime", &["cli", "project", "build"]),
     ("build", &["cli", "project", "compose"]),
     ("project", &["cli"]),
+    ("cp.rs", &["cli", "project", "compose"]),
     ("rootless.rs", &["cli", "output", "project", "runtime", "net"]),
     ("time.rs", &["cli", "output", "project", "runtime", "net", "image", "compose"]),
     ("process.rs", &["cli", "output", "project", "runtime", "net", "image", "compose"]),

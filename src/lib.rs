@@ -5,6 +5,7 @@
 pub mod build;
 pub mod cli;
 pub mod compose;
+pub mod cp;
 pub mod format;
 pub mod fsutil;
 pub mod image;

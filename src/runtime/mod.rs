@@ -2,7 +2,6 @@
 //! per-container shim that drives libcontainer, state on disk, logs.
 
 pub mod attach;
-pub mod cp;
 pub mod create;
 pub mod exec;
 pub mod executor;

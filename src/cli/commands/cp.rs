@@ -3,7 +3,7 @@
 
 use crate::cli::compose_args::CpArgs;
 use crate::cli::context::Context;
-use crate::runtime::cp;
+use crate::cp;
 use crate::runtime::state::ContainerRecord;
 
 /// One side of a copy: in a container (`NAME:PATH`) or on the host.

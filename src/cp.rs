@@ -1,4 +1,5 @@
-//! `rde cp`: files between the host and a container, both ways, as `docker cp`.
+//! `rde cp`: files between the host and a container, both ways, as `docker cp`. Above the
+//! runtime (containers' roots) and the builder (its in-root tree writer, shared with COPY).
 //!
 //! The container side is always reached through in-root resolution (libpathrs) from the
 //! container's root: `/proc/<init>/root` while it runs (its volumes and bind mounts included),
@@ -7,7 +8,8 @@
 //! container is written with `openat` relative to directories rde made itself, never following
 //! a symlink, so a container's link cannot redirect the rest of the copy into the host.
 
-use super::state::{ContainerRecord, Containers, Observed};
+use crate::runtime::rootfs;
+use crate::runtime::state::{ContainerRecord, Containers, Observed};
 use pathrs::flags::OpenFlags;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::os::fd::{AsFd, OwnedFd};
@@ -32,7 +34,7 @@ pub enum CpError {
     #[error(transparent)]
     Copy(#[from] crate::build::copy::CopyError),
     #[error(transparent)]
-    Rootfs(#[from] super::rootfs::RootfsError),
+    Rootfs(#[from] rootfs::RootfsError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CpError {
@@ -55,7 +57,7 @@ pub struct ContainerRoot {
 impl Drop for ContainerRoot {
     fn drop(&mut self) {
         if let Some(dir) = self.mounted.take() {
-            let _ = super::rootfs::unmount(&dir);
+            let _ = rootfs::unmount(&dir);
             let _ = std::fs::remove_dir(&dir);
         }
     }
@@ -75,15 +77,15 @@ pub fn open(containers: &Containers, record: &ContainerRecord) -> Result<Contain
     let dir = containers.dir(&record.id);
     let target = dir.join("cp-root");
     std::fs::create_dir_all(&target).map_err(io(format!("make {}", target.display())))?;
-    super::rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &target, crate::paths::is_rootless(), record.spec.no_device_nodes)?;
+    rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &target, crate::paths::is_rootless(), record.spec.no_device_nodes)?;
     // Dropped (unmounting everything below, lazily) if a step fails.
     let opened = ContainerRoot { root: pathrs::Root::open(&target).map_err(root_err)?, name, mounted: Some(target) };
     // Its volumes, bind mounts and /etc files, where the container sees them (the targets
     // exist: the container made them when it first started).
     let spec = &record.spec;
     let binds = spec.etc_files.iter().map(|(dest, source)| (dest.as_str(), source.as_str())).chain(spec.mounts.iter().filter_map(|m| match &m.kind {
-        super::spec::MountKind::Bind { source } => Some((m.destination.as_str(), source.as_str())),
-        super::spec::MountKind::Tmpfs { .. } => None,
+        crate::runtime::spec::MountKind::Bind { source } => Some((m.destination.as_str(), source.as_str())),
+        crate::runtime::spec::MountKind::Tmpfs { .. } => None,
     }));
     for (dest, source) in binds {
         let Ok(handle) = opened.root.resolve(dest) else { continue };
