@@ -552,3 +552,26 @@ fn steps_are_a_block_redrawn_on_a_terminal_and_lines_otherwise() {
     quiet.extra_env.push(("COMPOSE_PROGRESS".into(), "quiet".into()));
     assert!(quiet.ok(&["down"]).stderr.is_empty());
 }
+
+#[test]
+fn wait_and_attach_follow_containers_until_they_stop() {
+    require_root();
+    let env = project_env(Some(concat!(
+        "services:\n  quick:\n    image: busybox\n    command: sh -c 'sleep 1; exit 3'\n",
+        "  talker:\n    image: busybox\n    init: true\n    command: sh -c 'while true; do echo tick; sleep 0.2; done'\n",
+    )));
+    env.ok(&["up", "-d"]);
+    let out = env.run(&["wait", "quick"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.trim(), "proj-quick-1 exited with code 3");
+    assert_eq!(env.ok(&["container", "wait", "proj-quick-1"]).stdout.trim(), "3");
+    // attach: the output from now on; our Ctrl-C reaches the container.
+    let child = env.command(&["attach", "talker"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tick"), "{out:?}");
+    assert_eq!(out.status.code(), Some(130), "tini passes SIGINT on: the shell dies of it");
+    assert!(env.ok(&["ps", "-a", "--format", "{{.Service}} {{.State}}"]).stdout.contains("talker exited"));
+    env.ok(&["down"]);
+}

@@ -128,6 +128,10 @@ pub enum Command {
     Ls(ProjectLsArgs),
     /// Copy files between a service's (or a container's) filesystem and the host: SERVICE:PATH
     Cp(CpArgs),
+    /// Block until the services' containers stop; print their exit codes
+    Wait(WaitArgs),
+    /// Follow a service's running container: its output from now, Ctrl-C passed on
+    Attach(AttachArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -316,6 +320,10 @@ pub enum ContainerCommand {
     Port(PortArgs),
     /// Copy files between a container and the host: CONTAINER:PATH
     Cp(CpArgs),
+    /// Block until containers stop; print their exit codes
+    Wait(ContainerStartArgs),
+    /// Follow a running container: its output from now, Ctrl-C passed on
+    Attach(AttachArgs),
     /// Freeze every process of containers
     Pause(ContainerStartArgs),
     /// Thaw paused containers

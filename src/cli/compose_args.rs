@@ -289,6 +289,26 @@ pub struct CpArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct WaitArgs {
+    pub services: Vec<String>,
+    /// Stop the project when the first container stops
+    #[arg(long)]
+    pub down_project: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// A service (compose) or a container
+    pub name: String,
+    /// Which replica of a service
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Pass our signals (Ctrl-C) to the container
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct ProjectLsArgs {
     /// Projects with no running container too
     #[arg(short, long)]

@@ -42,6 +42,7 @@ pub mod system_prune;
 pub mod up;
 pub mod version;
 pub mod volume;
+pub mod wait;
 
 use crate::cli::context::Context;
 use crate::runtime::exec::ExecOptions;
