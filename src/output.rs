@@ -340,11 +340,20 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// Sizes as docker prints them: SI units, three significant digits (`7.81MB`, `125MB`).
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    scaled(bytes, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB", "EB"])
+}
+
+/// Binary units, as docker's memory columns: `1.49MiB`, `7.66GiB`.
+pub fn human_size_binary(bytes: u64) -> String {
+    scaled(bytes, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"])
+}
+
+fn scaled(bytes: u64, step: f64, units: &[&str; 7]) -> String {
+    const UNITS_LEN: usize = 7;
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 999.5 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
+    while value >= 999.5 && unit < UNITS_LEN - 1 {
+        value /= step;
         unit += 1;
     }
     let digits = if value >= 99.95 || unit == 0 {
@@ -358,7 +367,7 @@ pub fn human_size(bytes: u64) -> String {
     if text.contains('.') {
         text = text.trim_end_matches('0').trim_end_matches('.').to_string();
     }
-    format!("{text}{}", UNITS[unit])
+    format!("{text}{}", units[unit])
 }
 
 /// "3 days ago", as docker's `CREATED` column.

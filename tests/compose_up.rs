@@ -573,5 +573,13 @@ fn wait_and_attach_follow_containers_until_they_stop() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("tick"), "{out:?}");
     assert_eq!(out.status.code(), Some(130), "tini passes SIGINT on: the shell dies of it");
     assert!(env.ok(&["ps", "-a", "--format", "{{.Service}} {{.State}}"]).stdout.contains("talker exited"));
-    env.ok(&["down"]);
+    // stats: docker's fields from the cgroup and the network namespace.
+    env.ok(&["start", "talker"]);
+    let stats: serde_json::Value = serde_json::from_str(env.ok(&["stats", "--no-stream", "--format", "json"]).stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(stats["Name"], "proj-talker-1");
+    assert!(stats["CPUPerc"].as_str().unwrap().ends_with('%') && stats["MemUsage"].as_str().unwrap().contains("iB / "), "{stats}");
+    assert!(stats["PIDs"].as_str().unwrap().parse::<u32>().unwrap() >= 2, "{stats}");
+    let table = env.ok(&["container", "stats", "--no-stream", "proj-talker-1"]).stdout;
+    assert!(table.starts_with("CONTAINER ID   NAME") && table.contains("proj-talker-1"), "{table}");
+    env.ok(&["down", "-t", "0"]);
 }

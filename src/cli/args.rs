@@ -130,6 +130,8 @@ pub enum Command {
     Cp(CpArgs),
     /// Block until the services' containers stop; print their exit codes
     Wait(WaitArgs),
+    /// Show the resource use of the project's containers (CPU, memory, network, block I/O, pids)
+    Stats(StatsArgs),
     /// Follow a service's running container: its output from now, Ctrl-C passed on
     Attach(AttachArgs),
     /// Log in to a registry
@@ -322,6 +324,8 @@ pub enum ContainerCommand {
     Cp(CpArgs),
     /// Block until containers stop; print their exit codes
     Wait(ContainerStartArgs),
+    /// Show containers' resource use (CPU, memory, network, block I/O, pids)
+    Stats(StatsArgs),
     /// Follow a running container: its output from now, Ctrl-C passed on
     Attach(AttachArgs),
     /// Freeze every process of containers

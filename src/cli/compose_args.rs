@@ -288,6 +288,25 @@ pub struct CpArgs {
     pub all: bool,
 }
 
+/// `rde stats` and `rde container stats`: docker's flags.
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Services (rde stats) or containers (rde container stats); all running when none
+    pub names: Vec<String>,
+    /// Stopped containers too
+    #[arg(short, long)]
+    pub all: bool,
+    /// One reading, then exit
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Full container ids
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// table, json or a Go template such as '{{.Name}} {{.CPUPerc}}'
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
 #[derive(Args, Debug)]
 pub struct WaitArgs {
     pub services: Vec<String>,

@@ -57,6 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ls(args) => commands::project_ls::run(&ctx, args),
         Command::Cp(args) => commands::cp::run(&ctx, args, true),
         Command::Wait(args) => commands::wait::services(&ctx, args),
+        Command::Stats(args) => commands::stats::services(&ctx, args),
+        Command::Container(ContainerCommand::Stats(args)) => commands::stats::containers(&ctx, args),
         Command::Attach(args) => commands::wait::attach_service(&ctx, args),
         Command::Container(ContainerCommand::Wait(args)) => commands::wait::containers(&ctx, args.containers),
         Command::Container(ContainerCommand::Attach(args)) => commands::wait::attach(&ctx, &args.name, args.sig_proxy),

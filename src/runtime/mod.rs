@@ -18,6 +18,7 @@ pub mod security_opt;
 pub mod shim;
 pub mod spec;
 pub mod state;
+pub mod stats;
 pub mod tty;
 pub mod user;
 pub mod volumes;

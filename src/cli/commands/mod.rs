@@ -36,6 +36,7 @@ pub mod project_lifecycle;
 pub mod project_ls;
 pub mod ps;
 pub mod run;
+pub mod stats;
 pub mod system_df;
 pub mod system_info;
 pub mod system_prune;
