@@ -583,3 +583,30 @@ fn wait_and_attach_follow_containers_until_they_stop() {
     assert!(table.starts_with("CONTAINER ID   NAME") && table.contains("proj-talker-1"), "{table}");
     env.ok(&["down", "-t", "0"]);
 }
+
+#[test]
+fn events_follow_the_projects_containers_and_keep_a_history() {
+    require_root();
+    let env = project_env(Some(TWO_SERVICES));
+    env.ok(&["up", "--no-start"]);
+    let child = env.command(&["events", "--json", "api"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    env.ok(&["up", "-d"]);
+    env.ok(&["pause", "api"]);
+    env.ok(&["unpause", "api"]);
+    env.ok(&["down", "-t", "1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["start", "pause", "unpause", "kill", "die", "stop", "destroy"], "{events:?}");
+    assert!(events.iter().all(|e| e["service"] == "api" && e["attributes"]["name"] == "proj-api-1"));
+    // docker's form: the kept history, filtered, in its text layout.
+    let out = env.ok(&["system", "events", "--since", "5m", "--until", "0s", "--filter", "event=die", "--filter", "container=proj-cache-1"]);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    assert!(lines[0].contains(" container die ") && lines[0].contains("name=proj-cache-1") && lines[0].contains("exitCode="), "{}", lines[0]);
+    let out = env.ok(&["system", "events", "--since", "5m", "--until", "0s", "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"]);
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["proj-cache-1", "proj-api-1"]);
+}

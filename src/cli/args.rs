@@ -132,6 +132,8 @@ pub enum Command {
     Wait(WaitArgs),
     /// Show the resource use of the project's containers (CPU, memory, network, block I/O, pids)
     Stats(StatsArgs),
+    /// Show the project's container events as they happen
+    Events(ProjectEventsArgs),
     /// Follow a service's running container: its output from now, Ctrl-C passed on
     Attach(AttachArgs),
     /// Log in to a registry
@@ -764,6 +766,24 @@ pub enum SystemCommand {
     Prune(PruneArgs),
     /// Show where rde keeps its data and how it runs
     Info,
+    /// Show container events as they happen (--since for the kept history)
+    Events(SystemEventsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SystemEventsArgs {
+    /// Events since a time: a duration ago (10m), RFC 3339, a local date or time, or unix seconds
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stop at this time (same forms)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// container=NAME, event=ACTION, label=KEY[=VALUE], type=container (repeatable)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// json, or a Go template such as '{{.Action}} {{.Actor.Attributes.name}}'
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -308,6 +308,14 @@ pub struct StatsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ProjectEventsArgs {
+    pub services: Vec<String>,
+    /// One JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct WaitArgs {
     pub services: Vec<String>,
     /// Stop the project when the first container stops

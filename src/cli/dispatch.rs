@@ -80,5 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::System(SystemCommand::Df) => commands::system_df::run(&ctx),
         Command::System(SystemCommand::Prune(args)) => commands::system_prune::run(&ctx, args),
         Command::System(SystemCommand::Info) => commands::system_info::run(&ctx),
+        Command::System(SystemCommand::Events(args)) => commands::events::system(&ctx, args),
+        Command::Events(args) => commands::events::project(&ctx, args),
     }
 }

@@ -360,6 +360,7 @@ pub fn create(store: &Store, containers: &Containers, image_ref: &str, image: &I
     write("hostname", format!("{hostname}\n")).map_err(io)?;
     write("resolv.conf", resolv).map_err(io)?;
     write_injected(&dir.join("files"), &to_write).map_err(io)?;
+    super::events::record(containers, &record, "create", &[]);
     Ok(record)
 }
 

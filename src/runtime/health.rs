@@ -209,7 +209,13 @@ impl Monitor {
             self.counted = Instant::now();
         }
         let in_start_period = self.started.elapsed() < self.config.start_period || early;
+        let before = self.health.status;
         self.health.record(&self.config, HealthResult { exit_code, output, at: crate::time::now_unix() }, in_start_period);
+        if self.health.status != before
+            && let Ok(record) = containers.find(id)
+        {
+            super::events::record(containers, &record, &format!("health_status: {}", self.health.status), &[]);
+        }
         let starting = self.health.status == HealthStatus::Starting;
         self.next = Instant::now() + if starting { self.config.start_interval.min(self.config.interval) } else { self.config.interval };
         self.save(containers, id);

@@ -148,8 +148,9 @@ pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -
     match (containers.observe(&record.id), state.init()) {
         (Observed::Running | Observed::Unknown, Some(init)) if init.alive() => {
             init.signal(signal).map_err(|e| LifecycleError::Cleanup(e.to_string()))?;
+            super::events::record(containers, record, "kill", &[("signal", (signal as i32).to_string())]);
             // A paused container gets its signal once thawed, as docker's.
-            super::pause::thaw_if_paused(record);
+            super::pause::thaw_if_paused(containers, record);
             Ok(())
         }
         _ => Err(LifecycleError::Cleanup(format!("container {} is not running", record.name))),
@@ -160,7 +161,7 @@ pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -
 /// recorded the exit (or, without a shim, once the init is gone).
 pub fn stop(containers: &Containers, record: &ContainerRecord, timeout: Option<u64>, paths: &Paths) -> Result<(), LifecycleError> {
     mark_stopped_by_user(containers, record);
-    super::pause::thaw_if_paused(record);
+    super::pause::thaw_if_paused(containers, record);
     let Some(init) = containers.state(&record.id).init().filter(|p| p.alive()) else {
         // Waiting to restart: the shim sees the mark and ends.
         wait_stopped(containers, record, Duration::from_secs(5));
@@ -168,12 +169,16 @@ pub fn stop(containers: &Containers, record: &ContainerRecord, timeout: Option<u
     };
     let signal = parse_signal(&record.stop_signal)?;
     let grace = Duration::from_secs(timeout.unwrap_or(record.stop_timeout));
+    super::events::record(containers, record, "kill", &[("signal", (signal as i32).to_string())]);
     let _ = init.signal(signal);
     if !wait_stopped(containers, record, grace) {
+        super::events::record(containers, record, "kill", &[("signal", "9".into())]);
         let _ = init.signal(Signal::SIGKILL);
         wait_stopped(containers, record, Duration::from_secs(10));
     }
-    reconcile(containers, record, paths)
+    let result = reconcile(containers, record, paths);
+    super::events::record(containers, record, "stop", &[]);
+    result
 }
 
 fn wait_stopped(containers: &Containers, record: &ContainerRecord, within: Duration) -> bool {
@@ -230,6 +235,7 @@ pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, pa
     if let Err(e) = crate::fsutil::remove_tree(&dir) {
         errors.push(format!("remove {}: {e}", dir.display()));
     }
+    super::events::record(containers, record, "destroy", &[]);
     if errors.is_empty() { Ok(()) } else { Err(LifecycleError::Cleanup(errors.join("; "))) }
 }
 

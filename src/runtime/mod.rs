@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod create;
+pub mod events;
 pub mod exec;
 pub mod executor;
 pub mod foreground;

@@ -65,6 +65,7 @@ pub fn pause(containers: &Containers, record: &ContainerRecord) -> Result<(), Pa
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    super::events::record(containers, record, "pause", &[]);
     Ok(())
 }
 
@@ -77,18 +78,20 @@ fn done_freezing(f: &Freezer) -> bool {
 }
 
 /// Thaws a paused container.
-pub fn unpause(record: &ContainerRecord) -> Result<(), PauseError> {
+pub fn unpause(containers: &Containers, record: &ContainerRecord) -> Result<(), PauseError> {
     if !is_paused(record) {
         return Err(PauseError::NotPaused(record.name.clone()));
     }
     let f = find(record)?;
-    write(record, &f, f.thaw)
+    write(record, &f, f.thaw)?;
+    super::events::record(containers, record, "unpause", &[]);
+    Ok(())
 }
 
 /// Thaws the container if it is paused (before a signal that must arrive); errors are ignored.
-pub fn thaw_if_paused(record: &ContainerRecord) {
+pub fn thaw_if_paused(containers: &Containers, record: &ContainerRecord) {
     if is_paused(record) {
-        let _ = unpause(record);
+        let _ = unpause(containers, record);
     }
 }
 

@@ -140,6 +140,7 @@ pub fn run(paths: &Paths, id: &str) -> i32 {
 /// Between an exit and the restart its policy asks for: say so in the state,
 /// wait the back-off, and give up if a user stops the container meanwhile.
 fn wait_to_restart(containers: &Containers, record: &ContainerRecord, code: i32, restarts: u32) -> bool {
+    super::events::record(containers, record, "die", &[("exitCode", code.to_string())]);
     let mut state = containers.state(&record.id);
     state.status = Some(Status::Restarting);
     state.exit_code = Some(code);
@@ -330,6 +331,7 @@ fn start(
             ..Default::default()
         },
     )?;
+    super::events::record(containers, record, "start", &[]);
     Ok((pid, io, client))
 }
 
@@ -625,8 +627,10 @@ pub fn release(paths: &Paths, id: &str, dir: &Path, networks: &[String], delete_
 
 /// The final state after the last exit (or a failed start).
 fn record_exit(containers: &Containers, record: &ContainerRecord, dir: &Path, exit_code: Option<i32>, error: Option<&str>, cleanup_errors: Vec<String>) {
+    super::events::record(containers, record, "die", &[("exitCode", exit_code.unwrap_or(125).to_string())]);
     // Removed right away (`--rm`): no state to keep, unless the removal failed.
     if record.auto_remove && crate::fsutil::remove_tree(dir).is_ok() {
+        super::events::record(containers, record, "destroy", &[]);
         return;
     }
     let mut state = containers.state(&record.id);

@@ -178,6 +178,11 @@ impl Containers {
         Ok(Containers { root, locks: data.join("locks"), volumes: data.join("volumes-v1") })
     }
 
+    /// The data root (`<root>`) the records live under.
+    pub fn data_dir(&self) -> &Path {
+        self.root.parent().unwrap_or(&self.root)
+    }
+
     pub fn dir(&self, id: &str) -> PathBuf {
         self.root.join(id)
     }

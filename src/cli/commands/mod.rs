@@ -13,6 +13,7 @@ pub mod container_start;
 pub mod container_stop;
 pub mod cp;
 pub mod down;
+pub mod events;
 pub mod exec;
 pub mod image_archive;
 pub mod image_build;

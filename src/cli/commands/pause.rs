@@ -28,5 +28,5 @@ pub fn services(ctx: &Context, args: ServicesArgs, freeze: bool) -> anyhow::Resu
 }
 
 fn apply(containers: &Containers, record: &ContainerRecord, freeze: bool) -> Result<(), pause::PauseError> {
-    if freeze { pause::pause(containers, record) } else { pause::unpause(record) }
+    if freeze { pause::pause(containers, record) } else { pause::unpause(containers, record) }
 }
