@@ -24,7 +24,7 @@ pub struct Window {
 
 impl Window {
     pub fn parse(since: Option<&str>, until: Option<&str>) -> anyhow::Result<Window> {
-        let now = crate::time::now_unix() as f64;
+        let now = now_seconds();
         let at = |flag: &str, text: &str| crate::time::parse_timestamp(text, now).map_err(|e| anyhow::anyhow!("invalid {flag} {text:?}: {e}"));
         Ok(Window { since: since.map(|s| at("--since", s)).transpose()?, until: until.map(|u| at("--until", u)).transpose()? })
     }
@@ -40,8 +40,13 @@ impl Window {
 
     /// Whether following can stop: `--until` has passed.
     pub fn over(&self) -> bool {
-        self.until.is_some_and(|u| (crate::time::now_unix() as f64) >= u)
+        self.until.is_some_and(|u| now_seconds() >= u)
     }
+}
+
+/// Unix time with its fraction: `--until 0s` means this instant, not the start of this second.
+fn now_seconds() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64()
 }
 
 /// A line written in pieces (docker's partial entries) is printed whole up to this size.

@@ -129,8 +129,7 @@ impl EventReader {
     pub fn read_available(&mut self) -> Vec<Event> {
         use std::os::unix::fs::MetadataExt;
         let mut out = Vec::new();
-        loop {
-            let Some(file) = &mut self.file else { break };
+        while let Some(file) = &mut self.file {
             let mut line = String::new();
             match file.read_line(&mut line) {
                 Ok(0) | Err(_) => break,
