@@ -43,6 +43,12 @@ pub struct ProjectOptions {
     pub working_dir: PathBuf,
     /// The content of standard input, used for `-f -`.
     pub stdin: Option<String>,
+    /// `config --no-path-resolution`: relative paths (build contexts, bind sources, env and
+    /// label files, secret and config files) stay as written.
+    pub no_path_resolution: bool,
+    /// `config --no-consistency`: references to undefined services, networks, volumes,
+    /// secrets and configs are not errors.
+    pub no_consistency: bool,
 }
 
 impl ProjectOptions {
@@ -61,6 +67,9 @@ pub struct Loader {
     pub warnings: Vec<Warning>,
     cwd: PathBuf,
     stdin: Option<String>,
+    resolve_paths: bool,
+    /// Set when a template looked up COMPOSE_PROJECT_NAME and the environment had none.
+    asked_project_name: std::cell::Cell<bool>,
 }
 
 impl Loader {
@@ -100,7 +109,15 @@ impl Loader {
         }
         if self.interpolate {
             let env = &self.environment;
-            let unset = interpolate::interpolate_tree(&mut doc, "", &|k: &str| env.get(k).cloned())?;
+            let asked = &self.asked_project_name;
+            let lookup = |k: &str| {
+                let value = env.get(k).cloned();
+                if value.is_none() && k == "COMPOSE_PROJECT_NAME" {
+                    asked.set(true);
+                }
+                value
+            };
+            let unset = interpolate::interpolate_tree(&mut doc, "", &lookup)?;
             for variable in unset {
                 self.warnings.push(Warning {
                     file: Some(name.to_string()),
@@ -110,8 +127,10 @@ impl Loader {
                 });
             }
         }
-        let home = self.home().map(str::to_string);
-        paths::resolve_relative_paths(&mut doc, base_dir, home.as_deref());
+        if self.resolve_paths {
+            let home = self.home().map(str::to_string);
+            paths::resolve_relative_paths(&mut doc, base_dir, home.as_deref());
+        }
         Ok(doc)
     }
 
@@ -173,23 +192,34 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
         environment = project_environment(opts, &project_dir)?;
     }
 
-    let mut loader = Loader {
+    let new_loader = |environment: &IndexMap<String, String>, warnings: Vec<Warning>| Loader {
         environment: environment.clone(),
         interpolate: opts.interpolate,
         include_stack: Vec::new(),
         warnings,
         cwd: cwd.clone(),
         stdin: opts.stdin.clone(),
+        resolve_paths: !opts.no_path_resolution,
+        asked_project_name: std::cell::Cell::new(false),
     };
-    let merged = loader.load_files(&files, &project_dir, None)?;
+    let mut loader = new_loader(&environment, warnings.clone());
+    let mut merged = loader.load_files(&files, &project_dir, None)?;
 
     let name = project_name(opts, &environment, &merged, &project_dir)?;
+    if loader.asked_project_name.get() {
+        // Templates may use COMPOSE_PROJECT_NAME, which compose sets to the project's name
+        // (known only now, from `name:` or the directory): read the files again with it.
+        let mut with_name = environment.clone();
+        with_name.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
+        loader = new_loader(&with_name, warnings);
+        merged = loader.load_files(&files, &project_dir, None)?;
+    }
     let home = environment.get("HOME").cloned();
     let mut warnings = std::mem::take(&mut loader.warnings);
     let mut ctx = ServiceContext { environment: &environment, resolve_environment: opts.interpolate, home: home.as_deref(), warnings: &mut warnings };
     let mut resources = parse_document(&merged, &name, &mut ctx)?;
     for service in resources.services.values_mut() {
-        if let Some(build) = service.build.as_mut().filter(|b| b.context == ".") {
+        if let Some(build) = service.build.as_mut().filter(|b| b.context == "." && !opts.no_path_resolution) {
             build.context = paths::to_string(&project_dir);
         }
     }
@@ -209,6 +239,7 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
         &resources.secrets,
         &resources.configs,
         &name,
+        !opts.no_consistency,
         &mut warnings,
     )?;
     enabled.sort_keys();
@@ -227,6 +258,8 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
         profiles: active_profiles,
         environment,
         warnings,
+        extensions: resources.extensions,
+        interpolated: opts.interpolate,
     })
 }
 
@@ -349,7 +382,7 @@ mod tests {
         let deep = format!("{}x{}", "[".repeat(n), "]".repeat(n));
         let dir = tempfile::tempdir().unwrap();
         let main = format!(
-            "services:\n  base:\n    image: busybox\n    x-deep: {deep}\n  app:\n    extends: base\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n"
+            "services:\n  base:\n    image: busybox\n    x-deep: {deep}\n  app:\n    extends: base\n    networks: [n]\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n"
         );
         let over = format!("services:\n  app:\n    x-deep: {deep}\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n");
         std::fs::write(dir.path().join("compose.yaml"), main).unwrap();

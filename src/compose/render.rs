@@ -17,10 +17,158 @@ pub enum ConfigFormat {
 
 /// The whole project as `docker compose config` prints it.
 pub fn render_config(project: &Project, format: ConfigFormat) -> String {
-    let value = project_value(project, format);
+    render_config_with(project, format, true)
+}
+
+/// As [`render_config`]; `normalize: false` is `config --no-normalize`: resources without
+/// their default names, no implicit `default` network, no default `Dockerfile`.
+pub fn render_config_with(project: &Project, format: ConfigFormat, normalize: bool) -> String {
+    let mut value = project_value(project, format);
+    if !normalize {
+        denormalize(project, &mut value);
+    }
+    if project.interpolated {
+        escape_dollars(&mut value);
+    }
     match format {
         ConfigFormat::Yaml => yaml_emit::to_yaml(&value),
         ConfigFormat::Json => serde_json::to_string_pretty(&value).expect("JSON values always serialise") + "\n",
+    }
+}
+
+/// `config --hash`: `(service, hash)` for the named enabled services (`*`: all, by name), as
+/// compose's ServiceHash: the SHA-256 (hex) of the service's config as compact JSON without
+/// `build`, `pull_policy` and `scale`, and with `deploy.replicas` set to 1. Compose hashes its
+/// own Go serialisation, so the values differ from compose's; the format is the same.
+/// Errors with the name of a service that is not enabled.
+pub fn service_hashes(project: &Project, services: &str) -> Result<Vec<(String, String)>, String> {
+    use sha2::Digest;
+    let names: Vec<String> = if services.trim() == "*" {
+        project.services.keys().cloned().collect()
+    } else {
+        services.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            let service = project.services.get(&name).ok_or_else(|| format!("no such service: {name}"))?;
+            let mut value = service_value(service, ConfigFormat::Json);
+            if let Value::Object(map) = &mut value {
+                for key in ["build", "pull_policy", "scale"] {
+                    map.shift_remove(key);
+                }
+                if let Some(Value::Object(deploy)) = map.get_mut("deploy") {
+                    deploy.insert("replicas".into(), json!(1));
+                }
+            }
+            let text = serde_json::to_string(&value).expect("JSON values always serialise");
+            Ok((name, hex::encode(sha2::Sha256::digest(text.as_bytes()))))
+        })
+        .collect()
+}
+
+/// The variables the project's compose files use in string values (`config --variables`),
+/// in order of appearance. Standard input (`-`) is not read again.
+pub fn project_variables(project: &Project) -> super::error::Result<Vec<super::interpolate::Variable>> {
+    fn walk(node: &super::yaml::Node, out: &mut IndexMap<String, super::interpolate::Variable>) {
+        use super::yaml::Value as Y;
+        match &node.value {
+            Y::Str(s) => super::interpolate::variables(s, out),
+            Y::Seq(items) => items.iter().for_each(|i| walk(i, out)),
+            Y::Map(map) => map.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = IndexMap::new();
+    for file in project.files.iter().filter(|f| f.as_os_str() != "-") {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| super::error::ComposeError::Read { path: file.clone(), message: format!("cannot read compose file: {e}") })?;
+        let name: std::sync::Arc<str> = std::sync::Arc::from(file.to_string_lossy().as_ref());
+        for doc in super::yaml::parse(&text, &name)? {
+            walk(&doc, &mut out);
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+/// `config --variables`: compose's table (`NAME REQUIRED DEFAULT VALUE ALTERNATE VALUE`),
+/// columns padded as Go's tabwriter does with a minimum width of 20.
+pub fn variables_table(variables: &[super::interpolate::Variable]) -> String {
+    let rows: Vec<[String; 4]> = std::iter::once(["NAME".into(), "REQUIRED".into(), "DEFAULT VALUE".into(), "ALTERNATE VALUE".into()])
+        .chain(
+            variables
+                .iter()
+                .map(|v| [v.name.clone(), v.required.to_string(), v.default_value.clone().unwrap_or_default(), v.alternate_value.clone().unwrap_or_default()]),
+        )
+        .collect();
+    let widths: Vec<usize> = (0..3).map(|c| rows.iter().map(|r| r[c].chars().count() + 1).max().unwrap_or(0).max(20)).collect();
+    let mut out = String::new();
+    for row in &rows {
+        for (c, cell) in row.iter().enumerate() {
+            out.push_str(cell);
+            if c < 3 {
+                out.push_str(&" ".repeat(widths[c] - cell.chars().count()));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `config --variables --format json|yaml`: `{NAME: {name, required, defaultValue, alternateValue}}`.
+pub fn variables_value(variables: &[super::interpolate::Variable]) -> Value {
+    Value::Object(
+        variables
+            .iter()
+            .map(|v| {
+                let entry = object(vec![
+                    ("name", Some(json!(v.name))),
+                    ("required", Some(json!(v.required))),
+                    ("defaultValue", v.default_value.as_ref().map(|d| json!(d))),
+                    ("alternateValue", v.alternate_value.as_ref().map(|a| json!(a))),
+                ]);
+                (v.name.clone(), entry)
+            })
+            .collect(),
+    )
+}
+
+/// Undoes the normalisation the model holds, for `--no-normalize`: default resource names,
+/// the implicit `default` network, `dockerfile: Dockerfile`.
+fn denormalize(project: &Project, value: &mut Value) {
+    let Value::Object(root) = value else { return };
+    let default_network_implicit =
+        project.networks.get("default").is_some_and(|n| n.name == format!("{}_default", project.name) && n.driver.is_none() && n.extra.is_empty());
+    if let Some(Value::Object(services)) = root.get_mut("services") {
+        for service in services.values_mut().filter_map(Value::as_object_mut) {
+            if default_network_implicit
+                && service.get("networks").and_then(Value::as_object).is_some_and(|n| n.len() == 1 && n.get("default") == Some(&Value::Null))
+            {
+                service.shift_remove("networks");
+            }
+            if let Some(Value::Object(build)) = service.get_mut("build")
+                && build.get("dockerfile").and_then(Value::as_str) == Some("Dockerfile")
+            {
+                build.shift_remove("dockerfile");
+            }
+        }
+    }
+    for section in ["networks", "volumes", "secrets", "configs"] {
+        let Some(Value::Object(entries)) = root.get_mut(section) else { continue };
+        if section == "networks" && default_network_implicit {
+            entries.shift_remove("default");
+        }
+        for (key, entry) in entries.iter_mut() {
+            let Value::Object(entry) = entry else { continue };
+            let external = entry.get("external") == Some(&Value::Bool(true));
+            let default_name = if external { key.clone() } else { format!("{}_{key}", project.name) };
+            if entry.get("name").and_then(Value::as_str) == Some(default_name.as_str()) {
+                entry.shift_remove("name");
+            }
+        }
+        if entries.is_empty() {
+            root.shift_remove(section);
+        }
     }
 }
 
@@ -45,6 +193,46 @@ pub fn profile_names(project: &Project) -> Vec<String> {
 /// `config --images`: each service's image, or the name rde will build (`<project>-<service>`).
 pub fn image_names(project: &Project) -> Vec<String> {
     project.services.values().map(|s| s.image.clone().unwrap_or_else(|| format!("{}-{}", project.name, s.name))).collect()
+}
+
+/// Every `$` in keys and strings written as `$$`, as compose does after interpolating
+/// (`$$` in a file means a literal `$`), so that the output loads to the same project.
+fn escape_dollars(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        Value::Array(items) => items.iter_mut().for_each(escape_dollars),
+        Value::Object(map) if map.keys().any(|k| k.contains('$')) => {
+            let entries = std::mem::take(map);
+            for (k, mut v) in entries {
+                escape_dollars(&mut v);
+                map.insert(k.replace('$', "$$"), v);
+            }
+        }
+        Value::Object(map) => map.values_mut().for_each(escape_dollars),
+        _ => {}
+    }
+}
+
+/// `value` (an object) with the `x-*` keys of `extensions` added, sorted, their mappings
+/// sorted by key at every level (compose holds them as Go maps).
+fn with_extensions(mut value: Value, extensions: &Extra) -> Value {
+    fn sort_keys(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sort_keys(&map[k]))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sort_keys).collect()),
+            other => other.clone(),
+        }
+    }
+    if let Value::Object(map) = &mut value {
+        let mut keys: Vec<&String> = extensions.keys().collect();
+        keys.sort();
+        map.extend(keys.into_iter().map(|k| (k.clone(), sort_keys(&extensions[k]))));
+    }
+    value
 }
 
 /// Builds a JSON object from `(key, value)` pairs, skipping `None`s.
@@ -94,14 +282,51 @@ fn project_value(project: &Project, format: ConfigFormat) -> Value {
     let mut names: Vec<&String> = project.services.keys().collect();
     names.sort();
     let services: Map<String, Value> = names.into_iter().map(|n| (n.clone(), service_value(&project.services[n], format))).collect();
-    object(vec![
+    let used = UsedResources::of(project);
+    let value = object(vec![
         ("name", Some(json!(project.name))),
         ("services", Some(Value::Object(services))),
-        ("networks", sorted(&project.networks, network_value)),
-        ("volumes", sorted(&project.volumes, volume_value)),
-        ("secrets", sorted(&project.secrets, file_object_value)),
-        ("configs", sorted(&project.configs, file_object_value)),
-    ])
+        ("networks", sorted(&only(&project.networks, &used.networks), |n| network_value(n, format))),
+        ("volumes", sorted(&only(&project.volumes, &used.volumes), volume_value)),
+        ("secrets", sorted(&only(&project.secrets, &used.secrets), file_object_value)),
+        ("configs", sorted(&only(&project.configs, &used.configs), file_object_value)),
+    ]);
+    with_extensions(value, &project.extensions)
+}
+
+/// The entries of `map` named in `names`.
+fn only<V: Clone>(map: &IndexMap<String, V>, names: &[&str]) -> IndexMap<String, V> {
+    map.iter().filter(|(k, _)| names.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// The top-level resources the enabled services use: compose prints only those.
+struct UsedResources<'a> {
+    networks: Vec<&'a str>,
+    volumes: Vec<&'a str>,
+    secrets: Vec<&'a str>,
+    configs: Vec<&'a str>,
+}
+
+impl<'a> UsedResources<'a> {
+    fn of(project: &'a Project) -> Self {
+        let services = project.services.values();
+        let mut used = UsedResources { networks: Vec::new(), volumes: Vec::new(), secrets: Vec::new(), configs: Vec::new() };
+        for s in services {
+            used.networks.extend(s.networks.keys().map(String::as_str));
+            used.volumes.extend(s.volumes.iter().filter(|m| m.kind == MountType::Volume).filter_map(|m| m.source.as_deref()));
+            used.secrets.extend(s.secrets.iter().map(|r| r.source.as_str()));
+            used.configs.extend(s.configs.iter().map(|r| r.source.as_str()));
+            let build_secrets = s.build.as_ref().and_then(|b| b.extra.get("secrets")).and_then(Value::as_array);
+            for secret in build_secrets.into_iter().flatten() {
+                match secret {
+                    Value::String(name) => used.secrets.push(name),
+                    Value::Object(long) => used.secrets.extend(long.get("source").and_then(Value::as_str)),
+                    _ => {}
+                }
+            }
+        }
+        used
+    }
 }
 
 fn service_value(s: &Service, format: ConfigFormat) -> Value {
@@ -112,9 +337,11 @@ fn service_value(s: &Service, format: ConfigFormat) -> Value {
         (None, ConfigFormat::Json) => Some(Value::Null),
         (None, ConfigFormat::Yaml) => None,
     };
-    object(vec![
+    let mut environment = s.environment.clone();
+    environment.extend(s.environment_unset.iter().map(|k| (k.clone(), None)));
+    let value = object(vec![
         ("profiles", strings(&s.profiles)),
-        ("annotations", e("annotations")),
+        ("annotations", sorted(&s.annotations, |v| json!(v))),
         ("attach", e("attach")),
         ("build", s.build.as_ref().map(build_value)),
         ("develop", e("develop")),
@@ -146,7 +373,7 @@ fn service_value(s: &Service, format: ConfigFormat) -> Value {
         ("domainname", text(&s.domainname)),
         ("entrypoint", command_like(&s.entrypoint)),
         ("provider", e("provider")),
-        ("environment", sorted(&s.environment, |v| v.as_ref().map(|v| json!(v)).unwrap_or(Value::Null))),
+        ("environment", sorted(&environment, |v| v.as_ref().map(|v| json!(v)).unwrap_or(Value::Null))),
         ("expose", strings(&s.expose)),
         ("external_links", strings(&s.external_links)),
         ("extra_hosts", hosts_value(&s.extra_hosts)),
@@ -159,13 +386,12 @@ fn service_value(s: &Service, format: ConfigFormat) -> Value {
         ("ipc", text(&s.ipc)),
         ("isolation", e("isolation")),
         ("labels", sorted(&s.labels, |v| json!(v))),
-        ("label_file", e("label_file")),
         ("links", strings(&s.links)),
         ("logging", s.logging.as_ref().map(logging_value)),
         ("mem_limit", size(s.mem_limit)),
         ("mem_reservation", size(s.mem_reservation)),
-        ("memswap_limit", e("memswap_limit")),
-        ("mem_swappiness", e("mem_swappiness")),
+        ("memswap_limit", e("memswap_limit").map(bytes_text)),
+        ("mem_swappiness", e("mem_swappiness").map(bytes_text)),
         ("mac_address", text(&s.mac_address)),
         ("models", e("models")),
         ("network_mode", s.network_mode.as_ref().map(|m| json!(m.to_string()))),
@@ -201,14 +427,16 @@ fn service_value(s: &Service, format: ConfigFormat) -> Value {
         ("working_dir", text(&s.working_dir)),
         ("post_start", e("post_start")),
         ("pre_stop", e("pre_stop")),
-    ])
+    ]);
+    with_extensions(value, &s.extensions)
 }
 
 fn build_value(b: &Build) -> Value {
     let e = |key: &str| extra(&b.extra, key);
-    object(vec![
+    let value = object(vec![
         ("context", Some(json!(b.context))),
-        ("dockerfile", Some(json!(b.dockerfile))),
+        // With `dockerfile_inline`, compose prints no default `dockerfile`.
+        ("dockerfile", (b.dockerfile_inline.is_none() || b.dockerfile != "Dockerfile").then(|| json!(b.dockerfile))),
         ("dockerfile_inline", text(&b.dockerfile_inline)),
         ("entitlements", e("entitlements")),
         ("args", sorted(&b.args, |v| v.as_ref().map(|v| json!(v)).unwrap_or(Value::Null))),
@@ -220,19 +448,20 @@ fn build_value(b: &Build) -> Value {
         ("cache_to", strings(&b.cache_to)),
         ("no_cache", flag(b.no_cache)),
         ("no_cache_filter", e("no_cache_filter")),
-        ("additional_contexts", e("additional_contexts")),
+        ("additional_contexts", e("additional_contexts").map(key_value_map)),
         ("pull", flag(b.pull)),
         ("extra_hosts", hosts_value(&b.extra_hosts)),
         ("isolation", e("isolation")),
         ("network", text(&b.network)),
         ("target", text(&b.target)),
-        ("secrets", e("secrets")),
+        ("secrets", e("secrets").map(build_secrets)),
         ("shm_size", size(b.shm_size)),
         ("tags", strings(&b.tags)),
         ("ulimits", e("ulimits")),
         ("platforms", strings(&b.platforms)),
         ("privileged", e("privileged")),
-    ])
+    ]);
+    with_extensions(value, &b.extensions)
 }
 
 /// `host=ip` entries, sorted, as compose prints extra_hosts.
@@ -323,12 +552,12 @@ fn deploy_value(d: &Deploy) -> Value {
         ])
     };
     let resources = object(vec![("limits", d.resources.limits.as_ref().map(limits)), ("reservations", d.resources.reservations.as_ref().map(limits))]);
-    object(vec![
+    let value = object(vec![
         ("mode", text(&d.mode)),
         ("replicas", d.replicas.map(|r| json!(r))),
         ("labels", sorted(&d.labels, |v| json!(v))),
-        ("update_config", extra(&d.extra, "update_config")),
-        ("rollback_config", extra(&d.extra, "rollback_config")),
+        ("update_config", extra(&d.extra, "update_config").map(update_config)),
+        ("rollback_config", extra(&d.extra, "rollback_config").map(update_config)),
         ("resources", (d.resources.limits.is_some() || d.resources.reservations.is_some()).then_some(resources)),
         (
             "restart_policy",
@@ -343,7 +572,70 @@ fn deploy_value(d: &Deploy) -> Value {
         ),
         ("placement", extra(&d.extra, "placement")),
         ("endpoint_mode", extra(&d.extra, "endpoint_mode")),
-    ])
+    ]);
+    with_extensions(value, &d.extensions)
+}
+
+/// `KEY=VALUE` list entries as a map (maps are kept), as compose prints mappings.
+fn key_value_map(value: Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Object(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|entry| match entry.split_once('=') {
+                    Some((k, v)) => (k.to_string(), json!(v)),
+                    None => (entry.to_string(), Value::Null),
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A build's `secrets`: the short syntax (a name) in the long one, `{source: name}`.
+fn build_secrets(value: Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(source) => json!({ "source": source }),
+                    other => other,
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A byte size kept as written (`2g`, `-1`, `10`), printed as compose's UnitBytes: a string
+/// of digits. Anything unreadable is printed as written.
+fn bytes_text(value: Value) -> Value {
+    match &value {
+        Value::Number(n) => json!(n.to_string()),
+        Value::String(s) => super::syntax::parse_bytes(s).map(|b| json!(b.to_string())).unwrap_or(value),
+        _ => value,
+    }
+}
+
+/// `update_config`/`rollback_config`: `delay` and `monitor` as Go durations, left out when
+/// zero, as compose prints them.
+fn update_config(value: Value) -> Value {
+    let Value::Object(mut map) = value else { return value };
+    for key in ["delay", "monitor"] {
+        let parsed = map.get(key).and_then(Value::as_str).and_then(|s| super::syntax::parse_duration(s).ok());
+        match parsed {
+            Some(d) if d.is_zero() => {
+                map.shift_remove(key);
+            }
+            Some(d) => {
+                map.insert(key.to_string(), json!(format_duration(d)));
+            }
+            None => {}
+        }
+    }
+    Value::Object(map)
 }
 
 fn reference_value(r: &FileReference) -> Value {
@@ -368,33 +660,37 @@ fn logging_value(l: &Logging) -> Value {
     object(vec![("driver", text(&l.driver)), ("options", sorted(&l.options, |v| json!(v)))])
 }
 
-fn network_value(n: &Network) -> Value {
-    object(vec![
+/// JSON output always has `ipam` (`{}` when unset), like compose's.
+fn network_value(n: &Network, format: ConfigFormat) -> Value {
+    let ipam = extra(&n.extra, "ipam").or_else(|| (format == ConfigFormat::Json).then(|| json!({})));
+    let value = object(vec![
         ("name", Some(json!(n.name))),
         ("driver", text(&n.driver)),
         ("driver_opts", sorted(&n.driver_opts, |v| json!(v))),
-        ("ipam", extra(&n.extra, "ipam")),
+        ("ipam", ipam),
         ("external", flag(n.external)),
         ("internal", flag(n.internal)),
         ("attachable", flag(n.attachable)),
         ("labels", sorted(&n.labels, |v| json!(v))),
         ("enable_ipv4", extra(&n.extra, "enable_ipv4")),
         ("enable_ipv6", n.enable_ipv6.map(Value::Bool)),
-    ])
+    ]);
+    with_extensions(value, &n.extensions)
 }
 
 fn volume_value(v: &Volume) -> Value {
-    object(vec![
+    let value = object(vec![
         ("name", Some(json!(v.name))),
         ("driver", text(&v.driver)),
         ("driver_opts", sorted(&v.driver_opts, |o| json!(o))),
         ("external", flag(v.external)),
         ("labels", sorted(&v.labels, |l| json!(l))),
-    ])
+    ]);
+    with_extensions(value, &v.extensions)
 }
 
 fn file_object_value(o: &FileObject) -> Value {
-    object(vec![
+    let value = object(vec![
         ("name", Some(json!(o.name))),
         ("file", o.file.as_ref().map(|f| json!(f.to_string_lossy()))),
         ("environment", text(&o.environment)),
@@ -404,5 +700,6 @@ fn file_object_value(o: &FileObject) -> Value {
         ("driver", extra(&o.extra, "driver")),
         ("driver_opts", extra(&o.extra, "driver_opts")),
         ("template_driver", extra(&o.extra, "template_driver")),
-    ])
+    ]);
+    with_extensions(value, &o.extensions)
 }
