@@ -5,7 +5,7 @@ use crate::compose::{self, ConfigFormat};
 /// `rde config`: the normalised model, as `docker compose config` prints it.
 pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
-    let mut project = ctx.load_project(&args.service_names, !args.no_interpolate)?;
+    let mut project = load(ctx, &args)?;
     if args.quiet {
         return Ok(0);
     }
@@ -18,6 +18,11 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
     if args.resolve_image_digests || args.lock_image_digests {
         resolve_image_digests(ctx, &mut project)?;
     }
+    let format = match args.format.as_deref().unwrap_or("yaml") {
+        "yaml" => ConfigFormat::Yaml,
+        "json" => ConfigFormat::Json,
+        other => anyhow::bail!("unknown --format {other:?}; hint: use yaml or json"),
+    };
     let lines = |names: Vec<String>| names.join("\n");
     let text = if args.lock_image_digests {
         let services: serde_json::Map<String, serde_json::Value> = project
@@ -27,10 +32,24 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
             .filter_map(|(name, s)| Some((name.clone(), serde_json::json!({ "image": s.image.clone()? }))))
             .collect();
         let value = serde_json::json!({ "services": services });
-        match args.format.as_str() {
-            "json" => serde_json::to_string_pretty(&value)?,
-            _ => compose::yaml_emit::to_yaml(&value),
+        match format {
+            ConfigFormat::Json => serde_json::to_string_pretty(&value)?,
+            ConfigFormat::Yaml => compose::yaml_emit::to_yaml(&value),
         }
+    } else if let Some(services) = &args.hash {
+        let hashes = compose::service_hashes(&project, services).map_err(|e| anyhow::anyhow!("{e}; hint: `rde config --services` lists them"))?;
+        lines(hashes.into_iter().map(|(name, hash)| format!("{name} {hash}")).collect())
+    } else if args.variables {
+        let variables = compose::project_variables(&project)?;
+        match (format, args.format.is_some()) {
+            (_, false) => compose::variables_table(&variables),
+            (ConfigFormat::Json, true) => serde_json::to_string_pretty(&compose::variables_value(&variables))?,
+            (ConfigFormat::Yaml, true) => compose::yaml_emit::to_yaml(&compose::variables_value(&variables)),
+        }
+    } else if args.environment {
+        let mut entries: Vec<String> = project.environment.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        entries.sort();
+        lines(entries)
     } else if args.list_services {
         lines(compose::service_names(&project))
     } else if args.volumes {
@@ -40,18 +59,40 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
     } else if args.images {
         lines(compose::image_names(&project))
     } else {
-        let format = match args.format.as_str() {
-            "yaml" => ConfigFormat::Yaml,
-            "json" => ConfigFormat::Json,
-            other => anyhow::bail!("unknown --format {other:?}; hint: use yaml or json"),
-        };
-        compose::render_config(&project, format)
+        compose::render_config_with(&project, format, !args.no_normalize)
     };
     match &args.output {
         Some(path) => crate::fsutil::write_atomic(path, text.as_bytes(), 0o644)?,
         None => printer.result(text.trim_end()),
     }
     Ok(0)
+}
+
+/// The project as the global flags name it, with `config`'s own loading options
+/// (`--no-interpolate`, `--no-path-resolution`, `--no-consistency`); prints its warnings.
+fn load(ctx: &Context, args: &ConfigArgs) -> anyhow::Result<compose::Project> {
+    use std::io::Read;
+    let mut opts = compose::ProjectOptions::from_process()?;
+    opts.files = ctx.project.files.clone();
+    opts.project_name = ctx.project.project_name.clone();
+    opts.env_files = ctx.project.env_files.clone();
+    opts.profiles = ctx.project.profiles.clone();
+    opts.project_directory = ctx.project.project_directory.clone();
+    opts.services = args.service_names.clone();
+    opts.interpolate = !args.no_interpolate;
+    opts.no_path_resolution = args.no_path_resolution;
+    opts.no_consistency = args.no_consistency;
+    if opts.files.iter().any(|f| f.as_os_str() == "-") {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        opts.stdin = Some(text);
+    }
+    let project = compose::load_project(&opts)?;
+    let printer = ctx.printer(false);
+    for warning in &project.warnings {
+        printer.warn(warning.to_string());
+    }
+    Ok(project)
 }
 
 /// Each service image (not built ones) as `name:tag@digest`, as compose's
