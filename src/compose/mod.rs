@@ -63,6 +63,6 @@ pub use error::{ComposeError, Pos, Warning};
 pub use load::{ProjectOptions, load_project};
 pub use model::*;
 pub use render::{
-    ConfigFormat, image_names, profile_names, project_variables, render_config, render_config_with, service_hashes, service_names, variables_table,
-    variables_value, volume_names,
+    ConfigFormat, RenderOptions, image_names, profile_names, project_variables, render_config, render_config_with, service_hashes, service_names,
+    variables_table, variables_value, volume_names,
 };

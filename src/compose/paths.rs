@@ -53,7 +53,7 @@ pub fn is_remote_context(context: &str) -> bool {
 
 /// Rewrites, in one parsed compose file, every relative path that compose resolves against
 /// the project (or included/extended file's) directory: build contexts and additional
-/// contexts, env_file and label_file entries,
+/// contexts, env_file and label_file entries, `develop.watch` paths,
 /// bind-mount sources, `extends.file`, and top-level secret/config files.
 pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) {
     let resolve = |node: &mut Node| {
@@ -117,6 +117,16 @@ pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) 
                 }
             }
             _ => {}
+        }
+        // `develop.watch[].path`: the files to watch.
+        if let Some(Node { value: Value::Map(develop), .. }) = service.get_mut("develop")
+            && let Some(Node { value: Value::Seq(watch), .. }) = develop.get_mut("watch")
+        {
+            for rule in watch.iter_mut().filter_map(Node::as_map_mut) {
+                if let Some(path) = rule.get_mut("path") {
+                    resolve(path);
+                }
+            }
         }
         if let Some(Node { value: Value::Map(extends), .. }) = service.get_mut("extends")
             && let Some(file) = extends.get_mut("file")

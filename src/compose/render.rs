@@ -15,16 +15,33 @@ pub enum ConfigFormat {
     Json,
 }
 
-/// The whole project as `docker compose config` prints it.
-pub fn render_config(project: &Project, format: ConfigFormat) -> String {
-    render_config_with(project, format, true)
+/// What `config` prints beyond the format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// False for `config --no-normalize`: resources without their default names, no implicit
+    /// `default` network, no default `Dockerfile`.
+    pub normalize: bool,
+    /// `config SERVICE...`: these services and the ones they depend on (depends_on,
+    /// `network_mode: service:`); empty = every enabled service. The top-level resources
+    /// printed are still those of every enabled service, as compose v2 prints them.
+    pub services: Vec<String>,
 }
 
-/// As [`render_config`]; `normalize: false` is `config --no-normalize`: resources without
-/// their default names, no implicit `default` network, no default `Dockerfile`.
-pub fn render_config_with(project: &Project, format: ConfigFormat, normalize: bool) -> String {
-    let mut value = project_value(project, format);
-    if !normalize {
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions { normalize: true, services: Vec::new() }
+    }
+}
+
+/// The whole project as `docker compose config` prints it.
+pub fn render_config(project: &Project, format: ConfigFormat) -> String {
+    render_config_with(project, format, &RenderOptions::default())
+}
+
+/// As [`render_config`], with `config`'s options.
+pub fn render_config_with(project: &Project, format: ConfigFormat, options: &RenderOptions) -> String {
+    let mut value = project_value(project, format, &options.services);
+    if !options.normalize {
         denormalize(project, &mut value);
     }
     if project.interpolated {
@@ -278,8 +295,26 @@ fn extra(map: &Extra, key: &str) -> Option<Value> {
     map.get(key).cloned()
 }
 
-fn project_value(project: &Project, format: ConfigFormat) -> Value {
-    let mut names: Vec<&String> = project.services.keys().collect();
+/// `selected` and everything they depend on, transitively (names not in `services` skipped).
+fn with_dependencies<'a>(services: &'a IndexMap<String, Service>, selected: &[String]) -> Vec<&'a String> {
+    let mut out: Vec<&String> = Vec::new();
+    let mut queue: Vec<&str> = selected.iter().map(String::as_str).collect();
+    while let Some(name) = queue.pop() {
+        let Some((key, service)) = services.get_key_value(name) else { continue };
+        if out.contains(&key) {
+            continue;
+        }
+        out.push(key);
+        queue.extend(service.depends_on.keys().map(String::as_str));
+        if let Some(NetworkMode::Service(other)) = &service.network_mode {
+            queue.push(other);
+        }
+    }
+    out
+}
+
+fn project_value(project: &Project, format: ConfigFormat, selected: &[String]) -> Value {
+    let mut names: Vec<&String> = if selected.is_empty() { project.services.keys().collect() } else { with_dependencies(&project.services, selected) };
     names.sort();
     let services: Map<String, Value> = names.into_iter().map(|n| (n.clone(), service_value(&project.services[n], format))).collect();
     let used = UsedResources::of(project);
@@ -344,7 +379,7 @@ fn service_value(s: &Service, format: ConfigFormat) -> Value {
         ("annotations", sorted(&s.annotations, |v| json!(v))),
         ("attach", e("attach")),
         ("build", s.build.as_ref().map(build_value)),
-        ("develop", e("develop")),
+        ("develop", e("develop").map(develop_value)),
         ("blkio_config", e("blkio_config")),
         ("cap_add", strings(&s.cap_add)),
         ("cap_drop", strings(&s.cap_drop)),
@@ -378,7 +413,8 @@ fn service_value(s: &Service, format: ConfigFormat) -> Value {
         ("external_links", strings(&s.external_links)),
         ("extra_hosts", hosts_value(&s.extra_hosts)),
         ("group_add", strings(&s.group_add)),
-        ("gpus", e("gpus")),
+        // `gpus: all` is one request for every GPU, as compose prints it.
+        ("gpus", e("gpus").map(|g| if g == json!("all") { json!([{ "count": -1 }]) } else { g })),
         ("hostname", text(&s.hostname)),
         ("healthcheck", s.healthcheck.as_ref().map(healthcheck_value)),
         ("image", text(&s.image)),
@@ -574,6 +610,22 @@ fn deploy_value(d: &Deploy) -> Value {
         ("endpoint_mode", extra(&d.extra, "endpoint_mode")),
     ]);
     with_extensions(value, &d.extensions)
+}
+
+/// `develop`, its watch rules' keys in compose's order (path, action, target, ...).
+fn develop_value(value: Value) -> Value {
+    const ORDER: [&str; 7] = ["path", "action", "target", "exec", "include", "ignore", "initial_sync"];
+    let Value::Object(mut develop) = value else { return value };
+    if let Some(Value::Array(rules)) = develop.get_mut("watch") {
+        for rule in rules.iter_mut() {
+            if let Value::Object(map) = rule {
+                let mut ordered: Map<String, Value> = ORDER.iter().filter_map(|k| map.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
+                ordered.extend(map.iter().filter(|(k, _)| !ORDER.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())));
+                *map = ordered;
+            }
+        }
+    }
+    Value::Object(develop)
 }
 
 /// `KEY=VALUE` list entries as a map (maps are kept), as compose prints mappings.

@@ -9,14 +9,17 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
     if args.quiet {
         return Ok(0);
     }
-    if !args.service_names.is_empty() {
-        for name in &args.service_names {
-            anyhow::ensure!(project.services.contains_key(name), "no such service: {name}; hint: `rde config --services` lists them");
-        }
-        project.services.retain(|name, _| args.service_names.contains(name));
+    for name in &args.service_names {
+        anyhow::ensure!(project.services.contains_key(name), "no such service: {name}; hint: `rde config --services` lists them");
     }
     if args.resolve_image_digests || args.lock_image_digests {
         resolve_image_digests(ctx, &mut project)?;
+    }
+    // The full model renders the named services with their dependencies (and the resources
+    // of every enabled service, as compose); the name lists hold only the named services.
+    let full = project.clone();
+    if !args.service_names.is_empty() {
+        project.services.retain(|name, _| args.service_names.contains(name));
     }
     let format = match args.format.as_deref().unwrap_or("yaml") {
         "yaml" => ConfigFormat::Yaml,
@@ -59,7 +62,7 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
     } else if args.images {
         lines(compose::image_names(&project))
     } else {
-        compose::render_config_with(&project, format, !args.no_normalize)
+        compose::render_config_with(&full, format, &compose::RenderOptions { normalize: !args.no_normalize, services: args.service_names.clone() })
     };
     match &args.output {
         Some(path) => crate::fsutil::write_atomic(path, text.as_bytes(), 0o644)?,
