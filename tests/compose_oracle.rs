@@ -52,6 +52,11 @@ const DIFFERENCES: &[Difference] = &[
     },
     Difference { pattern: "services.*.deploy.placement", only: Format::Json, why: "as above" },
     Difference {
+        pattern: "services.*.develop.watch.*.exec",
+        only: Format::Json,
+        why: "compose 2.26's JSON prints `exec: {command: null}` in every watch rule; its YAML and rde leave it out",
+    },
+    Difference {
         pattern: "networks.*.ipam.options",
         only: Format::Both,
         why: "compose 2.26 drops `ipam.options` (its IPAMConfig has no such field); the compose spec defines it and rde prints it",
