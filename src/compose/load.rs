@@ -401,4 +401,40 @@ mod tests {
         assert!(err.starts_with("compose.override.yaml:5:"), "{err}");
         assert!(err.contains("nested deeper than 256"), "{err}");
     }
+
+    #[test]
+    fn label_files_and_env_file_formats() {
+        let err = error("services:\n  app:\n    image: busybox\n    label_file: missing.env\n");
+        assert!(err.starts_with("<stdin>:4:17: services.app.label_file: label file /nonexistent/proj/missing.env not found"), "{err}");
+        let err = error("services:\n  app:\n    image: busybox\n    env_file:\n      - path: a.env\n        format: toml\n");
+        assert!(err.starts_with("<stdin>:6:17: services.app.env_file[0].format: unsupported env_file format \"toml\""), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("raw.env"), "A=\"quoted\" ${X}\n").unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), "services:\n  app:\n    image: busybox\n    env_file: [{path: raw.env, format: raw}]\n").unwrap();
+        let project = load_project(&ProjectOptions { interpolate: true, working_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
+        assert_eq!(project.services["app"].environment["A"].as_deref(), Some("\"quoted\" ${X}"));
+    }
+
+    #[test]
+    fn compose_project_name_is_set_for_interpolation() {
+        let project = load_text("name: named\nservices:\n  app:\n    image: ${COMPOSE_PROJECT_NAME}:1\n", None).unwrap();
+        assert_eq!(project.services["app"].image.as_deref(), Some("named:1"));
+        assert!(project.warnings.is_empty(), "{:?}", project.warnings);
+    }
+
+    #[test]
+    fn no_consistency_lets_undefined_references_through() {
+        let text = "services:\n  app:\n    image: busybox\n    depends_on: [ghost]\n    networks: [nowhere]\n    volumes: ['nv:/x']\n    secrets: [s]\n";
+        assert!(error(text).contains("undefined"));
+        let opts = ProjectOptions {
+            files: vec![PathBuf::from("-")],
+            stdin: Some(text.to_string()),
+            interpolate: true,
+            working_dir: PathBuf::from("/nonexistent/proj"),
+            no_consistency: true,
+            ..Default::default()
+        };
+        let project = load_project(&opts).unwrap();
+        assert!(project.services["app"].depends_on.contains_key("ghost"));
+    }
 }

@@ -755,3 +755,115 @@ fn file_object_value(o: &FileObject) -> Value {
     ]);
     with_extensions(value, &o.extensions)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::{ProjectOptions, load_project};
+
+    /// The project and its directory (kept while the project's files are read again).
+    fn load_in(text: &str, env: &[(&str, &str)]) -> (Project, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), text).unwrap();
+        std::fs::write(dir.path().join("labels.env"), "from.file=1\nshared=file\n").unwrap();
+        let environment = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let opts =
+            ProjectOptions { interpolate: true, environment, working_dir: dir.path().to_path_buf(), project_name: Some("p".into()), ..Default::default() };
+        (load_project(&opts).unwrap(), dir)
+    }
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Project {
+        load_in(text, env).0
+    }
+
+    fn json(project: &Project, options: &RenderOptions) -> Value {
+        serde_json::from_str(&render_config_with(project, ConfigFormat::Json, options)).unwrap()
+    }
+
+    #[test]
+    fn dollars_are_written_back_escaped() {
+        let p = load("services:\n  a:\n    image: busybox:${TAG}\n    command: echo $$HOME\n", &[("TAG", "x$y")]);
+        let v = json(&p, &RenderOptions::default());
+        assert_eq!(v["services"]["a"]["image"], "busybox:x$$y");
+        assert_eq!(v["services"]["a"]["command"], json!(["echo", "$$HOME"]));
+        let mut value = json!({"a$": ["$", {"b": "$$"}], "n": 1});
+        escape_dollars(&mut value);
+        assert_eq!(value, json!({"a$$": ["$$", {"b": "$$$$"}], "n": 1}));
+    }
+
+    #[test]
+    fn compose_defaults_and_extensions() {
+        let text = "x-top: {b: 1, a: 2}\nservices:\n  a:\n    image: busybox\n    x-svc: 1\n    secrets: [s, {source: s, target: rel}]\n    configs: [c]\n    \
+                    volumes: ['/data/:/data/', {type: tmpfs, target: /t/}]\n    ports: ['3000', '3000-3001']\n    label_file: labels.env\n    \
+                    labels: {shared: inline}\n    annotations: [x=1]\n    environment: [UNSET, SET]\n    gpus: all\n\
+                    networks:\n  unused: {}\nvolumes:\n  unused: {}\nsecrets:\n  s: {environment: S}\n  unused: {environment: S}\nconfigs:\n  c: {content: x}\n";
+        let p = load(text, &[("SET", "1")]);
+        let v = json(&p, &RenderOptions::default());
+        let a = &v["services"]["a"];
+        assert_eq!(v["x-top"], json!({"a": 2, "b": 1}));
+        assert_eq!(a["x-svc"], 1);
+        assert_eq!(a["secrets"], json!([{"source": "s", "target": "/run/secrets/s"}, {"source": "s", "target": "rel"}]));
+        assert_eq!(a["configs"], json!([{"source": "c"}]));
+        assert_eq!(a["volumes"][0]["target"], "/data");
+        assert_eq!(a["volumes"][1]["target"], "/t");
+        assert_eq!(a["ports"].as_array().unwrap().len(), 2, "3000 once: {}", a["ports"]);
+        assert_eq!(a["labels"], json!({"from.file": "1", "shared": "inline"}));
+        assert_eq!(a["annotations"], json!({"x": "1"}));
+        assert_eq!(a["environment"], json!({"SET": "1", "UNSET": null}));
+        assert_eq!(a["gpus"], json!([{"count": -1}]));
+        assert_eq!(v["networks"], json!({"default": {"name": "p_default", "ipam": {}}}));
+        assert!(v.get("volumes").is_none());
+        assert_eq!(v["secrets"].as_object().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn selected_services_bring_their_dependencies() {
+        let p = load(
+            "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, network_mode: 'service:c'}\n  c: {image: x, networks: [n]}\n  d: {image: x}\nnetworks:\n  n: {}\n",
+            &[],
+        );
+        let v = json(&p, &RenderOptions { normalize: true, services: vec!["a".into()] });
+        let names: Vec<&String> = v["services"].as_object().unwrap().keys().collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert!(v["networks"].get("n").is_some());
+    }
+
+    #[test]
+    fn no_normalize_drops_what_the_model_adds() {
+        let p = load("services:\n  a: {build: ., volumes: ['v:/v']}\nvolumes:\n  v: {}\n  named: {name: mine}\n", &[]);
+        let v = json(&p, &RenderOptions { normalize: false, services: Vec::new() });
+        assert!(v["services"]["a"].get("networks").is_none());
+        assert!(v["services"]["a"]["build"].get("dockerfile").is_none());
+        assert!(v.get("networks").is_none());
+        assert_eq!(v["volumes"]["v"], json!({}));
+    }
+
+    #[test]
+    fn hashes_and_variables() {
+        let (p, _dir) = load_in("services:\n  a: {image: 'x:${T:-1}', deploy: {replicas: 3}}\n  b: {image: '${R:?need}', scale: 2}\n", &[("R", "r")]);
+        let hashes = service_hashes(&p, "*").unwrap();
+        assert_eq!(hashes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(hashes.iter().all(|(_, h)| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit())));
+        assert_eq!(service_hashes(&p, "b").unwrap(), hashes[1..]);
+        assert_eq!(service_hashes(&p, "zz").unwrap_err(), "no such service: zz");
+        let mut scaled = p.clone();
+        scaled.services["a"].deploy.as_mut().unwrap().replicas = Some(5);
+        assert_eq!(service_hashes(&scaled, "a").unwrap(), hashes[..1], "replicas do not change the hash");
+        let variables = project_variables(&p).unwrap();
+        let table = variables_table(&variables);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "NAME                REQUIRED            DEFAULT VALUE       ALTERNATE VALUE");
+        assert_eq!(lines[1].trim_end(), "T                   false               1");
+        assert_eq!(lines[2].trim_end(), "R                   true");
+        assert_eq!(variables_value(&variables)["T"], json!({"name": "T", "required": false, "defaultValue": "1"}));
+    }
+
+    #[test]
+    fn durations_and_sizes_of_kept_attributes() {
+        assert_eq!(update_config(json!({"delay": "0s", "monitor": "60s", "order": "start-first"})), json!({"monitor": "1m0s", "order": "start-first"}));
+        assert_eq!(bytes_text(json!("2g")), json!("2147483648"));
+        assert_eq!(bytes_text(json!(10)), json!("10"));
+        assert_eq!(build_secrets(json!(["a", {"source": "b"}])), json!([{"source": "a"}, {"source": "b"}]));
+        assert_eq!(key_value_map(json!(["a=b=c", "d"])), json!({"a": "b=c", "d": null}));
+    }
+}
