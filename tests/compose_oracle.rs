@@ -152,6 +152,13 @@ fn normalise(mut value: Value, format: Format) -> Value {
 fn diff(path: &str, rde: Option<&Value>, compose: Option<&Value>, out: &mut Vec<String>) {
     match (rde, compose) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            // The keys both print come in the same order (compose prints Go structs' fields in
+            // declaration order, maps sorted).
+            let ours: Vec<&String> = a.keys().filter(|k| b.contains_key(*k)).collect();
+            let theirs: Vec<&String> = b.keys().filter(|k| a.contains_key(*k)).collect();
+            if ours != theirs {
+                out.push(format!("  {}: key order rde {ours:?}, compose {theirs:?}", if path.is_empty() { "(top)" } else { path }));
+            }
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
             keys.sort();
             keys.dedup();

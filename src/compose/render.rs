@@ -47,6 +47,10 @@ pub fn render_config_with(project: &Project, format: ConfigFormat, options: &Ren
     if project.interpolated {
         escape_dollars(&mut value);
     }
+    // Compose's JSON writes the top level as a map: keys sorted.
+    if let (ConfigFormat::Json, Value::Object(map)) = (format, &mut value) {
+        map.sort_keys();
+    }
     match format {
         ConfigFormat::Yaml => yaml_emit::to_yaml(&value),
         ConfigFormat::Json => serde_json::to_string_pretty(&value).expect("JSON values always serialise") + "\n",
@@ -569,11 +573,11 @@ fn service_network_value(n: &ServiceNetwork) -> Value {
     object(vec![
         ("priority", n.priority.map(|p| json!(p))),
         ("aliases", strings(&n.aliases)),
-        ("driver_opts", sorted(&n.driver_opts, |v| json!(v))),
         ("ipv4_address", text(&n.ipv4_address)),
         ("ipv6_address", text(&n.ipv6_address)),
         ("link_local_ips", strings(&n.link_local_ips)),
         ("mac_address", text(&n.mac_address)),
+        ("driver_opts", sorted(&n.driver_opts, |v| json!(v))),
     ])
 }
 
@@ -583,7 +587,7 @@ fn deploy_value(d: &Deploy) -> Value {
             ("cpus", r.cpus.map(number)),
             ("memory", size(r.memory)),
             ("pids", r.pids.map(|p| json!(p))),
-            ("devices", extra(&r.extra, "devices")),
+            ("devices", extra(&r.extra, "devices").map(|d| each(d, |d| reorder(d, &["capabilities", "driver", "count", "device_ids", "options"])))),
             ("generic_resources", extra(&r.extra, "generic_resources")),
         ])
     };
@@ -606,7 +610,7 @@ fn deploy_value(d: &Deploy) -> Value {
                 ])
             }),
         ),
-        ("placement", extra(&d.extra, "placement")),
+        ("placement", extra(&d.extra, "placement").map(|p| reorder(p, &["constraints", "preferences", "max_replicas_per_node"]))),
         ("endpoint_mode", extra(&d.extra, "endpoint_mode")),
     ]);
     with_extensions(value, &d.extensions)
@@ -671,9 +675,37 @@ fn bytes_text(value: Value) -> Value {
     }
 }
 
+/// An object with the keys of `order` first, in that order (compose prints Go struct fields
+/// in their declaration order), then the others as written. Other values are returned as is.
+fn reorder(value: Value, order: &[&str]) -> Value {
+    let Value::Object(mut map) = value else { return value };
+    let mut out: Map<String, Value> = order.iter().filter_map(|k| map.shift_remove(*k).map(|v| (k.to_string(), v))).collect();
+    out.extend(map);
+    Value::Object(out)
+}
+
+/// `f` applied to each item of an array (other values as they are).
+fn each(value: Value, f: impl Fn(Value) -> Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(f).collect()),
+        other => other,
+    }
+}
+
+/// A network's `ipam`, in compose's order: driver, config (subnet, gateway, ip_range,
+/// aux_addresses), options.
+fn ipam_value(value: Value) -> Value {
+    let mut ipam = reorder(value, &["driver", "config", "options"]);
+    if let Some(config) = ipam.get_mut("config") {
+        *config = each(config.take(), |c| reorder(c, &["subnet", "gateway", "ip_range", "aux_addresses"]));
+    }
+    ipam
+}
+
 /// `update_config`/`rollback_config`: `delay` and `monitor` as Go durations, left out when
-/// zero, as compose prints them.
+/// zero, keys in compose's order, as compose prints them.
 fn update_config(value: Value) -> Value {
+    let value = reorder(value, &["parallelism", "delay", "failure_action", "monitor", "max_failure_ratio", "order"]);
     let Value::Object(mut map) = value else { return value };
     for key in ["delay", "monitor"] {
         let parsed = map.get(key).and_then(Value::as_str).and_then(|s| super::syntax::parse_duration(s).ok());
@@ -714,7 +746,7 @@ fn logging_value(l: &Logging) -> Value {
 
 /// JSON output always has `ipam` (`{}` when unset), like compose's.
 fn network_value(n: &Network, format: ConfigFormat) -> Value {
-    let ipam = extra(&n.extra, "ipam").or_else(|| (format == ConfigFormat::Json).then(|| json!({})));
+    let ipam = extra(&n.extra, "ipam").map(ipam_value).or_else(|| (format == ConfigFormat::Json).then(|| json!({})));
     let value = object(vec![
         ("name", Some(json!(n.name))),
         ("driver", text(&n.driver)),
