@@ -68,6 +68,9 @@ pub struct Loader {
     cwd: PathBuf,
     stdin: Option<String>,
     resolve_paths: bool,
+    /// The project directory: with `--no-path-resolution`, paths of included and extended
+    /// files are rebased onto it (relative), as compose prints them.
+    project_dir: PathBuf,
     /// Set when a template looked up COMPOSE_PROJECT_NAME and the environment had none.
     asked_project_name: std::cell::Cell<bool>,
 }
@@ -130,6 +133,12 @@ impl Loader {
         if self.resolve_paths {
             let home = self.home().map(str::to_string);
             paths::resolve_relative_paths(&mut doc, base_dir, home.as_deref());
+        } else {
+            // An extended file named relatively has a relative directory already.
+            let relative = if base_dir.is_relative() { Some(base_dir) } else { base_dir.strip_prefix(&self.project_dir).ok() };
+            if let Some(relative) = relative.filter(|r| !r.as_os_str().is_empty()) {
+                paths::resolve_relative_paths(&mut doc, relative, None);
+            }
         }
         Ok(doc)
     }
@@ -200,6 +209,7 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
         cwd: cwd.clone(),
         stdin: opts.stdin.clone(),
         resolve_paths: !opts.no_path_resolution,
+        project_dir: project_dir.clone(),
         asked_project_name: std::cell::Cell::new(false),
     };
     let mut loader = new_loader(&environment, warnings.clone());
@@ -214,7 +224,8 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
         loader = new_loader(&with_name, warnings);
         merged = loader.load_files(&files, &project_dir, None)?;
     }
-    let home = environment.get("HOME").cloned();
+    // `~` in volume sources is a path to resolve: kept as written with --no-path-resolution.
+    let home = environment.get("HOME").cloned().filter(|_| !opts.no_path_resolution);
     let mut warnings = std::mem::take(&mut loader.warnings);
     let mut ctx = ServiceContext { environment: &environment, resolve_environment: opts.interpolate, home: home.as_deref(), warnings: &mut warnings };
     let mut resources = parse_document(&merged, &name, &mut ctx)?;

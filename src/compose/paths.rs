@@ -161,7 +161,10 @@ pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) 
                             None => continue,
                         };
                         if source.starts_with('.') || source.starts_with('~') {
-                            *spec = format!("{}{rest}", to_string(&absolute(base, source, home)));
+                            let resolved = to_string(&absolute(base, source, home));
+                            // Rebased onto a relative directory (--no-path-resolution): still a path.
+                            let resolved = if resolved.starts_with(['/', '.', '~']) { resolved } else { format!("./{resolved}") };
+                            *spec = format!("{resolved}{rest}");
                         }
                     }
                     Value::Map(m) => {
