@@ -4,12 +4,14 @@
 //! differences in [`DIFFERENCES`] (documented in tests/compose/oracle/DIFFERENCES.md).
 //!
 //! Both formats are compared: rde's `--format json` with compose's `--format json`, and
-//! rde's YAML with compose's YAML (both read with rde's YAML reader).
+//! rde's YAML with compose's YAML (both read with rde's YAML reader), values and key order;
+//! where no deliberate difference applies, the YAML must be the same text.
 //!
 //! Per project, optional files:
 //! - `env`: `KEY=VALUE` lines, the whole environment besides `PATH` (and `HOME=/home/oracle`);
 //! - `args`: one global option per line placed before `config` (`--profile debug`, `-f x.yml`);
-//! - `config-args`: one option per line placed after `config` (`--no-interpolate`).
+//! - `config-args`: one option per line placed after `config` (a service name);
+//! - `variants`: more runs, one line of `config` options each (`--no-path-resolution`).
 //!
 //! The oracle is `$RDE_COMPOSE_ORACLE`, else /var/cache/rde-test-images/compose-v2/docker-compose
 //! (scripts/compose-oracle installs it; scripts/ci-deps calls it). Without it the test fails,
@@ -80,7 +82,7 @@ fn lines(dir: &Path, file: &str) -> Vec<String> {
 }
 
 /// Runs `program [args] config [config-args] [--format json]` in `dir` with only the project's env.
-fn run(program: &Path, dir: &Path, json: bool) -> Result<String, String> {
+fn run(program: &Path, dir: &Path, variant: &str, json: bool) -> Result<String, String> {
     let mut cmd = Command::new(program);
     cmd.current_dir(dir).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", "/home/oracle");
     for line in lines(dir, "env") {
@@ -94,6 +96,7 @@ fn run(program: &Path, dir: &Path, json: bool) -> Result<String, String> {
     for line in lines(dir, "config-args") {
         cmd.args(line.split_whitespace());
     }
+    cmd.args(variant.split_whitespace());
     if json {
         cmd.args(["--format", "json"]);
     }
@@ -197,8 +200,10 @@ fn rde_config_matches_docker_compose_v2() {
     let mut report = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        for (json, format) in [(true, Format::Json), (false, Format::Yaml)] {
-            let outputs = (run(&rde, dir, json), run(&oracle, dir, json));
+        let variants: Vec<String> = std::iter::once(String::new()).chain(lines(dir, "variants")).collect();
+        for (variant, (json, format)) in variants.iter().flat_map(|v| [(v, (true, Format::Json)), (v, (false, Format::Yaml))]) {
+            let name = if variant.is_empty() { name.clone() } else { format!("{name} {variant}") };
+            let outputs = (run(&rde, dir, variant, json), run(&oracle, dir, variant, json));
             let (ours, theirs) = match outputs {
                 (Ok(a), Ok(b)) => (a, b),
                 (a, b) => {
@@ -206,10 +211,18 @@ fn rde_config_matches_docker_compose_v2() {
                     continue;
                 }
             };
-            let ours = normalise(parse(&ours, json, "rde"), format);
-            let theirs = normalise(parse(&theirs, json, "compose"), format);
+            let (our_text, their_text) = (ours, theirs);
+            let (ours, theirs) = (parse(&our_text, json, "rde"), parse(&their_text, json, "compose"));
+            let untouched = normalise(ours.clone(), format) == ours && normalise(theirs.clone(), format) == theirs;
+            let (ours, theirs) = (normalise(ours, format), normalise(theirs, format));
             let mut lines = Vec::new();
             diff("", Some(&ours), Some(&theirs), &mut lines);
+            // Where no deliberate difference applies, the YAML is the same text, line for line.
+            if lines.is_empty() && !json && untouched && our_text.trim_end() != their_text.trim_end() {
+                let (a, b): (Vec<&str>, Vec<&str>) = (our_text.lines().collect(), their_text.lines().collect());
+                let at = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+                lines.push(format!("  text differs at line {}: rde {:?}, compose {:?}", at + 1, a.get(at), b.get(at)));
+            }
             if !lines.is_empty() {
                 report.push(format!("{name} ({format:?}):\n{}", lines.join("\n")));
             }
