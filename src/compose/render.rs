@@ -88,11 +88,12 @@ pub fn service_hashes(project: &Project, services: &str) -> Result<Vec<(String, 
         .collect()
 }
 
-/// The variables the project's compose files use in string values (`config --variables`),
-/// in order of appearance. Standard input (`-`) is not read again.
+/// The variables the project's compose files (and the files they include) use in string
+/// values (`config --variables`), in order of appearance; a variable used again keeps its
+/// first entry. Standard input (`-`) is not read again.
 pub fn project_variables(project: &Project) -> super::error::Result<Vec<super::interpolate::Variable>> {
-    fn walk(node: &super::yaml::Node, out: &mut IndexMap<String, super::interpolate::Variable>) {
-        use super::yaml::Value as Y;
+    use super::yaml::{Node, Value as Y};
+    fn walk(node: &Node, out: &mut IndexMap<String, super::interpolate::Variable>) {
         match &node.value {
             Y::Str(s) => super::interpolate::variables(s, out),
             Y::Seq(items) => items.iter().for_each(|i| walk(i, out)),
@@ -100,20 +101,48 @@ pub fn project_variables(project: &Project) -> super::error::Result<Vec<super::i
             _ => {}
         }
     }
+    /// The paths an `include:` names (short syntax, or `path:` as a string or a list).
+    fn included(doc: &Node) -> Vec<String> {
+        let Some(Y::Seq(entries)) = doc.get("include").map(|n| &n.value) else { return Vec::new() };
+        let mut out = Vec::new();
+        for entry in entries {
+            match &entry.value {
+                Y::Str(path) => out.push(path.clone()),
+                Y::Map(_) => match entry.get("path").map(|p| &p.value) {
+                    Some(Y::Str(path)) => out.push(path.clone()),
+                    Some(Y::Seq(paths)) => out.extend(paths.iter().filter_map(|p| p.as_str().map(String::from))),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        out
+    }
     let mut out = IndexMap::new();
-    for file in project.files.iter().filter(|f| f.as_os_str() != "-") {
-        let text = std::fs::read_to_string(file)
+    let mut queue: Vec<std::path::PathBuf> = project.files.iter().filter(|f| f.as_os_str() != "-").cloned().collect();
+    queue.reverse();
+    let mut seen = Vec::new();
+    while let Some(file) = queue.pop() {
+        if seen.contains(&file) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file)
             .map_err(|e| super::error::ComposeError::Read { path: file.clone(), message: format!("cannot read compose file: {e}") })?;
         let name: std::sync::Arc<str> = std::sync::Arc::from(file.to_string_lossy().as_ref());
+        let dir = file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
         for doc in super::yaml::parse(&text, &name)? {
             walk(&doc, &mut out);
+            let mut includes: Vec<std::path::PathBuf> = included(&doc).iter().map(|p| super::paths::absolute(&dir, p, None)).collect();
+            includes.reverse();
+            queue.extend(includes);
         }
+        seen.push(file);
     }
     Ok(out.into_values().collect())
 }
 
 /// `config --variables`: compose's table (`NAME REQUIRED DEFAULT VALUE ALTERNATE VALUE`),
-/// columns padded as Go's tabwriter does with a minimum width of 20.
+/// columns padded as docker's tabwriter (minimum width 20, padding 3).
 pub fn variables_table(variables: &[super::interpolate::Variable]) -> String {
     let rows: Vec<[String; 4]> = std::iter::once(["NAME".into(), "REQUIRED".into(), "DEFAULT VALUE".into(), "ALTERNATE VALUE".into()])
         .chain(
@@ -122,7 +151,7 @@ pub fn variables_table(variables: &[super::interpolate::Variable]) -> String {
                 .map(|v| [v.name.clone(), v.required.to_string(), v.default_value.clone().unwrap_or_default(), v.alternate_value.clone().unwrap_or_default()]),
         )
         .collect();
-    let widths: Vec<usize> = (0..3).map(|c| rows.iter().map(|r| r[c].chars().count() + 1).max().unwrap_or(0).max(20)).collect();
+    let widths: Vec<usize> = (0..3).map(|c| rows.iter().map(|r| r[c].chars().count() + 3).max().unwrap_or(0).max(20)).collect();
     let mut out = String::new();
     for row in &rows {
         for (c, cell) in row.iter().enumerate() {
@@ -888,6 +917,8 @@ mod tests {
         assert_eq!(lines[1].trim_end(), "T                   false               1");
         assert_eq!(lines[2].trim_end(), "R                   true");
         assert_eq!(variables_value(&variables)["T"], json!({"name": "T", "required": false, "defaultValue": "1"}));
+        let long = super::super::interpolate::Variable { name: "A_VERY_LONG_VARIABLE_NAME_HERE".into(), ..Default::default() };
+        assert_eq!(variables_table(&[long]).lines().nth(1).unwrap().trim_end(), "A_VERY_LONG_VARIABLE_NAME_HERE   false");
     }
 
     #[test]
