@@ -227,9 +227,16 @@ pub fn service_names(project: &Project) -> Vec<String> {
     dependency_order(&project.services)
 }
 
-/// `config --volumes`: top-level volume keys.
+/// Top-level volume keys.
 pub fn volume_names(project: &Project) -> Vec<String> {
     project.volumes.keys().cloned().collect()
+}
+
+/// `config --volumes`: the top-level volume keys the enabled services use (compose leaves
+/// the others out of the model).
+pub fn used_volume_names(project: &Project) -> Vec<String> {
+    let used = UsedResources::of(project);
+    project.volumes.keys().filter(|k| used.volumes.contains(&k.as_str())).cloned().collect()
 }
 
 /// `config --profiles`: every profile used by any service, sorted.
@@ -243,6 +250,13 @@ pub fn profile_names(project: &Project) -> Vec<String> {
 /// `config --images`: each service's image, or the name rde will build (`<project>-<service>`).
 pub fn image_names(project: &Project) -> Vec<String> {
     project.services.values().map(|s| s.image.clone().unwrap_or_else(|| format!("{}-{}", project.name, s.name))).collect()
+}
+
+/// `names` (services of `project`) and the services they depend on, transitively, in the
+/// project's order: what `config SERVICE...` and `config --images SERVICE...` cover.
+pub fn with_dependencies_of(project: &Project, names: &[String]) -> Vec<String> {
+    let closure = with_dependencies(&project.services, names);
+    project.services.keys().filter(|k| closure.contains(k)).cloned().collect()
 }
 
 /// Every `$` in keys and strings written as `$$`, as compose does after interpolating

@@ -16,7 +16,9 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
         resolve_image_digests(ctx, &mut project)?;
     }
     // The full model renders the named services with their dependencies (and the resources
-    // of every enabled service, as compose); the name lists hold only the named services.
+    // of every enabled service), and the name lists name every enabled service, as compose
+    // v2 prints them (--images: the named ones and their dependencies); --lock-image-digests
+    // and --hash take only the named services.
     let full = project.clone();
     if !args.service_names.is_empty() {
         project.services.retain(|name, _| args.service_names.contains(name));
@@ -54,18 +56,26 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
         entries.sort();
         lines(entries)
     } else if args.list_services {
-        lines(compose::service_names(&project))
+        lines(compose::service_names(&full))
     } else if args.volumes {
-        lines(compose::volume_names(&project))
+        lines(compose::used_volume_names(&full))
     } else if args.profiles {
-        lines(compose::profile_names(&project))
+        lines(compose::profile_names(&full))
     } else if args.images {
-        lines(compose::image_names(&project))
+        // Compose's --images, unlike --services and --profiles, follows the named services.
+        let mut images = full.clone();
+        if !args.service_names.is_empty() {
+            let keep = compose::with_dependencies_of(&full, &args.service_names);
+            images.services.retain(|name, _| keep.contains(name));
+        }
+        lines(compose::image_names(&images))
     } else {
         compose::render_config_with(&full, format, &compose::RenderOptions { normalize: !args.no_normalize, services: args.service_names.clone() })
     };
     match &args.output {
         Some(path) => crate::fsutil::write_atomic(path, text.as_bytes(), 0o644)?,
+        // An empty list (no volumes, no profiles) prints nothing, not an empty line.
+        None if text.trim().is_empty() => {}
         None => printer.result(text.trim_end()),
     }
     Ok(0)
