@@ -448,4 +448,16 @@ mod tests {
         let project = load_project(&opts).unwrap();
         assert!(project.services["app"].depends_on.contains_key("ghost"));
     }
+
+    #[test]
+    fn limits_written_twice_should_agree() {
+        let deploy = "    deploy:\n      resources:\n        limits:\n          cpus: '1'\n          memory: 1g\n";
+        let project = load_text(&format!("services:\n  app:\n    image: busybox\n    cpus: 2\n    mem_limit: 512m\n{deploy}"), None).unwrap();
+        let messages: Vec<String> = project.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("services.app.cpus: differs from deploy.resources.limits.cpus"), "{messages:?}");
+        assert!(messages[1].contains("services.app.mem_limit: differs from deploy.resources.limits.memory"), "{messages:?}");
+        let project = load_text(&format!("services:\n  app:\n    image: busybox\n    cpus: 1\n    mem_limit: 1024m\n{deploy}"), None).unwrap();
+        assert!(project.warnings.is_empty(), "{:?}", project.warnings);
+    }
 }

@@ -180,6 +180,28 @@ pub fn check_project(
                 }
             }
         }
+        // A limit written twice (service level and deploy.resources) should agree: compose
+        // refuses distinct values; rde warns (the service-level value is the one it applies).
+        let limits = service.deploy.as_ref().and_then(|d| d.resources.limits.as_ref());
+        let reservations = service.deploy.as_ref().and_then(|d| d.resources.reservations.as_ref());
+        let pairs = [
+            ("cpus", "deploy.resources.limits.cpus", service.cpus.zip(limits.and_then(|l| l.cpus)).is_some_and(|(a, b)| a != b)),
+            ("mem_limit", "deploy.resources.limits.memory", service.mem_limit.zip(limits.and_then(|l| l.memory)).is_some_and(|(a, b)| a != b)),
+            ("pids_limit", "deploy.resources.limits.pids", service.pids_limit.zip(limits.and_then(|l| l.pids)).is_some_and(|(a, b)| a != b)),
+            (
+                "mem_reservation",
+                "deploy.resources.reservations.memory",
+                service.mem_reservation.zip(reservations.and_then(|r| r.memory)).is_some_and(|(a, b)| a != b),
+            ),
+        ];
+        for (field, deploy_field, _) in pairs.iter().filter(|(_, _, differ)| *differ) {
+            warnings.push(Warning {
+                file: locate(root, &["services", name, field]).map(|p| p.file.to_string()),
+                service: Some(name.clone()),
+                field: Some(at(field)),
+                message: format!("differs from {deploy_field}; docker compose refuses distinct values (write the limit once)"),
+            });
+        }
         if service.container_name.is_some() && service.scale.or(service.deploy.as_ref().and_then(|d| d.replicas)).is_some_and(|n| n > 1) {
             return Err(located(
                 root,
