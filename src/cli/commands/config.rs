@@ -17,8 +17,8 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
     }
     // The full model renders the named services with their dependencies (and the resources
     // of every enabled service), and the name lists name every enabled service, as compose
-    // v2 prints them (--images: the named ones and their dependencies); --lock-image-digests
-    // and --hash take only the named services.
+    // v2 prints them (--images: the named ones and their dependencies; --hash: its own list);
+    // --lock-image-digests takes only the named services.
     let full = project.clone();
     if !args.service_names.is_empty() {
         project.services.retain(|name, _| args.service_names.contains(name));
@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<i32> {
             ConfigFormat::Yaml => compose::yaml_emit::to_yaml(&value),
         }
     } else if let Some(services) = &args.hash {
-        let hashes = compose::service_hashes(&project, services).map_err(|e| anyhow::anyhow!("{e}; hint: `rde config --services` lists them"))?;
+        let hashes = compose::service_hashes(&full, services).map_err(|e| anyhow::anyhow!("{e}; hint: `rde config --services` lists them"))?;
         lines(hashes.into_iter().map(|(name, hash)| format!("{name} {hash}")).collect())
     } else if args.variables {
         let variables = compose::project_variables(&project)?;
