@@ -227,7 +227,7 @@ pub struct BuildArgs {
 
 #[derive(Args, Debug)]
 pub struct ConfigArgs {
-    /// Services to render (others are left out)
+    /// Services to render, with the services they depend on (others are left out)
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,
     /// Output format: yaml (the default) or json
