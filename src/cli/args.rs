@@ -261,12 +261,12 @@ pub struct BuildArgs {
 
 #[derive(Args, Debug)]
 pub struct ConfigArgs {
-    /// Services to render (others are left out)
+    /// Services to render, with the services they depend on (others are left out)
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,
-    /// Output format: yaml or json
-    #[arg(long, default_value = "yaml")]
-    pub format: String,
+    /// Output format: yaml (the default) or json
+    #[arg(long)]
+    pub format: Option<String>,
     /// Only validate the configuration, print nothing
     #[arg(short, long)]
     pub quiet: bool,
@@ -294,6 +294,24 @@ pub struct ConfigArgs {
     /// Write the output to a file instead of standard output
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
+    /// Print the service config hash, one `SERVICE HASH` per line ('*' or a comma-separated list)
+    #[arg(long, value_name = "SERVICES")]
+    pub hash: Option<String>,
+    /// Print the variables the model uses, with their default and alternate values
+    #[arg(long)]
+    pub variables: bool,
+    /// Print the environment used for interpolation, KEY=VALUE per line
+    #[arg(long)]
+    pub environment: bool,
+    /// Don't check model consistency (undefined services, networks, volumes, secrets, configs)
+    #[arg(long)]
+    pub no_consistency: bool,
+    /// Don't normalize the model (no default names, default network or default Dockerfile)
+    #[arg(long)]
+    pub no_normalize: bool,
+    /// Don't resolve relative file paths
+    #[arg(long)]
+    pub no_path_resolution: bool,
 }
 
 #[derive(Subcommand, Debug)]

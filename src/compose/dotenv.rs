@@ -138,6 +138,38 @@ pub fn read(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Inde
     parse(&text, path, lookup)
 }
 
+/// Parses an `env_file` with `format: raw`: each non-blank line not starting with `#` is
+/// `KEY=VALUE`, the value taken literally (no quotes, escapes, comments or interpolation); a
+/// line without `=` is a key with an empty value. Errors name the file and line.
+pub fn parse_raw(text: &str, path: &Path) -> Result<IndexMap<String, String>> {
+    let mut vars = IndexMap::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once('=').unwrap_or((line, ""));
+        let key = key.trim();
+        if key.is_empty() || key.chars().any(char::is_whitespace) {
+            return Err(ComposeError::EnvFile { path: path.to_path_buf(), line: n + 1, message: format!("invalid variable name {key:?}") });
+        }
+        vars.insert(key.to_string(), value.to_string());
+    }
+    Ok(vars)
+}
+
+/// Reads an env file from disk in `format` (`None`: compose's syntax, see [`parse`];
+/// `Some("raw")`: see [`parse_raw`]).
+pub fn read_format(path: &Path, format: Option<&str>, lookup: &dyn Fn(&str) -> Option<String>) -> Result<IndexMap<String, String>> {
+    match format {
+        None => read(path, lookup),
+        Some(_) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| ComposeError::Read { path: path.to_path_buf(), message: format!("cannot read env file: {e}") })?;
+            parse_raw(&text, path)
+        }
+    }
+}
+
 fn read_while(chars: &[char], i: &mut usize, keep: impl Fn(char) -> bool) -> String {
     let start = *i;
     while *i < chars.len() && keep(chars[*i]) {
@@ -241,5 +273,15 @@ mod tests {
         assert_eq!(err, ".env:3: expected '=' after \"B\"");
         let err = parse_str("R=${NEED:?set NEED}\n").unwrap_err().to_string();
         assert_eq!(err, ".env:1: required variable NEED is missing a value: set NEED");
+    }
+
+    #[test]
+    fn raw_format_is_literal() {
+        let vars = parse_raw("# c\nA=\"q\" # not a comment\nB=${X}\n\nC\n", Path::new("f")).unwrap();
+        assert_eq!(vars["A"], "\"q\" # not a comment");
+        assert_eq!(vars["B"], "${X}");
+        assert_eq!(vars["C"], "");
+        let err = parse_raw("OK=1\nBAD KEY=2\n", Path::new("f")).unwrap_err().to_string();
+        assert!(err.contains(":2"), "{err}");
     }
 }

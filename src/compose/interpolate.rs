@@ -120,6 +120,59 @@ fn expand_braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, unset: &mu
     }
 }
 
+/// A variable a template uses, as `config --variables` lists it (compose's `Variable`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    /// The value after `:-` or `-`.
+    pub default_value: Option<String>,
+    /// The value after `:+` or `+` (used when the variable is set).
+    pub alternate_value: Option<String>,
+    /// `${VAR:?message}` or `${VAR?message}`.
+    pub required: bool,
+}
+
+/// Every variable `input` uses (also inside defaults and alternatives), added to `out` in
+/// order of appearance; a variable seen again keeps its first entry. `$$` is skipped.
+/// Malformed templates contribute what could be read before them.
+pub fn variables(input: &str, out: &mut indexmap::IndexMap<String, Variable>) {
+    let mut rest = input;
+    while let Some(dollar) = rest.find('$') {
+        let after = &rest[dollar + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            rest = tail;
+        } else if let Some(body_and_tail) = after.strip_prefix('{') {
+            let Some(close) = matching_brace(body_and_tail) else { return };
+            let body = &body_and_tail[..close];
+            let name_len = name_length(body);
+            if name_len > 0 {
+                let mut variable = Variable { name: body[..name_len].to_string(), ..Default::default() };
+                let op_and_arg = &body[name_len..];
+                let found = [":-", ":?", ":+", "-", "?", "+"].iter().find_map(|op| op_and_arg.strip_prefix(op).map(|arg| (*op, arg)));
+                if let Some((op, arg)) = found {
+                    match op {
+                        ":-" | "-" => variable.default_value = Some(arg.to_string()),
+                        ":+" | "+" => variable.alternate_value = Some(arg.to_string()),
+                        _ => variable.required = true,
+                    }
+                }
+                out.entry(variable.name.clone()).or_insert(variable);
+                if let Some((_, arg)) = found {
+                    variables(arg, out);
+                }
+            }
+            rest = &body_and_tail[close + 1..];
+        } else {
+            let name_len = name_length(after);
+            if name_len > 0 {
+                let name = after[..name_len].to_string();
+                out.entry(name.clone()).or_insert(Variable { name, ..Default::default() });
+            }
+            rest = &after[name_len..];
+        }
+    }
+}
+
 /// Interpolates every string value of a parsed file (keys are left alone, as compose does).
 /// Returns the names of unset variables that defaulted to an empty string.
 pub fn interpolate_tree(node: &mut Node, path: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>> {
@@ -243,5 +296,18 @@ mod tests {
         let mut doc = super::super::yaml::parse("services:\n  web:\n    image: ${TAG:?TAG must be set}\n", &file).unwrap().remove(0);
         let err = interpolate_tree(&mut doc, "", &|_| None).unwrap_err().to_string();
         assert_eq!(err, "compose.yaml:3:12: services.web.image: required variable TAG is missing a value: TAG must be set");
+    }
+
+    #[test]
+    fn variables_are_listed_with_defaults_and_alternatives() {
+        let mut out = indexmap::IndexMap::new();
+        variables("$A ${B:-x} ${C:+${D}} $$E ${F:?need} ${G-${H:-h}} ${A:-later}", &mut out);
+        let names: Vec<&str> = out.keys().map(String::as_str).collect();
+        assert_eq!(names, ["A", "B", "C", "D", "F", "G", "H"]);
+        assert_eq!(out["A"].default_value, None);
+        assert_eq!(out["B"].default_value.as_deref(), Some("x"));
+        assert_eq!(out["C"].alternate_value.as_deref(), Some("${D}"));
+        assert!(out["F"].required);
+        assert_eq!(out["H"].default_value.as_deref(), Some("h"));
     }
 }

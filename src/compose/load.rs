@@ -43,6 +43,12 @@ pub struct ProjectOptions {
     pub working_dir: PathBuf,
     /// The content of standard input, used for `-f -`.
     pub stdin: Option<String>,
+    /// `config --no-path-resolution`: relative paths (build contexts, bind sources, env and
+    /// label files, secret and config files) stay as written.
+    pub no_path_resolution: bool,
+    /// `config --no-consistency`: references to undefined services, networks, volumes,
+    /// secrets and configs are not errors.
+    pub no_consistency: bool,
 }
 
 impl ProjectOptions {
@@ -61,6 +67,12 @@ pub struct Loader {
     pub warnings: Vec<Warning>,
     cwd: PathBuf,
     stdin: Option<String>,
+    resolve_paths: bool,
+    /// The project directory: with `--no-path-resolution`, paths of included and extended
+    /// files are rebased onto it (relative), as compose prints them.
+    project_dir: PathBuf,
+    /// Set when a template looked up COMPOSE_PROJECT_NAME and the environment had none.
+    asked_project_name: std::cell::Cell<bool>,
 }
 
 impl Loader {
@@ -100,7 +112,15 @@ impl Loader {
         }
         if self.interpolate {
             let env = &self.environment;
-            let unset = interpolate::interpolate_tree(&mut doc, "", &|k: &str| env.get(k).cloned())?;
+            let asked = &self.asked_project_name;
+            let lookup = |k: &str| {
+                let value = env.get(k).cloned();
+                if value.is_none() && k == "COMPOSE_PROJECT_NAME" {
+                    asked.set(true);
+                }
+                value
+            };
+            let unset = interpolate::interpolate_tree(&mut doc, "", &lookup)?;
             for variable in unset {
                 self.warnings.push(Warning {
                     file: Some(name.to_string()),
@@ -110,8 +130,16 @@ impl Loader {
                 });
             }
         }
-        let home = self.home().map(str::to_string);
-        paths::resolve_relative_paths(&mut doc, base_dir, home.as_deref());
+        if self.resolve_paths {
+            let home = self.home().map(str::to_string);
+            paths::resolve_relative_paths(&mut doc, base_dir, home.as_deref());
+        } else {
+            // An extended file named relatively has a relative directory already.
+            let relative = if base_dir.is_relative() { Some(base_dir) } else { base_dir.strip_prefix(&self.project_dir).ok() };
+            if let Some(relative) = relative.filter(|r| !r.as_os_str().is_empty()) {
+                paths::resolve_relative_paths(&mut doc, relative, None);
+            }
+        }
         Ok(doc)
     }
 
@@ -173,23 +201,36 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
         environment = project_environment(opts, &project_dir)?;
     }
 
-    let mut loader = Loader {
+    let new_loader = |environment: &IndexMap<String, String>, warnings: Vec<Warning>| Loader {
         environment: environment.clone(),
         interpolate: opts.interpolate,
         include_stack: Vec::new(),
         warnings,
         cwd: cwd.clone(),
         stdin: opts.stdin.clone(),
+        resolve_paths: !opts.no_path_resolution,
+        project_dir: project_dir.clone(),
+        asked_project_name: std::cell::Cell::new(false),
     };
-    let merged = loader.load_files(&files, &project_dir, None)?;
+    let mut loader = new_loader(&environment, warnings.clone());
+    let mut merged = loader.load_files(&files, &project_dir, None)?;
 
     let name = project_name(opts, &environment, &merged, &project_dir)?;
-    let home = environment.get("HOME").cloned();
+    if loader.asked_project_name.get() {
+        // Templates may use COMPOSE_PROJECT_NAME, which compose sets to the project's name
+        // (known only now, from `name:` or the directory): read the files again with it.
+        let mut with_name = environment.clone();
+        with_name.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
+        loader = new_loader(&with_name, warnings);
+        merged = loader.load_files(&files, &project_dir, None)?;
+    }
+    // `~` in volume sources is a path to resolve: kept as written with --no-path-resolution.
+    let home = environment.get("HOME").cloned().filter(|_| !opts.no_path_resolution);
     let mut warnings = std::mem::take(&mut loader.warnings);
     let mut ctx = ServiceContext { environment: &environment, resolve_environment: opts.interpolate, home: home.as_deref(), warnings: &mut warnings };
     let mut resources = parse_document(&merged, &name, &mut ctx)?;
     for service in resources.services.values_mut() {
-        if let Some(build) = service.build.as_mut().filter(|b| b.context == ".") {
+        if let Some(build) = service.build.as_mut().filter(|b| b.context == "." && !opts.no_path_resolution) {
             build.context = paths::to_string(&project_dir);
         }
     }
@@ -209,6 +250,7 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
         &resources.secrets,
         &resources.configs,
         &name,
+        !opts.no_consistency,
         &mut warnings,
     )?;
     enabled.sort_keys();
@@ -227,6 +269,8 @@ pub fn load_project(opts: &ProjectOptions) -> Result<Project> {
         profiles: active_profiles,
         environment,
         warnings,
+        extensions: resources.extensions,
+        interpolated: opts.interpolate,
     })
 }
 
@@ -349,7 +393,7 @@ mod tests {
         let deep = format!("{}x{}", "[".repeat(n), "]".repeat(n));
         let dir = tempfile::tempdir().unwrap();
         let main = format!(
-            "services:\n  base:\n    image: busybox\n    x-deep: {deep}\n  app:\n    extends: base\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n"
+            "services:\n  base:\n    image: busybox\n    x-deep: {deep}\n  app:\n    extends: base\n    networks: [n]\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n"
         );
         let over = format!("services:\n  app:\n    x-deep: {deep}\nnetworks:\n  n:\n    ipam:\n      config: {deep}\nx-deep: {deep}\n");
         std::fs::write(dir.path().join("compose.yaml"), main).unwrap();
@@ -367,5 +411,53 @@ mod tests {
         let err = load_project(&ProjectOptions { interpolate: true, working_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap_err().to_string();
         assert!(err.starts_with("compose.override.yaml:5:"), "{err}");
         assert!(err.contains("nested deeper than 256"), "{err}");
+    }
+
+    #[test]
+    fn label_files_and_env_file_formats() {
+        let err = error("services:\n  app:\n    image: busybox\n    label_file: missing.env\n");
+        assert!(err.starts_with("<stdin>:4:17: services.app.label_file: label file /nonexistent/proj/missing.env not found"), "{err}");
+        let err = error("services:\n  app:\n    image: busybox\n    env_file:\n      - path: a.env\n        format: toml\n");
+        assert!(err.starts_with("<stdin>:6:17: services.app.env_file[0].format: unsupported env_file format \"toml\""), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("raw.env"), "A=\"quoted\" ${X}\n").unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), "services:\n  app:\n    image: busybox\n    env_file: [{path: raw.env, format: raw}]\n").unwrap();
+        let project = load_project(&ProjectOptions { interpolate: true, working_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
+        assert_eq!(project.services["app"].environment["A"].as_deref(), Some("\"quoted\" ${X}"));
+    }
+
+    #[test]
+    fn compose_project_name_is_set_for_interpolation() {
+        let project = load_text("name: named\nservices:\n  app:\n    image: ${COMPOSE_PROJECT_NAME}:1\n", None).unwrap();
+        assert_eq!(project.services["app"].image.as_deref(), Some("named:1"));
+        assert!(project.warnings.is_empty(), "{:?}", project.warnings);
+    }
+
+    #[test]
+    fn no_consistency_lets_undefined_references_through() {
+        let text = "services:\n  app:\n    image: busybox\n    depends_on: [ghost]\n    networks: [nowhere]\n    volumes: ['nv:/x']\n    secrets: [s]\n";
+        assert!(error(text).contains("undefined"));
+        let opts = ProjectOptions {
+            files: vec![PathBuf::from("-")],
+            stdin: Some(text.to_string()),
+            interpolate: true,
+            working_dir: PathBuf::from("/nonexistent/proj"),
+            no_consistency: true,
+            ..Default::default()
+        };
+        let project = load_project(&opts).unwrap();
+        assert!(project.services["app"].depends_on.contains_key("ghost"));
+    }
+
+    #[test]
+    fn limits_written_twice_should_agree() {
+        let deploy = "    deploy:\n      resources:\n        limits:\n          cpus: '1'\n          memory: 1g\n";
+        let project = load_text(&format!("services:\n  app:\n    image: busybox\n    cpus: 2\n    mem_limit: 512m\n{deploy}"), None).unwrap();
+        let messages: Vec<String> = project.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("services.app.cpus: differs from deploy.resources.limits.cpus"), "{messages:?}");
+        assert!(messages[1].contains("services.app.mem_limit: differs from deploy.resources.limits.memory"), "{messages:?}");
+        let project = load_text(&format!("services:\n  app:\n    image: busybox\n    cpus: 1\n    mem_limit: 1024m\n{deploy}"), None).unwrap();
+        assert!(project.warnings.is_empty(), "{:?}", project.warnings);
     }
 }

@@ -18,13 +18,18 @@
 //!
 //! - [`ProjectOptions`]: `files`, `project_directory`, `project_name`, `env_files`,
 //!   `profiles`, `services` (targeted on the command line), `interpolate` (false for
-//!   `--no-interpolate`), `environment` (the process env), `working_dir` (cwd), `stdin`.
+//!   `--no-interpolate`), `environment` (the process env), `working_dir` (cwd), `stdin`,
+//!   `no_path_resolution`, `no_consistency` (`config`'s flags).
 //! - [`load_project`] -> [`Project`]: `name`, `working_dir`, `services` (enabled, sorted),
 //!   `disabled_services`, `networks`, `volumes`, `secrets`, `configs`, `files`,
-//!   `profiles` (active), `environment`, `warnings` (file/service/field/message).
-//! - [`render_config`] with [`ConfigFormat::Yaml`] or [`ConfigFormat::Json`], plus
-//!   [`service_names`] (dependency order), [`volume_names`], [`profile_names`], [`image_names`].
-//!   `config -q` is `load_project(..).map(|_| ())`.
+//!   `profiles` (active), `environment`, `warnings` (file/service/field/message),
+//!   `extensions` (top-level `x-*`), `interpolated`.
+//! - [`render_config`] with [`ConfigFormat::Yaml`] or [`ConfigFormat::Json`] (or
+//!   [`render_config_with`] and [`RenderOptions`]: `--no-normalize`, `config SERVICE...`), plus
+//!   [`service_names`] (dependency order), [`volume_names`], [`used_volume_names`],
+//!   [`profile_names`], [`image_names`], [`with_dependencies_of`]; [`service_hashes`]
+//!   (`--hash`), [`project_variables`] with [`variables_table`] / [`variables_value`]
+//!   (`--variables`). `config -q` is `load_project(..).map(|_| ())`.
 //! - Errors: [`ComposeError`]; its Display is the complete one-line message, e.g.
 //!   `docker-compose.yml:12:7: services.web.ports: must be a list, got the number 8000; hint: ...`.
 //!
@@ -62,4 +67,7 @@ pub mod yaml_emit;
 pub use error::{ComposeError, Pos, Warning};
 pub use load::{ProjectOptions, load_project};
 pub use model::*;
-pub use render::{ConfigFormat, image_names, profile_names, render_config, service_names, volume_names};
+pub use render::{
+    ConfigFormat, RenderOptions, image_names, profile_names, project_variables, render_config, render_config_with, service_hashes, service_names,
+    used_volume_names, variables_table, variables_value, volume_names, with_dependencies_of,
+};

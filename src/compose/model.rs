@@ -32,6 +32,11 @@ pub struct Project {
     /// The variables used for interpolation: process environment over `.env`/`--env-file`.
     pub environment: IndexMap<String, String>,
     pub warnings: Vec<Warning>,
+    /// Top-level `x-*` keys, as written (after interpolation), printed back by `config`.
+    pub extensions: Extra,
+    /// True when the files were interpolated (`$$` became `$`): `config` then writes every
+    /// `$` back as `$$` so that its output loads to the same project, as compose does.
+    pub interpolated: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -46,6 +51,9 @@ pub struct Service {
     /// env_file contents overlaid by `environment`, bare keys taken from the project
     /// environment. `None` only appears when interpolation is off.
     pub environment: IndexMap<String, Option<String>>,
+    /// Bare `environment` keys the project environment does not define: left out of
+    /// `environment` (unset in the container), printed by `config` as `KEY: null`.
+    pub environment_unset: Vec<String>,
     pub env_files: Vec<EnvFile>,
     pub ports: Vec<PortMapping>,
     pub expose: Vec<String>,
@@ -99,8 +107,12 @@ pub struct Service {
     pub ipc: Option<String>,
     pub group_add: Vec<String>,
     pub mac_address: Option<String>,
+    /// `annotations` (OCI annotations for the container), map or `KEY=VALUE` list.
+    pub annotations: IndexMap<String, String>,
     /// Accepted attributes rde does not interpret yet.
     pub extra: Extra,
+    /// The service's `x-*` keys, as written.
+    pub extensions: Extra,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -123,12 +135,19 @@ pub struct Build {
     pub no_cache: bool,
     pub pull: bool,
     pub extra: Extra,
+    /// `x-*` keys under `build`.
+    pub extensions: Extra,
 }
 
+/// One `env_file` entry: a path, or the long form `{path, required, format}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnvFile {
     pub path: PathBuf,
+    /// `false`: a missing file is skipped.
     pub required: bool,
+    /// `None`: compose's .env syntax (quotes, interpolation); `Some("raw")`: each line is
+    /// `KEY=VALUE` taken literally.
+    pub format: Option<String>,
 }
 
 /// One published or exposed port (ranges in the short syntax are expanded).
@@ -313,6 +332,8 @@ pub struct Deploy {
     pub restart_policy: Option<RestartPolicy>,
     /// placement, update_config, rollback_config, endpoint_mode: accepted, not used by rde.
     pub extra: Extra,
+    /// `x-*` keys under `deploy`.
+    pub extensions: Extra,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -381,6 +402,8 @@ pub struct Network {
     pub labels: IndexMap<String, String>,
     /// ipam and anything else: accepted, not interpreted.
     pub extra: Extra,
+    /// `x-*` keys of the network.
+    pub extensions: Extra,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -390,6 +413,8 @@ pub struct Volume {
     pub driver_opts: IndexMap<String, String>,
     pub external: bool,
     pub labels: IndexMap<String, String>,
+    /// `x-*` keys of the volume.
+    pub extensions: Extra,
 }
 
 /// A top-level secret or config.
@@ -402,4 +427,6 @@ pub struct FileObject {
     pub external: bool,
     pub labels: IndexMap<String, String>,
     pub extra: Extra,
+    /// `x-*` keys of the secret or config.
+    pub extensions: Extra,
 }

@@ -14,6 +14,8 @@ use crate::names::NameKind;
 pub const TOP_LEVEL_KEYS: &[&str] = &["version", "name", "services", "networks", "volumes", "secrets", "configs", "include", "models"];
 
 pub struct Resources {
+    /// Top-level `x-*` keys.
+    pub extensions: super::model::Extra,
     pub services: IndexMap<String, Service>,
     pub networks: IndexMap<String, Network>,
     pub volumes: IndexMap<String, Volume>,
@@ -23,15 +25,23 @@ pub struct Resources {
 
 /// Parses every top-level section; `project` is used to name networks and volumes.
 pub fn parse_document(root: &Node, project: &str, ctx: &mut ServiceContext) -> Result<Resources> {
-    let mut resources =
-        Resources { services: IndexMap::new(), networks: IndexMap::new(), volumes: IndexMap::new(), secrets: IndexMap::new(), configs: IndexMap::new() };
+    let mut resources = Resources {
+        extensions: IndexMap::new(),
+        services: IndexMap::new(),
+        networks: IndexMap::new(),
+        volumes: IndexMap::new(),
+        secrets: IndexMap::new(),
+        configs: IndexMap::new(),
+    };
     let Some(map) = root.as_map() else {
         return Err(type_error(root, "(top level)", "a mapping"));
     };
     for (key, value) in map {
         let k = key.name.as_str();
         match k {
-            _ if k.starts_with("x-") => {}
+            _ if k.starts_with("x-") => {
+                resources.extensions.insert(k.to_string(), fields::to_json(value));
+            }
             "version" | "name" | "include" => {} // handled by the loader
             "models" => {
                 ctx.warnings.push(Warning {
@@ -135,7 +145,9 @@ fn parse_network(key: &Key, node: Option<&Node>, project: &str) -> Result<Networ
                 "ipam" | "enable_ipv4" => {
                     network.extra.insert(k.name.clone(), fields::to_json(v));
                 }
-                other if other.starts_with("x-") => {}
+                other if other.starts_with("x-") => {
+                    network.extensions.insert(other.to_string(), fields::to_json(v));
+                }
                 other => {
                     return Err(fields::unknown_key(
                         &k.pos,
@@ -164,7 +176,9 @@ fn parse_volume(key: &Key, node: Option<&Node>, project: &str) -> Result<Volume>
                 "driver_opts" => volume.driver_opts = fields::string_map(v, &f)?,
                 "external" => volume.external = external(v, &f, &mut name)?,
                 "labels" => volume.labels = fields::string_map(v, &f)?,
-                other if other.starts_with("x-") => {}
+                other if other.starts_with("x-") => {
+                    volume.extensions.insert(other.to_string(), fields::to_json(v));
+                }
                 other => {
                     return Err(fields::unknown_key(&k.pos, &path, other, &["name", "driver", "driver_opts", "external", "labels"]));
                 }
@@ -194,7 +208,9 @@ fn parse_file_object(key: &str, node: Option<&Node>, project: &str, section: &st
             "driver" | "driver_opts" | "template_driver" => {
                 object.extra.insert(k.name.clone(), fields::to_json(v));
             }
-            other if other.starts_with("x-") => {}
+            other if other.starts_with("x-") => {
+                object.extensions.insert(other.to_string(), fields::to_json(v));
+            }
             other => {
                 let mut known = vec!["name", "file", "environment", "external", "labels", "driver", "driver_opts", "template_driver"];
                 if section == "configs" {

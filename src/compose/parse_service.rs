@@ -126,7 +126,6 @@ pub const SERVICE_KEYS: &[&str] = &[
 ];
 
 pub const UNINTERPRETED: &[&str] = &[
-    "annotations",
     "attach",
     "blkio_config",
     "cgroup",
@@ -144,7 +143,6 @@ pub const UNINTERPRETED: &[&str] = &[
     "device_cgroup_rules",
     "gpus",
     "isolation",
-    "label_file",
     "mem_swappiness",
     "memswap_limit",
     "models",
@@ -187,12 +185,14 @@ pub fn parse_service(name: &str, node: &Node, ctx: &mut ServiceContext) -> Resul
     let map = fields::map(node, &path)?;
     let mut service = Service { name: name.to_string(), ..Default::default() };
     let mut environment: Option<&Node> = None;
+    let mut label_files: Vec<(String, &Node)> = Vec::new();
 
     for (key, value) in map {
         let k = key.name.as_str();
         let field = join(&path, k);
         let f = field.as_str();
         if k.starts_with("x-") {
+            service.extensions.insert(k.to_string(), fields::to_json(value));
             continue;
         }
         if value.is_null() && k != "environment" {
@@ -217,8 +217,13 @@ pub fn parse_service(name: &str, node: &Node, ctx: &mut ServiceContext) -> Resul
             "deploy" => service.deploy = Some(deploy(value, f, ctx, name)?),
             "scale" => service.scale = Some(fields::unsigned(value, f)?),
             "labels" => service.labels = fields::string_map(value, f)?,
-            "secrets" => service.secrets = file_references(value, f)?,
-            "configs" => service.configs = file_references(value, f)?,
+            "label_file" => label_files.extend(fields::string_or_list(value, f)?.into_iter().map(|p| (p, value))),
+            "annotations" => {
+                service.annotations = fields::string_map(value, f)?;
+                ctx.warn(value, name, f, "accepted but not applied to the container by rde yet");
+            }
+            "secrets" => service.secrets = file_references(value, f, Some("/run/secrets"))?,
+            "configs" => service.configs = file_references(value, f, None)?,
             "ulimits" => service.ulimits = ulimits(value, f)?,
             "logging" => service.logging = Some(logging(value, f, ctx, name)?),
             "cap_add" => service.cap_add = fields::string_list(value, f)?,
@@ -265,11 +270,28 @@ pub fn parse_service(name: &str, node: &Node, ctx: &mut ServiceContext) -> Resul
         }
     }
 
-    service.environment = resolve_environment(&service.env_files, environment, &path, ctx)?;
+    (service.environment, service.environment_unset) = resolve_environment(&service.env_files, environment, &path, ctx)?;
+    if !label_files.is_empty() {
+        service.labels = with_label_files(&label_files, std::mem::take(&mut service.labels), &path)?;
+    }
     if service.networks.is_empty() && service.network_mode.is_none() {
         service.networks.insert("default".to_string(), None);
     }
     Ok(service)
+}
+
+/// `label_file` entries (.env syntax, read in order) under the inline `labels`, which win.
+fn with_label_files(files: &[(String, &Node)], inline: IndexMap<String, String>, path: &str) -> Result<IndexMap<String, String>> {
+    let mut labels = IndexMap::new();
+    for (file, node) in files {
+        let file = PathBuf::from(file);
+        if !file.is_file() {
+            return Err(ComposeError::invalid(&node.pos, &join(path, "label_file"), format!("label file {} not found", file.display())));
+        }
+        labels.extend(dotenv::read(&file, &|_: &str| None)?);
+    }
+    labels.extend(inline);
+    Ok(labels)
 }
 
 fn command(node: &Node, path: &str) -> Result<Vec<String>> {

@@ -52,7 +52,8 @@ pub fn is_remote_context(context: &str) -> bool {
 }
 
 /// Rewrites, in one parsed compose file, every relative path that compose resolves against
-/// the project (or included/extended file's) directory: build contexts, env_file entries,
+/// the project (or included/extended file's) directory: build contexts and additional
+/// contexts, env_file and label_file entries, `develop.watch` paths,
 /// bind-mount sources, `extends.file`, and top-level secret/config files.
 pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) {
     let resolve = |node: &mut Node| {
@@ -91,30 +92,65 @@ pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) 
                 {
                     resolve(context);
                 }
+                // Named contexts that are directories (not `docker-image://`, URLs...).
+                match build.get_mut("additional_contexts").map(|n| &mut n.value) {
+                    Some(Value::Map(contexts)) => {
+                        for (_, context) in contexts.iter_mut() {
+                            if context.as_str().is_some_and(|c| !c.contains("://") && !is_remote_context(c)) {
+                                resolve(context);
+                            }
+                        }
+                    }
+                    Some(Value::Seq(items)) => {
+                        for item in items {
+                            if let Value::Str(entry) = &mut item.value
+                                && let Some((name, context)) = entry.split_once('=')
+                                && !context.is_empty()
+                                && !context.contains("://")
+                                && !is_remote_context(context)
+                            {
+                                *entry = format!("{name}={}", to_string(&absolute(base, context, home)));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
             }
             _ => {}
+        }
+        // `develop.watch[].path`: the files to watch.
+        if let Some(Node { value: Value::Map(develop), .. }) = service.get_mut("develop")
+            && let Some(Node { value: Value::Seq(watch), .. }) = develop.get_mut("watch")
+        {
+            for rule in watch.iter_mut().filter_map(Node::as_map_mut) {
+                if let Some(path) = rule.get_mut("path") {
+                    resolve(path);
+                }
+            }
         }
         if let Some(Node { value: Value::Map(extends), .. }) = service.get_mut("extends")
             && let Some(file) = extends.get_mut("file")
         {
             resolve(file);
         }
-        match service.get_mut("env_file") {
-            Some(single @ Node { value: Value::Str(_), .. }) => resolve(single),
-            Some(Node { value: Value::Seq(items), .. }) => {
-                for item in items {
-                    match &mut item.value {
-                        Value::Str(_) => resolve(item),
-                        Value::Map(m) => {
-                            if let Some(path) = m.get_mut("path") {
-                                resolve(path);
+        for key in ["env_file", "label_file"] {
+            match service.get_mut(key) {
+                Some(single @ Node { value: Value::Str(_), .. }) => resolve(single),
+                Some(Node { value: Value::Seq(items), .. }) => {
+                    for item in items {
+                        match &mut item.value {
+                            Value::Str(_) => resolve(item),
+                            Value::Map(m) => {
+                                if let Some(path) = m.get_mut("path") {
+                                    resolve(path);
+                                }
                             }
+                            _ => {}
                         }
-                        _ => {}
                     }
                 }
+                _ => {}
             }
-            _ => {}
         }
         if let Some(Node { value: Value::Seq(volumes), .. }) = service.get_mut("volumes") {
             for volume in volumes {
@@ -125,7 +161,10 @@ pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) 
                             None => continue,
                         };
                         if source.starts_with('.') || source.starts_with('~') {
-                            *spec = format!("{}{rest}", to_string(&absolute(base, source, home)));
+                            let resolved = to_string(&absolute(base, source, home));
+                            // Rebased onto a relative directory (--no-path-resolution): still a path.
+                            let resolved = if resolved.starts_with(['/', '.', '~']) { resolved } else { format!("./{resolved}") };
+                            *spec = format!("{resolved}{rest}");
                         }
                     }
                     Value::Map(m) => {

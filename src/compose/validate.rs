@@ -73,6 +73,11 @@ fn located(root: &Node, path: &[&str], field: String, message: String, hint: Opt
     ComposeError::Invalid { pos: locate(root, path), field, message, hint }
 }
 
+/// Checks the enabled services against each other and the top-level resources (image or
+/// build, depends_on, network_mode, networks, volumes, secrets, configs, container_name
+/// with replicas, cycles) and adds the `default` network when a service uses it. With
+/// `consistency` false (`config --no-consistency`), references to undefined services and
+/// resources are let through.
 #[allow(clippy::too_many_arguments)]
 pub fn check_project(
     root: &Node,
@@ -83,6 +88,7 @@ pub fn check_project(
     secrets: &IndexMap<String, FileObject>,
     configs: &IndexMap<String, FileObject>,
     project: &str,
+    consistency: bool,
     warnings: &mut Vec<Warning>,
 ) -> Result<()> {
     let names: Vec<String> = services.keys().cloned().collect();
@@ -99,7 +105,7 @@ pub fn check_project(
         }
         let mut optional_missing = Vec::new();
         for (dep, dependency) in &service.depends_on {
-            if services_contains(&names, dep) {
+            if services_contains(&names, dep) || !consistency {
                 continue;
             }
             let path = ["services", name.as_str(), "depends_on", dep.as_str()];
@@ -143,7 +149,7 @@ pub fn check_project(
             ));
         }
         for network in service.networks.keys() {
-            if network != "default" && !networks.contains_key(network) {
+            if consistency && network != "default" && !networks.contains_key(network) {
                 let hint = did_you_mean(network, networks.keys().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
                     .or_else(|| Some(format!("declare it under the top-level `networks:` ({network}: {{}})")));
@@ -154,7 +160,7 @@ pub fn check_project(
             let Some(source) = mount.source.as_deref().filter(|_| mount.kind == MountType::Volume) else {
                 continue;
             };
-            if !volumes.contains_key(source) {
+            if consistency && !volumes.contains_key(source) {
                 let hint = did_you_mean(source, volumes.keys().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
                     .or_else(|| Some(format!("declare it under the top-level `volumes:` ({source}: {{}}), or write ./{source} for a directory")));
@@ -163,7 +169,7 @@ pub fn check_project(
         }
         for (kind, references, declared) in [("secret", &service.secrets, secrets), ("config", &service.configs, configs)] {
             for reference in references {
-                if !declared.contains_key(&reference.source) {
+                if consistency && !declared.contains_key(&reference.source) {
                     return Err(located(
                         root,
                         &["services", name, &format!("{kind}s"), &reference.source],
@@ -173,6 +179,28 @@ pub fn check_project(
                     ));
                 }
             }
+        }
+        // A limit written twice (service level and deploy.resources) should agree: compose
+        // refuses distinct values; rde warns (the service-level value is the one it applies).
+        let limits = service.deploy.as_ref().and_then(|d| d.resources.limits.as_ref());
+        let reservations = service.deploy.as_ref().and_then(|d| d.resources.reservations.as_ref());
+        let pairs = [
+            ("cpus", "deploy.resources.limits.cpus", service.cpus.zip(limits.and_then(|l| l.cpus)).is_some_and(|(a, b)| a != b)),
+            ("mem_limit", "deploy.resources.limits.memory", service.mem_limit.zip(limits.and_then(|l| l.memory)).is_some_and(|(a, b)| a != b)),
+            ("pids_limit", "deploy.resources.limits.pids", service.pids_limit.zip(limits.and_then(|l| l.pids)).is_some_and(|(a, b)| a != b)),
+            (
+                "mem_reservation",
+                "deploy.resources.reservations.memory",
+                service.mem_reservation.zip(reservations.and_then(|r| r.memory)).is_some_and(|(a, b)| a != b),
+            ),
+        ];
+        for (field, deploy_field, _) in pairs.iter().filter(|(_, _, differ)| *differ) {
+            warnings.push(Warning {
+                file: locate(root, &["services", name, field]).map(|p| p.file.to_string()),
+                service: Some(name.clone()),
+                field: Some(at(field)),
+                message: format!("differs from {deploy_field}; docker compose refuses distinct values (write the limit once)"),
+            });
         }
         if service.container_name.is_some() && service.scale.or(service.deploy.as_ref().and_then(|d| d.replicas)).is_some_and(|n| n > 1) {
             return Err(located(

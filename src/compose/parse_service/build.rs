@@ -19,11 +19,14 @@ pub(super) fn parse_build(node: &Node, path: &str, ctx: &mut ServiceContext, ser
             "dockerfile" => build.dockerfile = fields::string(value, &f)?,
             "dockerfile_inline" => build.dockerfile_inline = Some(fields::string(value, &f)?),
             "args" => {
+                // A bare arg takes the project environment's value; when that has none it is
+                // left out (the Dockerfile's default applies), as compose does.
                 build.args = fields::key_values(value, &f, &['='])?
                     .into_iter()
-                    .map(|(k, v)| {
-                        let resolved = v.or_else(|| if ctx.resolve_environment { ctx.environment.get(&k).cloned() } else { None });
-                        (k, resolved)
+                    .filter_map(|(k, v)| match v {
+                        Some(v) => Some((k, Some(v))),
+                        None if ctx.resolve_environment => ctx.environment.get(&k).map(|v| (k, Some(v.clone()))),
+                        None => Some((k, None)),
                     })
                     .collect()
             }
@@ -46,7 +49,9 @@ pub(super) fn parse_build(node: &Node, path: &str, ctx: &mut ServiceContext, ser
                 ctx.warn(value, service, &f, "accepted but not supported by rde yet; ignored");
                 build.extra.insert(k.to_string(), fields::to_json(value));
             }
-            k if k.starts_with("x-") => {}
+            k if k.starts_with("x-") => {
+                build.extensions.insert(k.to_string(), fields::to_json(value));
+            }
             other => {
                 return Err(fields::unknown_key(
                     &key.pos,

@@ -42,7 +42,9 @@ pub(super) fn deploy(node: &Node, path: &str, ctx: &mut ServiceContext, service:
                 ctx.warn(value, service, &f, "accepted but not supported by rde yet; ignored");
                 deploy.extra.insert(k.to_string(), fields::to_json(value));
             }
-            k if k.starts_with("x-") => {}
+            k if k.starts_with("x-") => {
+                deploy.extensions.insert(k.to_string(), fields::to_json(value));
+            }
             other => {
                 return Err(fields::unknown_key(
                     &key.pos,

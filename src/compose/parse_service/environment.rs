@@ -2,15 +2,20 @@
 
 use super::*;
 
+/// A service's variables: `None` values only when interpolation is off.
+pub(super) type Environment = IndexMap<String, Option<String>>;
+
 /// env_file contents first, `environment` on top; bare keys come from the project
-/// environment and are dropped when it does not define them (as `docker run -e KEY` does).
+/// environment and are dropped when it does not define them (as `docker run -e KEY` does);
+/// those keys are returned second (`config` prints them as `KEY: null`, as compose does).
 pub(super) fn resolve_environment(
     env_files: &[EnvFile],
     environment: Option<&Node>,
     path: &str,
     ctx: &mut ServiceContext,
-) -> Result<IndexMap<String, Option<String>>> {
+) -> Result<(Environment, Vec<String>)> {
     let mut out: IndexMap<String, Option<String>> = IndexMap::new();
+    let mut unset = Vec::new();
     for env_file in env_files {
         if !env_file.path.exists() && !env_file.required {
             continue;
@@ -18,7 +23,7 @@ pub(super) fn resolve_environment(
         let previous = out.clone();
         let project_env = ctx.environment;
         let lookup = |k: &str| previous.get(k).cloned().flatten().or_else(|| project_env.get(k).cloned());
-        let vars = dotenv::read(&env_file.path, &lookup).map_err(|e| match e {
+        let vars = dotenv::read_format(&env_file.path, env_file.format.as_deref(), &lookup).map_err(|e| match e {
             ComposeError::Read { path: file, .. } if !file.exists() => {
                 ComposeError::Read { path: file, message: format!("env file not found (referenced by {path}.env_file)") }
             }
@@ -39,6 +44,7 @@ pub(super) fn resolve_environment(
                     }
                     None => {
                         out.shift_remove(&key);
+                        unset.push(key);
                     }
                 },
                 None => {
@@ -47,7 +53,7 @@ pub(super) fn resolve_environment(
             }
         }
     }
-    Ok(out)
+    Ok((out, unset))
 }
 
 pub(super) fn env_files(node: &Node, path: &str) -> Result<Vec<EnvFile>> {
@@ -59,15 +65,22 @@ pub(super) fn env_files(node: &Node, path: &str) -> Result<Vec<EnvFile>> {
     for (i, item) in items.iter().enumerate() {
         let field = if node.as_seq().is_some() { format!("{path}[{i}]") } else { path.to_string() };
         match &item.value {
-            Value::Str(p) => out.push(EnvFile { path: PathBuf::from(p), required: true }),
+            Value::Str(p) => out.push(EnvFile { path: PathBuf::from(p), required: true, format: None }),
             Value::Map(map) => {
-                let mut env_file = EnvFile { path: PathBuf::new(), required: true };
+                let mut env_file = EnvFile { path: PathBuf::new(), required: true, format: None };
                 for (key, value) in map {
                     let f = join(&field, &key.name);
                     match key.name.as_str() {
                         "path" => env_file.path = PathBuf::from(fields::string(value, &f)?),
                         "required" => env_file.required = fields::boolean(value, &f)?,
-                        "format" => {}
+                        "format" => match fields::string(value, &f)?.as_str() {
+                            "" => {}
+                            "raw" => env_file.format = Some("raw".into()),
+                            other => {
+                                return Err(ComposeError::invalid(&value.pos, &f, format!("unsupported env_file format {other:?}"))
+                                    .with_hint("leave it out for compose's .env syntax, or write `format: raw`"));
+                            }
+                        },
                         other => {
                             return Err(fields::unknown_key(&key.pos, &field, other, &["path", "required", "format"]));
                         }

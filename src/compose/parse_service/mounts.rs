@@ -17,6 +17,12 @@ pub(super) fn volumes(node: &Node, path: &str, home: Option<&str>) -> Result<Vec
             _ => return Err(type_error(item, &field, "a string or a mapping")),
         }
     }
+    // Targets are cleaned as compose does (Go's path.Clean): no trailing slash, no `.`.
+    for mount in &mut out {
+        if mount.target.len() > 1 {
+            mount.target = crate::compose::paths::to_string(&crate::compose::paths::clean(std::path::Path::new(&mount.target)));
+        }
+    }
     Ok(out)
 }
 
@@ -174,7 +180,10 @@ pub(super) fn devices(node: &Node, path: &str) -> Result<Vec<DeviceMapping>> {
     Ok(out)
 }
 
-pub(super) fn file_references(node: &Node, path: &str) -> Result<Vec<FileReference>> {
+/// `secrets:`/`configs:` of a service, short (a name) or long syntax. Without a `target`,
+/// a secret is mounted at `<default_dir>/<source>` (`/run/secrets`), which is filled in as
+/// compose v2 does; a config keeps no target (compose mounts it at `/<source>`).
+pub(super) fn file_references(node: &Node, path: &str, default_dir: Option<&str>) -> Result<Vec<FileReference>> {
     let items = node.as_seq().ok_or_else(|| type_error(node, path, "a list"))?;
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -208,6 +217,9 @@ pub(super) fn file_references(node: &Node, path: &str) -> Result<Vec<FileReferen
                 }
             }
             _ => return Err(type_error(item, &field, "a name or a mapping")),
+        }
+        if let (None, Some(dir)) = (&reference.target, default_dir) {
+            reference.target = Some(format!("{dir}/{}", reference.source));
         }
         out.push(reference);
     }

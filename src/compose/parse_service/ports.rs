@@ -54,5 +54,13 @@ pub(super) fn ports(node: &Node, path: &str) -> Result<Vec<PortMapping>> {
             _ => return Err(type_error(item, &field, "a string, a number or a mapping")),
         }
     }
-    Ok(out)
+    // The same port written twice (e.g. `3000` and the range `3000-3002`) is one port, as
+    // compose keeps it.
+    let mut unique: Vec<PortMapping> = Vec::with_capacity(out.len());
+    for port in out {
+        if !unique.contains(&port) {
+            unique.push(port);
+        }
+    }
+    Ok(unique)
 }
