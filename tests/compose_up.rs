@@ -478,6 +478,11 @@ fn pause_freezes_a_service_until_unpause_and_stop_still_works() {
     env.fails(&["container", "pause", &id]);
     env.ok(&["stop", "-t", "5", "cache"]);
     assert!(env.ok(&["ps", "-a", "--format", "{{.Service}} {{.State}}"]).stdout.contains("cache exited"));
+    // A paused container is removed by force too (its SIGKILL arrives once thawed).
+    env.ok(&["pause", "api"]);
+    let api = env.ok(&["ps", "-q", "api"]).stdout.trim().to_string();
+    env.ok(&["container", "rm", "-f", &api]);
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/freezer/rde/{api}")).exists() || state(&api).is_err());
     env.ok(&["down"]);
 }
 

@@ -225,6 +225,8 @@ pub fn remove(containers: &Containers, record: &ContainerRecord, force: bool, pa
     mark_stopped_by_user(containers, record);
     if let Some(init) = containers.state(&record.id).init().filter(|p| p.alive()) {
         let _ = init.signal(Signal::SIGKILL);
+        // Frozen processes take their SIGKILL only once thawed.
+        super::pause::thaw_if_paused(containers, record);
         wait_stopped(containers, record, Duration::from_secs(10));
     }
     wait_for_shim(containers.state(&record.id).shim());
