@@ -8,6 +8,7 @@
 //! container is written with `openat` relative to directories rde made itself, never following
 //! a symlink, so a container's link cannot redirect the rest of the copy into the host.
 
+use crate::build::copy::join;
 use crate::runtime::rootfs;
 use crate::runtime::state::{ContainerRecord, Containers, Observed};
 use pathrs::flags::OpenFlags;
@@ -27,6 +28,12 @@ pub enum CpError {
     DirOntoFile { src: String, dest: String },
     #[error("container {name}: cannot open its root: {source}")]
     Root { name: String, source: pathrs::error::Error },
+    #[error("container {0} is starting, restarting or stopping; hint: try again in a moment")]
+    Changed(String),
+    #[error("{0}")]
+    Child(String),
+    #[error("{0}: the source has no name to copy it under; hint: name a file or directory, or use DIR/. for a directory's contents")]
+    NoName(String),
     #[error("in container {container}: {path}: {source}")]
     InRoot { container: String, path: String, source: pathrs::error::Error },
     #[error("{what}: {source}")]
@@ -47,63 +54,101 @@ fn errno(what: impl Into<String>) -> impl FnOnce(rustix::io::Errno) -> CpError {
     move |e| CpError::Io { what, source: e.into() }
 }
 
-/// A container's root opened for copying; a stopped container's overlay is unmounted on drop.
+/// A container's root opened for copying.
 pub struct ContainerRoot {
     pub root: pathrs::Root,
     name: String,
-    mounted: Option<PathBuf>,
 }
 
-impl Drop for ContainerRoot {
-    fn drop(&mut self) {
-        if let Some(dir) = self.mounted.take() {
-            let _ = rootfs::unmount(&dir);
-            let _ = std::fs::remove_dir(&dir);
+/// Runs `work` on the container's root: the running container's own view (its mounts
+/// included), or for a stopped one its overlay with its volumes, binds and /etc files mounted
+/// in a forked child's private mount namespace, so nothing stays mounted whatever happens to
+/// the copy (Ctrl-C, a crash). Returns what `work` returns (the bytes copied).
+pub fn with_root(containers: &Containers, record: &ContainerRecord, work: impl FnOnce(&ContainerRoot) -> Result<u64, CpError>) -> Result<u64, CpError> {
+    let state = containers.state(&record.id);
+    let name = record.name.clone();
+    if let (Observed::Running, Some(init)) = (containers.observe(&record.id), state.init()) {
+        // /proc/PID first, then the check that PID is still the container's init: a pid reused
+        // in between would fail the check, never hand out another process's root.
+        let proc_dir = format!("/proc/{}", init.pid);
+        let dir = rustix::fs::open(&proc_dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(errno(&proc_dir))?;
+        let root =
+            rustix::fs::openat(&dir, "root", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(errno(format!("{proc_dir}/root")))?;
+        if !init.alive() {
+            return Err(CpError::Changed(name));
+        }
+        return work(&ContainerRoot { root: pathrs::Root::from_fd(root), name });
+    }
+    if state.shim().is_some_and(|p| p.alive()) {
+        return Err(CpError::Changed(name));
+    }
+    let (mut verdict_r, verdict_w) = std::io::pipe().map_err(io("a pipe"))?;
+    // SAFETY: the CLI is single-threaded here; the child mounts, copies and _exits.
+    match unsafe { nix::unistd::fork() }.map_err(|e| CpError::Io { what: "fork".into(), source: e.into() })? {
+        nix::unistd::ForkResult::Child => {
+            drop(verdict_r);
+            let mut verdict_w = verdict_w;
+            let (code, text) = match mount_stopped(containers, record).and_then(|root| work(&root)) {
+                Ok(bytes) => (0, bytes.to_string()),
+                Err(e) => (1, e.to_string()),
+            };
+            let _ = std::io::Write::write_all(&mut verdict_w, text.as_bytes());
+            // SAFETY: _exit skips destructors and atexit handlers, right for a forked child.
+            unsafe { libc::_exit(code) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(verdict_w);
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut verdict_r, &mut text);
+            match nix::sys::wait::waitpid(child, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(text.trim().parse().unwrap_or(0)),
+                _ if !text.is_empty() => Err(CpError::Child(text)),
+                other => Err(CpError::Child(format!("the copy's helper failed ({other:?})"))),
+            }
         }
     }
 }
 
-/// Opens the root of `record`: the running container's own view, or its overlay mounted now.
-pub fn open(containers: &Containers, record: &ContainerRecord) -> Result<ContainerRoot, CpError> {
-    let name = record.name.clone();
-    let root_err = |source| CpError::Root { name: record.name.clone(), source };
-    let init = containers.state(&record.id).init().filter(|p| p.alive());
-    if let (Observed::Running, Some(init)) = (containers.observe(&record.id), init) {
-        // A magic link to the container's root (in its mount namespace): followed once, here.
-        let path = format!("/proc/{}/root", init.pid);
-        let fd = rustix::fs::open(&path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(errno(path))?;
-        return Ok(ContainerRoot { root: pathrs::Root::from_fd(fd), name, mounted: None });
-    }
+/// In the forked child: a private mount namespace (nothing propagates back), the stopped
+/// container's overlay, then its volumes, binds and /etc files where the container sees them,
+/// read-only where the container has them read-only.
+fn mount_stopped(containers: &Containers, record: &ContainerRecord) -> Result<ContainerRoot, CpError> {
+    use nix::mount::MsFlags;
+    let sys = |what: String| move |e: nix::Error| CpError::Io { what, source: e.into() };
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(sys("a private mount namespace".into()))?;
+    nix::mount::mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>).map_err(sys("make / a slave".into()))?;
     let dir = containers.dir(&record.id);
     let target = dir.join("cp-root");
     std::fs::create_dir_all(&target).map_err(io(format!("make {}", target.display())))?;
     rootfs::mount_overlay(&record.layers, &dir.join("upper"), &dir.join("work"), &target, crate::paths::is_rootless(), record.spec.no_device_nodes)?;
-    // Dropped (unmounting everything below, lazily) if a step fails.
-    let opened = ContainerRoot { root: pathrs::Root::open(&target).map_err(root_err)?, name, mounted: Some(target) };
-    // Its volumes, bind mounts and /etc files, where the container sees them (the targets
-    // exist: the container made them when it first started).
+    let root = pathrs::Root::open(&target).map_err(|source| CpError::Root { name: record.name.clone(), source })?;
     let spec = &record.spec;
-    let binds = spec.etc_files.iter().map(|(dest, source)| (dest.as_str(), source.as_str())).chain(spec.mounts.iter().filter_map(|m| match &m.kind {
-        crate::runtime::spec::MountKind::Bind { source } => Some((m.destination.as_str(), source.as_str())),
+    let etc = spec.etc_files.iter().map(|(dest, source)| (dest.as_str(), source.as_str(), false));
+    let mounts = spec.mounts.iter().filter_map(|m| match &m.kind {
+        crate::runtime::spec::MountKind::Bind { source } => Some((m.destination.as_str(), source.as_str(), m.read_only)),
         crate::runtime::spec::MountKind::Tmpfs { .. } => None,
-    }));
-    for (dest, source) in binds {
-        let Ok(handle) = opened.root.resolve(dest) else { continue };
+    });
+    for (dest, source, read_only) in etc.chain(mounts) {
+        // Targets exist: the container made them when it first started.
+        let Ok(handle) = root.resolve(dest) else { continue };
         let at = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&handle.as_fd()));
-        nix::mount::mount(Some(source), at.as_str(), None::<&str>, nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| CpError::Io { what: format!("mount {source} at {dest}"), source: e.into() })?;
+        nix::mount::mount(Some(source), at.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .map_err(sys(format!("mount {source} at {dest}")))?;
+        if read_only {
+            let handle = root.resolve(dest).map_err(|source| CpError::InRoot { container: record.name.clone(), path: dest.to_string(), source })?;
+            let at = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&handle.as_fd()));
+            nix::mount::mount(None::<&str>, at.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>)
+                .map_err(sys(format!("make {dest} read-only")))?;
+        }
     }
-    Ok(opened)
+    Ok(ContainerRoot { root, name: record.name.clone() })
 }
 
 /// `rde cp CONTAINER:SRC DEST`: a file, a symlink or a tree out of the container. `SRC/.`
 /// copies a directory's contents. `follow`: a symlink SRC is copied as what it points to.
-/// Returns the bytes copied.
-pub fn copy_out(root: &ContainerRoot, src: &str, dest: &Path, follow: bool) -> Result<u64, CpError> {
-    let in_root = |path: &str| {
-        let (container, path) = (root.name.clone(), path.to_string());
-        move |source| CpError::InRoot { container, path, source }
-    };
+/// Setuid and setgid bits stay in the container unless `archive` (`-a`). Returns the bytes copied.
+pub fn copy_out(root: &ContainerRoot, src: &str, dest: &Path, follow: bool, archive: bool) -> Result<u64, CpError> {
+    let out = Out { root, keep_special_bits: archive };
     let contents_only = src.ends_with("/.");
     let src_clean = src.trim_end_matches("/.").trim_end_matches('/');
     let src_clean = if src_clean.is_empty() { "/" } else { src_clean };
@@ -117,18 +162,18 @@ pub fn copy_out(root: &ContainerRoot, src: &str, dest: &Path, follow: bool) -> R
         Ok(meta) if meta.is_dir() => {
             let dir = open_host_dir(dest)?;
             if contents_only && src_is_dir {
-                for name in list(&root.root, src_clean).map_err(in_root(src_clean))? {
-                    bytes += out_entry(root, &join(src_clean, &name), &dir, &name, false)?;
+                for name in list(root, src_clean)? {
+                    bytes += out.entry(&join(src_clean, &name), &dir, &name, false)?;
                 }
             } else {
                 let name = base_name(src_clean);
-                bytes += out_entry(root, src_clean, &dir, &name, follow)?;
+                bytes += out.entry(src_clean, &dir, &name, follow)?;
             }
         }
         Ok(_) if src_is_dir => return Err(CpError::DirOntoFile { src: src.to_string(), dest: dest_text }),
         Ok(_) => {
             let (parent, name) = split_host(dest)?;
-            bytes += out_entry(root, src_clean, &open_host_dir(&parent)?, &name, follow)?;
+            bytes += out.entry(src_clean, &open_host_dir(&parent)?, &name, follow)?;
         }
         Err(_) => {
             if dest_text.ends_with('/') && !src_is_dir {
@@ -138,7 +183,7 @@ pub fn copy_out(root: &ContainerRoot, src: &str, dest: &Path, follow: bool) -> R
             if !parent.is_dir() {
                 return Err(CpError::MissingDestDir(parent.display().to_string()));
             }
-            bytes += out_entry(root, src_clean, &open_host_dir(&parent)?, &name, follow)?;
+            bytes += out.entry(src_clean, &open_host_dir(&parent)?, &name, follow)?;
         }
     }
     Ok(bytes)
@@ -151,6 +196,8 @@ pub fn copy_in(root: &ContainerRoot, src: &Path, dest: &str, archive: bool, foll
     let src_text = src.display().to_string();
     let contents_only = src_text.ends_with("/.");
     let meta = if follow { std::fs::metadata(src) } else { std::fs::symlink_metadata(src) }.map_err(|_| CpError::NotFoundOnHost(src.to_path_buf()))?;
+    // The copy takes the name as written (with -L, the link's, not its target's).
+    let name = std::path::absolute(src).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
     let src = if follow { std::fs::canonicalize(src).map_err(io(src_text.clone()))? } else { src.to_path_buf() };
     let owner = (!archive).then_some((0, 0));
     let dest_clean = dest.trim_end_matches('/');
@@ -164,7 +211,7 @@ pub fn copy_in(root: &ContainerRoot, src: &Path, dest: &str, archive: bool, foll
             }
         }
         Some(FileType::Directory) => {
-            let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = name.filter(|n| !n.is_empty() && n != "..").ok_or_else(|| CpError::NoName(src_text.clone()))?;
             crate::build::copy::copy_into_root(&root.root, &src, &join(dest_clean, &name), owner)?;
         }
         Some(_) if meta.is_dir() => return Err(CpError::DirOntoFile { src: src_text, dest: dest.to_string() }),
@@ -195,10 +242,6 @@ fn apparent_size(path: &Path) -> u64 {
     }
 }
 
-fn join(dir: &str, name: &str) -> String {
-    if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") }
-}
-
 fn base_name(path: &str) -> String {
     path.rsplit('/').find(|p| !p.is_empty()).unwrap_or("root").to_string()
 }
@@ -214,69 +257,82 @@ fn open_host_dir(path: &Path) -> Result<OwnedFd, CpError> {
 }
 
 /// The names in a container directory.
-fn list(root: &pathrs::Root, dir: &str) -> Result<Vec<String>, pathrs::error::Error> {
-    let file = root.resolve(dir)?.reopen(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY)?;
+fn list(root: &ContainerRoot, dir: &str) -> Result<Vec<String>, CpError> {
+    let in_root = |source| CpError::InRoot { container: root.name.clone(), path: dir.to_string(), source };
+    let file = root.root.resolve(dir).and_then(|h| h.reopen(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY)).map_err(in_root)?;
     let mut names = Vec::new();
-    if let Ok(entries) = rustix::fs::Dir::read_from(&file) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name != "." && name != ".." {
-                names.push(name);
-            }
+    for entry in rustix::fs::Dir::read_from(&file).map_err(errno(format!("read {dir}")))? {
+        let name = entry.map_err(errno(format!("read {dir}")))?.file_name().to_string_lossy().into_owned();
+        if name != "." && name != ".." {
+            names.push(name);
         }
     }
     names.sort();
     Ok(names)
 }
 
-/// Copies the container's `inside` to `name` in the host directory `dir`; returns the bytes.
-fn out_entry(root: &ContainerRoot, inside: &str, dir: &OwnedFd, name: &str, follow: bool) -> Result<u64, CpError> {
-    let in_root = |source| CpError::InRoot { container: root.name.clone(), path: inside.to_string(), source };
-    let handle = if follow { root.root.resolve(inside) } else { root.root.resolve_nofollow(inside) }.map_err(in_root)?;
-    let st = rustix::fs::fstat(&handle).map_err(errno(inside))?;
-    let mode = Mode::from_raw_mode(st.st_mode & 0o7777);
-    let existing = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok().map(|s| FileType::from_raw_mode(s.st_mode));
-    let mut bytes = 0;
-    match FileType::from_raw_mode(st.st_mode) {
-        FileType::Directory => {
-            match existing {
-                Some(FileType::Directory) => {}
-                Some(_) => return Err(CpError::DirOntoFile { src: inside.to_string(), dest: name.to_string() }),
-                None => rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)).map_err(errno(format!("mkdir {name}")))?,
+/// Writes what comes out of a container into host directories rde opened itself.
+struct Out<'a> {
+    root: &'a ContainerRoot,
+    keep_special_bits: bool,
+}
+
+impl Out<'_> {
+    /// Copies the container's `inside` to `name` in the host directory `dir`; returns the bytes.
+    fn entry(&self, inside: &str, dir: &OwnedFd, name: &str, follow: bool) -> Result<u64, CpError> {
+        let root = self.root;
+        let in_root = |source| CpError::InRoot { container: root.name.clone(), path: inside.to_string(), source };
+        let handle = if follow { root.root.resolve(inside) } else { root.root.resolve_nofollow(inside) }.map_err(in_root)?;
+        let st = rustix::fs::fstat(&handle).map_err(errno(inside))?;
+        let bits = if self.keep_special_bits { 0o7777 } else { 0o1777 };
+        let mode = Mode::from_raw_mode(st.st_mode & bits);
+        let existing = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok().map(|s| FileType::from_raw_mode(s.st_mode));
+        let mut bytes = 0;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => {
+                match existing {
+                    Some(FileType::Directory) => {}
+                    Some(_) => return Err(CpError::DirOntoFile { src: inside.to_string(), dest: name.to_string() }),
+                    None => rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)).map_err(errno(format!("mkdir {name}")))?,
+                }
+                let child = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(errno(format!("open {name}")))?;
+                drop(handle);
+                for entry in list(root, inside)? {
+                    bytes += self.entry(&join(inside, &entry), &child, &entry, false)?;
+                }
+                rustix::fs::fchmod(&child, mode).map_err(errno(format!("chmod {name}")))?;
+                set_mtime(&child, st.st_mtime);
             }
-            let child = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-                .map_err(errno(format!("open {name}")))?;
-            drop(handle);
-            for entry in list(&root.root, inside).map_err(|source| CpError::InRoot { container: root.name.clone(), path: inside.to_string(), source })? {
-                bytes += out_entry(root, &join(inside, &entry), &child, &entry, false)?;
+            FileType::RegularFile => {
+                let mut input = handle.reopen(OpenFlags::O_RDONLY).map_err(in_root)?;
+                if existing.is_some() {
+                    rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(errno(format!("replace {name}")))?;
+                }
+                let fd = rustix::fs::openat(
+                    dir,
+                    name,
+                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .map_err(errno(format!("create {name}")))?;
+                let mut out = std::fs::File::from(fd);
+                bytes += std::io::copy(&mut input, &mut out).map_err(io(format!("copy {inside}")))?;
+                rustix::fs::fchmod(out.as_fd(), mode).map_err(errno(format!("chmod {name}")))?;
+                set_mtime(out.as_fd(), st.st_mtime);
             }
-            rustix::fs::fchmod(&child, mode).map_err(errno(format!("chmod {name}")))?;
-            set_mtime(&child, st.st_mtime);
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(&handle, "", Vec::new()).map_err(errno(format!("readlink {inside}")))?;
+                if existing.is_some() {
+                    rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(errno(format!("replace {name}")))?;
+                }
+                rustix::fs::symlinkat(target.as_c_str(), dir, name).map_err(errno(format!("symlink {name}")))?;
+            }
+            // Devices, sockets and fifos are not copied.
+            _ => {}
         }
-        FileType::RegularFile => {
-            let mut input = handle.reopen(OpenFlags::O_RDONLY).map_err(in_root)?;
-            if existing.is_some() {
-                rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(errno(format!("replace {name}")))?;
-            }
-            let fd =
-                rustix::fs::openat(dir, name, OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::from_raw_mode(0o600))
-                    .map_err(errno(format!("create {name}")))?;
-            let mut out = std::fs::File::from(fd);
-            bytes += std::io::copy(&mut input, &mut out).map_err(io(format!("copy {inside}")))?;
-            rustix::fs::fchmod(out.as_fd(), mode).map_err(errno(format!("chmod {name}")))?;
-            set_mtime(out.as_fd(), st.st_mtime);
-        }
-        FileType::Symlink => {
-            let target = rustix::fs::readlinkat(&handle, "", Vec::new()).map_err(errno(format!("readlink {inside}")))?;
-            if existing.is_some() {
-                rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(errno(format!("replace {name}")))?;
-            }
-            rustix::fs::symlinkat(target.as_c_str(), dir, name).map_err(errno(format!("symlink {name}")))?;
-        }
-        // Devices, sockets and fifos are not copied.
-        _ => {}
+        Ok(bytes)
     }
-    Ok(bytes)
 }
 
 fn set_mtime(fd: impl AsFd, seconds: i64) {

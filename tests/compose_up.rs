@@ -355,6 +355,25 @@ fn volumes_are_made_with_labels_listed_inspected_removed_and_pruned() {
     env.ok(&["up", "-d"]);
     env.ok(&["down", "-v"]);
     assert_eq!(env.ok(&["volume", "ls", "-q"]).stdout.trim(), "outside", "down -v keeps external volumes");
+    // The local driver's bind options: the volume is a host directory, kept by down -v.
+    let device = env.dir.path().join("device");
+    std::fs::create_dir_all(&device).unwrap();
+    std::fs::write(
+        env.cwd.as_ref().unwrap().join("docker-compose.yml"),
+        format!("services:\n  app:\n    image: busybox\n    command: sh -c 'echo hi > /code/f'\n    volumes: [\"code:/code\"]\nvolumes:\n  code:\n    driver_opts: {{type: none, o: bind, device: {}}}\n", device.display()),
+    )
+    .unwrap();
+    env.ok(&["up"]);
+    assert_eq!(std::fs::read_to_string(device.join("f")).unwrap(), "hi\n");
+    env.ok(&["down", "-v"]);
+    assert!(device.join("f").exists(), "the host directory stays");
+    std::fs::write(
+        env.cwd.as_ref().unwrap().join("docker-compose.yml"),
+        "services:\n  app:\n    image: busybox\n    volumes: [\"n:/n\"]\nvolumes:\n  n:\n    driver_opts: {type: nfs, o: addr=192.0.2.1}\n",
+    )
+    .unwrap();
+    let out = env.fails(&["up", "-d"]);
+    assert!(out.stderr.contains("driver options") && out.stderr.contains("hint:"), "{}", out.stderr);
 }
 
 #[test]
@@ -488,9 +507,12 @@ fn pause_freezes_a_service_until_unpause_and_stop_still_works() {
 
 #[test]
 fn cp_copies_both_ways_running_or_stopped_and_never_follows_the_containers_links_to_the_host() {
+    use std::os::unix::fs::PermissionsExt;
     require_root();
-    let env =
-        project_env(Some("services:\n  app:\n    image: busybox\n    init: true\n    command: sleep 1000\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n"));
+    let env = project_env(Some(
+        "services:\n  app:\n    image: busybox\n    init: true\n    command: sleep 1000\n    volumes: [\"data:/data\", \"./conf:/conf:ro\"]\nvolumes:\n  data:\n",
+    ));
+    std::fs::create_dir_all(env.cwd.as_ref().unwrap().join("conf")).unwrap();
     env.ok(&["up", "-d"]);
     let host = env.dir.path().join("host");
     std::fs::create_dir_all(host.join("tree/sub")).unwrap();
@@ -515,6 +537,12 @@ fn cp_copies_both_ways_running_or_stopped_and_never_follows_the_containers_links
     assert!(host.join("copied/a.txt").exists() && host.join("copied/sub/b.txt").exists());
     let out = env.fails(&["cp", host.join("tree/a.txt").to_str().unwrap(), "app:/nonesuch/dir/"]);
     assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+    // A setuid file comes out without its setuid bit (kept with -a).
+    sh("cp /bin/busybox /data/suid; chmod 4755 /data/suid");
+    env.ok(&["cp", "app:/data/suid", host.join("suid").to_str().unwrap()]);
+    assert_eq!(std::fs::metadata(host.join("suid")).unwrap().permissions().mode() & 0o7777, 0o755);
+    env.ok(&["cp", "-a", "app:/data/suid", host.join("suid-a").to_str().unwrap()]);
+    assert_eq!(std::fs::metadata(host.join("suid-a")).unwrap().permissions().mode() & 0o7777, 0o4755);
     // A stopped container: its layer and its volumes, both ways; nothing stays mounted.
     env.ok(&["stop", "-t", "0"]);
     env.ok(&["cp", "app:/data/tree/sub/b.txt", host.join("b-from-stopped").to_str().unwrap()]);
@@ -522,6 +550,10 @@ fn cp_copies_both_ways_running_or_stopped_and_never_follows_the_containers_links
     env.ok(&["cp", host.join("tree/a.txt").to_str().unwrap(), "app:/root/a.txt"]);
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains("cp-root"), "{mounts}");
+    // Read-only mounts stay read-only for a copy into a stopped container.
+    let out = env.fails(&["cp", host.join("tree/a.txt").to_str().unwrap(), "app:/conf/"]);
+    assert!(out.stderr.contains("Read-only") || out.stderr.contains("read-only"), "{}", out.stderr);
+    assert!(!env.cwd.as_ref().unwrap().join("conf/a.txt").exists());
     env.ok(&["start", "app"]);
     assert_eq!(sh("cat /root/a.txt"), "hello");
     // docker's form with a container name.

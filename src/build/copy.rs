@@ -326,7 +326,8 @@ fn attributes(merged: &Path, plan: &CopyPlan) -> Result<Attrs, CopyError> {
     Ok(Attrs { uid, gid, chmod, chown_set: plan.chown.is_some() })
 }
 
-fn join(dir: &str, name: &str) -> String {
+/// `dir/name` for in-root paths (`/` + name at the top; `dir` when `name` is empty).
+pub(crate) fn join(dir: &str, name: &str) -> String {
     if name.is_empty() {
         dir.to_string()
     } else if dir == "/" {

@@ -842,7 +842,7 @@ pub struct VolumeCreateArgs {
     /// KEY=VALUE
     #[arg(long)]
     pub label: Vec<String>,
-    /// Driver options (none are supported)
+    /// Driver options: type=none, o=bind, device=/host/dir make the volume a host directory
     #[arg(short, long)]
     pub opt: Vec<String>,
 }

@@ -280,10 +280,10 @@ pub struct CpArgs {
     /// Copy what a symlink SRC points to
     #[arg(short = 'L', long)]
     pub follow_link: bool,
-    /// Which replica of a service
-    #[arg(long, default_value_t = 1)]
-    pub index: u32,
-    /// Every replica of a service (into them)
+    /// Which replica of a service (default: every replica when copying in, the first when copying out)
+    #[arg(long)]
+    pub index: Option<u32>,
+    /// One-off `run` containers of the service too
     #[arg(long)]
     pub all: bool,
 }

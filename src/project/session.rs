@@ -306,7 +306,8 @@ impl<'a> Session<'a> {
                 }
                 let mut labels: BTreeMap<String, String> = declared.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                 labels.extend([project.clone(), (names::VOLUME.into(), key.clone())]);
-                if volumes.ensure(&declared.name, &labels)?.1 {
+                let options: BTreeMap<String, String> = declared.driver_opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                if volumes.ensure_with(&declared.name, &labels, &options)?.1 {
                     self.printer.step("Volume", &format!("\"{}\"", declared.name), "Created");
                 }
             }

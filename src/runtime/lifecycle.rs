@@ -149,8 +149,10 @@ pub fn kill(containers: &Containers, record: &ContainerRecord, signal: Signal) -
         (Observed::Running | Observed::Unknown, Some(init)) if init.alive() => {
             init.signal(signal).map_err(|e| LifecycleError::Cleanup(e.to_string()))?;
             super::events::record(containers, record, "kill", &[("signal", (signal as i32).to_string())]);
-            // A paused container gets its signal once thawed, as docker's.
-            super::pause::thaw_if_paused(containers, record);
+            // A paused container gets SIGKILL or its stop signal once thawed, as docker's.
+            if signal == Signal::SIGKILL || parse_signal(&record.stop_signal).is_ok_and(|s| s == signal) {
+                super::pause::thaw_if_paused(containers, record);
+            }
             Ok(())
         }
         _ => Err(LifecycleError::Cleanup(format!("container {} is not running", record.name))),
@@ -174,7 +176,11 @@ pub fn stop(containers: &Containers, record: &ContainerRecord, timeout: Option<u
     if !wait_stopped(containers, record, grace) {
         super::events::record(containers, record, "kill", &[("signal", "9".into())]);
         let _ = init.signal(Signal::SIGKILL);
-        wait_stopped(containers, record, Duration::from_secs(10));
+        // Paused during the grace period: the SIGKILL arrives once thawed.
+        super::pause::thaw_if_paused(containers, record);
+        if !wait_stopped(containers, record, Duration::from_secs(10)) {
+            return Err(LifecycleError::Cleanup(format!("container {} did not stop after SIGKILL", record.name)));
+        }
     }
     let result = reconcile(containers, record, paths);
     super::events::record(containers, record, "stop", &[]);

@@ -140,7 +140,8 @@ pub fn capabilities(cap_add: &[String], cap_drop: &[String]) -> Vec<String> {
 pub fn in_bounding_set(name: &str) -> bool {
     match ALL_CAPABILITIES.iter().position(|c| *c == name) {
         // SAFETY: PR_CAPBSET_READ reads a flag of this thread; no memory is passed.
-        Some(number) => (unsafe { libc::prctl(libc::PR_CAPBSET_READ, number as libc::c_ulong, 0, 0, 0) }) != 0,
+        // 1: held; 0: not; -1 (EINVAL): a capability this kernel does not know, so not held.
+        Some(number) => (unsafe { libc::prctl(libc::PR_CAPBSET_READ, number as libc::c_ulong, 0, 0, 0) }) == 1,
         None => true,
     }
 }

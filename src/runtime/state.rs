@@ -308,7 +308,7 @@ impl Containers {
     pub fn volume_dir(&self, name: &str) -> Result<PathBuf, super::volumes::VolumeError> {
         let volumes = self.volumes();
         volumes.ensure(name, &Default::default())?;
-        volumes.data_dir(name)
+        volumes.mount_source(name)
     }
 
     pub fn is_volume(&self, path: &Path) -> bool {

@@ -2,6 +2,10 @@
 //! `<name>/volume.json` (a [`VolumeRecord`]: labels, options, creation time), docker's
 //! `local` driver without options.
 //!
+//! The local driver's one option set docker users write, `type=none,o=bind,device=/host/dir`,
+//! makes a volume stand for a host directory: containers mount the directory itself (docker
+//! mounts it on `_data`; the effect is the same) and removing the volume leaves it alone.
+//!
 //! A volume is made on first use by a container (`-v name:/path`), by `rde volume create`, or
 //! by compose for the project's `volumes:` (with its labels). Volumes made by earlier versions
 //! have no record: they are listed with their directory's time and no labels.
@@ -35,6 +39,32 @@ impl VolumeRecord {
     pub fn anonymous(&self) -> bool {
         self.labels.contains_key(ANONYMOUS_LABEL)
     }
+
+    /// The host directory a `type=none,o=bind,device=DIR` volume stands for.
+    pub fn bound_device(&self) -> Option<&str> {
+        bound_device(&self.options)
+    }
+}
+
+fn bound_device(options: &BTreeMap<String, String>) -> Option<&str> {
+    let bind = options.get("o").is_some_and(|o| o.split(',').any(|p| p == "bind" || p == "rbind"));
+    (bind && options.get("type").is_some_and(|t| t == "none")).then(|| options.get("device").map(String::as_str)).flatten()
+}
+
+/// Checks driver options before a volume is made with them: none, or a bind of an existing
+/// absolute directory.
+pub fn check_options(name: &str, options: &BTreeMap<String, String>) -> Result<(), VolumeError> {
+    if options.is_empty() {
+        return Ok(());
+    }
+    let list = || options.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let Some(device) = bound_device(options).filter(|_| options.keys().all(|k| matches!(k.as_str(), "type" | "o" | "device"))) else {
+        return Err(VolumeError::UnsupportedOptions { name: name.to_string(), options: list() });
+    };
+    if !device.starts_with('/') || !Path::new(device).is_dir() {
+        return Err(VolumeError::MissingDevice { name: name.to_string(), device: device.to_string() });
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +77,12 @@ pub enum VolumeError {
     Name { name: String, source: names::NameError },
     #[error("volume {name}: {path}: {source}")]
     Io { name: String, path: PathBuf, source: io::Error },
+    #[error(
+        "volume {name}: driver options {options} are not supported; hint: the local driver here takes type=none,o=bind,device=/absolute/dir (a host directory), or none"
+    )]
+    UnsupportedOptions { name: String, options: String },
+    #[error("volume {name}: device {device} is not a directory; hint: create it first")]
+    MissingDevice { name: String, device: String },
 }
 
 /// The volumes directory (`<root>/volumes-v1`).
@@ -70,9 +106,23 @@ impl Volumes {
         Ok(self.path(name)?.join("_data"))
     }
 
+    /// What a container mounts for the volume: its bound host directory, else `_data`.
+    pub fn mount_source(&self, name: &str) -> Result<PathBuf, VolumeError> {
+        match self.get(name)?.bound_device() {
+            Some(device) => Ok(PathBuf::from(device)),
+            None => self.data_dir(name),
+        }
+    }
+
     /// Makes the volume when missing (record first, then `_data`), with `labels`; returns its
     /// record and whether it was made now. An existing volume keeps its record.
     pub fn ensure(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(VolumeRecord, bool), VolumeError> {
+        self.ensure_with(name, labels, &BTreeMap::new())
+    }
+
+    /// [`Volumes::ensure`] with driver options (checked by [`check_options`]).
+    pub fn ensure_with(&self, name: &str, labels: &BTreeMap<String, String>, options: &BTreeMap<String, String>) -> Result<(VolumeRecord, bool), VolumeError> {
+        check_options(name, options)?;
         let dir = self.path(name)?;
         let io = |path: &Path| {
             let (name, path) = (name.to_string(), path.to_path_buf());
@@ -87,7 +137,7 @@ impl Volumes {
             driver: "local".into(),
             created: crate::time::now_unix() as i64,
             labels: labels.clone(),
-            options: BTreeMap::new(),
+            options: options.clone(),
         };
         let meta = dir.join("volume.json");
         fsutil::write_json(&meta, &record).map_err(io(&meta))?;
@@ -161,13 +211,15 @@ impl Volumes {
     }
 }
 
-/// Container names or ids (12 characters) by the volume they mount.
+/// Container names by the volume they mount.
 pub fn users(volumes: &Volumes, containers: &[super::state::ContainerRecord]) -> BTreeMap<String, Vec<String>> {
+    let bound: BTreeMap<PathBuf, String> =
+        volumes.all().unwrap_or_default().into_iter().filter_map(|v| Some((PathBuf::from(v.bound_device()?), v.name.clone()))).collect();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in containers {
         for m in &c.spec.mounts {
             if let super::spec::MountKind::Bind { source } = &m.kind
-                && let Some(name) = volumes.owning(Path::new(source))
+                && let Some(name) = volumes.owning(Path::new(source)).or_else(|| bound.get(Path::new(source)).cloned())
             {
                 out.entry(name).or_default().push(c.name.clone());
             }
@@ -196,6 +248,28 @@ mod tests {
         assert!(matches!(volumes.ensure("../x", &labels), Err(VolumeError::Name { .. })));
         assert!(volumes.remove("shop_db").unwrap() && !volumes.remove("shop_db").unwrap());
         assert!(matches!(volumes.get("shop_db"), Err(VolumeError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_bind_volume_stands_for_its_host_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let volumes = Volumes::new(dir.path().join("volumes-v1"));
+        let device = dir.path().join("host");
+        std::fs::create_dir(&device).unwrap();
+        let options = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let bind = options(&[("type", "none"), ("o", "bind"), ("device", device.to_str().unwrap())]);
+        volumes.ensure_with("code", &BTreeMap::new(), &bind).unwrap();
+        assert_eq!(volumes.mount_source("code").unwrap(), device);
+        assert!(matches!(
+            volumes.ensure_with("nfs", &BTreeMap::new(), &options(&[("type", "nfs"), ("o", "addr=1.2.3.4")])),
+            Err(VolumeError::UnsupportedOptions { .. })
+        ));
+        let missing = options(&[("type", "none"), ("o", "bind"), ("device", "/nonexistent/rde")]);
+        assert!(matches!(volumes.ensure_with("gone", &BTreeMap::new(), &missing), Err(VolumeError::MissingDevice { .. })));
+        // Removing the volume leaves the host directory.
+        std::fs::write(device.join("f"), "kept").unwrap();
+        volumes.remove("code").unwrap();
+        assert!(device.join("f").exists());
     }
 
     #[test]

@@ -30,34 +30,44 @@ pub fn run(ctx: &Context, args: CpArgs, services: bool) -> anyhow::Result<i32> {
     anyhow::ensure!(host_path != "-", "tar streams (-) are not supported yet; hint: copy to or from a directory");
     let container_path = if container_path.starts_with('/') { container_path.to_string() } else { format!("/{container_path}") };
     let printer = ctx.printer(false);
+    let containers = ctx.containers()?;
     let mut total = 0;
-    for record in targets(ctx, name, services, &args)? {
-        let containers = ctx.containers()?;
-        let root = cp::open(&containers, &record)?;
-        total += if into {
-            cp::copy_in(&root, std::path::Path::new(host_path), &container_path, args.archive, args.follow_link)?
-        } else {
-            cp::copy_out(&root, &container_path, std::path::Path::new(host_path), args.follow_link)?
-        };
+    let targets = targets(ctx, name, services, into, &args)?;
+    for record in &targets {
+        total += cp::with_root(&containers, record, |root| {
+            if into {
+                cp::copy_in(root, std::path::Path::new(host_path), &container_path, args.archive, args.follow_link)
+            } else {
+                cp::copy_out(root, &container_path, std::path::Path::new(host_path), args.follow_link, args.archive)
+            }
+        })?;
     }
     let to = if into { format!("{name}:{container_path}") } else { host_path.to_string() };
     printer.status(format!("Successfully copied {} to {to}", crate::output::human_size(total)));
     Ok(0)
 }
 
-/// The containers `name` means: a service's (replica `--index`, or all with `--all`) when the
-/// project has that service, else the container of that name or id.
-fn targets(ctx: &Context, name: &str, services: bool, args: &CpArgs) -> anyhow::Result<Vec<ContainerRecord>> {
+/// The containers `name` means, as compose's `cp`: a service's replica `--index`; without it,
+/// every replica when copying in and the first when copying out (`--all`: one-off `run`
+/// containers too). Else the container of that name or id.
+fn targets(ctx: &Context, name: &str, services: bool, into: bool, args: &CpArgs) -> anyhow::Result<Vec<ContainerRecord>> {
     if services
         && let Ok(session) = ctx.existing_session(&[], false)
         && session.project.services.contains_key(name)
     {
-        if args.all {
-            let all = session.selected(&[name.to_string()], false)?;
-            anyhow::ensure!(!all.is_empty(), "service {name} has no container; hint: `rde up -d {name}`");
-            return Ok(all);
+        if let Some(index) = args.index {
+            return Ok(vec![session.container(name, index)?]);
         }
-        return Ok(vec![session.container(name, args.index)?]);
+        let mut all: Vec<ContainerRecord> = session
+            .selected(&[name.to_string()], true)?
+            .into_iter()
+            .filter(|r| args.all || r.labels.get(crate::project::names::ONEOFF).is_none_or(|v| v != "True"))
+            .collect();
+        anyhow::ensure!(!all.is_empty(), "service {name} has no container; hint: `rde up -d {name}`");
+        if !into {
+            all.truncate(1);
+        }
+        return Ok(all);
     }
     Ok(vec![ctx.containers()?.find(name)?])
 }

@@ -94,6 +94,17 @@ fn describe(containers: &Containers, record: &ContainerRecord) -> Described {
     Described { observed, state, status, word, ports }
 }
 
+/// `KEY=VALUE` flags (`--label`, `--opt`) as a map; a bare `KEY` has an empty value.
+fn key_values(list: &[String], flag: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    list.iter()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            anyhow::ensure!(!k.is_empty(), "invalid {flag} {kv:?}; hint: KEY=VALUE");
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
 /// Asks "Are you sure?" on a terminal unless `force`; without a terminal, `force` is required.
 fn confirm(warning: &str, force: bool) -> anyhow::Result<bool> {
     use std::io::{BufRead, IsTerminal, Write};

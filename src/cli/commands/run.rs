@@ -48,18 +48,16 @@ pub fn run(ctx: &Context, args: ProjectRunArgs) -> anyhow::Result<i32> {
     if let Some(e) = &args.entrypoint {
         opts.entrypoint = Some(if e.is_empty() { Vec::new() } else { vec![e.clone()] });
     }
+    // Read as compose reads env files: quotes, `export`, ${VAR} from our environment.
     for file in &args.env_from_file {
-        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("--env-from-file {}: {e}", file.display()))?;
-        opts.env.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from));
+        let vars = crate::compose::dotenv::read(file, &|k| std::env::var(k).ok())?;
+        opts.env.extend(vars.into_iter().map(|(k, v)| format!("{k}={v}")));
     }
     opts.env.extend(args.env.iter().cloned());
     opts.ports.extend(ports);
     opts.cap_add.extend(args.cap_add.iter().cloned());
     opts.cap_drop.extend(args.cap_drop.iter().cloned());
-    for kv in &args.label {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        opts.labels.insert(k.to_string(), v.to_string());
-    }
+    opts.labels.extend(super::key_values(&args.label, "--label")?);
     // One-off containers are not the service on its networks (no name, no fixed address)
     // unless --use-aliases, as docker compose's.
     if let crate::net::network::NetworkMode::Bridge(requests) = &mut opts.network {

@@ -5,12 +5,11 @@ use crate::cli::compose_args::VolumesArgs;
 use crate::cli::context::Context;
 use crate::output::human_size;
 use crate::runtime::volumes::{self, VolumeRecord, Volumes};
-use std::collections::BTreeMap;
 
 pub fn create(ctx: &Context, args: VolumeCreateArgs) -> anyhow::Result<i32> {
     anyhow::ensure!(args.driver == "local", "volume driver {:?} is not supported; hint: rde keeps volumes with the local driver", args.driver);
-    anyhow::ensure!(args.opt.is_empty(), "volume options (-o) are not supported; hint: for a host directory use a bind mount: -v /host/dir:/path");
-    let mut labels = key_values(&args.label, "--label")?;
+    let options = super::key_values(&args.opt, "--opt")?;
+    let mut labels = super::key_values(&args.label, "--label")?;
     let name = match args.name {
         Some(name) => name,
         None => {
@@ -18,7 +17,7 @@ pub fn create(ctx: &Context, args: VolumeCreateArgs) -> anyhow::Result<i32> {
             crate::names::new_id()
         }
     };
-    ctx.containers()?.volumes().ensure(&name, &labels)?;
+    ctx.containers()?.volumes().ensure_with(&name, &labels, &options)?;
     ctx.printer(false).result(&name);
     Ok(0)
 }
@@ -59,7 +58,7 @@ fn row(ctx: &Context, v: &VolumeRecord) -> serde_json::Value {
 }
 
 fn mountpoint(ctx: &Context, v: &VolumeRecord) -> String {
-    ctx.containers().map(|c| c.volumes().data_dir(&v.name).map(|d| d.display().to_string()).unwrap_or_default()).unwrap_or_default()
+    ctx.containers().map(|c| c.volumes().mount_source(&v.name).map(|d| d.display().to_string()).unwrap_or_default()).unwrap_or_default()
 }
 
 pub fn inspect(ctx: &Context, names: Vec<String>) -> anyhow::Result<i32> {
@@ -212,16 +211,6 @@ impl Filters {
                 has == *want
             })
     }
-}
-
-fn key_values(list: &[String], flag: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    list.iter()
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            anyhow::ensure!(!k.is_empty(), "invalid {flag} {kv:?}; hint: KEY=VALUE");
-            Ok((k.to_string(), v.to_string()))
-        })
-        .collect()
 }
 
 /// `system df`'s Local Volumes row: (total, active, size, reclaimable).
