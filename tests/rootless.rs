@@ -225,12 +225,25 @@ fn rootless_containers_run_exec_stop_and_map_owners() {
     assert_eq!((out.code, out.stdout.as_str()), (0, "1000\n"), "{}", out.stderr);
     let out = world.rde(&["container", "exec", "rl", "cat", "/proc/1/cmdline"]);
     assert_eq!(out.stdout, "sleep\u{0}1000\u{0}", "{}", out.stderr);
+    // cp both ways, running and stopped, inside the user's namespaces.
+    std::fs::write(bind.join("to-copy"), "in").unwrap();
+    std::os::unix::fs::chown(bind.join("to-copy"), Some(uid), Some(uid)).unwrap();
+    let copy = |args: &[&str]| {
+        let out = world.rde(&[&["container", "cp"][..], args].concat());
+        assert_eq!(out.code, 0, "cp {args:?}: {}", out.stderr);
+    };
+    copy(&[bind.join("to-copy").to_str().unwrap(), "rl:/tmp/copied"]);
+    assert_eq!(world.rde(&["container", "exec", "rl", "cat", "/tmp/copied"]).stdout, "in");
+    copy(&["rl:/etc/hostname", bind.join("hostname").to_str().unwrap()]);
+    assert_eq!(std::fs::metadata(bind.join("hostname")).unwrap().uid(), uid, "what comes out belongs to the user");
     let state_file = std::fs::read_dir(world.store().join("containers-v1")).unwrap().next().unwrap().unwrap().path().join("state.json");
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(state_file).unwrap()).unwrap();
     let pids = [state["shim_pid"].as_i64().unwrap(), state["pid"].as_i64().unwrap()];
     let out = world.rde(&["container", "stop", "-t", "1", "rl"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(world.rde(&["container", "ls", "-a"]).stdout.contains("Exited (137)"));
+    copy(&["rl:/tmp/copied", bind.join("from-stopped").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(bind.join("from-stopped")).unwrap(), "in");
     let out = world.rde(&["container", "rm", "rl"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(list(&world.store().join("containers-v1")).is_empty());
