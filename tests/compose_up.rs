@@ -618,7 +618,12 @@ fn wait_and_attach_follow_containers_until_they_stop() {
     assert!(stats["PIDs"].as_str().unwrap().parse::<u32>().unwrap() >= 2, "{stats}");
     let table = env.ok(&["container", "stats", "--no-stream", "proj-talker-1"]).stdout;
     assert!(table.starts_with("CONTAINER ID   NAME") && table.contains("proj-talker-1"), "{table}");
-    env.ok(&["down", "-t", "0"]);
+    // wait --down-project: the first exit takes the whole project down.
+    env.ok(&["up", "-d"]);
+    let out = env.run(&["wait", "--down-project"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("Network proj_default  Removed"), "{}", out.stderr);
+    assert!(env.ok(&["container", "ls", "-aq"]).stdout.is_empty());
 }
 
 #[test]

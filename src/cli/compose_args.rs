@@ -318,7 +318,7 @@ pub struct ProjectEventsArgs {
 #[derive(Args, Debug)]
 pub struct WaitArgs {
     pub services: Vec<String>,
-    /// Stop the project when the first container stops
+    /// Take the project down (containers and networks) when the first container stops
     #[arg(long)]
     pub down_project: bool,
 }

@@ -315,6 +315,67 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// `down` without its options: `records` stopped (dependents first) and removed, then the
+    /// project's networks (the file's, or without a file those labelled with the project).
+    /// Goes on after a failure; returns every error.
+    pub fn take_down(&self, records: &[ContainerRecord], timeout: Option<u64>) -> Result<Vec<String>, ProjectError> {
+        let mut errors = self.stop_all(records, timeout);
+        // Stopped: nothing orders the removals, so they run side by side.
+        let removed: Vec<(String, Result<(), String>)> =
+            super::parallel::map(records, |r| (r.name.clone(), lifecycle::remove(&self.containers, r, true, self.paths).map_err(|e| e.to_string())))
+                .into_iter()
+                .filter_map(Result::ok)
+                .collect();
+        for (name, result) in removed {
+            match result {
+                Ok(()) => self.printer.step("Container", &name, "Removed"),
+                Err(e) => errors.push(format!("remove {name}: {e}")),
+            }
+        }
+        let networks = Networks::open(self.paths)?;
+        let existing: Vec<crate::net::network::Network> = {
+            let _lock = networks.lock()?;
+            networks.all()?
+        };
+        let mut doomed: Vec<String> = Vec::new();
+        if self.from_labels {
+            doomed.extend(existing.iter().filter(|n| n.labels.get(names::PROJECT) == Some(&self.project.name)).map(|n| n.name.clone()));
+        } else {
+            let mut keys: Vec<&String> = self.project.networks.keys().collect();
+            let default = "default".to_string();
+            if !keys.contains(&&default) {
+                keys.push(&default);
+            }
+            for key in keys {
+                match self.project.networks.get(key) {
+                    Some(n) if n.external => {}
+                    Some(n) => doomed.push(n.name.clone()),
+                    None => doomed.push(format!("{}_{key}", self.project.name)),
+                }
+            }
+        }
+        for name in doomed {
+            if existing.iter().any(|n| n.name == name) {
+                match crate::runtime::networks::remove_named(self.paths, &self.containers, &networks, &name) {
+                    Ok(()) => self.printer.step("Network", &name, "Removed"),
+                    Err(e) => {
+                        // The whole chain, each cause once.
+                        let mut text = e.to_string();
+                        let mut cause = std::error::Error::source(&e);
+                        while let Some(c) = cause {
+                            if !text.contains(&c.to_string()) {
+                                text = format!("{text}: {c}");
+                            }
+                            cause = c.source();
+                        }
+                        errors.push(text);
+                    }
+                }
+            }
+        }
+        Ok(errors)
+    }
+
     /// Stop containers, dependents first (the reverse of the start order), each
     /// level in parallel; every error is reported, none stops the others.
     pub fn stop_all(&self, records: &[ContainerRecord], timeout: Option<u64>) -> Vec<String> {

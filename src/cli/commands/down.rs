@@ -4,9 +4,7 @@
 
 use crate::cli::compose_args::DownArgs;
 use crate::cli::context::Context;
-use crate::net::network::Networks;
 use crate::project::names;
-use crate::runtime::lifecycle;
 
 pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
     let session = ctx.existing_session(&[], true)?;
@@ -18,50 +16,7 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<i32> {
         let list: Vec<&str> = orphans.iter().map(|o| o.name.as_str()).collect();
         printer.warn(format!("Found orphan containers ({}) for this project; hint: run `rde down --remove-orphans` to remove them too", list.join(", ")));
     }
-    let mut errors = session.stop_all(&records, args.timeout);
-    // Stopped: nothing orders the removals, so they run side by side.
-    let removed: Vec<(String, Result<(), String>)> =
-        crate::project::parallel::map(&records, |r| (r.name.clone(), lifecycle::remove(&session.containers, r, true, &ctx.paths).map_err(|e| e.to_string())))
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect();
-    for (name, result) in removed {
-        match result {
-            Ok(()) => printer.step("Container", &name, "Removed"),
-            Err(e) => errors.push(format!("remove {name}: {e}")),
-        }
-    }
-    let networks = Networks::open(&ctx.paths)?;
-    let existing: Vec<crate::net::network::Network> = {
-        let _lock = networks.lock()?;
-        networks.all()?
-    };
-    // The file's networks, or without a file the ones `up` labelled with the project.
-    let mut doomed: Vec<String> = Vec::new();
-    if session.from_labels {
-        doomed.extend(existing.iter().filter(|n| n.labels.get(names::PROJECT) == Some(&session.project.name)).map(|n| n.name.clone()));
-    } else {
-        let mut keys: Vec<&String> = session.project.networks.keys().collect();
-        let default = "default".to_string();
-        if !keys.contains(&&default) {
-            keys.push(&default);
-        }
-        for key in keys {
-            match session.project.networks.get(key) {
-                Some(n) if n.external => {}
-                Some(n) => doomed.push(n.name.clone()),
-                None => doomed.push(format!("{}_{key}", session.project.name)),
-            }
-        }
-    }
-    for name in doomed {
-        if existing.iter().any(|n| n.name == name) {
-            match crate::runtime::networks::remove_named(&ctx.paths, &session.containers, &networks, &name) {
-                Ok(()) => printer.step("Network", &name, "Removed"),
-                Err(e) => errors.push(format!("{:#}", anyhow::Error::from(e))),
-            }
-        }
-    }
+    let mut errors = session.take_down(&records, args.timeout)?;
     if args.volumes && session.from_labels {
         printer.warn("without the compose file rde cannot tell the project's volumes; they are kept");
     }

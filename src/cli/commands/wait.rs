@@ -50,8 +50,11 @@ pub fn services(ctx: &Context, args: WaitArgs) -> anyhow::Result<i32> {
             session.printer.result(format!("{} exited with code {code}", r.name));
         }
     }
+    // --down-project: the whole project goes, as `down` takes it.
     if args.down_project {
-        let errors = session.stop_all(&records, None);
+        drop(session);
+        let session = ctx.existing_session(&[], true)?;
+        let errors = session.take_down(&session.existing(true)?, None)?;
         errors.iter().for_each(|e| session.printer.error(e));
     }
     Ok(first.flatten().unwrap_or(0))
