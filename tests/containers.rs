@@ -354,3 +354,34 @@ fn limits_capabilities_read_only_and_env_files() {
     assert!(out.stderr.contains("invalid environment variable"), "{}", out.stderr);
     assert!(list(&env.root().join("containers-v1")).is_empty());
 }
+
+#[test]
+fn containers_start_with_default_signal_dispositions_whatever_rde_ignored() {
+    require_root();
+    let env = Env::new();
+    env.ok(&["image", "pull", "-q", &busybox()]);
+    // rde started as a background job of a script (SIGINT, SIGQUIT ignored) under nohup (SIGHUP);
+    // Rust itself ignores SIGPIPE. None of it may reach the container's processes.
+    let ignoring = |args: &[&str]| {
+        let mut command = env.command(args);
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                for signal in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGPIPE] {
+                    libc::signal(signal, libc::SIG_IGN);
+                }
+                Ok(())
+            });
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let status = ignoring(&["container", "run", "--rm", &busybox(), "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
+    assert_eq!(status, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    ignoring(&["container", "run", "-d", "--name", "sigs", &busybox(), "sleep", "1000"]);
+    let status = ignoring(&["container", "exec", "sigs", "grep", "-E", "^SigIgn", "/proc/self/status"]);
+    assert_eq!(status, "SigIgn:\t0000000000000000\n");
+    env.ok(&["container", "rm", "-f", "sigs"]);
+}

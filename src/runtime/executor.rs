@@ -30,6 +30,7 @@ impl Executor for RdeExecutor {
     }
 
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        default_signals();
         let (args, _) = args_env(spec);
         let program = CString::new(args.first().cloned().unwrap_or_default()).map_err(|_| ExecutorError::InvalidArg)?;
         let argv: Vec<CString> = args.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect();
@@ -42,6 +43,25 @@ impl Executor for RdeExecutor {
         eprintln!("exec {:?} failed: {err}", args.first().map(String::as_str).unwrap_or(""));
         std::process::exit(code);
     }
+}
+
+/// A container's process starts as docker's do: every signal at its default action and none
+/// blocked. exec keeps ignored dispositions, and rde's own process may ignore some (Rust
+/// ignores SIGPIPE; a background job of a shell script ignores SIGINT and SIGQUIT; nohup,
+/// SIGHUP): without this, `rde up -d &` would start containers whose Ctrl-C and SIGINT stop
+/// signal (postgres's) do nothing and whose shells cannot even trap them.
+fn default_signals() {
+    // The kernel's struct sigaction, all zero: SIG_DFL, no flags, no restorer, empty mask (the
+    // raw call, because libc refuses the signals it reserves for itself, 32 and 33).
+    let default = [0u64; 4];
+    for signal in 1..=64 {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            // SAFETY: the kernel reads 32 bytes from `default` and writes nothing back; an
+            // invalid number fails harmlessly.
+            unsafe { libc::syscall(libc::SYS_rt_sigaction, signal, default.as_ptr(), std::ptr::null_mut::<u64>(), 8usize) };
+        }
+    }
+    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
 }
 
 /// The executor for `exec` and health checks. libcontainer's tenant builder
