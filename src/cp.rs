@@ -82,31 +82,11 @@ pub fn with_root(containers: &Containers, record: &ContainerRecord, work: impl F
     if state.shim().is_some_and(|p| p.alive()) {
         return Err(CpError::Changed(name));
     }
-    let (mut verdict_r, verdict_w) = std::io::pipe().map_err(io("a pipe"))?;
-    // SAFETY: the CLI is single-threaded here; the child mounts, copies and _exits.
-    match unsafe { nix::unistd::fork() }.map_err(|e| CpError::Io { what: "fork".into(), source: e.into() })? {
-        nix::unistd::ForkResult::Child => {
-            drop(verdict_r);
-            let mut verdict_w = verdict_w;
-            let (code, text) = match mount_stopped(containers, record).and_then(|root| work(&root)) {
-                Ok(bytes) => (0, bytes.to_string()),
-                Err(e) => (1, e.to_string()),
-            };
-            let _ = std::io::Write::write_all(&mut verdict_w, text.as_bytes());
-            // SAFETY: _exit skips destructors and atexit handlers, right for a forked child.
-            unsafe { libc::_exit(code) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(verdict_w);
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut verdict_r, &mut text);
-            match nix::sys::wait::waitpid(child, None) {
-                Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(text.trim().parse().unwrap_or(0)),
-                _ if !text.is_empty() => Err(CpError::Child(text)),
-                other => Err(CpError::Child(format!("the copy's helper failed ({other:?})"))),
-            }
-        }
-    }
+    let copied =
+        crate::process::in_child(|| mount_stopped(containers, record).and_then(|root| work(&root)).map(|bytes| bytes.to_string()).map_err(|e| e.to_string()))
+            .map_err(|e| CpError::Io { what: "fork".into(), source: e.into() })?
+            .map_err(CpError::Child)?;
+    Ok(copied.trim().parse().unwrap_or(0))
 }
 
 /// In the forked child: a private mount namespace (nothing propagates back), the stopped

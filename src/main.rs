@@ -40,7 +40,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             output::finish_steps();
-            output::Printer::new(false).error(error_chain(&e));
+            output::Printer::new(false).error(output::error_chain(e.as_ref()));
             cli::EXIT_RDE_FAILED
         }
     };
@@ -54,19 +54,4 @@ fn main() {
 fn prepare_session() -> Result<(), String> {
     rde::runtime::rootfs::hide_host_cgroups().map_err(|e| e.to_string())?;
     rde::net::netlink::Netlink::open().and_then(|nl| nl.set_up("lo")).map_err(|e| e.to_string())
-}
-
-/// One line: each cause once, even when a message already embeds its source.
-fn error_chain(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let msg = cause.to_string();
-        if !text.contains(&msg) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&msg);
-        }
-    }
-    text
 }

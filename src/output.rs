@@ -243,6 +243,13 @@ impl Printer {
         Progress { bar, label: label.to_string(), printer: self.clone() }
     }
 
+    /// Clears the terminal on stdout and puts the cursor top left (a redrawn live view).
+    pub fn clear_screen(&self) {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\x1b[2J\x1b[H");
+        let _ = out.flush();
+    }
+
     pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) {
         self.result(table(headers, rows).trim_end());
     }
@@ -250,6 +257,22 @@ impl Printer {
     pub fn json(&self, value: &serde_json::Value) {
         self.result(serde_json::to_string_pretty(value).expect("JSON values serialise"));
     }
+}
+
+/// An error and its causes on one line, each cause once (a message that already embeds its
+/// source does not repeat it): `cannot remove network x: device busy`.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    for cause in std::iter::successors(Some(e), |c| c.source()) {
+        let msg = cause.to_string();
+        if !text.contains(&msg) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&msg);
+        }
+    }
+    text
 }
 
 /// `text` in `color` when `enabled`, else as is.

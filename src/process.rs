@@ -8,6 +8,8 @@
 //! check and the signal.
 //!
 //! Used by runtime/ (container inits, shims) and net/ (endpoints held by shims).
+//! Also [`in_child`]: work that must change the process (enter a namespace, make a private
+//! mount namespace) done in a forked child instead.
 
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
@@ -88,6 +90,39 @@ pub fn close_all_but(keep: &[std::os::fd::RawFd]) {
     for fd in fds.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
         // SAFETY: closing descriptors this freshly forked process will never use.
         unsafe { libc::close(fd) };
+    }
+}
+
+/// Runs `work` in a forked child and brings back its answer (`Ok`) or its error message
+/// (`Err`; also how the child died when it said nothing). The outer error: the fork failed.
+/// Call only while the process is single-threaded (the child allocates).
+pub fn in_child(work: impl FnOnce() -> Result<String, String>) -> Result<Result<String, String>, nix::Error> {
+    use std::io::{Read, Write};
+    let (mut verdict_r, verdict_w) = std::io::pipe().map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    // SAFETY: the caller is single-threaded; the child runs `work` and _exits.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => {
+            drop(verdict_r);
+            let mut verdict_w = verdict_w;
+            // The answer, or the error message with exit code 1.
+            let (code, text) = match work() {
+                Ok(answer) => (0, answer),
+                Err(message) => (1, message),
+            };
+            let _ = verdict_w.write_all(text.as_bytes());
+            // SAFETY: _exit skips destructors and atexit handlers, right for a forked child.
+            unsafe { libc::_exit(code) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(verdict_w);
+            let mut text = String::new();
+            let _ = verdict_r.read_to_string(&mut text);
+            Ok(match nix::sys::wait::waitpid(child, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(text),
+                _ if !text.is_empty() => Err(text),
+                other => Err(format!("the helper process failed ({other:?})")),
+            })
+        }
     }
 }
 

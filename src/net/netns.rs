@@ -5,7 +5,6 @@
 //! namespace runs in place.
 
 use std::fs::File;
-use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 
@@ -70,34 +69,10 @@ impl Netns {
         if self.own {
             return work().map_err(NetnsError::Work);
         }
-        let (mut verdict_r, verdict_w) = std::io::pipe().map_err(|e| NetnsError::Work(e.to_string()))?;
-        // SAFETY: the caller is single-threaded; the child runs `work` and _exits.
-        match unsafe { nix::unistd::fork() }.map_err(NetnsError::Fork)? {
-            nix::unistd::ForkResult::Child => {
-                drop(verdict_r);
-                let mut verdict_w = verdict_w;
-                let result = nix::sched::setns(self.file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| NetnsError::Enter(e).to_string())
-                    .and_then(|()| work());
-                // The answer, or the error message with exit code 1.
-                let (code, text) = match result {
-                    Ok(answer) => (0, answer),
-                    Err(message) => (1, message),
-                };
-                let _ = verdict_w.write_all(text.as_bytes());
-                // SAFETY: _exit skips destructors and atexit handlers, right for a forked child.
-                unsafe { libc::_exit(code) }
-            }
-            nix::unistd::ForkResult::Parent { child } => {
-                drop(verdict_w);
-                let mut text = String::new();
-                let _ = verdict_r.read_to_string(&mut text);
-                match nix::sys::wait::waitpid(child, None) {
-                    Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(text),
-                    _ if !text.is_empty() => Err(NetnsError::Work(text)),
-                    other => Err(NetnsError::Work(format!("the namespace helper failed ({other:?})"))),
-                }
-            }
-        }
+        crate::process::in_child(|| {
+            nix::sched::setns(self.file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| NetnsError::Enter(e).to_string()).and_then(|()| work())
+        })
+        .map_err(NetnsError::Fork)?
+        .map_err(NetnsError::Work)
     }
 }

@@ -358,18 +358,7 @@ impl<'a> Session<'a> {
             if existing.iter().any(|n| n.name == name) {
                 match crate::runtime::networks::remove_named(self.paths, &self.containers, &networks, &name) {
                     Ok(()) => self.printer.step("Network", &name, "Removed"),
-                    Err(e) => {
-                        // The whole chain, each cause once.
-                        let mut text = e.to_string();
-                        let mut cause = std::error::Error::source(&e);
-                        while let Some(c) = cause {
-                            if !text.contains(&c.to_string()) {
-                                text = format!("{text}: {c}");
-                            }
-                            cause = c.source();
-                        }
-                        errors.push(text);
-                    }
+                    Err(e) => errors.push(crate::output::error_chain(&e)),
                 }
             }
         }

@@ -112,7 +112,8 @@ pub fn run(containers: &Containers, record: &ContainerRecord, paths: &Paths, how
     Ok(Some(exit_code))
 }
 
-fn copy_out(log: &mut LogReader) {
+/// The container's new log lines to our stdout and stderr, by the stream they came from.
+pub fn copy_out(log: &mut LogReader) {
     let lines = log.read_available();
     if lines.is_empty() {
         return;

@@ -59,7 +59,7 @@ fn show(ctx: &Context, containers: &Containers, records: Vec<ContainerRecord>, a
             .collect();
         if live {
             // Redrawn in place, as docker's.
-            print!("\x1b[2J\x1b[H");
+            printer.clear_screen();
         }
         crate::cli::print_rows(&printer, &args.format, &rows, &COLUMNS, None)?;
         if args.no_stream {

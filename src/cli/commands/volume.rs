@@ -28,37 +28,37 @@ pub fn ls(ctx: &Context, args: VolumeLsArgs) -> anyhow::Result<i32> {
     let users = volumes::users(&volumes, &containers.all()?);
     let filters = Filters::parse(&args.filter)?;
     let list: Vec<VolumeRecord> = volumes.all()?.into_iter().filter(|v| filters.matches(v, users.contains_key(&v.name))).collect();
-    print_list(ctx, &list, args.quiet, &args.format)
+    print_list(ctx, &volumes, &list, args.quiet, &args.format)
 }
 
 /// docker's `volume ls` output: names (`-q`), a table, one JSON object per line, or a template.
-fn print_list(ctx: &Context, list: &[VolumeRecord], quiet: bool, format: &str) -> anyhow::Result<i32> {
+fn print_list(ctx: &Context, volumes: &Volumes, list: &[VolumeRecord], quiet: bool, format: &str) -> anyhow::Result<i32> {
     let printer = ctx.printer(false);
     if quiet {
         list.iter().for_each(|v| printer.result(&v.name));
         return Ok(0);
     }
-    let rows: Vec<serde_json::Value> = list.iter().map(|v| row(ctx, v)).collect();
+    let rows: Vec<serde_json::Value> = list.iter().map(|v| row(volumes, v)).collect();
     crate::cli::print_rows(&printer, format, &rows, &[("Driver", "DRIVER"), ("Name", "VOLUME NAME")], None)?;
     Ok(0)
 }
 
 /// A volume as docker's `volume ls --format json` gives it.
-fn row(ctx: &Context, v: &VolumeRecord) -> serde_json::Value {
+fn row(volumes: &Volumes, v: &VolumeRecord) -> serde_json::Value {
     let labels: Vec<String> = v.labels.iter().map(|(k, val)| format!("{k}={val}")).collect();
     serde_json::json!({
         "Driver": v.driver,
         "Labels": labels.join(","),
         "Links": "N/A",
-        "Mountpoint": mountpoint(ctx, v),
+        "Mountpoint": mountpoint(volumes, v),
         "Name": v.name,
         "Scope": "local",
         "Size": "N/A",
     })
 }
 
-fn mountpoint(ctx: &Context, v: &VolumeRecord) -> String {
-    ctx.containers().map(|c| c.volumes().mount_source(&v.name).map(|d| d.display().to_string()).unwrap_or_default()).unwrap_or_default()
+fn mountpoint(volumes: &Volumes, v: &VolumeRecord) -> String {
+    volumes.mount_source(&v.name).map(|d| d.display().to_string()).unwrap_or_default()
 }
 
 pub fn inspect(ctx: &Context, names: Vec<String>) -> anyhow::Result<i32> {
@@ -72,7 +72,7 @@ pub fn inspect(ctx: &Context, names: Vec<String>) -> anyhow::Result<i32> {
                 "CreatedAt": crate::time::format_rfc3339(v.created, 0).replace(".000000000", ""),
                 "Driver": v.driver,
                 "Labels": if v.labels.is_empty() { serde_json::Value::Null } else { serde_json::json!(v.labels) },
-                "Mountpoint": mountpoint(ctx, &v),
+                "Mountpoint": mountpoint(&volumes, &v),
                 "Name": v.name,
                 "Options": if v.options.is_empty() { serde_json::Value::Null } else { serde_json::json!(v.options) },
                 "Scope": "local",
@@ -164,7 +164,7 @@ pub fn project(ctx: &Context, args: VolumesArgs) -> anyhow::Result<i32> {
     names.sort();
     names.dedup();
     let list: Vec<VolumeRecord> = names.iter().filter_map(|n| volumes.get(n).ok()).collect();
-    print_list(ctx, &list, args.quiet, &args.format)
+    print_list(ctx, &volumes, &list, args.quiet, &args.format)
 }
 
 /// docker's `volume ls`/`prune` filters: `dangling=true|false`, `name=PART`, `label=KEY[=VALUE]`,

@@ -6,7 +6,6 @@ use crate::cli::compose_args::{AttachArgs, WaitArgs};
 use crate::cli::context::Context;
 use crate::runtime::logs::LogReader;
 use crate::runtime::state::{ContainerRecord, Containers, Observed};
-use std::io::Write;
 use std::time::Duration;
 
 /// Until the container is no longer running (or restarting); its exit code.
@@ -83,12 +82,7 @@ pub fn attach(ctx: &Context, name: &str, sig_proxy: bool) -> anyhow::Result<i32>
     crate::signals::catch_forwardable();
     loop {
         let running = matches!(containers.observe(&record.id), Observed::Running | Observed::Restarting(_));
-        let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-        for line in log.read_available() {
-            let _ = if line.stream == "stderr" { err.write_all(line.log.as_bytes()) } else { out.write_all(line.log.as_bytes()) };
-        }
-        let _ = out.flush();
-        drop((out, err));
+        crate::runtime::foreground::copy_out(&mut log);
         if !running {
             return Ok(wait_exit(&containers, &record));
         }
