@@ -33,9 +33,10 @@ impl Window {
         if self.since.is_none() && self.until.is_none() {
             return true;
         }
-        let Some(t) = crate::time::parse_rfc3339(&line.time) else { return true };
-        let t = t as f64;
-        self.since.is_none_or(|s| t >= s.floor()) && self.until.is_none_or(|u| t < u)
+        // The line's time with its fraction: whole seconds put a line written late in a second
+        // before an --until given later in that second.
+        let Ok(t) = crate::time::parse_timestamp(&line.time, 0.0) else { return true };
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
     }
 
     /// Whether following can stop: `--until` has passed.
